@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+// wstrace — a WebSocket protocol analyzer.
+// The targets are the pipeline: capture → decode → reassembly → websocket → timeline → output → CLI.
+import PackageDescription
+
+let package = Package(
+    name: "wstrace",
+    products: [
+        .executable(name: "wstrace", targets: ["wstrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // capture: the only module that calls libpcap.
+        .target(name: "WSCapture", dependencies: ["CPcap"]),
+        // decode: link → IPv4/IPv6 → TCP, pure parsers over borrowed bytes.
+        .target(name: "WSDecode"),
+        // reassembly: connection table, lifecycle, ordered byte streams per direction.
+        .target(name: "WSReassembly", dependencies: ["WSDecode"]),
+        // websocket: HTTP Upgrade, frames, messages, permessage-deflate, violations.
+        .target(name: "WSDissector", dependencies: ["CZlib"]),
+        // timeline: joins the layers into ordered events and per-connection summaries.
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector"]),
+        // output: text, JSON and NDJSON renderers.
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly"]),
+        // CLI: argument parsing and wiring only.
+        .executableTarget(name: "wstrace", dependencies: [
+            "WSCapture", "WSTimeline", "WSOutput",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode"]),
+        .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
+        .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode"]),
+        .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector"]),
+        .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
+    ]
+)

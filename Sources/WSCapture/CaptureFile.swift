@@ -1,0 +1,118 @@
+import CPcap
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// A pcap or pcapng file (or standard input, "-") read packet by packet through libpcap.
+///
+/// The file is streamed: at most one record is held at a time, in libpcap's buffer. The bytes
+/// handed to `forEach`'s body are valid only during that call.
+public final class CaptureFile {
+    /// The path given, "-" for standard input.
+    public let path: String
+    /// libpcap's data link type (a DLT_ value, e.g. 1 for Ethernet).
+    public let linkType: Int32
+    /// Decimal places of the file's timestamps: 6 (microseconds) or 9 (nanoseconds).
+    public let timestampDecimals: Int
+    /// The file's snapshot length.
+    public let snapshotLength: Int
+    /// Packets read so far (passing the filter or not).
+    public private(set) var packetsRead = 0
+
+    private let handle: OpaquePointer
+    private let stream: UnsafeMutablePointer<FILE>?
+    private var filter = bpf_program()
+    private var hasFilter = false
+
+    /// Opens `path` ("-" for standard input).
+    public init(path: String) throws(CaptureError) {
+        self.path = path
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        let file: UnsafeMutablePointer<FILE>?
+        if path == "-" {
+            file = fdopen(0, "rb")
+        } else {
+            file = fopen(path, "rb")
+        }
+        guard let file else {
+            throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+        }
+        var st = stat()
+        if fstat(fileno(file), &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+            fclose(file)
+            throw .cannotOpen(path: path, reason: "is a directory")
+        }
+        // A large stdio buffer: libpcap reads record by record through it.
+        setvbuf(file, nil, _IOFBF, 1 << 20)
+        let decimals = path == "-" ? 9 : CaptureFile.sniffTimestampDecimals(path: path)
+        guard let pcap = pcap_fopen_offline_with_tstamp_precision(
+            file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        else {
+            fclose(file)
+            let reason = String(cString: errbuf)
+            throw .notACaptureFile(path: path, reason: reason.isEmpty ? "unknown format" : reason)
+        }
+        self.handle = pcap
+        self.stream = file
+        self.linkType = pcap_datalink(pcap)
+        self.snapshotLength = Int(pcap_snapshot(pcap))
+        self.timestampDecimals = decimals
+    }
+
+    deinit {
+        if hasFilter { pcap_freecode(&filter) }
+        pcap_close(handle)  // closes the FILE too
+    }
+
+    /// libpcap's name of the link type ("EN10MB", "LINUX_SLL", ...).
+    public var linkTypeName: String {
+        guard let name = pcap_datalink_val_to_name(linkType) else { return "DLT \(linkType)" }
+        return String(cString: name)
+    }
+
+    /// Applies a BPF filter per packet; packets that fail it are skipped but still numbered.
+    public func setFilter(_ expression: String) throws(CaptureError) {
+        if hasFilter { pcap_freecode(&filter); hasFilter = false }
+        if pcap_compile(handle, &filter, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+            throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
+        }
+        hasFilter = true
+    }
+
+    /// Calls `body` for each packet passing the filter, in file order, until the end of the file
+    /// or until `body` returns false. Throws `.damaged` when a record cannot be read; everything
+    /// before it has been handed out.
+    public func forEach(_ body: (PacketHeader, UnsafeRawBufferPointer) -> Bool) throws(CaptureError) {
+        var headerPointer: UnsafeMutablePointer<pcap_pkthdr>?
+        var dataPointer: UnsafePointer<UInt8>?
+        while true {
+            let status = pcap_next_ex(handle, &headerPointer, &dataPointer)
+            if status == 1, let h = headerPointer, let d = dataPointer {
+                packetsRead += 1
+                if hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
+                let hdr = h.pointee
+                let ts = Int64(hdr.ts.tv_sec) * 1_000_000_000 + Int64(hdr.ts.tv_usec)
+                let header = PacketHeader(number: packetsRead, timestampNanoseconds: ts,
+                                          capturedLength: Int(hdr.caplen), wireLength: Int(hdr.len))
+                if !body(header, UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))) { return }
+            } else if status == -2 || status == 0 {
+                return
+            } else {
+                throw .damaged(path: path, reason: String(cString: pcap_geterr(handle)),
+                               lastGoodPacket: packetsRead)
+            }
+        }
+    }
+
+    /// 9 for nanosecond pcap files and pcapng files whose first interface says so, else 6.
+    private static func sniffTimestampDecimals(path: String) -> Int {
+        guard let f = fopen(path, "rb") else { return 6 }
+        defer { fclose(f) }
+        var magic: UInt32 = 0
+        guard fread(&magic, 4, 1, f) == 1 else { return 6 }
+        switch magic {
+        case 0xa1b2_3c4d, 0x4d3c_b2a1: return 9
+        default: return 6
+        }
+    }
+}

@@ -1,0 +1,30 @@
+/// The TCP header's flag bits.
+public struct TCPFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+    public static let fin = TCPFlags(rawValue: 0x001)
+    public static let syn = TCPFlags(rawValue: 0x002)
+    public static let rst = TCPFlags(rawValue: 0x004)
+    public static let psh = TCPFlags(rawValue: 0x008)
+    public static let ack = TCPFlags(rawValue: 0x010)
+    public static let urg = TCPFlags(rawValue: 0x020)
+    public static let ece = TCPFlags(rawValue: 0x040)
+    public static let cwr = TCPFlags(rawValue: 0x080)
+    public static let ns = TCPFlags(rawValue: 0x100)
+
+    /// Names in Wireshark's order and spelling ("SYN", "ACK", ...), for the Info column.
+    public var names: [String] {
+        var out: [String] = []
+        if contains(.fin) { out.append("FIN") }
+        if contains(.syn) { out.append("SYN") }
+        if contains(.rst) { out.append("RST") }
+        if contains(.psh) { out.append("PSH") }
+        if contains(.ack) { out.append("ACK") }
+        if contains(.urg) { out.append("URG") }
+        if contains(.ece) { out.append("ECE") }
+        if contains(.cwr) { out.append("CWR") }
+        if contains(.ns) { out.append("NS") }
+        return out
+    }
+}

@@ -1,0 +1,35 @@
+/// A decoded TCP header.
+public struct TCPHeader: Sendable, Equatable {
+    public var sourcePort: UInt16
+    public var destinationPort: UInt16
+    public var sequence: UInt32
+    public var acknowledgment: UInt32
+    public var flags: TCPFlags
+    /// The window field as sent (unscaled).
+    public var window: UInt16
+    public var urgentPointer: UInt16
+    public var headerLength: Int
+    public var options: TCPOptions
+
+    /// Parses a TCP header at the start of `bytes`.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<TCPHeader, DecodeIssue> {
+        guard bytes.count >= 20 else {
+            return .failure(.truncated(layer: .tcp, needed: 20, available: bytes.count))
+        }
+        let offsetAndFlags = bytes.u16(12)
+        let headerLength = Int(offsetAndFlags >> 12) * 4
+        guard headerLength >= 20 else {
+            return .failure(.malformed(layer: .tcp, reason: "data offset \(headerLength) bytes is below 20"))
+        }
+        guard bytes.count >= headerLength else {
+            return .failure(.truncated(layer: .tcp, needed: headerLength, available: bytes.count))
+        }
+        return .success(TCPHeader(
+            sourcePort: bytes.u16(0), destinationPort: bytes.u16(2),
+            sequence: bytes.u32(4), acknowledgment: bytes.u32(8),
+            flags: TCPFlags(rawValue: offsetAndFlags & 0x1ff),
+            window: bytes.u16(14), urgentPointer: bytes.u16(18),
+            headerLength: headerLength,
+            options: TCPOptions(parsing: bytes.slice(20, headerLength - 20))))
+    }
+}

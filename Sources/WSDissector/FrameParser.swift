@@ -1,0 +1,481 @@
+/// One direction of a WebSocket connection: a streaming frame parser that joins messages,
+/// inflates permessage-deflate, checks RFC 6455 rules and reports frames as they complete.
+///
+/// Memory per direction is bounded: a 14-byte header buffer, one frame payload prefix and one
+/// message payload prefix (each at most `payloadRetention`, reused across frames and released
+/// above 256 KiB), a 16 KiB unmasking scratch buffer and, with deflate, one zlib stream.
+///
+/// After a gap, or from the start of a mid-stream capture, the parser resynchronizes with
+/// `FrameScanner` (see there for the heuristic).
+///
+/// Frames sent after this direction's Close frame are still parsed and reported; the first of
+/// them carries a `data-after-close` violation (once per direction).
+final class FrameStream {
+    enum State { case header, payload, scanning }
+
+    let side: Side
+    let limits: DissectorLimits
+    private(set) var state: State
+    /// Negotiated permessage-deflate for this direction.
+    private var deflate: Bool
+    private var contextTakeover: Bool
+    /// Mid-stream capture: RSV1 on a data frame means deflate with context takeover.
+    private let assumeDeflateOnRSV1: Bool
+    /// The compression window is known to be incomplete (gap, mid-stream).
+    private var contextUncertain: Bool
+    /// After resynchronization, a continuation without its first frame is no violation.
+    private var tolerateOrphanContinuation: Bool
+    private var closeSeen = false
+    private var afterCloseReported = false
+
+    private var headerBuffer: [UInt8] = []
+    private var header = FrameHeader(fin: false, rsv: 0, opcode: 0, masked: false, maskBytes: (0, 0, 0, 0),
+                                     payloadLength: 0, headerLength: 0, lengthField: 0)
+    private var received: UInt64 = 0
+    private var lost: UInt64 = 0
+    private var maskPhase = 0
+    private var firstPacket = 0
+    private var frameViolations: [Violation] = []
+    private var frameRetention: [UInt8] = []
+    /// Whether the current frame's payload belongs to `message`.
+    private var frameInMessage = false
+    private var message = MessageState()
+    private var inflaterStorage: Inflater?
+    private let scratch: UnsafeMutableRawPointer
+    private static let scratchSize = 16 << 10
+
+    /// - Parameters:
+    ///   - deflate: negotiated permessage-deflate parameters, if any.
+    ///   - scanning: start by searching for a frame header (mid-stream).
+    init(side: Side, limits: DissectorLimits, deflate: DeflateParameters?, scanning: Bool) {
+        self.side = side
+        self.limits = limits
+        self.deflate = deflate != nil
+        if let deflate {
+            contextTakeover = side == .server ? !deflate.serverNoContextTakeover : !deflate.clientNoContextTakeover
+        } else {
+            contextTakeover = true
+        }
+        assumeDeflateOnRSV1 = scanning && deflate == nil
+        contextUncertain = scanning
+        tolerateOrphanContinuation = scanning
+        state = scanning ? .scanning : .header
+        headerBuffer.reserveCapacity(14)
+        scratch = .allocate(byteCount: Self.scratchSize, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    private var inflater: Inflater {
+        if let inflaterStorage { return inflaterStorage }
+        let made = Inflater()
+        inflaterStorage = made
+        return made
+    }
+
+    // MARK: - Bytes in
+
+    func receive(_ bytes: UnsafeRawBufferPointer, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let count = bytes.count
+        var i = 0
+        var scanStart = 0
+        while i < count {
+            switch state {
+            case .scanning:
+                let found = FrameScanner.findFrame(in: bytes, from: i, chunkStart: scanStart, side: side)
+                let skipped = (found ?? count) - i
+                if skipped > 0 { emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: skipped))) }
+                if let found { i = found; state = .header } else { i = count }
+            case .header:
+                if headerBuffer.isEmpty && count - i >= 2
+                    && count - i >= FrameHeader.length(byte1: base.load(fromByteOffset: i + 1, as: UInt8.self)) {
+                    header = FrameHeader.decode(base + i)
+                    i += header.headerLength
+                    beginFrame(packet: packet, emit)
+                } else {
+                    if headerBuffer.isEmpty { headerStartPacket = packet }
+                    let needed = headerBuffer.count < 2 ? 2 : FrameHeader.length(byte1: headerBuffer[1])
+                    let take = min(needed - headerBuffer.count, count - i)
+                    headerBuffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + take)]))
+                    i += take
+                    if headerBuffer.count >= 2 && headerBuffer.count == FrameHeader.length(byte1: headerBuffer[1]) {
+                        header = headerBuffer.withUnsafeBytes { FrameHeader.decode($0.baseAddress!) }
+                        headerBuffer.removeAll(keepingCapacity: true)
+                        beginFrame(packet: headerStartPacket ?? packet, emit)
+                    }
+                }
+            case .payload:
+                let remaining = header.payloadLength - received
+                let n = UInt64(count - i) < remaining ? count - i : Int(remaining)
+                payload(base + i, n)
+                i += n
+                received += UInt64(n)
+                if received == header.payloadLength { completeFrame(emit) }
+            }
+            if state == .scanning { scanStart = i }
+        }
+        switch state {
+        case .payload:
+            emit(.progress(Progress(side: side, unit: .frame(opcode: header.opcode), received: received,
+                                    expected: header.payloadLength)))
+        case .header where !headerBuffer.isEmpty:
+            emit(.progress(Progress(side: side, unit: .frameHeader, received: UInt64(headerBuffer.count), expected: nil)))
+        default: break
+        }
+    }
+
+    private var headerStartPacket: Int?
+
+    // MARK: - Frame start
+
+    private func beginFrame(packet: Int, _ emit: (DissectorEvent) -> Void) {
+        firstPacket = packet
+        headerStartPacket = nil
+        received = 0
+        lost = 0
+        maskPhase = 0
+        frameViolations.removeAll(keepingCapacity: false)
+        if frameRetention.capacity > 256 << 10 { frameRetention = [] } else { frameRetention.removeAll(keepingCapacity: true) }
+        state = .payload
+        checkHeader()
+        if header.payloadLength == 0 { completeFrame(emit) }
+    }
+
+    private func violation(_ code: ViolationCode, _ text: String) {
+        frameViolations.append(Violation(code, text))
+    }
+
+    private func checkHeader() {
+        let h = header
+        let name = opcodeName(h.opcode)
+        if side == .client && !h.masked { violation(.clientFrameUnmasked, "client \(name) frame is not masked") }
+        if side == .server && h.masked { violation(.serverFrameMasked, "server \(name) frame is masked") }
+        if h.isReservedOpcode { violation(.reservedOpcode, "reserved opcode \(h.opcode)") }
+        if h.rsv & 0x3 != 0 {
+            violation(.rsvWithoutExtension, "RSV\(h.rsv & 0x2 != 0 ? 2 : 3) set without a negotiated extension")
+        }
+        if !h.isMinimalLength {
+            violation(.nonMinimalLength, "length \(h.payloadLength) encoded in \(h.lengthField == 126 ? 16 : 64) bits")
+        }
+        if h.payloadLength >> 63 != 0 { violation(.lengthHighBitSet, "most significant bit of the 64-bit length is set") }
+        if closeSeen && !afterCloseReported {
+            afterCloseReported = true
+            violation(.dataAfterClose, "\(name) frame after this side's Close frame")
+        }
+        let rsv1 = h.rsv & 0x4 != 0
+        if h.isControl {
+            if h.payloadLength > 125 { violation(.controlFrameTooLong, "\(name) frame of \(h.payloadLength) bytes (max 125)") }
+            if !h.fin { violation(.controlFrameFragmented, "\(name) frame without FIN") }
+            if rsv1 { violation(deflate ? .controlFrameCompressed : .rsvWithoutExtension, "RSV1 on a \(name) frame") }
+            frameInMessage = false
+            return
+        }
+        if !h.isData {
+            if rsv1 && !deflate { violation(.rsvWithoutExtension, "RSV1 set without permessage-deflate") }
+            frameInMessage = false
+            return
+        }
+        if rsv1 && !deflate {
+            if assumeDeflateOnRSV1 && h.opcode != 0 {
+                deflate = true
+                contextTakeover = true
+            } else {
+                violation(.rsvWithoutExtension, "RSV1 set without permessage-deflate")
+            }
+        }
+        if h.opcode == 0 {
+            if message.active {
+                if rsv1 && deflate { violation(.rsv1OnContinuation, "RSV1 on a continuation frame") }
+                message.frames += 1
+                message.wireLength &+= h.payloadLength
+                frameInMessage = true
+            } else {
+                if !tolerateOrphanContinuation {
+                    violation(.unexpectedContinuation, "continuation frame with no message in progress")
+                }
+                if h.fin { tolerateOrphanContinuation = false }
+                frameInMessage = false
+            }
+        } else {
+            tolerateOrphanContinuation = false
+            if message.active {
+                violation(.missingContinuation,
+                          "\(name) frame while a \(message.kindName) message of \(message.frames) frame(s) is unfinished (dropped)")
+            }
+            let compressed = rsv1 && deflate
+            message.start(opcode: h.opcode, compressed: compressed, wireLength: h.payloadLength)
+            if compressed && !contextTakeover { inflater.reset() }
+            frameInMessage = true
+        }
+    }
+
+    // MARK: - Payload
+
+    private func payload(_ source: UnsafeRawPointer, _ count: Int) {
+        if header.masked {
+            var done = 0
+            while done < count {
+                let n = min(Self.scratchSize, count - done)
+                maskPhase = unmask(source + done, into: scratch, count: n, mask: header.maskBytes, phase: maskPhase)
+                consume(UnsafeRawBufferPointer(start: scratch, count: n))
+                done += n
+            }
+        } else {
+            consume(UnsafeRawBufferPointer(start: source, count: count))
+        }
+    }
+
+    private func consume(_ bytes: UnsafeRawBufferPointer) {
+        let room = limits.payloadRetention - frameRetention.count
+        if room > 0 { append(bytes, upTo: room, to: &frameRetention) }
+        guard frameInMessage else { return }
+        if message.compressed {
+            if message.inflateStopped { return }
+            let result = inflater.inflate(bytes, finish: false) { deliver($0) }
+            if case .failure(let error) = result { inflateFailed(error) }
+        } else {
+            _ = deliver(bytes)
+        }
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer, upTo limit: Int, to array: inout [UInt8]) {
+        guard let base = bytes.baseAddress else { return }
+        let n = min(limit, bytes.count)
+        array.append(contentsOf: UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: n))
+    }
+
+    /// Message bytes (decompressed when compressed). Returns false to stop inflating.
+    private func deliver(_ input: UnsafeRawBufferPointer) -> Bool {
+        var bytes = input
+        var keepGoing = true
+        if message.compressed && message.length + UInt64(bytes.count) > limits.maxDecompressedSize {
+            let allowed = Int(limits.maxDecompressedSize - min(message.length, limits.maxDecompressedSize))
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[..<allowed])
+            message.inflateStopped = true
+            message.truncated = true
+            message.complete = false
+            violation(.messageTooBig, "decompression cap of \(limits.maxDecompressedSize) bytes reached; rest not inflated")
+            keepGoing = false
+            // The window now misses what was not inflated: start afresh for the next message.
+            contextUncertain = true
+        }
+        message.length += UInt64(bytes.count)
+        if !message.tooBig && message.length > limits.maxMessageSize {
+            message.tooBig = true
+            message.truncated = true
+            message.complete = false
+            violation(.messageTooBig, "message exceeds \(limits.maxMessageSize) bytes; rest only counted")
+        }
+        if message.opcode == 1 && !message.utf8Reported {
+            message.validator.feed(bytes)
+            if !message.validator.isValidSoFar {
+                message.utf8Reported = true
+                violation(.invalidUTF8, "Text message is not valid UTF-8")
+            }
+        }
+        let room = limits.payloadRetention - message.retention.count
+        if room > 0 {
+            append(bytes, upTo: room, to: &message.retention)
+            if bytes.count > room { message.truncated = true }
+        } else if bytes.count > 0 {
+            message.truncated = true
+        }
+        return keepGoing
+    }
+
+    private func inflateFailed(_ error: InflateError) {
+        message.inflateStopped = true
+        message.complete = false
+        message.inflateError = error.message
+        if !contextUncertain {
+            violation(.inflateFailed, "cannot inflate \(message.kindName) message: \(error.message)")
+        }
+        // The Inflater reset itself: later messages may recover.
+    }
+
+    // MARK: - Frame end
+
+    private func completeFrame(_ emit: (DissectorEvent) -> Void, endOfStream: Bool = false) {
+        state = .header
+        var closeCode: UInt16?
+        var closeReason: String?
+        if header.opcode == 8 && lost == 0 && !endOfStream {
+            closeFrame(&closeCode, &closeReason)
+        }
+        if header.opcode == 8 { closeSeen = true }
+        let finishesMessage = frameInMessage && (header.fin || endOfStream)
+        if finishesMessage { finishMessage(endOfStream: endOfStream) }
+        let truncated = UInt64(frameRetention.count) < header.payloadLength
+        let h = header
+        let violations = frameViolations
+        frameRetention.withUnsafeBytes { framePayload in
+            if finishesMessage {
+                let m = message
+                m.retention.withUnsafeBytes { messagePayload in
+                    let info = MessageInfo(
+                        side: side, opcode: m.opcode, length: m.length, wireLength: m.wireLength,
+                        compressed: m.compressed, frames: m.frames, complete: m.complete,
+                        utf8Valid: m.opcode == 1 && !m.bytesLost && !m.inflateStopped ? m.validator.isCompleteAndValid
+                            : m.opcode == 1 && m.utf8Reported ? false : nil,
+                        payload: messagePayload, truncated: m.truncated, inflateError: m.inflateError)
+                    emit(.frame(frameInfo(h, framePayload, truncated, closeCode, closeReason, info, violations)))
+                }
+            } else {
+                emit(.frame(frameInfo(h, framePayload, truncated, closeCode, closeReason, nil, violations)))
+            }
+        }
+        if finishesMessage { message.clear() }
+        frameInMessage = false
+    }
+
+    private func frameInfo(_ h: FrameHeader, _ payload: UnsafeRawBufferPointer, _ truncated: Bool, _ code: UInt16?,
+                           _ reason: String?, _ message: MessageInfo?, _ violations: [Violation]) -> FrameInfo {
+        FrameInfo(side: side, fin: h.fin, rsv: h.rsv, opcode: h.opcode, masked: h.masked, maskKey: h.maskKey,
+                  payloadLength: h.payloadLength, headerLength: h.headerLength, payload: payload,
+                  payloadTruncated: truncated, closeCode: code, closeReason: reason, message: message,
+                  firstPacket: firstPacket, violations: violations)
+    }
+
+    private func closeFrame(_ code: inout UInt16?, _ reason: inout String?) {
+        let body = frameRetention
+        if header.payloadLength == 1 {
+            violation(.closeBodyOneByte, "Close frame with a 1-byte body")
+            return
+        }
+        guard body.count >= 2 else { return }
+        let value = UInt16(body[0]) << 8 | UInt16(body[1])
+        code = value
+        if !closeCodeAllowedOnWire(value) {
+            violation(.invalidCloseCode, "close code \(value) (\(closeCodeName(value))) must not be sent")
+        }
+        let reasonBytes = body[2...]
+        let valid = reasonBytes.withUnsafeBytes { UTF8Validator.isValid($0) }
+        if !valid { violation(.invalidCloseReason, "close reason is not valid UTF-8") }
+        reason = String(decoding: reasonBytes, as: UTF8.self)
+    }
+
+    private func finishMessage(endOfStream: Bool) {
+        if endOfStream || lost > 0 {
+            message.complete = false
+            message.bytesLost = true
+        }
+        if message.compressed && !message.inflateStopped && !endOfStream {
+            let result = inflater.inflate(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) { deliver($0) }
+            if case .failure(let error) = result { inflateFailed(error) }
+        }
+        if message.opcode == 1 && message.complete && !message.utf8Reported && !message.validator.isCompleteAndValid {
+            message.utf8Reported = true
+            violation(.invalidUTF8, "Text message ends inside a UTF-8 sequence")
+        }
+        // Without context takeover every message starts afresh; after a cap or an error the
+        // window misses bytes, so start afresh too (later messages then fail or recover).
+        if message.compressed && (!contextTakeover || message.inflateStopped) { inflaterStorage?.reset() }
+    }
+
+    // MARK: - Gaps and end
+
+    /// `size` bytes of this direction were lost.
+    func gap(_ size: UInt64, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        switch state {
+        case .payload:
+            let remaining = header.payloadLength - received
+            let inFrame = min(size, remaining)
+            let what = "payload of \(frameName) frame (\(inFrame) of \(header.payloadLength) bytes lost)"
+            lost += inFrame
+            received += inFrame
+            maskPhase = (maskPhase + Int(inFrame & 3)) & 3
+            if frameInMessage {
+                message.complete = false
+                message.bytesLost = true
+                if message.compressed && !message.inflateStopped {
+                    message.inflateStopped = true
+                    message.inflateError = "compressed bytes lost in a capture gap"
+                    loseContext()
+                }
+            }
+            if size < remaining {
+                emit(.gap(GapInfo(side: side, size: size, lost: what,
+                                  resync: "frame length known: parsing goes on inside the same frame")))
+            } else if size == remaining {
+                emit(.gap(GapInfo(side: side, size: size, lost: what,
+                                  resync: "frame length known: the next frame starts right after the gap")))
+                completeFrame(emit)
+            } else {
+                let extra = size - remaining
+                emit(.gap(GapInfo(side: side, size: size, lost: what + " and \(extra) bytes of following frames",
+                                  resync: "scanning for the next plausible frame header")))
+                completeFrame(emit)
+                enterScanning()
+            }
+        case .header:
+            let what = headerBuffer.isEmpty
+                ? "\(size) bytes at a frame boundary (whole frames)"
+                : "\(size) bytes from inside a frame header (\(headerBuffer.count) header bytes seen)"
+            let messageWords = message.active ? "; the unfinished \(message.kindName) message of \(message.frames) frame(s) is dropped" : ""
+            enterScanning()
+            emit(.gap(GapInfo(side: side, size: size, lost: what + messageWords,
+                              resync: "scanning for the next plausible frame header")))
+        case .scanning:
+            emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes while resynchronizing",
+                              resync: "still scanning for a plausible frame header")))
+        }
+    }
+
+    private func loseContext() {
+        if deflate && contextTakeover {
+            inflaterStorage?.reset()
+            contextUncertain = true
+        }
+    }
+
+    private func enterScanning() {
+        state = .scanning
+        headerBuffer.removeAll(keepingCapacity: true)
+        headerStartPacket = nil
+        if message.active { message.clear() }
+        tolerateOrphanContinuation = true
+        loseContext()
+    }
+
+    /// This direction ended: report what was unfinished.
+    func end(packet: Int, _ emit: (DissectorEvent) -> Void) {
+        switch state {
+        case .payload:
+            let missing = header.payloadLength - received
+            emit(.gap(GapInfo(side: side, size: missing,
+                              lost: "end of stream inside payload of \(frameName) frame (\(missing) of \(header.payloadLength) bytes missing)",
+                              resync: "none: the stream ended")))
+            completeFrame(emit, endOfStream: true)
+        case .header where !headerBuffer.isEmpty:
+            emit(.gap(GapInfo(side: side, size: 0,
+                              lost: "end of stream inside a frame header (\(headerBuffer.count) bytes seen)",
+                              resync: "none: the stream ended")))
+            headerBuffer.removeAll()
+            if message.active { reportUnfinishedMessage(emit) }
+        case .header:
+            if message.active { reportUnfinishedMessage(emit) }
+        case .scanning:
+            break
+        }
+    }
+
+    private func reportUnfinishedMessage(_ emit: (DissectorEvent) -> Void) {
+        emit(.gap(GapInfo(side: side, size: 0,
+                          lost: "end of stream inside a \(message.kindName) message (\(message.frames) frame(s) seen, no final frame)",
+                          resync: "none: the stream ended")))
+        message.clear()
+    }
+
+    private var frameName: String {
+        switch header.opcode {
+        case 0: return "Continuation"
+        case 1: return "Text"
+        case 2: return "Binary"
+        case 8: return "Close"
+        case 9: return "Ping"
+        case 10: return "Pong"
+        default: return "reserved-\(header.opcode)"
+        }
+    }
+}

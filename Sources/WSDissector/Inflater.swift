@@ -1,0 +1,111 @@
+import CZlib
+
+/// Why inflating failed.
+struct InflateError: Error, Sendable, Equatable {
+    var message: String
+}
+
+/// Raw DEFLATE decompression for permessage-deflate (RFC 7692), one per direction. The window
+/// is kept across messages (context takeover) until `reset()`. Output goes through a fixed
+/// 64 KiB scratch buffer: the decompressed size is never allocated.
+final class Inflater {
+    private let stream: UnsafeMutablePointer<z_stream>
+    private let scratch: UnsafeMutableRawPointer
+    private static let scratchSize = 64 << 10
+    private var initialized = false
+    /// True after a stream end (BFINAL): the next input needs a reset that keeps the window.
+    private var ended = false
+
+    init() {
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        scratch = .allocate(byteCount: Self.scratchSize, alignment: 16)
+        start()
+    }
+
+    deinit {
+        if initialized { inflateEnd(stream) }
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+        scratch.deallocate()
+    }
+
+    private func start() {
+        stream.pointee = z_stream()
+        initialized = wstrace_inflate_init_raw(stream, -15) == Z_OK
+        ended = false
+    }
+
+    /// Forgets the window (no context takeover, or context lost).
+    func reset() {
+        if initialized { inflateEnd(stream) }
+        start()
+    }
+
+    /// Inflates `input`; calls `output` for each piece produced, which returns false to stop.
+    /// `finish` appends the 00 00 ff ff tail and flushes (end of message).
+    func inflate(_ input: UnsafeRawBufferPointer, finish: Bool,
+                 output: (UnsafeRawBufferPointer) -> Bool) -> Result<Void, InflateError> {
+        if !initialized { return .failure(InflateError(message: "zlib could not be initialized")) }
+        if input.count > 0, let base = input.baseAddress {
+            if case .failure(let error) = run(base, input.count, flush: Z_NO_FLUSH, output) { return .failure(error) }
+        }
+        if finish {
+            let tail: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0xFF, 0xFF)
+            return withUnsafeBytes(of: tail) { run($0.baseAddress!, 4, flush: Z_SYNC_FLUSH, output) }
+        }
+        return .success(())
+    }
+
+    private func run(_ base: UnsafeRawPointer, _ count: Int, flush: Int32,
+                     _ output: (UnsafeRawBufferPointer) -> Bool) -> Result<Void, InflateError> {
+        if ended { restartKeepingWindow() }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(count)
+        while true {
+            stream.pointee.next_out = scratch.assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(Self.scratchSize)
+            let status = CZlib.inflate(stream, flush)
+            let produced = Self.scratchSize - Int(stream.pointee.avail_out)
+            if produced > 0 && !output(UnsafeRawBufferPointer(start: scratch, count: produced)) {
+                stream.pointee.next_in = nil
+                stream.pointee.avail_in = 0
+                return .success(())
+            }
+            switch status {
+            case Z_OK:
+                if stream.pointee.avail_in == 0 && stream.pointee.avail_out != 0 { return finishRun() }
+            case Z_BUF_ERROR:
+                return finishRun() // no progress possible: all input consumed
+            case Z_STREAM_END:
+                // A final block: whatever follows (the 00 00 ff ff tail) belongs to no stream.
+                ended = true
+                return finishRun()
+            default:
+                let text = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(status)"
+                reset()
+                return .failure(InflateError(message: text))
+            }
+        }
+    }
+
+    private func finishRun() -> Result<Void, InflateError> {
+        stream.pointee.next_in = nil
+        stream.pointee.avail_in = 0
+        stream.pointee.next_out = nil
+        stream.pointee.avail_out = 0
+        return .success(())
+    }
+
+    /// After BFINAL, start a new raw stream seeded with the last 32 KiB of output.
+    private func restartKeepingWindow() {
+        var window = [UInt8](repeating: 0, count: 32 << 10)
+        var length: uInt = 0
+        window.withUnsafeMutableBufferPointer { _ = inflateGetDictionary(stream, $0.baseAddress, &length) }
+        inflateReset(stream)
+        if length > 0 {
+            window.withUnsafeBufferPointer { _ = inflateSetDictionary(stream, $0.baseAddress, length) }
+        }
+        ended = false
+    }
+}

@@ -1,0 +1,417 @@
+/// Dissects one TCP connection's two byte streams: HTTP (Upgrade or not), TLS hellos,
+/// WebSocket frames and messages. Feed each side's bytes in order; events come out through
+/// `emit`, on the packet whose bytes completed them. Every `receive` call yields at least one
+/// event.
+///
+/// Unfinished units at `end(from:)` are reported as `.gap` events whose `resync` says the
+/// stream ended (`size` = bytes known to be missing, 0 when unknown), plus a `.frame` with
+/// `payloadTruncated` for a frame cut short.
+public final class WebSocketSession {
+    private enum Mode {
+        /// Nothing seen yet: the first bytes decide (HTTP, TLS, frames when mid-stream, unknown).
+        case sniff
+        case httpHeader
+        case httpBody(remaining: UInt64)
+        /// Client bytes after an Upgrade request, held until the server answers.
+        case holding
+        case frames
+        case tlsHello
+        case tlsRecords
+        case opaque(OpaqueInfo.Kind)
+    }
+
+    private struct Direction {
+        var mode: Mode = .sniff
+        /// Sniffed bytes, the header block being accumulated, held bytes or a TLS hello record.
+        var buffer: [UInt8] = []
+        /// Held bytes included lost ones.
+        var holdBroken = false
+        var heldViolationReported = false
+    }
+
+    private let limits: DissectorLimits
+    private let midstream: Bool
+    private var client = Direction()
+    private var server = Direction()
+    private var clientFrames: FrameStream?
+    private var serverFrames: FrameStream?
+    /// The last Upgrade request, waiting for its response.
+    private var pendingUpgrade: HTTPRequestInfo?
+
+    /// Whether the connection is WebSocket now (101 seen, or frames recognized mid-stream).
+    public private(set) var isWebSocket = false
+    /// Whether the WebSocket was recognized from frame structure, without a captured handshake.
+    public private(set) var isMidstream = false
+    /// Whether the connection began with a TLS handshake.
+    public private(set) var isTLS = false
+    /// permessage-deflate parameters selected by the server's 101 response.
+    public private(set) var negotiatedDeflate: DeflateParameters?
+
+    /// - Parameters:
+    ///   - limits: caps on what the connection may make the dissector hold.
+    ///   - midstream: the connection was picked up after its start: recognize WebSocket frames
+    ///     from their structure when the first bytes are neither HTTP nor TLS.
+    public init(limits: DissectorLimits = DissectorLimits(), midstream: Bool = false) {
+        self.limits = limits
+        self.midstream = midstream
+    }
+
+    // MARK: - Public entry points
+
+    /// In-order bytes from one side. `packet` is the capture's packet number carrying them
+    /// (events are reported on it).
+    public func receive(_ bytes: UnsafeRawBufferPointer, from side: Side, packet: Int,
+                        _ emit: (DissectorEvent) -> Void) {
+        guard bytes.count > 0 else { return }
+        var emitted = false
+        func tracked(_ event: DissectorEvent) { emitted = true; emit(event) }
+        process(bytes, side: side, packet: packet, tracked)
+        if !emitted {
+            emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(direction(side).buffer.count),
+                                    expected: nil)))
+        }
+    }
+
+    /// `size` bytes from `side` were never captured (a TCP gap). Reports what was lost and
+    /// resynchronizes.
+    public func gap(_ size: UInt64, from side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        guard size > 0 else { return }
+        switch direction(side).mode {
+        case .frames:
+            frames(side)?.gap(size, packet: packet, emit)
+        case .httpBody(let remaining):
+            if size < remaining {
+                setMode(.httpBody(remaining: remaining - size), side)
+                emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes of an HTTP body",
+                                  resync: "body length known: the body goes on")))
+            } else if size == remaining {
+                setMode(.httpHeader, side)
+                emit(.gap(GapInfo(side: side, size: size, lost: "the last \(size) bytes of an HTTP body",
+                                  resync: "body length known: the next HTTP header starts after the gap")))
+            } else {
+                setMode(.opaque(.unknown), side)
+                emit(.gap(GapInfo(side: side, size: size, lost: "the end of an HTTP body and \(size - remaining) bytes after it",
+                                  resync: "none: the rest of this direction is not interpreted")))
+            }
+        case .sniff:
+            if midstream {
+                startFrames(side, scanning: true)
+                emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes before any byte was seen",
+                                  resync: "scanning for a plausible WebSocket frame header")))
+            } else {
+                setMode(.opaque(.unknown), side)
+                emit(.gap(GapInfo(side: side, size: size, lost: "the first \(size) bytes of the stream",
+                                  resync: "none: the protocol is unknown")))
+            }
+        case .httpHeader:
+            let seen = direction(side).buffer.count
+            clearBuffer(side)
+            setMode(.opaque(.unknown), side)
+            emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes of an HTTP header block (\(seen) bytes seen)",
+                              resync: "none: the rest of this direction is not interpreted")))
+        case .holding:
+            client.holdBroken = true
+            emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes sent before the Upgrade response",
+                              resync: "if the upgrade succeeds, scanning for a plausible frame header")))
+        case .tlsHello:
+            clearBuffer(side)
+            setMode(.tlsRecords, side)
+            emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes of a TLS handshake",
+                              resync: "counting TLS records")))
+        case .tlsRecords:
+            emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes of TLS records", resync: "counting TLS records")))
+        case .opaque:
+            emit(.gap(GapInfo(side: side, size: size, lost: "\(size) uninterpreted bytes", resync: "none needed")))
+        }
+    }
+
+    /// `side` finished sending (FIN or RST, or end of capture): reports an unfinished
+    /// frame/message/header as truncated.
+    public func end(from side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        switch direction(side).mode {
+        case .frames:
+            frames(side)?.end(packet: packet, emit)
+        case .httpHeader, .sniff:
+            let seen = direction(side).buffer.count
+            if seen > 0 {
+                emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream inside an HTTP header block (\(seen) bytes seen)",
+                                  resync: "none: the stream ended")))
+            }
+        case .httpBody(let remaining):
+            emit(.gap(GapInfo(side: side, size: remaining, lost: "end of stream with \(remaining) HTTP body bytes missing",
+                              resync: "none: the stream ended")))
+        case .holding:
+            let held = client.buffer.count
+            if held > 0 {
+                emit(.gap(GapInfo(side: side, size: 0,
+                                  lost: "end of stream with \(held) bytes held, sent after the Upgrade request and never answered",
+                                  resync: "none: the stream ended")))
+            }
+        case .tlsHello:
+            let seen = direction(side).buffer.count
+            if seen > 0 {
+                emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream inside a TLS hello (\(seen) bytes seen)",
+                                  resync: "none: the stream ended")))
+            }
+        case .tlsRecords, .opaque:
+            break
+        }
+        clearBuffer(side)
+    }
+
+    // MARK: - Dispatch
+
+    private func direction(_ side: Side) -> Direction { side == .client ? client : server }
+    private func setMode(_ mode: Mode, _ side: Side) {
+        if side == .client { client.mode = mode } else { server.mode = mode }
+    }
+    private func clearBuffer(_ side: Side) {
+        if side == .client { client.buffer = [] } else { server.buffer = [] }
+    }
+    private func frames(_ side: Side) -> FrameStream? { side == .client ? clientFrames : serverFrames }
+
+    private func startFrames(_ side: Side, scanning: Bool) {
+        let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning)
+        if side == .client { clientFrames = stream } else { serverFrames = stream }
+        setMode(.frames, side)
+        if scanning && !isWebSocket { isMidstream = true }
+    }
+
+    private func process(_ bytes: UnsafeRawBufferPointer, side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        var rest = bytes
+        while rest.count > 0 {
+            let used: Int
+            switch direction(side).mode {
+            case .sniff:
+                used = sniff(rest, side: side, packet: packet, emit)
+            case .httpHeader:
+                used = httpHeader(rest, side: side, packet: packet, emit)
+            case .httpBody(let remaining):
+                let n = UInt64(rest.count) < remaining ? rest.count : Int(remaining)
+                emit(.opaque(OpaqueInfo(side: side, kind: .httpBody, bytes: n)))
+                setMode(UInt64(n) == remaining ? .httpHeader : .httpBody(remaining: remaining - UInt64(n)), side)
+                used = n
+            case .holding:
+                used = hold(rest, packet: packet, emit)
+            case .frames:
+                frames(side)?.receive(rest, packet: packet, emit)
+                if let stream = frames(side), stream.state != .scanning { isWebSocket = true }
+                used = rest.count
+            case .tlsHello:
+                used = tlsHello(rest, side: side, emit)
+            case .tlsRecords:
+                emit(.tls(TLSInfo(side: side, kind: .records, serverName: nil, alpn: [], bytes: rest.count)))
+                used = rest.count
+            case .opaque(let kind):
+                emit(.opaque(OpaqueInfo(side: side, kind: kind, bytes: rest.count)))
+                used = rest.count
+            }
+            rest = UnsafeRawBufferPointer(rebasing: rest[used...])
+        }
+    }
+
+    // MARK: - First bytes
+
+    /// Decides what the direction carries. Returns the bytes consumed (0 when a mode was chosen
+    /// and the bytes are to be read in it).
+    private func sniff(_ bytes: UnsafeRawBufferPointer, side: Side, packet: Int,
+                       _ emit: (DissectorEvent) -> Void) -> Int {
+        var pending = direction(side).buffer
+        if !pending.isEmpty {
+            // Too few bytes were seen before: decide on everything together.
+            pending.append(contentsOf: bytes)
+            clearBuffer(side)
+            if let mode = decide(pending, side: side) {
+                choose(mode, side: side)
+                pending.withUnsafeBytes { process($0, side: side, packet: packet, emit) }
+            } else {
+                if side == .client { client.buffer = pending } else { server.buffer = pending }
+                emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(pending.count), expected: nil)))
+            }
+            return bytes.count
+        }
+        if let mode = decide(bytes, side: side) {
+            choose(mode, side: side)
+            return 0
+        }
+        if side == .client { client.buffer = Array(bytes) } else { server.buffer = Array(bytes) }
+        emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(bytes.count), expected: nil)))
+        return bytes.count
+    }
+
+    private func decide(_ bytes: [UInt8], side: Side) -> Mode? {
+        bytes.withUnsafeBytes { decide($0, side: side) }
+    }
+
+    private func decide(_ bytes: UnsafeRawBufferPointer, side: Side) -> Mode? {
+        let tls = TLSHello.looksLikeHandshakeRecord(bytes)
+        let http = side == .client ? HTTPHeaderParser.looksLikeRequest(bytes) : HTTPHeaderParser.looksLikeResponse(bytes)
+        if tls == true { return .tlsHello }
+        if http == true { return .httpHeader }
+        if (tls == nil || http == nil) && bytes.count < 24 { return nil }
+        return midstream ? .frames : .opaque(.unknown)
+    }
+
+    private func choose(_ mode: Mode, side: Side) {
+        switch mode {
+        case .frames: startFrames(side, scanning: true)
+        case .tlsHello: isTLS = true; setMode(mode, side)
+        default: setMode(mode, side)
+        }
+    }
+
+    // MARK: - HTTP
+
+    private func httpHeader(_ bytes: UnsafeRawBufferPointer, side: Side, packet: Int,
+                            _ emit: (DissectorEvent) -> Void) -> Int {
+        var buffer = direction(side).buffer
+        clearBuffer(side)
+        let old = buffer.count
+        let take = min(bytes.count, max(limits.maxHeaderBlock - old, 0))
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<take]))
+        let end = buffer.withUnsafeBytes { HTTPHeaderParser.endOfBlock($0, from: max(old - 3, 0)) }
+        guard let end else {
+            if buffer.count >= limits.maxHeaderBlock {
+                emit(.violation(Violation(.headerTooLarge,
+                                          "HTTP header block larger than \(limits.maxHeaderBlock) bytes: rest of this direction not interpreted")))
+                setMode(.opaque(.unknown), side)
+                return take
+            }
+            if side == .client { client.buffer = buffer } else { server.buffer = buffer }
+            emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(buffer.count), expected: nil)))
+            return take
+        }
+        let head: HTTPHead
+        do {
+            head = try buffer.withUnsafeBytes { block throws(HTTPParseError) in
+                try HTTPHeaderParser.parse(UnsafeRawBufferPointer(rebasing: block[..<end]))
+            }
+        } catch {
+            emit(.violation(Violation(.garbage, "not an HTTP \(side == .client ? "request" : "response") header block")))
+            setMode(.opaque(.unknown), side)
+            return end - old
+        }
+        if side == .client {
+            clientHead(head, emit)
+        } else {
+            serverHead(head, packet: packet, emit)
+        }
+        return end - old
+    }
+
+    private func clientHead(_ head: HTTPHead, _ emit: (DissectorEvent) -> Void) {
+        guard let request = Handshake.request(head, side: .client) else {
+            emit(.violation(Violation(.garbage, "client sent an HTTP response")))
+            client.mode = .opaque(.unknown)
+            return
+        }
+        emit(.httpRequest(request))
+        if request.isWebSocketUpgrade {
+            pendingUpgrade = request
+            client.mode = .holding
+            client.heldViolationReported = false
+            client.holdBroken = false
+        } else {
+            client.mode = bodyMode(head, isResponse: false, status: 0)
+        }
+    }
+
+    private func serverHead(_ head: HTTPHead, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        guard let response = Handshake.response(head, side: .server, request: pendingUpgrade) else {
+            emit(.violation(Violation(.garbage, "server sent an HTTP request")))
+            server.mode = .opaque(.unknown)
+            return
+        }
+        emit(.httpResponse(response))
+        if response.upgraded {
+            pendingUpgrade = nil
+            isWebSocket = true
+            negotiatedDeflate = response.deflate
+            startFrames(.server, scanning: false)
+            let held = client.buffer
+            let clientWasHolding: Bool
+            if case .holding = client.mode { clientWasHolding = true } else { clientWasHolding = false }
+            let sane = clientWasHolding && !client.holdBroken
+            client.buffer = []
+            startFrames(.client, scanning: !sane)
+            if !held.isEmpty {
+                held.withUnsafeBytes { process($0, side: .client, packet: packet, emit) }
+            }
+            return
+        }
+        if response.status == 101 {
+            // Switched to a protocol other than WebSocket.
+            server.mode = .opaque(.unknown)
+            client.mode = .opaque(.unknown)
+            client.buffer = []
+            return
+        }
+        if response.status < 200 {
+            server.mode = .httpHeader // interim response: the final one follows
+            return
+        }
+        if pendingUpgrade != nil {
+            // Rejected upgrade: the connection goes on as HTTP.
+            pendingUpgrade = nil
+            if case .holding = client.mode {
+                let held = client.buffer
+                client.buffer = []
+                client.mode = client.holdBroken ? .opaque(.unknown) : .httpHeader
+                if !held.isEmpty { held.withUnsafeBytes { process($0, side: .client, packet: packet, emit) } }
+            }
+        }
+        server.mode = bodyMode(head, isResponse: true, status: response.status)
+    }
+
+    private func bodyMode(_ head: HTTPHead, isResponse: Bool, status: Int) -> Mode {
+        if head.tokens("Transfer-Encoding").contains(where: { !asciiCaseInsensitiveEquals($0, "identity") }) {
+            return .opaque(.httpBody)
+        }
+        if let lengthText = head.first("Content-Length"), let length = UInt64(lengthText) {
+            return length == 0 ? .httpHeader : .httpBody(remaining: length)
+        }
+        if isResponse && status != 204 && status != 304 { return .opaque(.httpBody) }
+        return .httpHeader
+    }
+
+    private func hold(_ bytes: UnsafeRawBufferPointer, packet: Int, _ emit: (DissectorEvent) -> Void) -> Int {
+        if !client.heldViolationReported {
+            client.heldViolationReported = true
+            emit(.violation(Violation(.dataBeforeUpgrade, "client sent data before the server answered its Upgrade request")))
+        }
+        let room = max(limits.maxHeaderBlock - client.buffer.count, 0)
+        let take = min(room, bytes.count)
+        client.buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<take]))
+        if take < bytes.count {
+            client.holdBroken = true
+            emit(.opaque(OpaqueInfo(side: .client, kind: .unknown, bytes: bytes.count - take)))
+        }
+        emit(.progress(Progress(side: .client, unit: .frameHeader, received: UInt64(client.buffer.count), expected: nil)))
+        return bytes.count
+    }
+
+    // MARK: - TLS
+
+    private func tlsHello(_ bytes: UnsafeRawBufferPointer, side: Side, _ emit: (DissectorEvent) -> Void) -> Int {
+        var buffer = direction(side).buffer
+        clearBuffer(side)
+        let old = buffer.count
+        let cap = 5 + (1 << 14) + 256
+        let take = min(bytes.count, cap - old)
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<take]))
+        let recordLength = buffer.withUnsafeBytes { TLSHello.recordLength($0) }
+        guard let recordLength, buffer.count >= min(recordLength, cap) else {
+            if side == .client { client.buffer = buffer } else { server.buffer = buffer }
+            emit(.tls(TLSInfo(side: side, kind: .records, serverName: nil, alpn: [], bytes: take)))
+            return take
+        }
+        let recordEnd = min(recordLength, buffer.count)
+        let hello = buffer.withUnsafeBytes { TLSHello.parse(UnsafeRawBufferPointer(rebasing: $0[..<recordEnd])) }
+        let kind: TLSInfo.Kind = hello.map { $0.isClientHello ? .clientHello : .serverHello }
+            ?? (side == .client ? .clientHello : .serverHello)
+        emit(.tls(TLSInfo(side: side, kind: kind, serverName: hello?.serverName, alpn: hello?.alpn ?? [],
+                          bytes: recordEnd)))
+        setMode(.tlsRecords, side)
+        return max(recordEnd - old, 0)
+    }
+}

@@ -1,0 +1,201 @@
+import WSDecode
+import WSDissector
+import WSReassembly
+import WSTimeline
+
+/// Writes one timeline event as a JSON object (schema 1; see docs/schema.json).
+struct EventJSON {
+    let options: RenderOptions
+    let formatter: InfoFormatter
+
+    func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("type", "event")
+        w.field("packet", e.packet)
+        w.field("time", seconds: e.time, decimals: options.timeDecimals)
+        w.field("rel", seconds: e.time - firstTime, decimals: options.timeDecimals)
+        if let stream = e.stream { w.field("stream", stream) }
+        w.field("src", e.source.map { e.stream == nil ? ($0.address.text) : $0.text } ?? e.sourceText ?? "")
+        w.field("dst", e.destination.map { e.stream == nil ? ($0.address.text) : $0.text } ?? e.destinationText ?? "")
+        w.field("proto", e.proto)
+        w.field("phase", e.phase.rawValue)
+        w.field("length", e.wireLength)
+        w.field("info", formatter.info(e))
+        if let side = e.side { w.field("direction", side == .client ? "client-to-server" : "server-to-client") }
+        if e.truncated { w.field("captured_length", e.capturedLength) }
+        if !e.violations.isEmpty {
+            w.field("violations", strings: e.violations.map(\.code.rawValue))
+            w.key("violation_details")
+            w.beginArray()
+            for v in e.violations {
+                w.beginObject()
+                w.field("code", v.code.rawValue)
+                w.field("message", v.message)
+                w.endObject()
+            }
+            w.endArray()
+        }
+        if let t = e.tcp { writeTCP(t, into: &w) }
+        switch e.detail {
+        case let .httpRequest(r):
+            w.key("http")
+            w.beginObject()
+            w.field("method", r.method)
+            w.field("path", r.target)
+            w.field("version", r.version)
+            writeHeaders(r.headers, into: &w)
+            w.field("upgrade", r.isWebSocketUpgrade)
+            w.endObject()
+        case let .httpResponse(r):
+            w.key("http")
+            w.beginObject()
+            w.field("status", r.status)
+            w.field("reason", r.reason)
+            w.field("version", r.version)
+            writeHeaders(r.headers, into: &w)
+            w.field("accept_valid", r.acceptValid)
+            w.field("upgraded", r.upgraded)
+            w.endObject()
+        case let .frame(f, role):
+            writeFrame(f, role: role, into: &w)
+            if let m = f.message { writeMessage(m, into: &w) }
+        case let .progress(p):
+            w.key("progress")
+            w.beginObject()
+            switch p.unit {
+            case let .frame(opcode):
+                w.field("unit", "frame")
+                w.field("opcode_name", opcodeName(opcode))
+            case .frameHeader: w.field("unit", "frame-header")
+            case .httpHeader: w.field("unit", "http-header")
+            }
+            w.field("received", p.received)
+            w.field("expected", p.expected)
+            w.endObject()
+        case let .tls(t):
+            w.key("tls")
+            w.beginObject()
+            switch t.kind {
+            case .clientHello: w.field("kind", "client-hello")
+            case .serverHello: w.field("kind", "server-hello")
+            case .records: w.field("kind", "records")
+            }
+            w.field("sni", t.serverName)
+            w.field("alpn", strings: t.alpn)
+            w.field("bytes", t.bytes)
+            w.endObject()
+        case let .gap(g):
+            w.key("gap")
+            w.beginObject()
+            w.field("size", g.size)
+            w.field("lost", g.lost)
+            w.field("resync", g.resync)
+            w.endObject()
+        case let .streamGap(size, reason):
+            w.key("gap")
+            w.beginObject()
+            w.field("size", size)
+            w.field("lost", reason.rawValue)
+            w.endObject()
+        case .tcp, .opaque, .nonTCP:
+            break
+        }
+        w.endObject()
+    }
+
+    private func writeTCP(_ t: TCPEventInfo, into w: inout JSONWriter) {
+        w.key("tcp")
+        w.beginObject()
+        w.field("flags", strings: t.flags.names)
+        w.field("seq", t.seq)
+        w.field("ack", t.ack)
+        w.field("len", t.length)
+        w.field("window", Int(t.window))
+        w.field("analysis", strings: t.report.analysis.names)
+        if let step = t.report.handshake { w.field("handshake_step", step.rawValue) }
+        if !t.report.teardown.isEmpty { w.field("teardown_steps", t.report.teardown.label) }
+        if let rtt = t.report.initialRTT { w.field("irtt", seconds: rtt, decimals: 9) }
+        if let what = t.acknowledges { w.field("acknowledges", what) }
+        if t.report.reset { w.field("reset", true) }
+        w.endObject()
+    }
+
+    private func writeHeaders(_ headers: [HTTPHeader], into w: inout JSONWriter) {
+        w.key("headers")
+        w.beginArray()
+        for h in headers {
+            w.beginArray()
+            w.string(h.name)
+            w.string(h.value)
+            w.endArray()
+        }
+        w.endArray()
+    }
+
+    private func writeFrame(_ f: FrameInfo, role: CloseRole?, into w: inout JSONWriter) {
+        w.key("ws")
+        w.beginObject()
+        w.field("fin", f.fin)
+        w.field("rsv", Int(f.rsv))
+        w.field("opcode", Int(f.opcode))
+        w.field("opcode_name", opcodeName(f.opcode))
+        w.field("masked", f.masked)
+        w.field("mask_key", f.maskKey.map { k in
+            (0..<4).map { hexByte(UInt8(truncatingIfNeeded: k >> (24 - 8 * $0))) }.joined()
+        })
+        w.field("payload_length", f.payloadLength)
+        w.field("header_length", f.headerLength)
+        if f.firstPacket != 0 { w.field("first_packet", f.firstPacket) }
+        writePayload(f.payload, truncated: f.payloadTruncated, textKey: "payload_text", base64Key: "payload_base64",
+                     truncatedKey: "payload_truncated", preferText: true, into: &w)
+        if f.opcode == 8 {
+            w.field("close_code", f.closeCode.map { Int($0) })
+            w.field("close_reason", f.closeReason)
+            if let code = f.closeCode { w.field("close_code_name", closeCodeName(code)) }
+            if let role {
+                w.field("close_role", role.initiates ? "initiator" : "reply")
+                if let l = role.latency { w.field("close_latency", seconds: l, decimals: 9) }
+            }
+        }
+        w.endObject()
+    }
+
+    private func writeMessage(_ m: MessageInfo, into w: inout JSONWriter) {
+        w.key("message")
+        w.beginObject()
+        w.field("opcode_name", m.opcode == 1 ? "text" : "binary")
+        w.field("length", m.length)
+        w.field("wire_length", m.wireLength)
+        w.field("compressed", m.compressed)
+        w.field("frames", m.frames)
+        w.field("complete", m.complete)
+        if let err = m.inflateError { w.field("inflate_error", err) }
+        let isText = m.opcode == 1 && m.utf8Valid != false
+        if m.opcode == 1 && m.utf8Valid == false { w.field("utf8_valid", false) }
+        writePayload(m.payload, truncated: m.truncated, textKey: "text", base64Key: "base64",
+                     truncatedKey: "truncated", preferText: isText, forceBase64: !isText, into: &w)
+        w.endObject()
+    }
+
+    private func writePayload(_ bytes: UnsafeRawBufferPointer, truncated: Bool, textKey: String, base64Key: String,
+                              truncatedKey: String, preferText: Bool, forceBase64: Bool = false,
+                              into w: inout JSONWriter) {
+        if options.payloads == .none {
+            w.field(truncatedKey, truncated)
+            return
+        }
+        let limit = options.payloads == .preview ? options.previewLimit : options.maxPayload
+        var view = bytes
+        var cut = truncated
+        if view.count > limit {
+            view = utf8SafePrefix(view, limit)
+            cut = true
+        }
+        if !forceBase64 && preferText && isUTF8(view) {
+            w.field(textKey, String(decoding: view, as: UTF8.self))
+        } else {
+            w.field(base64Key, base64(view))
+        }
+        w.field(truncatedKey, cut)
+    }
+}

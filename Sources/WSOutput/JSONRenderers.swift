@@ -1,0 +1,126 @@
+import WSTimeline
+
+/// One JSON document: `{"schema": 1, "file", "events": [...], "connections": [...], "capture", "packets"}`.
+/// Events stream out as they come; connections are kept (as rendered bytes) until the end.
+public final class JSONDocumentRenderer: Renderer {
+    private let sink: OutputSink
+    private let options: RenderOptions
+    private let summaryOnly: Bool
+    private let eventJSON: EventJSON
+    private var writer = JSONWriter()
+    private var firstTime: Int64?
+    private var eventCount = 0
+    private var connections: [(Int, [UInt8])] = []
+    private var file = ""
+    private var linkType = ""
+
+    init(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) {
+        self.sink = sink
+        self.options = options
+        self.summaryOnly = summaryOnly
+        eventJSON = EventJSON(options: options, formatter: InfoFormatter(previewLimit: options.previewLimit))
+    }
+
+    public var isClosed: Bool { sink.closed }
+
+    public func begin(file: String, linkType: String) {
+        self.file = file
+        self.linkType = linkType
+        writer.reset()
+        writer.beginObject()
+        writer.field("schema", 1)
+        writer.field("file", file)
+        writer.key("events")
+        sink.write(bytes: writer.bytes)
+        sink.write("[")
+    }
+
+    public func event(_ e: TimelineEvent) {
+        if firstTime == nil { firstTime = e.time }
+        guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }
+        writer.reset()
+        eventJSON.write(e, firstTime: firstTime ?? e.time, into: &writer)
+        if eventCount > 0 { sink.write(",") }
+        sink.write("\n")
+        sink.write(bytes: writer.bytes)
+        eventCount += 1
+    }
+
+    public func connection(_ s: ConnectionSummary) {
+        guard options.stream == nil || s.stream == options.stream else { return }
+        writer.reset()
+        ConnectionJSON(options: options).write(s, into: &writer)
+        connections.append((s.stream, writer.bytes))
+    }
+
+    public func end(counters: CaptureCounters, warnings: [String]) {
+        sink.write("\n],\n\"connections\": [")
+        for (i, c) in connections.sorted(by: { $0.0 < $1.0 }).enumerated() {
+            sink.write(i == 0 ? "\n" : ",\n")
+            sink.write(bytes: c.1)
+        }
+        sink.write("\n],\n\"capture\": ")
+        writer.reset()
+        CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &writer)
+        sink.write(bytes: writer.bytes)
+        sink.write(",\n\"link_type\": ")
+        writer.reset()
+        writer.string(linkType)
+        sink.write(bytes: writer.bytes)
+        sink.write(",\n\"packets\": \(counters.packets)\n}")
+        sink.endLine()
+        sink.flush()
+    }
+}
+
+/// One JSON object per line: events as they happen, a connection object when a connection
+/// ends, and a last `capture` line.
+public final class NDJSONRenderer: Renderer {
+    private let sink: OutputSink
+    private let options: RenderOptions
+    private let summaryOnly: Bool
+    private let eventJSON: EventJSON
+    private var writer = JSONWriter()
+    private var firstTime: Int64?
+    private var file = ""
+    private var linkType = ""
+
+    init(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) {
+        self.sink = sink
+        self.options = options
+        self.summaryOnly = summaryOnly
+        eventJSON = EventJSON(options: options, formatter: InfoFormatter(previewLimit: options.previewLimit))
+    }
+
+    public var isClosed: Bool { sink.closed }
+
+    public func begin(file: String, linkType: String) {
+        self.file = file
+        self.linkType = linkType
+    }
+
+    public func event(_ e: TimelineEvent) {
+        if firstTime == nil { firstTime = e.time }
+        guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }
+        writer.reset()
+        eventJSON.write(e, firstTime: firstTime ?? e.time, into: &writer)
+        sink.write(bytes: writer.bytes)
+        sink.endLine()
+    }
+
+    public func connection(_ s: ConnectionSummary) {
+        guard options.stream == nil || s.stream == options.stream else { return }
+        writer.reset()
+        ConnectionJSON(options: options).write(s, into: &writer)
+        sink.write(bytes: writer.bytes)
+        sink.endLine()
+    }
+
+    public func end(counters: CaptureCounters, warnings: [String]) {
+        writer.reset()
+        CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &writer)
+        sink.write(bytes: writer.bytes)
+        sink.endLine()
+        sink.flush()
+    }
+}

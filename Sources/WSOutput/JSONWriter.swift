@@ -1,0 +1,114 @@
+/// Appends JSON to a byte buffer, with commas placed automatically. Always valid UTF-8 JSON:
+/// strings come from Swift `String`s (valid Unicode) and are escaped per RFC 8259.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = []
+    private var afterKey = false
+
+    public init() {
+        bytes.reserveCapacity(1024)
+    }
+
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma.removeAll(keepingCapacity: true)
+        afterKey = false
+    }
+
+    private mutating func separate() {
+        if afterKey { afterKey = false; return }
+        if let last = needsComma.last {
+            if last { bytes.append(0x2c) }
+            needsComma[needsComma.count - 1] = true
+        }
+    }
+
+    public mutating func beginObject() { separate(); bytes.append(0x7b); needsComma.append(false) }
+    public mutating func endObject() { needsComma.removeLast(); bytes.append(0x7d) }
+    public mutating func beginArray() { separate(); bytes.append(0x5b); needsComma.append(false) }
+    public mutating func endArray() { needsComma.removeLast(); bytes.append(0x5d) }
+
+    public mutating func key(_ k: String) {
+        separate()
+        appendString(k)
+        bytes.append(0x3a)
+        afterKey = true
+    }
+
+    public mutating func string(_ s: String) { separate(); appendString(s) }
+    public mutating func int<T: BinaryInteger>(_ v: T) { separate(); appendASCII(String(v)) }
+    public mutating func bool(_ v: Bool) { separate(); appendASCII(v ? "true" : "false") }
+    public mutating func null() { separate(); appendASCII("null") }
+    /// A number already formatted (e.g. "1700000000.123456789").
+    public mutating func number(_ text: String) { separate(); appendASCII(text) }
+
+    public mutating func field(_ k: String, _ s: String?) { key(k); if let s { string(s) } else { null() } }
+    public mutating func field<T: BinaryInteger>(_ k: String, _ v: T?) { key(k); if let v { int(v) } else { null() } }
+    public mutating func field(_ k: String, _ v: Bool?) { key(k); if let v { bool(v) } else { null() } }
+    public mutating func field(_ k: String, seconds ns: Int64?, decimals: Int = 9) {
+        key(k)
+        if let ns { number(secondsText(ns, decimals: decimals)) } else { null() }
+    }
+    public mutating func field(_ k: String, strings: [String]) {
+        key(k)
+        beginArray()
+        for s in strings { string(s) }
+        endArray()
+    }
+    public mutating func field<T: BinaryInteger>(_ k: String, ints: [T]) {
+        key(k)
+        beginArray()
+        for v in ints { int(v) }
+        endArray()
+    }
+
+    private mutating func appendASCII(_ s: String) {
+        var s = s
+        s.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func appendString(_ s: String) {
+        bytes.append(0x22)
+        var s = s
+        s.withUTF8 { utf8 in
+            for b in utf8 {
+                switch b {
+                case 0x22: bytes.append(0x5c); bytes.append(0x22)
+                case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
+                case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
+                case 0x0d: bytes.append(0x5c); bytes.append(0x72)
+                case 0x09: bytes.append(0x5c); bytes.append(0x74)
+                case 0..<0x20, 0x7f:
+                    bytes.append(contentsOf: [0x5c, 0x75, 0x30, 0x30])
+                    let digits: [UInt8] = Array("0123456789abcdef".utf8)
+                    bytes.append(digits[Int(b >> 4)])
+                    bytes.append(digits[Int(b & 0xf)])
+                default: bytes.append(b)
+                }
+            }
+        }
+        bytes.append(0x22)
+    }
+}
+
+/// Standard base64 of bytes.
+public func base64(_ bytes: UnsafeRawBufferPointer) -> String {
+    let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity((bytes.count + 2) / 3 * 4)
+    var i = 0
+    while i + 3 <= bytes.count {
+        let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], table[Int(v & 63)]]
+        i += 3
+    }
+    let rest = bytes.count - i
+    if rest == 1 {
+        let v = UInt32(bytes[i]) << 16
+        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], 0x3d, 0x3d]
+    } else if rest == 2 {
+        let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], 0x3d]
+    }
+    return String(decoding: out, as: UTF8.self)
+}

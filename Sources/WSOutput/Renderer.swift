@@ -1,0 +1,27 @@
+import WSTimeline
+
+/// Receives the analysis as it happens and writes it somewhere.
+public protocol Renderer: AnyObject {
+    func begin(file: String, linkType: String)
+    func event(_ e: TimelineEvent)
+    func connection(_ s: ConnectionSummary)
+    func end(counters: CaptureCounters, warnings: [String])
+    /// The output is gone (closed pipe): the caller should stop.
+    var isClosed: Bool { get }
+}
+
+/// Output formats of `read` and `capture`.
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case text
+    case json
+    case ndjson
+
+    /// A renderer for this format.
+    public func makeRenderer(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) -> Renderer {
+        switch self {
+        case .text: return TextRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
+        case .json: return JSONDocumentRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
+        case .ndjson: return NDJSONRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import WSDecode
+import WSDissector
+import WSTimeline
+
+/// The lifecycle summary of one connection, as text.
+struct SummaryText {
+    let options: RenderOptions
+    let firstTime: Int64
+    let color: Bool
+
+    func render(_ s: ConnectionSummary) -> String {
+        var out = ""
+        func line(_ label: String, _ span: PhaseSpan?, _ text: String) {
+            var l = "  " + pad(label, 10) + " "
+            if let span {
+                let packets = span.firstPacket == span.lastPacket ? "\(span.firstPacket)" : "\(span.firstPacket)-\(span.lastPacket)"
+                l += pad("pkts " + packets, 14) + " " + pad(t(span.firstTime) + "–" + t(span.lastTime), 24) + " "
+            } else {
+                l += pad("", 14) + " " + pad("", 24) + " "
+            }
+            out += l + text + "\n"
+        }
+        let title = "Stream \(s.stream)  \(s.client.text) (client) ⇄ \(s.server.text) (server)  "
+            + "packets \(s.firstPacket)-\(s.lastPacket), duration \(durationText(s.duration))"
+        out += (color ? "\u{1b}[1m" + title + "\u{1b}[0m" : title) + "\n"
+
+        // Handshake
+        var hs: String
+        if s.handshake.synPacket != nil || s.handshake.synAckPacket != nil {
+            hs = [s.handshake.synPacket.map { "SYN #\($0)" } ?? "SYN not captured",
+                  s.handshake.synAckPacket.map { "SYN-ACK #\($0)" } ?? "no SYN-ACK",
+                  s.handshake.ackPacket.map { "ACK #\($0)" } ?? "no ACK"].joined(separator: " → ")
+            if let rtt = s.handshake.rtt { hs += ", iRTT \(durationText(rtt))" }
+            if s.handshake.synRetransmissions > 0 { hs += ", \(s.handshake.synRetransmissions) SYN retransmission(s)" }
+        } else {
+            hs = "not captured (connection picked up mid-stream)"
+        }
+        line("Handshake", s.phases[.handshake], hs)
+
+        // Upgrade
+        if let u = s.upgrade {
+            var text = "GET " + escapedText(u.path, limit: 80)
+            if let status = u.status {
+                text += " → \(status) \(escapedText(u.reason ?? "", limit: 60))"
+                if u.upgraded {
+                    switch u.acceptValid {
+                    case true?: text += ", accept key valid"
+                    case false?: text += ", accept key INVALID"
+                    case nil: text += ", accept key not checked"
+                    }
+                }
+            } else {
+                text += " → no response captured"
+            }
+            text += ", subprotocol " + (u.subprotocol.map { escapedText($0, limit: 60) } ?? "none")
+            text += ", extensions " + (u.extensions.isEmpty ? "none" : escapedText(u.extensions.joined(separator: ", "), limit: 120))
+            if !u.offeredExtensions.isEmpty && u.extensions.isEmpty { text += " (offered: \(escapedText(u.offeredExtensions.joined(separator: ", "), limit: 120)))" }
+            line("Upgrade", s.phases[.upgrade], text)
+        } else if let tls = s.tls {
+            line("TLS", s.phases[.upgrade], "ClientHello" + (tls.serverName.map { " SNI \(escapedText($0, limit: 80))" } ?? "")
+                 + (tls.alpn.isEmpty ? "" : " ALPN \(tls.alpn.joined(separator: ","))") + "; payload encrypted")
+        } else if !s.midstream {
+            line("Upgrade", nil, "none seen")
+        }
+
+        // Data
+        func sideText(_ name: String, _ c: SideCounts) -> String {
+            var t = "\(name): \(c.text) text, \(c.binary) binary, \(c.ping) ping, \(c.pong) pong, \(c.bytes) bytes"
+            if c.compressedInflated > 0 {
+                t += " (compressed \(c.compressedWire)→\(c.compressedInflated), ratio \(formatFixed(Double(c.compressedWire) / Double(c.compressedInflated), places: 2)))"
+            }
+            return t
+        }
+        var data = sideText("client", s.clientCounts) + "; " + sideText("server", s.serverCounts)
+        if s.incompleteMessages > 0 { data += "; \(s.incompleteMessages) incomplete" }
+        if s.gaps > 0 { data += "; \(s.gaps) gap(s), \(s.gapBytes) bytes not captured" }
+        if !s.isWebSocket { data = "client sent \(s.clientCounts.tcpBytes) bytes, server \(s.serverCounts.tcpBytes) bytes (TCP payload)" }
+        line("Data", s.phases[.data], data)
+
+        // Close
+        if let c = s.close {
+            let who = c.initiator == .client ? "client" : "server"
+            let other = c.initiator == .client ? "server" : "client"
+            var text = "\(who) initiated " + closeText(c.code, c.reason)
+            if c.replyPacket != nil {
+                text += ", \(other) replied " + closeText(c.replyCode, c.replyReason)
+                if let l = c.latency { text += " after \(durationText(l))" }
+            } else {
+                text += ", no reply captured"
+            }
+            line("Close", s.phases[.close], text)
+        } else if s.isWebSocket {
+            line("Close", s.phases[.close], "no close frame")
+        }
+
+        // Teardown
+        var td: String
+        if let rst = s.teardown.rstPacket {
+            td = "RST #\(rst) from \(s.teardown.rstFrom == .client ? "client" : "server")"
+            if let state = s.teardown.rstState { td += " during \(state.rawValue)" }
+        } else if s.teardown.finPackets.isEmpty {
+            td = "no FIN: still open at end of capture"
+        } else {
+            let steps = (1...4).map { i in s.teardown.steps[i].map { "\(i)/4 #\($0)" } ?? "\(i)/4 missing" }
+            td = "FIN first by \(s.teardown.finSides[0] == .client ? "client" : "server"): " + steps.joined(separator: ", ")
+            td += s.teardown.complete ? ", complete" : ", incomplete"
+            if s.teardown.simultaneous { td += ", simultaneous close" }
+        }
+        line("Teardown", s.phases[.teardown], td)
+
+        if s.violations.isEmpty {
+            line("Violations", nil, "none")
+        } else {
+            var counts: [String: Int] = [:]
+            for v in s.violations { counts[v.violation.code.rawValue, default: 0] += 1 }
+            let list = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
+            let first = s.violations.prefix(3).map { "#\($0.packet) \($0.violation.code.rawValue)" }.joined(separator: ", ")
+            let text = "\(s.violations.count + s.violationsDropped): \(list) (first: \(first))"
+            line("Violations", nil, color ? "\u{1b}[31m" + text + "\u{1b}[0m" : text)
+        }
+        line("Verdict", nil, s.verdict)
+        return out + "\n"
+    }
+
+    private func closeText(_ code: UInt16?, _ reason: String?) -> String {
+        guard let code else { return "(no status code)" }
+        var t = "\(code) \(closeCodeName(code))"
+        if let reason, !reason.isEmpty { t += " " + escapedText(reason, limit: 60, quoted: true) }
+        return t
+    }
+
+    private func t(_ ns: Int64) -> String {
+        switch options.timeFormat {
+        case .absolute: return absoluteTimeText(ns, decimals: 6)
+        default: return secondsText(ns - firstTime, decimals: 6)
+        }
+    }
+}

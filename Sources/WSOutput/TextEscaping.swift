@@ -1,0 +1,75 @@
+/// Makes bytes safe for a terminal: printable text stays, control bytes and invalid UTF-8
+/// become escapes (\n, \t, \x1b, ...), and the result is cut to `limit` characters with "…".
+public func escapedPreview(_ bytes: UnsafeRawBufferPointer, limit: Int, quoted: Bool = true) -> String {
+    var out = quoted ? "\"" : ""
+    var count = 0
+    var i = 0
+    let n = bytes.count
+    while i < n {
+        if count >= limit {
+            out += "…"
+            break
+        }
+        let b = bytes[i]
+        if b < 0x80 {
+            switch b {
+            case 0x0a: out += "\\n"
+            case 0x0d: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x5c: out += "\\\\"
+            case 0x22 where quoted: out += "\\\""
+            case 0x20..<0x7f: out.unicodeScalars.append(Unicode.Scalar(b))
+            default: out += "\\x" + hexByte(b)
+            }
+            i += 1
+            count += 1
+            continue
+        }
+        // A multi-byte sequence: keep it when valid and printable.
+        let length = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 ? 2 : 0
+        if length > 0 && i + length <= n,
+           let scalar = decodeScalar(bytes, at: i, length: length),
+           !(0x80...0x9f).contains(scalar.value), scalar.value != 0x2028, scalar.value != 0x2029,
+           !(0x202a...0x202e).contains(scalar.value), !(0x2066...0x2069).contains(scalar.value) {
+            out.unicodeScalars.append(scalar)
+            i += length
+        } else {
+            out += "\\x" + hexByte(b)
+            i += 1
+        }
+        count += 1
+    }
+    if quoted { out += "\"" }
+    return out
+}
+
+/// Escapes a string's control characters for a terminal.
+public func escapedText(_ s: String, limit: Int = Int.max, quoted: Bool = false) -> String {
+    var s = s
+    return s.withUTF8 { escapedPreview(UnsafeRawBufferPointer($0), limit: limit, quoted: quoted) }
+}
+
+func decodeScalar(_ bytes: UnsafeRawBufferPointer, at i: Int, length: Int) -> Unicode.Scalar? {
+    var value = UInt32(bytes[i]) & (length == 2 ? 0x1f : length == 3 ? 0x0f : 0x07)
+    for k in 1..<length {
+        let c = bytes[i + k]
+        guard c & 0xc0 == 0x80 else { return nil }
+        value = value << 6 | UInt32(c & 0x3f)
+    }
+    let minimum: UInt32 = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000
+    guard value >= minimum else { return nil }
+    return Unicode.Scalar(value)
+}
+
+@inline(__always)
+func hexByte(_ b: UInt8) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: [digits[Int(b >> 4)], digits[Int(b & 0xf)]], as: UTF8.self)
+}
+
+/// Bytes as spaced hex ("00 01 ff"), cut to `limit` bytes with "…".
+public func hexPreview(_ bytes: UnsafeRawBufferPointer, limit: Int) -> String {
+    var parts: [String] = []
+    for b in bytes.prefix(limit) { parts.append(hexByte(b)) }
+    return parts.joined(separator: " ") + (bytes.count > limit ? " …" : "")
+}

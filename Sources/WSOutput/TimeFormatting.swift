@@ -1,0 +1,62 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// How the Time column reads, as tcpdump's and tshark's `-t`.
+public enum TimeFormat: String, Sendable, CaseIterable {
+    /// Seconds since the first packet.
+    case relative = "r"
+    /// Absolute time of day (UTC) with the date.
+    case absolute = "a"
+    /// Seconds since the previous event shown.
+    case delta = "d"
+}
+
+/// "1.234567" from nanoseconds, with `decimals` places (6 or 9); negative values keep the sign.
+public func secondsText(_ ns: Int64, decimals: Int) -> String {
+    let negative = ns < 0
+    let magnitude = negative ? UInt64(-ns) : UInt64(ns)
+    let whole = magnitude / 1_000_000_000
+    var fraction = magnitude % 1_000_000_000
+    if decimals < 9 {
+        var div: UInt64 = 1
+        for _ in 0..<(9 - decimals) { div *= 10 }
+        fraction /= div
+    }
+    var digits = String(fraction)
+    if digits.count < decimals { digits = String(repeating: "0", count: decimals - digits.count) + digits }
+    return (negative ? "-" : "") + String(whole) + (decimals > 0 ? "." + digits : "")
+}
+
+/// A duration for people: "0.08 ms", "1.234 s".
+public func durationText(_ ns: Int64) -> String {
+    let abs = ns < 0 ? -ns : ns
+    if abs < 1_000_000_000 {
+        let ms = Double(ns) / 1_000_000
+        return formatFixed(ms, places: ms < 10 ? 3 : 1) + " ms"
+    }
+    return formatFixed(Double(ns) / 1_000_000_000, places: 3) + " s"
+}
+
+func formatFixed(_ v: Double, places: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
+    let scaled = (v * scale).rounded()
+    let negative = scaled < 0
+    let n = Int64(Swift.abs(scaled))
+    let s = Int64(scale)
+    var frac = String(n % s)
+    while frac.count < places { frac = "0" + frac }
+    return (negative ? "-" : "") + String(n / s) + (places > 0 ? "." + frac : "")
+}
+
+/// "2026-11-25 08:10:00.123456" (UTC).
+public func absoluteTimeText(_ ns: Int64, decimals: Int) -> String {
+    var seconds = time_t(ns / 1_000_000_000)
+    var parts = tm()
+    gmtime_r(&seconds, &parts)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    let fraction = secondsText(ns % 1_000_000_000, decimals: decimals).dropFirst(1)
+    return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday)) "
+        + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))\(fraction)"
+}

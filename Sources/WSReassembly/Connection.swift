@@ -1,0 +1,44 @@
+import WSDecode
+
+/// One TCP connection: its roles, its two half-streams and its lifecycle.
+final class Connection {
+    let stream: Int
+    let client: Endpoint
+    let server: Endpoint
+    let midstream: Bool
+    var state: ConnectionState
+    var toServer = HalfStream()
+    var toClient = HalfStream()
+    var firstSYNTime: Int64?
+    var synAckSeen = false
+    var handshakeDone = false
+    var firstFIN: Direction?
+    var firstFINAcked = false
+    var secondFINAcked = false
+    var ended = false
+    var endedAt: Int64 = 0
+    var lastSeen: Int64
+
+    init(stream: Int, client: Endpoint, server: Endpoint, midstream: Bool, time: Int64) {
+        self.stream = stream
+        self.client = client
+        self.server = server
+        self.midstream = midstream
+        self.state = midstream ? .established : .handshake
+        self.lastSeen = time
+    }
+
+    var heldBytes: Int { toServer.heldBytes + toClient.heldBytes }
+
+    func direction(from source: Endpoint) -> Direction {
+        source == client ? .clientToServer : .serverToClient
+    }
+
+    func half(_ direction: Direction) -> HalfStream {
+        direction == .clientToServer ? toServer : toClient
+    }
+
+    func withHalf<R>(_ direction: Direction, _ body: (inout HalfStream) -> R) -> R {
+        direction == .clientToServer ? body(&toServer) : body(&toClient)
+    }
+}

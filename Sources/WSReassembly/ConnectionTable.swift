@@ -1,0 +1,414 @@
+import WSDecode
+
+/// Tracks every TCP connection of a capture: stream indexes, roles, handshake and teardown
+/// steps, analysis labels, and the ordered byte stream of each direction.
+///
+/// Pure: segments in, a `SegmentReport` and `StreamEvent`s out; time comes from the packets.
+public final class ConnectionTable {
+    public let limits: ReassemblyLimits
+    /// Streams opened so far (the next stream index).
+    public private(set) var streamsOpened = 0
+    /// Connections released because the table was full.
+    public private(set) var evictions = 0
+    private var connections: [FlowKey: Connection] = [:]
+    private var totalHeld = 0
+    private var lastSweep: Int64 = 0
+
+    public init(limits: ReassemblyLimits = ReassemblyLimits()) {
+        self.limits = limits
+    }
+
+    /// Connections tracked now.
+    public var count: Int { connections.count }
+
+    /// Client and server of a tracked stream's connection (nil once released).
+    public func endpoints(source: Endpoint, destination: Endpoint) -> (client: Endpoint, server: Endpoint)? {
+        connections[FlowKey(source, destination)].map { ($0.client, $0.server) }
+    }
+
+    /// Processes one TCP segment. `payload` is what was captured of the payload;
+    /// `payloadLength` what the headers declare (larger when a snaplen cut the packet).
+    /// `onReport` receives the segment's report before any of its bytes are delivered to `emit`.
+    public func process(_ tcp: TCPHeader, source: Endpoint, destination: Endpoint,
+                        payload: UnsafeRawBufferPointer, payloadLength: Int,
+                        packet: Int, time: Int64,
+                        onReport: (SegmentReport) -> Void = { _ in },
+                        emit: (StreamEvent) -> Void) -> SegmentReport {
+        if time - lastSweep > 1_000_000_000 || time < lastSweep {
+            sweep(now: time, emit: emit)
+            lastSweep = time
+        }
+        let key = FlowKey(source, destination)
+        let flags = tcp.flags
+        var isNew = false
+        var portReuse = false
+        var connection: Connection
+        if let existing = connections[key] {
+            connection = existing
+            // A fresh SYN on a finished 4-tuple, or one with another ISN after the handshake,
+            // starts a new stream (port reuse).
+            if flags.contains(.syn) && !flags.contains(.ack)
+                && (existing.ended || existing.state == .halfClosed
+                    || (existing.state != .handshake
+                        && tcp.sequence != existing.half(existing.direction(from: source)).isn)) {
+                release(key, reason: .reused, emit: emit)
+                connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time)
+                isNew = true
+                portReuse = true
+            }
+        } else {
+            connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time)
+            isNew = true
+        }
+        connection.lastSeen = time
+        let direction = connection.direction(from: source)
+        var report = SegmentReport(stream: connection.stream, direction: direction)
+        report.isNewStream = isNew
+        report.midstream = connection.midstream
+        report.payloadLength = payloadLength
+        if portReuse { report.analysis.insert(.portReuse) }
+
+        analyze(connection, tcp, direction: direction, payload: payload, payloadLength: payloadLength,
+                packet: packet, time: time, report: &report, onReport: onReport, emit: emit)
+        return report
+    }
+
+    /// Ends the input: every hole becomes a gap, every direction ends, every connection is released.
+    public func finish(emit: (StreamEvent) -> Void) {
+        let all = connections.values.sorted { $0.stream < $1.stream }
+        for connection in all {
+            flush(connection, reason: .endOfCapture, reset: false, emit: emit)
+            emit(.released(stream: connection.stream, reason: .endOfCapture))
+        }
+        connections.removeAll()
+        totalHeld = 0
+    }
+
+    // MARK: - Opening and releasing
+
+    private func open(_ key: FlowKey, tcp: TCPHeader, source: Endpoint, destination: Endpoint,
+                      payload: UnsafeRawBufferPointer, time: Int64) -> Connection {
+        if connections.count >= limits.maxConnections { evictLeastRecent(emit: { _ in }) }
+        let flags = tcp.flags
+        let sourceIsClient: Bool
+        let midstream: Bool
+        if flags.contains(.syn) {
+            sourceIsClient = !flags.contains(.ack)
+            midstream = flags.contains(.ack)  // the SYN itself was not captured
+        } else {
+            midstream = true
+            sourceIsClient = ConnectionTable.guessSourceIsClient(source: source, destination: destination, payload: payload)
+        }
+        let connection = Connection(stream: streamsOpened,
+                                    client: sourceIsClient ? source : destination,
+                                    server: sourceIsClient ? destination : source,
+                                    midstream: midstream, time: time)
+        streamsOpened += 1
+        connections[key] = connection
+        return connection
+    }
+
+    /// Roles for a connection whose SYN was not captured, in this order: an HTTP request line
+    /// marks the client, an HTTP status line the server; a masked WebSocket frame header marks
+    /// the client and an unmasked one the server; otherwise the lower port is the server.
+    static func guessSourceIsClient(source: Endpoint, destination: Endpoint, payload: UnsafeRawBufferPointer) -> Bool {
+        if payload.count >= 5 {
+            let methods: [[UInt8]] = [Array("GET ".utf8), Array("POST ".utf8), Array("PUT ".utf8), Array("HEAD ".utf8),
+                                      Array("OPTIONS ".utf8), Array("DELETE ".utf8), Array("PATCH ".utf8)]
+            for m in methods where payload.count >= m.count && zip(payload.prefix(m.count), m).allSatisfy({ $0 == $1 }) {
+                return true
+            }
+            if payload.prefix(5).elementsEqual("HTTP/".utf8) { return false }
+        }
+        if payload.count >= 2 {
+            let opcode = payload[0] & 0x0f
+            if [0, 1, 2, 8, 9, 10].contains(opcode) && payload[0] & 0x30 == 0 {
+                return payload[1] & 0x80 != 0
+            }
+        }
+        if source.port != destination.port { return source.port > destination.port }
+        return true
+    }
+
+    private func release(_ key: FlowKey, reason: ReleaseReason, emit: (StreamEvent) -> Void) {
+        guard let connection = connections[key] else { return }
+        if !connection.ended {
+            flush(connection, reason: .endOfCapture, reset: false, emit: emit)
+        }
+        totalHeld -= connection.heldBytes
+        connections[key] = nil
+        emit(.released(stream: connection.stream, reason: reason))
+    }
+
+    private func flush(_ connection: Connection, reason: GapReason, reset: Bool, emit: (StreamEvent) -> Void) {
+        for direction in [Direction.clientToServer, .serverToClient] {
+            let before = connection.half(direction).heldBytes
+            connection.withHalf(direction) { half in
+                half.flushAll(reason: reason, stream: connection.stream, direction: direction, emit: emit)
+                if !half.ended {
+                    half.ended = true
+                    if reset || half.finOffset == nil {
+                        emit(.end(stream: connection.stream, direction: direction, reset: reset))
+                    }
+                }
+            }
+            totalHeld -= before - connection.half(direction).heldBytes
+        }
+    }
+
+    private func evictLeastRecent(emit: (StreamEvent) -> Void) {
+        // Release the oldest sixteenth at once so eviction costs O(1) amortized per connection.
+        let batch = max(1, connections.count / 16)
+        let victims = connections.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(batch).map(\.key)
+        for key in victims {
+            evictions += 1
+            release(key, reason: .evicted, emit: emit)
+        }
+    }
+
+    private func sweep(now: Int64, emit: (StreamEvent) -> Void) {
+        var stale: [(FlowKey, ReleaseReason, Int)] = []
+        for (key, c) in connections {
+            if c.ended && now - c.endedAt > limits.closedLingerNanoseconds {
+                stale.append((key, .finished, c.stream))
+            } else if now - c.lastSeen > limits.idleTimeoutNanoseconds {
+                stale.append((key, .idle, c.stream))
+            }
+        }
+        for (key, reason, _) in stale.sorted(by: { $0.2 < $1.2 }) { release(key, reason: reason, emit: emit) }
+    }
+
+    // MARK: - Per-segment analysis
+
+    private func analyze(_ c: Connection, _ tcp: TCPHeader, direction: Direction,
+                         payload: UnsafeRawBufferPointer, payloadLength: Int,
+                         packet: Int, time: Int64, report: inout SegmentReport,
+                         onReport: (SegmentReport) -> Void, emit: (StreamEvent) -> Void) {
+        let flags = tcp.flags
+        let other = direction.reversed
+        let stream = c.stream
+
+        // 1. Labels. Nothing is delivered until the report is out.
+
+        if flags.contains(.syn) {
+            let retransmitted = c.withHalf(direction) { h -> Bool in
+                if h.synSeen && h.isn == tcp.sequence { return true }
+                h.isn = tcp.sequence
+                h.anchored = true
+                h.synSeen = true
+                h.next = 0
+                h.highest = 0
+                return false
+            }
+            if retransmitted {
+                report.handshakeRetransmission = true
+                report.analysis.insert(.retransmission)
+            }
+            if !flags.contains(.ack) {
+                report.handshake = .syn
+                if c.firstSYNTime == nil { c.firstSYNTime = time }
+            } else {
+                report.handshake = .synAck
+                c.synAckSeen = true
+            }
+        } else if !c.half(direction).anchored {
+            c.withHalf(direction) { h in
+                h.isn = tcp.sequence &- 1
+                h.anchored = true
+            }
+        }
+        if flags.contains(.ack) && !c.half(other).anchored {
+            // Guess the other side's anchor from what this side acknowledges; the other side's
+            // own first segment replaces the guess.
+            c.withHalf(other) { h in h.isn = tcp.acknowledgment &- 1 }
+        }
+
+        report.relativeSeq = tcp.sequence &- c.half(direction).isn
+        if flags.contains(.ack) { report.relativeAck = tcp.acknowledgment &- c.half(other).isn }
+
+        // Handshake step 3: the client's ACK of the SYN-ACK.
+        if !flags.contains(.syn) && flags.contains(.ack) && direction == .clientToServer && !c.handshakeDone
+            && c.synAckSeen && c.half(.clientToServer).synSeen
+            && tcp.acknowledgment == c.half(.serverToClient).isn &+ 1 {
+            c.handshakeDone = true
+            report.handshake = .ack
+            if let syn = c.firstSYNTime { report.initialRTT = time - syn }
+            if c.state == .handshake { c.state = .established }
+        } else if !flags.contains(.syn) && c.state == .handshake && (payloadLength > 0 || flags.contains(.fin)) {
+            c.state = .established
+        }
+
+        // Sequence analysis.
+        let seqStart = c.half(direction).offset(of: flags.contains(.syn) ? tcp.sequence &+ 1 : tcp.sequence)
+        let control = flags.contains(.syn) || flags.contains(.fin) || flags.contains(.rst)
+        let before = c.half(direction)
+        var skipData = false
+        if payloadLength <= 1 && !control && before.sawSegment && seqStart == Int64(before.highest) - 1 {
+            skipData = true
+            report.analysis.insert(.keepAlive)
+        } else if payloadLength == 1 && !control && seqStart == Int64(before.highest) && c.half(other).lastWindow == 0 {
+            skipData = true
+            report.analysis.insert(.zeroWindowProbe)
+        }
+        let finBit: Int64 = flags.contains(.fin) ? 1 : 0
+        if (payloadLength > 0 || flags.contains(.fin)) && !skipData && !flags.contains(.syn) && before.sawSegment {
+            let segEnd = seqStart + Int64(payloadLength) + finBit
+            let highest = Int64(before.highest)
+            if seqStart > highest {
+                report.analysis.insert(.previousSegmentNotCaptured)
+            } else if segEnd <= highest {
+                let dataEnd = segEnd - finBit
+                let alreadyHeld = before.held.contains { Int64($0.offset) <= seqStart && Int64($0.end) >= dataEnd }
+                if seqStart >= Int64(before.next) && dataEnd > Int64(before.next) && !alreadyHeld {
+                    report.analysis.insert(.outOfOrder)  // fills a hole for the first time
+                } else {
+                    report.analysis.insert(.retransmission)
+                }
+            } else if seqStart < highest {
+                report.analysis.insert(.retransmission)  // overlaps what was seen, adds new bytes
+            }
+        }
+        if payloadLength > 0 && !skipData && before.conflicts(offset: seqStart, bytes: payload) {
+            report.analysis.insert(.overlapConflict)
+        }
+        c.withHalf(direction) { h in
+            h.sawSegment = true
+            let end = max(0, seqStart) + Int64(payloadLength) + finBit
+            if end > Int64(h.highest) && !skipData { h.highest = UInt64(end) }
+        }
+
+        // FIN: its offset and the teardown step.
+        if flags.contains(.fin) && c.half(direction).finOffset == nil {
+            if c.firstFIN == nil {
+                c.firstFIN = direction
+                report.teardown.insert(.firstFIN)
+                if c.state != .reset { c.state = .halfClosed }
+            } else if c.firstFIN != direction {
+                report.teardown.insert(.secondFIN)
+                let firstFinOffset = c.half(other).finOffset ?? 0
+                let acksIt = flags.contains(.ack) && c.half(other).offset(of: tcp.acknowledgment) > Int64(firstFinOffset)
+                if !acksIt && !c.firstFINAcked { report.simultaneousClose = true }
+            }
+            c.withHalf(direction) { h in h.finOffset = UInt64(max(0, seqStart + Int64(payloadLength))) }
+        }
+
+        // ACK analysis.
+        var skipOtherTo: UInt64?
+        if flags.contains(.ack) {
+            let ackOffset = c.half(other).offset(of: tcp.acknowledgment)
+            let otherHalf = c.half(other)
+            if otherHalf.sawSegment && ackOffset > Int64(otherHalf.highest) && !flags.contains(.syn) {
+                report.analysis.insert(.ackedUnseenSegment)
+            }
+            if ackOffset > 0 && UInt64(ackOffset) > c.half(direction).ackedThrough {
+                c.withHalf(direction) { $0.ackedThrough = UInt64(ackOffset) }
+                report.ackedOffset = UInt64(ackOffset)
+            }
+            if otherHalf.sawSegment && ackOffset > Int64(otherHalf.next) && !otherHalf.ended {
+                var limit = UInt64(ackOffset)
+                if let fin = otherHalf.finOffset, limit > fin { limit = fin }
+                if limit > otherHalf.next { skipOtherTo = limit }
+            }
+            if let fin = c.half(other).finOffset, ackOffset > Int64(fin) {
+                if c.firstFIN == other && !c.firstFINAcked {
+                    c.firstFINAcked = true
+                    report.teardown.insert(.firstFINAck)
+                } else if c.firstFIN == direction && !c.secondFINAcked {
+                    c.secondFINAcked = true
+                    report.teardown.insert(.secondFINAck)
+                }
+            }
+            // Duplicate ACK and window update, on Wireshark's conditions.
+            let h = c.half(direction)
+            if payloadLength == 0 && !control && !skipData && h.lastAck == tcp.acknowledgment
+                && seqStart == Int64(h.highest) {
+                if tcp.window != 0 && h.lastWindow == tcp.window {
+                    c.withHalf(direction) { $0.duplicateAcks += 1 }
+                    report.analysis.insert(.duplicateAck)
+                    report.duplicateAckCount = c.half(direction).duplicateAcks
+                } else if h.lastWindow != nil && h.lastWindow != tcp.window {
+                    report.analysis.insert(.windowUpdate)
+                }
+            } else if h.lastAck != tcp.acknowledgment {
+                c.withHalf(direction) { $0.duplicateAcks = 0 }
+            }
+            c.withHalf(direction) { h in
+                h.lastAck = tcp.acknowledgment
+                h.lastWindow = tcp.window
+            }
+        }
+        if tcp.window == 0 && !control { report.analysis.insert(.zeroWindow) }
+
+        let resets = flags.contains(.rst) && !c.ended
+        if resets {
+            report.reset = true
+            report.stateAtReset = c.state
+            c.state = .reset
+            c.ended = true
+            c.endedAt = time
+            report.connectionEnded = true
+        } else if c.firstFINAcked && c.secondFINAcked && !c.ended {
+            c.state = .closed
+            c.ended = true
+            c.endedAt = time
+            report.connectionEnded = true
+        }
+        report.state = c.state
+
+        onReport(report)
+
+        // 2. Delivery.
+
+        if payloadLength > 0 && !skipData && !c.half(direction).ended {
+            let heldBefore = c.half(direction).heldBytes
+            _ = c.withHalf(direction) { h in
+                h.accept(offset: seqStart, bytes: payload, declaredLength: payloadLength, packet: packet,
+                         stream: stream, direction: direction, emit: emit)
+            }
+            totalHeld += c.half(direction).heldBytes - heldBefore
+        }
+        if flags.contains(.fin) && !c.half(direction).ended {
+            c.withHalf(direction) { h in h.drain(stream: stream, direction: direction, emit: emit) }
+        }
+        // The peer has every byte below its ACK: a hole there was lost by the capture only.
+        if let limit = skipOtherTo {
+            let heldBefore = c.half(other).heldBytes
+            c.withHalf(other) { h in
+                while h.next < limit && !h.ended {
+                    let progress = h.next
+                    h.skipHole(upTo: limit, reason: .ackedUnseen, stream: stream, direction: other, emit: emit)
+                    if h.next == progress { break }
+                }
+            }
+            totalHeld += c.half(other).heldBytes - heldBefore
+        }
+        // Caps on held bytes.
+        if c.heldBytes > limits.maxBufferedPerConnection || totalHeld > limits.maxBufferedTotal {
+            for d in [Direction.clientToServer, .serverToClient] where !c.half(d).held.isEmpty {
+                let heldBefore = c.half(d).heldBytes
+                c.withHalf(d) { h in
+                    while !h.held.isEmpty && h.heldBytes > limits.maxBufferedPerConnection / 2 {
+                        let progress = h.next
+                        h.skipHole(upTo: nil, reason: .bufferLimit, stream: stream, direction: d, emit: emit)
+                        if h.next == progress { break }
+                    }
+                }
+                totalHeld -= heldBefore - c.half(d).heldBytes
+            }
+            if totalHeld > limits.maxBufferedTotal {
+                for d in [Direction.clientToServer, .serverToClient] {
+                    let heldBefore = c.half(d).heldBytes
+                    c.withHalf(d) { h in
+                        while !h.held.isEmpty {
+                            h.skipHole(upTo: nil, reason: .bufferLimit, stream: stream, direction: d, emit: emit)
+                        }
+                    }
+                    totalHeld -= heldBefore - c.half(d).heldBytes
+                }
+            }
+        }
+        if report.connectionEnded {
+            flush(c, reason: resets ? .reset : .endOfCapture, reset: resets, emit: emit)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+/// One direction of a connection: maps sequence numbers to stream offsets, delivers bytes in
+/// order and holds out-of-order segments until their hole fills or is declared a gap.
+///
+/// Offsets are 64-bit and count from the first byte after the initial sequence number, so
+/// sequence wrap-around at 2^32 is invisible above this type.
+struct HalfStream {
+    struct Held {
+        var offset: UInt64
+        var bytes: [UInt8]
+        var packet: Int
+        var end: UInt64 { offset + UInt64(bytes.count) }
+    }
+
+    /// Sequence number of offset 0 minus one (the ISN when the SYN was seen).
+    var isn: UInt32 = 0
+    /// `isn` is known from a SYN or a segment of this direction (not only guessed from an ACK).
+    var anchored = false
+    /// A SYN of this direction was seen.
+    var synSeen = false
+    /// Next offset to deliver.
+    var next: UInt64 = 0
+    /// Highest end offset seen (FIN included).
+    var highest: UInt64 = 0
+    var sawSegment = false
+    /// Offset the FIN occupies, once seen.
+    var finOffset: UInt64?
+    var finDelivered = false
+    var ended = false
+    var held: [Held] = []
+    var heldBytes = 0
+    /// Last ACK and window sent in this direction.
+    var lastAck: UInt32?
+    var lastWindow: UInt16?
+    var duplicateAcks = 0
+    /// Highest offset of the other direction this side acknowledged.
+    var ackedThrough: UInt64 = 0
+
+    /// The 64-bit offset of `sequence`, taken as the value nearest to `next`.
+    func offset(of sequence: UInt32) -> Int64 {
+        let relative = sequence &- isn &- 1
+        let delta = Int32(bitPattern: relative &- UInt32(truncatingIfNeeded: next))
+        return Int64(next) + Int64(delta)
+    }
+
+    /// Delivers what the segment adds at `next`, holds what lies beyond it. Returns whether the
+    /// segment brought bytes never seen before.
+    mutating func accept(offset start: Int64, bytes: UnsafeRawBufferPointer, declaredLength: Int,
+                         packet: Int, stream: Int, direction: Direction,
+                         emit: (StreamEvent) -> Void) -> (new: Bool, conflict: Bool) {
+        var start = start
+        var bytes = bytes
+        var declared = declaredLength
+        if start < 0 {  // bytes from before the capture's anchor
+            let skip = Int(min(Int64(declared), -start))
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[min(skip, bytes.count)...])
+            declared -= skip
+            start = 0
+        }
+        let offset = UInt64(start)
+        let end = offset + UInt64(declared)
+        let conflict = false
+        guard end > next else { return (false, false) }
+        if offset <= next {
+            let skip = Int(next - offset)
+            let fresh = skip < bytes.count ? UnsafeRawBufferPointer(rebasing: bytes[skip...]) : UnsafeRawBufferPointer(rebasing: bytes[bytes.count...])
+            if !fresh.isEmpty {
+                emit(.data(stream: stream, direction: direction, bytes: fresh, sourcePacket: packet, offset: next))
+                next += UInt64(fresh.count)
+            }
+            if next < end {  // declared but not captured: snaplen
+                emit(.gap(stream: stream, direction: direction, size: end - next, offset: next, reason: .snaplen))
+                next = end
+            }
+            drain(stream: stream, direction: direction, emit: emit)
+            return (true, false)
+        }
+        // Beyond a hole: hold a copy (only what is new).
+        let wasNew = insertHeld(offset: offset, bytes: bytes, declared: declared, packet: packet)
+        return (wasNew, conflict)
+    }
+
+    /// Holds a segment, trimming bytes already held. Returns whether anything new was kept.
+    private mutating func insertHeld(offset: UInt64, bytes: UnsafeRawBufferPointer, declared: Int, packet: Int) -> Bool {
+        var pieces: [(UInt64, UnsafeRawBufferPointer)] = [(offset, bytes)]
+        for h in held {
+            var next: [(UInt64, UnsafeRawBufferPointer)] = []
+            for (o, b) in pieces {
+                let e = o + UInt64(b.count)
+                if e <= h.offset || o >= h.end { next.append((o, b)); continue }
+                if o < h.offset { next.append((o, UnsafeRawBufferPointer(rebasing: b[0..<Int(h.offset - o)]))) }
+                if e > h.end { next.append((h.end, UnsafeRawBufferPointer(rebasing: b[Int(h.end - o)...]))) }
+            }
+            pieces = next
+        }
+        var added = false
+        for (o, b) in pieces where !b.isEmpty {
+            let item = Held(offset: o, bytes: Array(b), packet: packet)
+            let index = held.firstIndex { $0.offset > o } ?? held.endIndex
+            held.insert(item, at: index)
+            heldBytes += b.count
+            added = true
+        }
+        return added
+    }
+
+    /// Whether `bytes` at `offset` differ from held bytes at the same offsets.
+    func conflicts(offset: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard offset >= 0 else { return false }
+        let offset = UInt64(offset)
+        let end = offset + UInt64(bytes.count)
+        for h in held where h.offset < end && h.end > offset {
+            let lo = max(h.offset, offset), hi = min(h.end, end)
+            for o in lo..<hi where h.bytes[Int(o - h.offset)] != bytes[Int(o - offset)] { return true }
+        }
+        return false
+    }
+
+    /// Delivers held segments that now start at `next`.
+    mutating func drain(stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
+        while let first = held.first, first.offset <= next {
+            held.removeFirst()
+            heldBytes -= first.bytes.count
+            if first.end > next {
+                let skip = Int(next - first.offset)
+                first.bytes.withUnsafeBytes { raw in
+                    emit(.data(stream: stream, direction: direction, bytes: UnsafeRawBufferPointer(rebasing: raw[skip...]),
+                               sourcePacket: first.packet, offset: next))
+                }
+                next = first.end
+            }
+        }
+        if let fin = finOffset, next >= fin, !finDelivered, held.isEmpty {
+            finDelivered = true
+            next = max(next, fin)
+            emit(.end(stream: stream, direction: direction, reset: false))
+            ended = true
+        }
+    }
+
+    /// Declares the hole before the first held segment (or up to `limit`) a gap and delivers
+    /// what follows it.
+    mutating func skipHole(upTo limit: UInt64?, reason: GapReason, stream: Int, direction: Direction,
+                           emit: (StreamEvent) -> Void) {
+        var target = held.first?.offset ?? limit ?? next
+        if let limit, held.isEmpty || limit < target { target = limit }
+        if let fin = finOffset { target = min(target, max(fin, next)) }
+        if target > next {
+            emit(.gap(stream: stream, direction: direction, size: target - next, offset: next, reason: reason))
+            next = target
+        }
+        drain(stream: stream, direction: direction, emit: emit)
+    }
+
+    /// Skips every hole (for the end of capture or a reset) so all held bytes are delivered.
+    mutating func flushAll(reason: GapReason, stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
+        while !held.isEmpty {
+            skipHole(upTo: nil, reason: reason, stream: stream, direction: direction, emit: emit)
+        }
+        if let fin = finOffset, !finDelivered {
+            skipHole(upTo: fin, reason: reason, stream: stream, direction: direction, emit: emit)
+        }
+    }
+}

@@ -1,0 +1,456 @@
+import WSDecode
+import WSDissector
+import WSReassembly
+
+/// The whole analysis pipeline for one capture: decode → reassembly → WebSocket → timeline.
+///
+/// Pure and push-style: feed it packets in file order; it calls `emit` for each timeline event
+/// (in packet order) and `summary` when a connection ends (or at `finish`). Events borrow
+/// buffers valid only during the `emit` call.
+public final class Analyzer {
+    public let options: AnalyzerOptions
+    public private(set) var counters = CaptureCounters()
+    private let decoder: PacketDecoder
+    private let table: ConnectionTable
+    private var trackers: [Int: ConnectionTracker] = [:]
+
+    // The packet being processed.
+    private var number = 0
+    private var time: Int64 = 0
+    private var wireLength = 0
+    private var capturedLength = 0
+    private var truncated = false
+    private var tcpInfo: TCPEventInfo?
+    private var eventsThisPacket = 0
+    private var pendingViolations: [Violation] = []
+    private var lastPacketOfStream: [Int: Int] = [:]
+
+    public init(linkType: LinkType, options: AnalyzerOptions = AnalyzerOptions()) {
+        self.options = options
+        decoder = PacketDecoder(linkType: linkType)
+        table = ConnectionTable(limits: options.reassembly)
+    }
+
+    /// Processes one captured packet.
+    public func process(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer,
+                        emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        self.number = number
+        self.time = time
+        self.wireLength = wireLength
+        self.capturedLength = bytes.count
+        counters.packets += 1
+        counters.bytes += UInt64(wireLength)
+        if counters.firstTime == nil { counters.firstTime = time }
+        counters.lastTime = time
+        eventsThisPacket = 0
+        tcpInfo = nil
+
+        let decoded = decoder.decode(bytes, wireLength: wireLength, time: time)
+        truncated = bytes.count < wireLength
+        if truncated { counters.truncated += 1 }
+        guard let tcp = decoded.tcp, let src = decoded.source, let dst = decoded.destination else {
+            emitNonTCP(decoded, emit: emit)
+            return
+        }
+        counters.tcp += 1
+        let source = Endpoint(address: src, port: tcp.sourcePort)
+        let destination = Endpoint(address: dst, port: tcp.destinationPort)
+        var current: ConnectionTracker?
+        var currentSide = Side.client
+
+        let handle: (StreamEvent) -> Void = { [self] event in
+            self.handleStream(event, emit: emit, summary: summary)
+        }
+        let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
+                                   payloadLength: decoded.payloadLength, packet: number, time: time,
+                                   onReport: { [self] report in
+            let tracker: ConnectionTracker
+            if let existing = self.trackers[report.stream] {
+                tracker = existing
+            } else {
+                let roles = self.table.endpoints(source: source, destination: destination)
+                tracker = ConnectionTracker(stream: report.stream, client: roles?.client ?? source,
+                                            server: roles?.server ?? destination, midstream: report.midstream,
+                                            packet: number, time: time)
+                self.trackers[report.stream] = tracker
+                self.counters.connections += 1
+            }
+            current = tracker
+            currentSide = report.direction == .clientToServer ? .client : .server
+            self.noteSegment(tracker, report: report, tcp: tcp, side: currentSide)
+        }, emit: handle)
+
+        if let tracker = current, eventsThisPacket == 0 {
+            let phase = tracker.phase(for: report, acknowledges: tcpInfo?.acknowledges)
+            emitEvent(tracker: tracker, side: currentSide, proto: "TCP", phase: phase, detail: .tcp,
+                      violations: [], emit: emit)
+        }
+        if let tracker = current, report.connectionEnded, !tracker.summarized {
+            tracker.summarized = true
+            finalize(tracker)
+            summary(tracker.summary)
+        }
+    }
+
+    /// Ends the input: flushes every connection and hands out the remaining summaries.
+    public func finish(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        table.finish { event in
+            if case let .released(stream, _) = event, let last = lastPacketOfStream[stream] {
+                number = last
+            } else if let stream = event.stream, let last = lastPacketOfStream[stream] {
+                number = last
+            }
+            eventsThisPacket = 1  // flushed events belong to packets already shown
+            tcpInfo = nil
+            handleStream(event, emit: emit, summary: summary)
+        }
+        for stream in trackers.keys.sorted() {
+            guard let tracker = trackers[stream] else { continue }
+            if !tracker.summarized {
+                tracker.summarized = true
+                finalize(tracker)
+                summary(tracker.summary)
+            }
+        }
+        trackers.removeAll()
+    }
+
+    // MARK: - TCP
+
+    private func noteSegment(_ t: ConnectionTracker, report: SegmentReport, tcp: TCPHeader, side: Side) {
+        var s = t.summary
+        s.end = time
+        s.lastPacket = number
+        s.state = report.state
+        lastPacketOfStream[report.stream] = number
+        s.withCounts(side) { c in
+            c.packets += 1
+            c.tcpBytes += UInt64(report.payloadLength)
+        }
+        switch report.handshake {
+        case .syn?:
+            if report.handshakeRetransmission { s.handshake.synRetransmissions += 1 }
+            if s.handshake.synPacket == nil { s.handshake.synPacket = number }
+        case .synAck?:
+            if s.handshake.synAckPacket == nil { s.handshake.synAckPacket = number }
+        case .ack?:
+            s.handshake.ackPacket = number
+            s.handshake.rtt = report.initialRTT
+        case nil: break
+        }
+        let steps = report.teardown
+        if steps.contains(.firstFIN) || steps.contains(.secondFIN) {
+            s.teardown.finPackets.append(number)
+            s.teardown.finSides.append(side)
+            t.finSeen = true
+        }
+        for (flag, step) in [(TeardownSteps.firstFIN, 1), (.firstFINAck, 2), (.secondFIN, 3), (.secondFINAck, 4)]
+            where steps.contains(flag) {
+            s.teardown.steps[step] = number
+        }
+        if steps.contains(.secondFINAck) { s.teardown.complete = true }
+        if report.simultaneousClose { s.teardown.simultaneous = true }
+        if report.reset {
+            s.teardown.rstPacket = number
+            s.teardown.rstFrom = side
+            s.teardown.rstState = report.stateAtReset
+            t.finSeen = true
+        }
+        t.summary = s
+        var acknowledges: String?
+        if let acked = report.ackedOffset {
+            acknowledges = t.acknowledged(by: side, upTo: acked)
+        }
+        if steps.contains(.firstFINAck) || steps.contains(.secondFINAck) {
+            acknowledges = acknowledges.map { $0 + " and FIN" } ?? "FIN"
+        }
+        tcpInfo = TCPEventInfo(flags: tcp.flags, seq: report.relativeSeq, ack: report.relativeAck,
+                               length: report.payloadLength, window: tcp.window, options: tcp.options,
+                               report: report, acknowledges: acknowledges)
+    }
+
+    private func handleStream(_ event: StreamEvent, emit: (TimelineEvent) -> Void,
+                              summary: (ConnectionSummary) -> Void) {
+        switch event {
+        case let .data(stream, direction, bytes, _, offset):
+            guard let t = trackers[stream] else { return }
+            let side: Side = direction == .clientToServer ? .client : .server
+            t.chunkEnd = offset + UInt64(bytes.count)
+            t.session(limits: options.dissector).receive(bytes, from: side, packet: number) { d in
+                self.handleDissector(d, tracker: t, emit: emit)
+            }
+        case let .gap(stream, direction, size, _, reason):
+            guard let t = trackers[stream] else { return }
+            let side: Side = direction == .clientToServer ? .client : .server
+            counters.gaps += 1
+            t.summary.gaps += 1
+            t.summary.gapBytes += size
+            if let session = t.session {
+                session.gap(size, from: side, packet: number) { d in
+                    self.handleDissector(d, tracker: t, emit: emit)
+                }
+            } else {
+                emitEvent(tracker: t, side: side, proto: "TCP", phase: .data,
+                          detail: .streamGap(size: size, reason: reason), violations: [], emit: emit)
+            }
+        case let .end(stream, direction, _):
+            guard let t = trackers[stream], let session = t.session else { return }
+            let side: Side = direction == .clientToServer ? .client : .server
+            session.end(from: side, packet: number) { d in
+                self.handleDissector(d, tracker: t, emit: emit)
+            }
+        case let .released(stream, reason):
+            guard let t = trackers[stream] else { return }
+            t.summary.releaseReason = reason
+            if !t.summarized {
+                t.summarized = true
+                finalize(t)
+                summary(t.summary)
+            }
+            trackers[stream] = nil
+            lastPacketOfStream[stream] = nil
+        }
+    }
+
+    // MARK: - WebSocket
+
+    private func handleDissector(_ event: DissectorEvent, tracker t: ConnectionTracker, emit: (TimelineEvent) -> Void) {
+        switch event {
+        case let .httpRequest(r):
+            t.requestSeen = true
+            t.mark(.client, "Upgrade request")
+            if t.summary.upgrade == nil || r.isWebSocketUpgrade {
+                var u = UpgradeSummary(path: r.target, host: r.host, origin: r.origin, requestPacket: number,
+                                       requestTime: time)
+                u.offeredProtocols = r.offeredProtocols
+                u.offeredExtensions = r.offeredExtensions.map(Analyzer.extensionText)
+                if r.isWebSocketUpgrade || t.summary.upgrade == nil { t.summary.upgrade = u }
+            }
+            emitEvent(tracker: t, side: r.side, proto: "HTTP", phase: .upgrade, detail: .httpRequest(r),
+                      violations: r.violations, emit: emit)
+        case let .httpResponse(r):
+            t.responseSeen = true
+            t.mark(.server, "101 response")
+            if var u = t.summary.upgrade, u.status == nil {
+                u.status = r.status
+                u.reason = r.reason
+                u.responsePacket = number
+                u.responseTime = time
+                u.subprotocol = r.selectedProtocol
+                u.extensions = r.selectedExtensions.map(Analyzer.extensionText)
+                u.acceptValid = r.acceptValid
+                u.deflate = r.deflate
+                u.upgraded = r.upgraded
+                t.summary.upgrade = u
+            }
+            if r.upgraded {
+                t.summary.isWebSocket = true
+                counters.webSocketConnections += 1
+            }
+            emitEvent(tracker: t, side: r.side, proto: "HTTP", phase: .upgrade, detail: .httpResponse(r),
+                      violations: r.violations, emit: emit)
+        case let .frame(f):
+            counters.frames += 1
+            if !t.summary.isWebSocket {
+                t.summary.isWebSocket = true  // recognised mid-stream
+                counters.webSocketConnections += 1
+            }
+            var role: CloseRole?
+            t.summary.withCounts(f.side) { c in
+                c.frames += 1
+                c.wireBytes += UInt64(f.headerLength) + f.payloadLength
+                switch f.opcode {
+                case 8: c.close += 1
+                case 9: c.ping += 1
+                case 10: c.pong += 1
+                default: break
+                }
+                if let m = f.message {
+                    if m.opcode == 1 { c.text += 1 } else { c.binary += 1 }
+                    c.bytes += m.length
+                    if m.compressed {
+                        c.compressedWire += m.wireLength
+                        c.compressedInflated += m.length
+                    }
+                }
+            }
+            if let m = f.message {
+                counters.messages += 1
+                if !m.complete { t.summary.incompleteMessages += 1 }
+            }
+            if f.opcode == 8 {
+                t.mark(f.side, "close frame")
+                if var close = t.summary.close {
+                    if close.initiator != f.side && close.replyPacket == nil {
+                        close.replyPacket = number
+                        close.replyCode = f.closeCode
+                        close.replyReason = f.closeReason
+                        close.latency = time - close.initiatorTime
+                        role = CloseRole(initiates: false, latency: close.latency)
+                        t.summary.close = close
+                    }
+                } else {
+                    t.summary.close = CloseSummary(initiator: f.side, code: f.closeCode, reason: f.closeReason,
+                                                   initiatorPacket: number, initiatorTime: time)
+                    role = CloseRole(initiates: true, latency: nil)
+                }
+                t.closeSeen = true
+            }
+            let phase: Phase = f.opcode == 8 || t.closeSeen ? .close : .data
+            emitEvent(tracker: t, side: f.side, proto: "WebSocket", phase: phase, detail: .frame(f, role),
+                      violations: f.violations, emit: emit)
+        case let .progress(p):
+            let proto: String
+            if case .httpHeader = p.unit { proto = "HTTP" } else { proto = "WebSocket" }
+            let phase: Phase = proto == "HTTP" ? .upgrade : (t.closeSeen ? .close : .data)
+            emitEvent(tracker: t, side: p.side, proto: proto, phase: phase, detail: .progress(p), violations: [], emit: emit)
+        case let .tls(info):
+            if info.kind == .clientHello { t.summary.tls = info }
+            emitEvent(tracker: t, side: info.side, proto: "TLS", phase: info.kind == .records ? .data : .upgrade,
+                      detail: .tls(info), violations: [], emit: emit)
+        case let .opaque(info):
+            let proto = info.kind == .httpBody ? "HTTP" : "TCP"
+            emitEvent(tracker: t, side: info.side, proto: proto, phase: t.closeSeen ? .close : .data,
+                      detail: .opaque(info), violations: [], emit: emit)
+        case let .gap(info):
+            emitEvent(tracker: t, side: info.side, proto: t.summary.isWebSocket ? "WebSocket" : "TCP",
+                      phase: t.closeSeen ? .close : .data, detail: .gap(info), violations: [], emit: emit)
+        case let .violation(v):
+            pendingViolations.append(v)
+            t.addViolations([v], packet: number)
+            counters.violations += 1
+        }
+    }
+
+    // MARK: - Events
+
+    private func emitEvent(tracker t: ConnectionTracker, side: Side, proto: String, phase: Phase,
+                           detail: EventDetail, violations: [Violation], emit: (TimelineEvent) -> Void) {
+        var all = violations
+        if !violations.isEmpty {
+            t.addViolations(violations, packet: number)
+            counters.violations += violations.count
+        }
+        if !pendingViolations.isEmpty {
+            all += pendingViolations
+            pendingViolations.removeAll()
+        }
+        let fromClient = side == .client
+        let event = TimelineEvent(
+            packet: number, time: time, stream: t.summary.stream,
+            source: fromClient ? t.summary.client : t.summary.server,
+            destination: fromClient ? t.summary.server : t.summary.client,
+            sourceText: nil, destinationText: nil, proto: proto, wireLength: wireLength,
+            capturedLength: capturedLength, phase: phase, side: side, detail: detail, tcp: tcpInfo,
+            showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
+        eventsThisPacket += 1
+        counters.events += 1
+        t.notePhase(phase, packet: number, time: time)
+        emit(event)
+    }
+
+    private func emitNonTCP(_ d: DecodedPacket, emit: (TimelineEvent) -> Void) {
+        var proto: String
+        var summary: String
+        switch d.transport {
+        case let .udp(sp, dp, length):
+            counters.udp += 1
+            proto = "UDP"
+            summary = "\(sp) → \(dp) Len=\(max(0, Int(length) - 8))"
+        case let .icmp(type, code, v6):
+            counters.icmp += 1
+            proto = v6 ? "ICMPv6" : "ICMP"
+            summary = Analyzer.icmpText(type: type, code: code, v6: v6)
+        case let .other(p):
+            counters.otherIP += 1
+            proto = d.ipVersion == 6 ? "IPv6" : "IPv4"
+            summary = "IP protocol \(p)"
+        case .tcp:
+            counters.undecodable += 1
+            proto = "TCP"
+            summary = "TCP"
+        case .none:
+            if d.issue != nil {
+                counters.undecodable += 1
+                proto = d.ipVersion == 6 ? "IPv6" : d.ipVersion == 4 ? "IPv4" : "Ethernet"
+                summary = "undecodable"
+            } else if case .held? = d.fragment {
+                counters.otherIP += 1
+                proto = "IPv4"
+                summary = "fragment"
+            } else if d.ipVersion == 0 {
+                counters.nonIP += 1
+                proto = Analyzer.etherTypeName(d.etherType)
+                summary = d.etherType.map { "EtherType 0x" + String($0, radix: 16, uppercase: false) } ?? "not IP"
+            } else {
+                counters.otherIP += 1
+                proto = d.ipVersion == 6 ? "IPv6" : "IPv4"
+                summary = "IP"
+            }
+        }
+        if case let .held(id, offset, length)? = d.fragment {
+            summary = "Fragmented IP protocol (id=0x\(String(id, radix: 16)), off=\(offset), len=\(length)) held for reassembly"
+            proto = "IPv4"
+        }
+        if let issue = d.issue { summary += " [\(issue.description)]" }
+        let event = TimelineEvent(
+            packet: number, time: time, stream: nil,
+            source: d.source.map { Endpoint(address: $0, port: 0) },
+            destination: d.destination.map { Endpoint(address: $0, port: 0) },
+            sourceText: d.source?.text ?? "", destinationText: d.destination?.text ?? "",
+            proto: proto, wireLength: wireLength, capturedLength: capturedLength, phase: .other, side: nil,
+            detail: .nonTCP(NonTCPInfo(summary: summary, issue: d.issue)), tcp: nil, showsTCPLabels: false,
+            violations: [], truncated: truncated)
+        counters.events += 1
+        emit(event)
+    }
+
+    private func finalize(_ t: ConnectionTracker) {
+        t.summary.end = max(t.summary.end, t.summary.start)
+        if t.summary.teardown.rstFrom == nil && t.summary.teardown.complete { t.summary.state = .closed }
+    }
+
+    static func extensionText(_ e: ExtensionOffer) -> String {
+        ([e.name] + e.parameters.map { p in p.value.map { "\(p.name)=\($0)" } ?? p.name }).joined(separator: "; ")
+    }
+
+    static func etherTypeName(_ type: UInt16?) -> String {
+        switch type {
+        case 0x0806?: return "ARP"
+        case 0x88cc?: return "LLDP"
+        case 0x8035?: return "RARP"
+        default: return "Ethernet"
+        }
+    }
+
+    static func icmpText(type: UInt8, code: UInt8, v6: Bool) -> String {
+        if v6 {
+            switch type {
+            case 128: return "Echo (ping) request"
+            case 129: return "Echo (ping) reply"
+            case 1: return "Destination unreachable"
+            case 135: return "Neighbor solicitation"
+            case 136: return "Neighbor advertisement"
+            default: return "type \(type), code \(code)"
+            }
+        }
+        switch type {
+        case 8: return "Echo (ping) request"
+        case 0: return "Echo (ping) reply"
+        case 3: return "Destination unreachable (code \(code))"
+        case 11: return "Time-to-live exceeded"
+        default: return "type \(type), code \(code)"
+        }
+    }
+}
+
+extension StreamEvent {
+    var stream: Int? {
+        switch self {
+        case let .data(stream, _, _, _, _): return stream
+        case let .gap(stream, _, _, _, _): return stream
+        case let .end(stream, _, _): return stream
+        case let .released(stream, _): return stream
+        }
+    }
+}

@@ -1,0 +1,26 @@
+/// Totals over a whole capture: every packet lands in exactly one of the protocol counters.
+public struct CaptureCounters: Sendable, Equatable {
+    public var packets = 0
+    public var tcp = 0
+    public var udp = 0
+    public var icmp = 0
+    /// IP packets of other protocols (and IP fragments held for reassembly).
+    public var otherIP = 0
+    /// Packets without an IP header (ARP, LLDP, ...).
+    public var nonIP = 0
+    /// Packets whose headers were cut or malformed before TCP.
+    public var undecodable = 0
+    /// Packets cut by the snaplen.
+    public var truncated = 0
+    public var bytes: UInt64 = 0
+    public var connections = 0
+    public var webSocketConnections = 0
+    public var events = 0
+    public var frames = 0
+    public var messages = 0
+    public var violations = 0
+    public var gaps = 0
+    public var firstTime: Int64?
+    public var lastTime: Int64?
+    public init() {}
+}

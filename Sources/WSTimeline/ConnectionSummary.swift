@@ -1,0 +1,185 @@
+import WSDecode
+import WSDissector
+import WSReassembly
+
+/// First and last packet (and times) of one phase of a connection.
+public struct PhaseSpan: Sendable, Equatable {
+    public var firstPacket: Int
+    public var lastPacket: Int
+    public var firstTime: Int64
+    public var lastTime: Int64
+}
+
+/// Message counters for one side.
+public struct SideCounts: Sendable, Equatable {
+    public var text = 0
+    public var binary = 0
+    public var ping = 0
+    public var pong = 0
+    public var close = 0
+    /// Frames (all opcodes).
+    public var frames = 0
+    /// Message payload bytes after decompression.
+    public var bytes: UInt64 = 0
+    /// Frame bytes on the wire, headers included.
+    public var wireBytes: UInt64 = 0
+    /// Payload bytes of compressed messages on the wire, and after inflating.
+    public var compressedWire: UInt64 = 0
+    public var compressedInflated: UInt64 = 0
+    /// TCP payload bytes this side sent.
+    public var tcpBytes: UInt64 = 0
+    public var packets = 0
+    public init() {}
+}
+
+/// The TCP handshake as captured.
+public struct HandshakeSummary: Sendable, Equatable {
+    public var synPacket: Int?
+    public var synAckPacket: Int?
+    public var ackPacket: Int?
+    /// Initial RTT (first SYN to the final ACK), ns.
+    public var rtt: Int64?
+    public var synRetransmissions = 0
+}
+
+/// The HTTP Upgrade as captured.
+public struct UpgradeSummary: Sendable {
+    public var path: String
+    public var host: String?
+    public var origin: String?
+    public var requestPacket: Int
+    public var requestTime: Int64
+    public var offeredProtocols: [String] = []
+    public var offeredExtensions: [String] = []
+    public var status: Int?
+    public var reason: String?
+    public var responsePacket: Int?
+    public var responseTime: Int64?
+    public var subprotocol: String?
+    public var extensions: [String] = []
+    public var acceptValid: Bool?
+    public var deflate: DeflateParameters?
+    public var upgraded = false
+}
+
+/// The closing handshake as captured.
+public struct CloseSummary: Sendable {
+    public var initiator: Side
+    public var code: UInt16?
+    public var reason: String?
+    public var initiatorPacket: Int
+    public var initiatorTime: Int64
+    public var replyCode: UInt16?
+    public var replyReason: String?
+    public var replyPacket: Int?
+    public var latency: Int64?
+}
+
+/// The TCP teardown as captured.
+public struct TeardownSummary: Sendable {
+    public var finPackets: [Int] = []
+    public var finSides: [Side] = []
+    public var rstPacket: Int?
+    public var rstFrom: Side?
+    public var rstState: ConnectionState?
+    /// Both FINs sent and acknowledged.
+    public var complete = false
+    public var simultaneous = false
+    public var steps: [Int: Int] = [:]  // teardown step (1...4) → packet
+}
+
+/// A violation with the packet that showed it.
+public struct PacketViolation: Sendable {
+    public var packet: Int
+    public var violation: Violation
+}
+
+/// Everything wstrace learned about one connection, updated as its events pass.
+public struct ConnectionSummary: Sendable {
+    public var stream: Int
+    public var client: Endpoint
+    public var server: Endpoint
+    public var start: Int64
+    public var end: Int64
+    public var firstPacket: Int
+    public var lastPacket: Int
+    public var midstream: Bool
+    public var handshake = HandshakeSummary()
+    public var upgrade: UpgradeSummary?
+    public var tls: TLSInfo?
+    public var isWebSocket = false
+    public var clientCounts = SideCounts()
+    public var serverCounts = SideCounts()
+    public var close: CloseSummary?
+    public var teardown = TeardownSummary()
+    public var violations: [PacketViolation] = []
+    /// Violations beyond the kept list (capped at `violationLimit`).
+    public var violationsDropped = 0
+    public var gaps: UInt64 = 0
+    public var gapBytes: UInt64 = 0
+    public var phases: [Phase: PhaseSpan] = [:]
+    public var state: ConnectionState = .established
+    public var releaseReason: ReleaseReason?
+    public var incompleteMessages = 0
+
+    public static let violationLimit = 1000
+
+    public func counts(_ side: Side) -> SideCounts { side == .client ? clientCounts : serverCounts }
+
+    public mutating func withCounts(_ side: Side, _ body: (inout SideCounts) -> Void) {
+        if side == .client { body(&clientCounts) } else { body(&serverCounts) }
+    }
+
+    public var duration: Int64 { end - start }
+
+    /// One line: what became of the connection.
+    public var verdict: String {
+        var parts: [String] = []
+        if midstream { parts.append("picked up mid-stream") }
+        if let u = upgrade, !u.upgraded {
+            if let status = u.status {
+                parts.append("upgrade rejected: \(status) \(u.reason ?? "")".trimmingTrailingSpace)
+            } else {
+                parts.append("upgrade requested, no response captured")
+            }
+        } else if let tls {
+            parts.append("TLS" + (tls.serverName.map { " to \($0)" } ?? "") + " (encrypted, possibly wss)")
+        } else if !isWebSocket && upgrade == nil {
+            parts.append("TCP only, no WebSocket seen")
+        }
+        let who: (Side) -> String = { $0 == .client ? "client" : "server" }
+        if let close {
+            let code = close.code.map { String($0) } ?? "no status code"
+            if close.replyPacket != nil {
+                parts.append("closed cleanly by \(who(close.initiator)), \(code)")
+            } else {
+                parts.append("close \(code) sent by \(who(close.initiator)), no close reply")
+            }
+        }
+        if let rst = teardown.rstFrom {
+            let phase: String
+            switch teardown.rstState {
+            case .handshake?: phase = "during the handshake"
+            case .halfClosed?: phase = "during teardown"
+            default: phase = close != nil ? "after close" : (isWebSocket ? "during data" : "while established")
+            }
+            parts.append("reset by \(who(rst)) \(phase)")
+        } else if teardown.complete {
+            if close == nil { parts.append("TCP closed without a WebSocket close") }
+        } else if !teardown.finPackets.isEmpty {
+            parts.append("half-closed by \(who(teardown.finSides[0])) at end of capture")
+        } else {
+            parts.append("still open at end of capture")
+        }
+        if !violations.isEmpty { parts.append("\(violations.count + violationsDropped) violation(s)") }
+        return parts.joined(separator: "; ")
+    }
+}
+
+extension String {
+    var trimmingTrailingSpace: String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,77 @@
+import WSDecode
+import WSDissector
+import WSReassembly
+
+/// What reassembly and the TCP header say about the packet behind an event.
+public struct TCPEventInfo: Sendable {
+    public var flags: TCPFlags
+    public var seq: UInt32
+    public var ack: UInt32
+    public var length: Int
+    public var window: UInt16
+    public var options: TCPOptions
+    public var report: SegmentReport
+    /// What this ACK acknowledges, in words ("Upgrade request", "close frame", ...), if anything notable.
+    public var acknowledges: String?
+}
+
+/// A lifecycle note attached to a close frame.
+public struct CloseRole: Sendable {
+    /// This close frame opens the closing handshake (else it answers it).
+    public var initiates: Bool
+    /// For the reply: time since the initiating close frame, in ns.
+    public var latency: Int64?
+}
+
+/// What an event is about.
+public enum EventDetail {
+    /// Only TCP: handshake, ACK, teardown, retransmission...
+    case tcp
+    case httpRequest(HTTPRequestInfo)
+    case httpResponse(HTTPResponseInfo)
+    case frame(FrameInfo, CloseRole?)
+    case progress(Progress)
+    case tls(TLSInfo)
+    case opaque(OpaqueInfo)
+    /// Bytes lost in the capture, as the dissector explains them.
+    case gap(GapInfo)
+    /// A reassembly gap in a connection with no dissector interest (e.g. before any payload).
+    case streamGap(size: UInt64, reason: GapReason)
+    /// A packet that is not TCP over IP (or could not be decoded to TCP).
+    case nonTCP(NonTCPInfo)
+}
+
+/// A packet that did not reach TCP.
+public struct NonTCPInfo: Sendable {
+    public var summary: String
+    public var issue: DecodeIssue?
+}
+
+/// One row of the timeline. Views inside `detail` borrow buffers valid only during the emit call.
+public struct TimelineEvent {
+    /// The file's 1-based packet number.
+    public var packet: Int
+    /// Capture time, ns since the epoch.
+    public var time: Int64
+    public var stream: Int?
+    public var source: Endpoint?
+    public var destination: Endpoint?
+    /// Non-IP packets: link-layer words for the address columns.
+    public var sourceText: String?
+    public var destinationText: String?
+    /// Protocol column: TCP, HTTP, WebSocket, TLS, UDP, ICMP, ...
+    public var proto: String
+    /// Length on the wire.
+    public var wireLength: Int
+    public var capturedLength: Int
+    public var phase: Phase
+    /// Which peer sent it (TCP events).
+    public var side: Side?
+    public var detail: EventDetail
+    public var tcp: TCPEventInfo?
+    /// Lifecycle words to show first (TCP labels), set on the first event of a packet.
+    public var showsTCPLabels: Bool
+    public var violations: [Violation]
+    /// The packet was cut by the snaplen.
+    public var truncated: Bool
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import WSDissector
+import WSOutput
+import WSReassembly
+import WSTimeline
+
+extension TimeFormat: ExpressibleByArgument {}
+extension PayloadMode: ExpressibleByArgument {}
+extension OutputFormat: ExpressibleByArgument {}
+
+/// Caps shared by every command that analyzes traffic.
+struct LimitOptions: ParsableArguments {
+    @Option(name: .customLong("max-connections"), help: "Connections tracked at once; the least recently active is released past it.")
+    var maxConnections = 100_000
+
+    @Option(name: .customLong("max-buffered"), help: "Out-of-order bytes held per connection before a hole is declared a gap.")
+    var maxBuffered = 4 << 20
+
+    @Option(name: .customLong("max-buffered-total"), help: "Out-of-order bytes held across all connections.")
+    var maxBufferedTotal = 32 << 20
+
+    @Option(name: .customLong("max-message"), help: "Largest message counted whole; longer ones are reported truncated.")
+    var maxMessage: UInt64 = 256 << 20
+
+    @Option(name: .customLong("max-decompressed"), help: "Largest decompressed size per message (deflate-bomb cap).")
+    var maxDecompressed: UInt64 = 64 << 20
+
+    @Option(name: .customLong("max-header"), help: "Largest HTTP header block accepted.")
+    var maxHeader = 64 << 10
+
+    @Option(name: .customLong("idle-timeout"), help: "Seconds of capture time without packets before a connection is released.")
+    var idleTimeout: Int = 3600
+
+    func analyzerOptions(retention: Int) -> AnalyzerOptions {
+        AnalyzerOptions(
+            dissector: DissectorLimits(payloadRetention: retention, maxHeaderBlock: maxHeader,
+                                       maxMessageSize: maxMessage, maxDecompressedSize: maxDecompressed),
+            reassembly: ReassemblyLimits(maxBufferedPerConnection: maxBuffered, maxBufferedTotal: maxBufferedTotal,
+                                         maxConnections: maxConnections,
+                                         idleTimeoutNanoseconds: Int64(idleTimeout) * 1_000_000_000))
+    }
+
+    func validate() throws {
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard maxBuffered >= 0, maxBufferedTotal >= 0, maxHeader > 0 else { throw ValidationError("limits must not be negative") }
+        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+    }
+}
