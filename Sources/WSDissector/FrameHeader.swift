@@ -5,8 +5,7 @@ struct FrameHeader: Sendable, Equatable {
     var rsv: UInt8
     var opcode: UInt8
     var masked: Bool
-    /// The masking key in wire order (first key byte in the lowest bits when stored little-endian
-    /// is NOT assumed: `maskBytes` holds the four bytes as on the wire).
+    /// The four masking-key bytes, in wire order.
     var maskBytes: (UInt8, UInt8, UInt8, UInt8)
     var payloadLength: UInt64
     var headerLength: Int
@@ -77,13 +76,15 @@ struct FrameHeader: Sendable, Equatable {
     /// Whether this header looks like one a conforming peer on `side` would send, for
     /// resynchronizing (see `FrameScanner`): opcode 0, 1, 2, 8, 9 or 10; RSV2/RSV3 clear and
     /// RSV1 only on text/binary; masked exactly when sent by the client; minimal length below
-    /// 2^31; control frames final and at most 125 bytes.
+    /// 2^31; control frames final and at most 125 bytes; no empty non-final data frame (so that
+    /// runs of zero bytes are not taken for frames).
     func isPlausible(from side: Side) -> Bool {
         guard !isReservedOpcode, rsv & 0x3 == 0 else { return false }
         if rsv & 0x4 != 0 && !(opcode == 1 || opcode == 2) { return false }
         guard masked == (side == .client) else { return false }
         guard isMinimalLength, payloadLength < 1 << 31 else { return false }
         if isControl && (!fin || payloadLength > 125) { return false }
+        if !isControl && !fin && payloadLength == 0 { return false }
         return true
     }
 }

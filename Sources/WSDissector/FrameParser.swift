@@ -205,7 +205,7 @@ final class FrameStream {
             }
             let compressed = rsv1 && deflate
             message.start(opcode: h.opcode, compressed: compressed, wireLength: h.payloadLength)
-            if compressed && !contextTakeover { inflater.reset() }
+            if compressed { if contextTakeover { inflater.prepareForMessage() } else { inflater.reset() } }
             frameInMessage = true
         }
     }
@@ -288,6 +288,9 @@ final class FrameStream {
         message.inflateStopped = true
         message.complete = false
         message.inflateError = error.message
+        // What came out before the error may be right, but it is not shown: never garbage.
+        message.retention.removeAll(keepingCapacity: true)
+        message.truncated = message.length > 0
         if !contextUncertain {
             violation(.inflateFailed, "cannot inflate \(message.kindName) message: \(error.message)")
         }

@@ -5,7 +5,7 @@
 /// 1. the bytes there decode to a header a conforming peer on that side would send
 ///    (`FrameHeader.isPlausible`: opcode 0, 1, 2, 8, 9 or 10; RSV2/RSV3 clear; RSV1 only on
 ///    text/binary; masked exactly for client→server; minimal length below 2^31; control frames
-///    final and ≤ 125 bytes), and
+///    final and ≤ 125 bytes; no empty non-final data frame), and
 /// 2. the frame it announces ends exactly at the end of the bytes at hand, or before it with
 ///    another plausible header (or the start of one) right after; a frame running past the end
 ///    of the bytes at hand is accepted only when it starts at the first byte of a receive call

@@ -42,6 +42,12 @@ final class Inflater {
         start()
     }
 
+    /// Call before each message: after a final block (BFINAL) in the previous message, starts
+    /// a new raw stream that keeps the window (context takeover).
+    func prepareForMessage() {
+        if ended { restartKeepingWindow() }
+    }
+
     /// Inflates `input`; calls `output` for each piece produced, which returns false to stop.
     /// `finish` appends the 00 00 ff ff tail and flushes (end of message).
     func inflate(_ input: UnsafeRawBufferPointer, finish: Bool,
@@ -59,7 +65,8 @@ final class Inflater {
 
     private func run(_ base: UnsafeRawPointer, _ count: Int, flush: Int32,
                      _ output: (UnsafeRawBufferPointer) -> Bool) -> Result<Void, InflateError> {
-        if ended { restartKeepingWindow() }
+        // After a final block (BFINAL) the rest of the message (tail included) is ignored.
+        if ended { return .success(()) }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(count)
         while true {

@@ -131,10 +131,16 @@ public final class WebSocketSession {
         switch direction(side).mode {
         case .frames:
             frames(side)?.end(packet: packet, emit)
-        case .httpHeader, .sniff:
+        case .httpHeader:
             let seen = direction(side).buffer.count
             if seen > 0 {
                 emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream inside an HTTP header block (\(seen) bytes seen)",
+                                  resync: "none: the stream ended")))
+            }
+        case .sniff:
+            let seen = direction(side).buffer.count
+            if seen > 0 {
+                emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream after \(seen) bytes too few to identify the protocol",
                                   resync: "none: the stream ended")))
             }
         case .httpBody(let remaining):

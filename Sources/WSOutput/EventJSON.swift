@@ -22,6 +22,7 @@ struct EventJSON {
         w.field("length", e.wireLength)
         w.field("info", formatter.info(e))
         if let side = e.side { w.field("direction", side == .client ? "client-to-server" : "server-to-client") }
+        if e.otherDirection { w.field("other_direction", true) }
         if e.truncated { w.field("captured_length", e.capturedLength) }
         if !e.violations.isEmpty {
             w.field("violations", strings: e.violations.map(\.code.rawValue))

@@ -14,6 +14,9 @@ public struct InfoFormatter: Sendable {
 
     public func info(_ e: TimelineEvent) -> String {
         var parts: [String] = []
+        if e.otherDirection, let side = e.side {
+            parts.append(side == .client ? "[client→server data released by this packet]" : "[server→client data released by this packet]")
+        }
         let tcpLabels = e.showsTCPLabels ? tcpLabelText(e) : nil
         switch e.detail {
         case .tcp:

@@ -24,6 +24,8 @@ public final class Analyzer {
     private var eventsThisPacket = 0
     private var pendingViolations: [Violation] = []
     private var lastPacketOfStream: [Int: Int] = [:]
+    /// The current packet's endpoints and sender, while it is processed.
+    private var packetEndpoints: (source: Endpoint, destination: Endpoint, side: Side)?
 
     public init(linkType: LinkType, options: AnalyzerOptions = AnalyzerOptions()) {
         self.options = options
@@ -44,6 +46,7 @@ public final class Analyzer {
         counters.lastTime = time
         eventsThisPacket = 0
         tcpInfo = nil
+        packetEndpoints = nil
 
         let decoded = decoder.decode(bytes, wireLength: wireLength, time: time)
         truncated = bytes.count < wireLength
@@ -77,6 +80,7 @@ public final class Analyzer {
             }
             current = tracker
             currentSide = report.direction == .clientToServer ? .client : .server
+            self.packetEndpoints = (source, destination, currentSide)
             self.noteSegment(tracker, report: report, tcp: tcp, side: currentSide)
         }, emit: handle)
 
@@ -102,6 +106,7 @@ public final class Analyzer {
             }
             eventsThisPacket = 1  // flushed events belong to packets already shown
             tcpInfo = nil
+            packetEndpoints = nil
             handleStream(event, emit: emit, summary: summary)
         }
         for stream in trackers.keys.sorted() {
@@ -218,19 +223,22 @@ public final class Analyzer {
         switch event {
         case let .httpRequest(r):
             t.requestSeen = true
-            t.mark(.client, "Upgrade request")
-            if t.summary.upgrade == nil || r.isWebSocketUpgrade {
+            t.mark(.client, r.isWebSocketUpgrade ? "Upgrade request" : "HTTP request")
+            t.summary.httpRequests += 1
+            if t.summary.firstRequest == nil { t.summary.firstRequest = "\(r.method) \(r.target)" }
+            if r.isWebSocketUpgrade && t.summary.upgrade == nil {
                 var u = UpgradeSummary(path: r.target, host: r.host, origin: r.origin, requestPacket: number,
                                        requestTime: time)
                 u.offeredProtocols = r.offeredProtocols
                 u.offeredExtensions = r.offeredExtensions.map(Analyzer.extensionText)
-                if r.isWebSocketUpgrade || t.summary.upgrade == nil { t.summary.upgrade = u }
+                t.summary.upgrade = u
             }
             emitEvent(tracker: t, side: r.side, proto: "HTTP", phase: .upgrade, detail: .httpRequest(r),
                       violations: r.violations, emit: emit)
         case let .httpResponse(r):
             t.responseSeen = true
-            t.mark(.server, "101 response")
+            t.mark(.server, r.upgraded ? "101 response" : "HTTP response")
+            if t.summary.firstResponse == nil { t.summary.firstResponse = "\(r.status) \(r.reason)" }
             if var u = t.summary.upgrade, u.status == nil {
                 u.status = r.status
                 u.reason = r.reason
@@ -336,13 +344,21 @@ public final class Analyzer {
             pendingViolations.removeAll()
         }
         let fromClient = side == .client
-        let event = TimelineEvent(
+        var source = fromClient ? t.summary.client : t.summary.server
+        var destination = fromClient ? t.summary.server : t.summary.client
+        var otherDirection = false
+        if let p = packetEndpoints {
+            source = p.source
+            destination = p.destination
+            otherDirection = p.side != side
+        }
+        var event = TimelineEvent(
             packet: number, time: time, stream: t.summary.stream,
-            source: fromClient ? t.summary.client : t.summary.server,
-            destination: fromClient ? t.summary.server : t.summary.client,
+            source: source, destination: destination,
             sourceText: nil, destinationText: nil, proto: proto, wireLength: wireLength,
             capturedLength: capturedLength, phase: phase, side: side, detail: detail, tcp: tcpInfo,
             showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
+        event.otherDirection = otherDirection
         eventsThisPacket += 1
         counters.events += 1
         t.notePhase(phase, packet: number, time: time)

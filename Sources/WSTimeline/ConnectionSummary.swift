@@ -108,6 +108,10 @@ public struct ConnectionSummary: Sendable {
     public var upgrade: UpgradeSummary?
     public var tls: TLSInfo?
     public var isWebSocket = false
+    /// Plain HTTP seen on the connection (any request, Upgrade or not).
+    public var httpRequests = 0
+    public var firstRequest: String?
+    public var firstResponse: String?
     public var clientCounts = SideCounts()
     public var serverCounts = SideCounts()
     public var close: CloseSummary?
@@ -145,7 +149,11 @@ public struct ConnectionSummary: Sendable {
         } else if let tls {
             parts.append("TLS" + (tls.serverName.map { " to \($0)" } ?? "") + " (encrypted, possibly wss)")
         } else if !isWebSocket && upgrade == nil {
-            parts.append("TCP only, no WebSocket seen")
+            if let request = firstRequest {
+                parts.append("HTTP without Upgrade: \(request)" + (firstResponse.map { " → \($0)" } ?? ""))
+            } else {
+                parts.append("TCP only, no WebSocket seen")
+            }
         }
         let who: (Side) -> String = { $0 == .client ? "client" : "server" }
         if let close {
@@ -165,7 +173,7 @@ public struct ConnectionSummary: Sendable {
             }
             parts.append("reset by \(who(rst)) \(phase)")
         } else if teardown.complete {
-            if close == nil { parts.append("TCP closed without a WebSocket close") }
+            if close == nil { parts.append(isWebSocket ? "TCP closed without a WebSocket close" : "TCP closed") }
         } else if !teardown.finPackets.isEmpty {
             parts.append("half-closed by \(who(teardown.finSides[0])) at end of capture")
         } else {

@@ -35,7 +35,7 @@ final class ConnectionTracker {
         if report.handshake != nil { return .handshake }
         if !report.teardown.isEmpty || report.reset || finSeen { return .teardown }
         if closeSeen { return .close }
-        if acknowledges == "Upgrade request" || acknowledges == "101 response" { return .upgrade }
+        if let a = acknowledges, a.hasPrefix("Upgrade request") || a.hasPrefix("101 response") { return .upgrade }
         if requestSeen && !responseSeen { return .upgrade }
         if report.state == .handshake { return .handshake }
         if !requestSeen && summary.clientCounts.tcpBytes == 0 && summary.serverCounts.tcpBytes == 0 {

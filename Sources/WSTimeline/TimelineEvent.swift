@@ -74,4 +74,7 @@ public struct TimelineEvent {
     public var violations: [Violation]
     /// The packet was cut by the snaplen.
     public var truncated: Bool
+    /// The event is about bytes of the other direction, released by this packet (an ACK that
+    /// showed a hole will never fill). Source and Destination stay the packet's own.
+    public var otherDirection: Bool = false
 }

@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// Runs the built `wstrace` binary and tshark for end-to-end tests.
+enum Tools {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Fixtures")
+    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared")
+
+    /// The wstrace binary next to the test bundle (swift build puts both in one folder).
+    static var wstrace: URL {
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("wstrace")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/wstrace")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// Runs a program to its end, feeding `stdin` and collecting both outputs.
+    static func run(_ executable: URL, _ arguments: [String], stdin: Data? = nil,
+                    environment: [String: String]? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try? input.fileHandleForWriting.close()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        let errHandle = err.fileHandleForReading
+        DispatchQueue.global().async {
+            errBox.data = errHandle.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    static func wstrace(_ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
+        try run(wstrace, arguments, stdin: stdin, environment: environment)
+    }
+
+    static func which(_ name: String) -> URL? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let url = URL(fileURLWithPath: String(dir)).appendingPathComponent(name)
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return nil
+    }
+
+    static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    /// tshark, or nil when absent outside CI. Under CI a missing tshark is a failure, never a skip.
+    static func tshark() -> URL? {
+        if let t = which("tshark") { return t }
+        if isCI { Issue.record("tshark is required under CI (apt-get install tshark)") }
+        return nil
+    }
+
+    /// Every capture the conformance tests read: our fixtures (minus the deliberately damaged
+    /// ones) and the external captures under ../shared.
+    static func captures(includeExternal: Bool = true) -> [String] {
+        var out: [String] = []
+        let fm = FileManager.default
+        for base in [fixtures] + (includeExternal ? [shared.appendingPathComponent("captures/external")] : []) {
+            guard let e = fm.enumerator(atPath: base.path) else { continue }
+            for case let p as String in e where p.hasSuffix(".pcap") || p.hasSuffix(".pcapng") {
+                if p.contains("not-a-capture") || p.contains("truncated-mid-record") { continue }
+                out.append(base.appendingPathComponent(p).path)
+            }
+        }
+        return out.sorted()
+    }
+
+    static func json(_ data: Data) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import WSCapture
+
+func fixture(_ path: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(path).path
+}
+
+@Suite struct CaptureFileTests {
+    func read(_ path: String, filter: String? = nil) throws -> [PacketHeader] {
+        let file = try CaptureFile(path: fixture(path))
+        if let filter { try file.setFilter(filter) }
+        var headers: [PacketHeader] = []
+        try file.forEach { h, bytes in
+            #expect(bytes.count == h.capturedLength)
+            headers.append(h)
+            return true
+        }
+        return headers
+    }
+
+    @Test(arguments: ["seed-walkthrough.pcap", "linktypes/bigendian-usec.pcap", "linktypes/bigendian-nsec.pcap",
+                      "linktypes/nanosecond.pcap", "linktypes/dumpcap.pcapng"])
+    func readsEveryFormat(path: String) throws {
+        let headers = try read(path)
+        #expect(headers.count == 22)
+        #expect(headers.map(\.number) == Array(1...22))
+        // Timestamps are in ns since the epoch and never go backwards in these captures.
+        #expect(headers[0].timestampNanoseconds > 1_700_000_000_000_000_000)
+        #expect(zip(headers, headers.dropFirst()).allSatisfy { $0.timestampNanoseconds <= $1.timestampNanoseconds })
+    }
+
+    @Test func nanosecondPrecisionIsKept() throws {
+        let file = try CaptureFile(path: fixture("linktypes/nanosecond.pcap"))
+        #expect(file.timestampDecimals == 9)
+        var nonMicro = 0
+        try file.forEach { h, _ in
+            if h.timestampNanoseconds % 1000 != 0 { nonMicro += 1 }
+            return true
+        }
+        #expect(nonMicro > 0)
+        #expect(try CaptureFile(path: fixture("seed-walkthrough.pcap")).timestampDecimals == 6)
+        #expect(try CaptureFile(path: fixture("linktypes/bigendian-nsec.pcap")).timestampDecimals == 9)
+    }
+
+    @Test func bigEndianAndLittleEndianAgree() throws {
+        let le = try read("seed-walkthrough.pcap")
+        let be = try read("linktypes/bigendian-usec.pcap")
+        #expect(le.map(\.wireLength) == be.map(\.wireLength))
+    }
+
+    @Test func filterKeepsFileNumbering() throws {
+        let all = try read("seed-walkthrough.pcap")
+        let fins = try read("seed-walkthrough.pcap", filter: "tcp[tcpflags] & tcp-fin != 0")
+        #expect(fins.count == 2)
+        #expect(fins.map(\.number) == [19, 21])
+        #expect(fins.allSatisfy { $0.number <= all.count })
+    }
+
+    @Test func badFilterIsReported() throws {
+        let file = try CaptureFile(path: fixture("seed-walkthrough.pcap"))
+        #expect(throws: CaptureError.self) { try file.setFilter("tcp port banana") }
+        do {
+            try file.setFilter("tcp port banana")
+        } catch {
+            #expect(error.description.hasPrefix("bad filter 'tcp port banana'"))
+        }
+    }
+
+    @Test func missingFile() {
+        do {
+            _ = try CaptureFile(path: "/nonexistent/x.pcap")
+            Issue.record("opened a missing file")
+        } catch {
+            #expect(error == .cannotOpen(path: "/nonexistent/x.pcap", reason: "No such file or directory"))
+        }
+    }
+
+    @Test func notACaptureFile() {
+        do {
+            _ = try CaptureFile(path: fixture("linktypes/not-a-capture.pcap"))
+            Issue.record("opened a text file")
+        } catch {
+            guard case .notACaptureFile = error else { Issue.record("wrong error \(error)"); return }
+            #expect(error.description.contains("not-a-capture.pcap: not a pcap or pcapng capture file"))
+        }
+    }
+
+    @Test func directoryIsNotAFile() {
+        #expect(throws: CaptureError.self) { _ = try CaptureFile(path: fixture("linktypes")) }
+    }
+
+    @Test func cutFileHandsOutEverythingBeforeTheDamage() throws {
+        let file = try CaptureFile(path: fixture("linktypes/truncated-mid-record.pcap"))
+        var count = 0
+        do {
+            try file.forEach { _, _ in count += 1; return true }
+            Issue.record("no error for a cut file")
+        } catch {
+            guard case let .damaged(_, reason, last) = error else { Issue.record("wrong error"); return }
+            #expect(last == 9)
+            #expect(reason.contains("truncated"))
+        }
+        #expect(count == 9)
+    }
+}

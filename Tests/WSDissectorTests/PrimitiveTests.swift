@@ -1,0 +1,130 @@
+import Testing
+@testable import WSDissector
+
+@Suite struct SHA1Tests {
+    func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { let s = String($0, radix: 16); return s.count == 1 ? "0" + s : s }.joined()
+    }
+
+    @Test func fipsVectors() {
+        #expect(hex(SHA1.hash(Array("abc".utf8))) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(hex(SHA1.hash([UInt8]())) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(hex(SHA1.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)))
+                == "84983e441c3bd26ebaae4aa1f95129e5e54670f1")
+        #expect(hex(SHA1.hash([UInt8](repeating: 0x61, count: 1_000_000))) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
+    }
+
+    @Test func acceptKeyFromRFC6455() {
+        #expect(webSocketAcceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    }
+
+    @Test func base64() {
+        #expect(Base64.encode([]) == "")
+        #expect(Base64.encode(Array("f".utf8)) == "Zg==")
+        #expect(Base64.encode(Array("fo".utf8)) == "Zm8=")
+        #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
+        #expect(Base64.decodedLength("dGhlIHNhbXBsZSBub25jZQ==") == 16)
+        #expect(Base64.decodedLength("not base64!") == nil)
+    }
+}
+
+@Suite struct UTF8ValidatorTests {
+    func valid(_ bytes: [UInt8]) -> Bool {
+        var v = UTF8Validator()
+        v.feed(bytes)
+        return v.isCompleteAndValid
+    }
+
+    @Test func accepts() {
+        #expect(valid(Array("hello, wörld € 𝄞 κόσμε".utf8)))
+        #expect(valid([]))
+        #expect(valid([0xEF, 0xBF, 0xBF]))           // U+FFFF
+        #expect(valid([0xF4, 0x8F, 0xBF, 0xBF]))     // U+10FFFF
+        #expect(valid([0xED, 0x9F, 0xBF]))           // U+D7FF
+        #expect(valid(Array(repeating: 0x41, count: 37) + [0xC3, 0xA9] + Array(repeating: 0x42, count: 19)))
+    }
+
+    @Test func rejects() {
+        #expect(!valid([0xC0, 0x80]))                // overlong NUL
+        #expect(!valid([0xC1, 0xBF]))                // overlong
+        #expect(!valid([0xE0, 0x80, 0xAF]))          // overlong '/'
+        #expect(!valid([0xF0, 0x8F, 0xBF, 0xBF]))    // overlong U+FFFF
+        #expect(!valid([0xED, 0xA0, 0x80]))          // surrogate U+D800
+        #expect(!valid([0xED, 0xBF, 0xBF]))          // surrogate U+DFFF
+        #expect(!valid([0xF4, 0x90, 0x80, 0x80]))    // U+110000
+        #expect(!valid([0xF5, 0x80, 0x80, 0x80]))
+        #expect(!valid([0x80]))                      // lone continuation
+        #expect(!valid([0xFF]))
+        #expect(!valid([0xE2, 0x82]))                // unfinished at the end
+        #expect(!valid(Array("abcdefghij".utf8) + [0xCE, 0xBA, 0xE1]))
+    }
+
+    @Test func splitAtEveryPosition() {
+        let text = Array("κόσμε 𝄞 € ok".utf8)
+        for cut in 0...text.count {
+            var v = UTF8Validator()
+            v.feed(Array(text[..<cut]))
+            v.feed(Array(text[cut...]))
+            #expect(v.isCompleteAndValid, "cut at \(cut)")
+        }
+        let bad: [UInt8] = [0x61, 0xED, 0xA0, 0x80, 0x62]
+        for cut in 0...bad.count {
+            var v = UTF8Validator()
+            v.feed(Array(bad[..<cut]))
+            v.feed(Array(bad[cut...]))
+            #expect(!v.isCompleteAndValid, "cut at \(cut)")
+        }
+        // One byte per call across a four-byte sequence.
+        var v = UTF8Validator()
+        for b: UInt8 in [0xF0, 0x9D, 0x84, 0x9E] { v.feed([b]) ; #expect(v.isValidSoFar) }
+        #expect(v.isCompleteAndValid)
+    }
+}
+
+@Suite struct NameTests {
+    @Test func closeCodes() {
+        #expect(closeCodeName(1000) == "Normal Closure")
+        #expect(closeCodeName(1001) == "Going Away")
+        #expect(closeCodeName(1006) == "Abnormal Closure")
+        #expect(closeCodeName(1015) == "TLS Handshake")
+        #expect(closeCodeName(2000) == "Unassigned")
+        #expect(closeCodeName(3001) == "Registered")
+        #expect(closeCodeName(4999) == "Private")
+        #expect(closeCodeName(999) == "Invalid")
+        #expect(closeCodeName(5000) == "Invalid")
+        for code: UInt16 in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999] {
+            #expect(closeCodeAllowedOnWire(code), "\(code)")
+        }
+        for code: UInt16 in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            #expect(!closeCodeAllowedOnWire(code), "\(code)")
+        }
+    }
+
+    @Test func opcodes() {
+        #expect(opcodeName(0) == "continuation")
+        #expect(opcodeName(1) == "text")
+        #expect(opcodeName(2) == "binary")
+        #expect(opcodeName(8) == "close")
+        #expect(opcodeName(9) == "ping")
+        #expect(opcodeName(10) == "pong")
+        #expect(opcodeName(3) == "reserved-3")
+        #expect(opcodeName(15) == "reserved-15")
+    }
+
+    @Test func unmaskingAtEveryPhaseAndLength() {
+        let mask: (UInt8, UInt8, UInt8, UInt8) = (0x11, 0x22, 0x33, 0x44)
+        let maskArray: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+        let source = (0..<41).map { UInt8($0 * 7 & 0xFF) }
+        for phase in 0..<4 {
+            for count in 0...source.count {
+                var out = [UInt8](repeating: 0, count: count)
+                let next = source.withUnsafeBytes { s in
+                    out.withUnsafeMutableBytes { unmask(s.baseAddress!, into: $0.baseAddress!, count: count, mask: mask, phase: phase) }
+                }
+                let expected = (0..<count).map { source[$0] ^ maskArray[($0 + phase) % 4] }
+                #expect(out == expected)
+                #expect(next == (phase + count) % 4)
+            }
+        }
+    }
+}
