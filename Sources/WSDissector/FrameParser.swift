@@ -227,7 +227,10 @@ final class FrameStream {
     }
 
     private func consume(_ bytes: UnsafeRawBufferPointer) {
-        let room = limits.payloadRetention - frameRetention.count
+        // Control frames are always kept whole (≤ 125 bytes when legal): close codes and reasons
+        // are read from them even when no payload is retained for display.
+        let keep = header.opcode >= 8 ? max(limits.payloadRetention, 125) : limits.payloadRetention
+        let room = keep - frameRetention.count
         if room > 0 { append(bytes, upTo: room, to: &frameRetention) }
         guard frameInMessage else { return }
         if message.compressed {
