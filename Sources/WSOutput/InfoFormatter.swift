@@ -167,18 +167,26 @@ public struct InfoFormatter: Sendable {
             return s
         }
         if let m = f.message {
+            if let err = m.inflateError {
+                s += " — \(m.opcode == 1 ? "Text" : "Binary") message, \(m.wireLength) compressed bytes"
+                if m.frames > 1 { s += " in \(m.frames) frames" }
+                s += " [cannot inflate: \(err)]"
+                return s
+            }
             if m.frames > 1 || m.compressed {
                 s += " — \(m.opcode == 1 ? "Text" : "Binary") message"
                 if m.frames > 1 { s += ", \(m.frames) frames" }
                 if m.compressed { s += ", inflated \(m.wireLength)→\(m.length) bytes" } else { s += ", \(m.length) bytes" }
             }
-            if let err = m.inflateError { s += " [cannot inflate: \(err)]" }
-            if !m.complete && m.inflateError == nil { s += " [incomplete]" }
+            if !m.complete { s += " [incomplete]" }
             s += " " + preview(m.payload, text: m.opcode == 1 && m.utf8Valid != false, truncated: m.truncated)
         } else if f.opcode == 9 || f.opcode == 10 || f.opcode >= 3 {
             if f.payloadLength > 0 { s += " " + preview(f.payload, text: isUTF8(f.payload), truncated: f.payloadTruncated) }
         } else if !f.fin || f.opcode == 0 {
             s += " [fragment]"
+            if f.rsv & 4 == 0 && !f.payload.isEmpty {
+                s += " " + preview(f.payload, text: isUTF8(f.payload), truncated: f.payloadTruncated)
+            }
         }
         return s
     }
@@ -186,7 +194,7 @@ public struct InfoFormatter: Sendable {
     func preview(_ bytes: UnsafeRawBufferPointer, text: Bool, truncated: Bool) -> String {
         if bytes.isEmpty { return truncated ? "…" : "\"\"" }
         var s = text ? escapedPreview(bytes, limit: previewLimit) : hexPreview(bytes, limit: max(4, previewLimit / 3))
-        if truncated && !s.hasSuffix("…") { s += "…" }
+        if truncated && !s.hasSuffix("…") && !s.hasSuffix("…\"") { s += "…" }
         return s
     }
 
