@@ -11,5 +11,11 @@ struct WSTrace: ParsableCommand {
             (unreadable or damaged capture), 64 on bad usage.
             """,
         version: "0.1.0",
-        subcommands: [Read.self, Follow.self])
+        subcommands: [
+            Read.self,
+            Follow.self,
+            Report.self,
+            CaptureCommand.self,
+            Interfaces.self,
+        ])
 }
