@@ -73,3 +73,15 @@ public func hexPreview(_ bytes: UnsafeRawBufferPointer, limit: Int) -> String {
     for b in bytes.prefix(limit) { parts.append(hexByte(b)) }
     return parts.joined(separator: " ") + (bytes.count > limit ? " …" : "")
 }
+
+/// Bytes as unspaced lowercase hex ("0001ff").
+public func hexString(_ bytes: UnsafeRawBufferPointer) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0xf)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

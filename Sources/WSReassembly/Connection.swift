@@ -10,6 +10,7 @@ final class Connection {
     var toServer = HalfStream()
     var toClient = HalfStream()
     var firstSYNTime: Int64?
+    var initialRTT: Int64?
     var synAckSeen = false
     var handshakeDone = false
     var firstFIN: Direction?

@@ -232,7 +232,10 @@ public final class ConnectionTable {
             && tcp.acknowledgment == c.half(.serverToClient).isn &+ 1 {
             c.handshakeDone = true
             report.handshake = .ack
-            if let syn = c.firstSYNTime { report.initialRTT = time - syn }
+            if let syn = c.firstSYNTime {
+                report.initialRTT = time - syn
+                c.initialRTT = time - syn
+            }
             if c.state == .handshake { c.state = .established }
         } else if !flags.contains(.syn) && c.state == .handshake && (payloadLength > 0 || flags.contains(.fin)) {
             c.state = .established
@@ -256,25 +259,35 @@ public final class ConnectionTable {
             let highest = Int64(before.highest)
             if seqStart > highest {
                 report.analysis.insert(.previousSegmentNotCaptured)
-            } else if segEnd <= highest {
-                let dataEnd = segEnd - finBit
-                let alreadyHeld = before.held.contains { Int64($0.offset) <= seqStart && Int64($0.end) >= dataEnd }
-                if seqStart >= Int64(before.next) && dataEnd > Int64(before.next) && !alreadyHeld {
-                    report.analysis.insert(.outOfOrder)  // fills a hole for the first time
+            } else if seqStart < highest {
+                // Below the highest byte seen: out of order when it comes soon after the
+                // segment that set the highest byte (within the initial RTT, or 3 ms) and does
+                // not end exactly there; else a retransmission (Wireshark's rule).
+                let threshold = c.initialRTT.map { $0 > 0 ? $0 : 3_000_000 } ?? 3_000_000
+                let peer = c.half(other)
+                let fastRetransmission = peer.duplicateAcks >= 2 && peer.lastAck == tcp.sequence
+                    && time - peer.lastAckTime < 20_000_000
+                // Bytes the peer already acknowledged are a (spurious) retransmission.
+                let spurious = peer.lastAck.map { segEnd - finBit <= before.offset(of: $0) } ?? false
+                if !fastRetransmission && !spurious && time - before.highestTime < threshold && segEnd != highest {
+                    report.analysis.insert(.outOfOrder)
                 } else {
                     report.analysis.insert(.retransmission)
                 }
-            } else if seqStart < highest {
-                report.analysis.insert(.retransmission)  // overlaps what was seen, adds new bytes
             }
         }
         if payloadLength > 0 && !skipData && before.conflicts(offset: seqStart, bytes: payload) {
             report.analysis.insert(.overlapConflict)
         }
+        let otherWasKeepAlive = c.half(other).lastWasKeepAlive
         c.withHalf(direction) { h in
             h.sawSegment = true
+            h.lastWasKeepAlive = report.analysis.contains(.keepAlive)
             let end = max(0, seqStart) + Int64(payloadLength) + finBit
-            if end > Int64(h.highest) && !skipData { h.highest = UInt64(end) }
+            if end > Int64(h.highest) && !skipData {
+                h.highest = UInt64(end)
+                h.highestTime = time
+            }
         }
 
         // FIN: its offset and the teardown step.
@@ -322,7 +335,9 @@ public final class ConnectionTable {
             let h = c.half(direction)
             if payloadLength == 0 && !control && !skipData && h.lastAck == tcp.acknowledgment
                 && seqStart == Int64(h.highest) {
-                if tcp.window != 0 && h.lastWindow == tcp.window {
+                if otherWasKeepAlive && tcp.window != 0 && h.lastWindow == tcp.window {
+                    report.analysis.insert(.keepAliveAck)
+                } else if tcp.window != 0 && h.lastWindow == tcp.window {
                     c.withHalf(direction) { $0.duplicateAcks += 1 }
                     report.analysis.insert(.duplicateAck)
                     report.duplicateAckCount = c.half(direction).duplicateAcks
@@ -335,6 +350,7 @@ public final class ConnectionTable {
             c.withHalf(direction) { h in
                 h.lastAck = tcp.acknowledgment
                 h.lastWindow = tcp.window
+                h.lastAckTime = time
             }
         }
         if tcp.window == 0 && !control { report.analysis.insert(.zeroWindow) }

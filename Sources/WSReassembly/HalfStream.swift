@@ -19,8 +19,11 @@ struct HalfStream {
     var synSeen = false
     /// Next offset to deliver.
     var next: UInt64 = 0
-    /// Highest end offset seen (FIN included).
+    /// Highest end offset seen (FIN included), and when it last moved.
     var highest: UInt64 = 0
+    var highestTime: Int64 = 0
+    /// The last segment of this direction was a keep-alive.
+    var lastWasKeepAlive = false
     var sawSegment = false
     /// Offset the FIN occupies, once seen.
     var finOffset: UInt64?
@@ -32,6 +35,7 @@ struct HalfStream {
     var lastAck: UInt32?
     var lastWindow: UInt16?
     var duplicateAcks = 0
+    var lastAckTime: Int64 = 0
     /// Highest offset of the other direction this side acknowledged.
     var ackedThrough: UInt64 = 0
 

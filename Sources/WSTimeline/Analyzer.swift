@@ -10,6 +10,9 @@ import WSReassembly
 public final class Analyzer {
     public let options: AnalyzerOptions
     public private(set) var counters = CaptureCounters()
+    /// Sees every reassembled chunk (stream, sender, bytes) and every gap (bytes nil, size),
+    /// before dissection: for `follow --raw` and for tests.
+    public var streamObserver: ((_ stream: Int, _ side: Side, _ bytes: UnsafeRawBufferPointer?, _ gap: UInt64) -> Void)?
     private let decoder: PacketDecoder
     private let table: ConnectionTable
     private var trackers: [Int: ConnectionTracker] = [:]
@@ -180,6 +183,7 @@ public final class Analyzer {
         case let .data(stream, direction, bytes, _, offset):
             guard let t = trackers[stream] else { return }
             let side: Side = direction == .clientToServer ? .client : .server
+            streamObserver?(stream, side, bytes, 0)
             t.chunkEnd = offset + UInt64(bytes.count)
             t.session(limits: options.dissector).receive(bytes, from: side, packet: number) { d in
                 self.handleDissector(d, tracker: t, emit: emit)
@@ -187,6 +191,7 @@ public final class Analyzer {
         case let .gap(stream, direction, size, _, reason):
             guard let t = trackers[stream] else { return }
             let side: Side = direction == .clientToServer ? .client : .server
+            streamObserver?(stream, side, nil, size)
             counters.gaps += 1
             t.summary.gaps += 1
             t.summary.gapBytes += size

@@ -41,8 +41,9 @@ struct FileAnalysis {
 
     /// Runs the whole file into `renderer`. Returns normally when the file was read to its end
     /// or the output closed; throws ExitCode(1) after rendering when the file was damaged.
-    func run(file: CaptureFile, link: LinkType, renderer: Renderer) throws {
+    func run(file: CaptureFile, link: LinkType, renderer: Renderer, configure: (Analyzer) -> Void = { _ in }) throws {
         let analysis = Analyzer(linkType: link, options: analyzer)
+        configure(analysis)
         renderer.begin(file: path, linkType: file.linkTypeName)
         var warnings: [String] = []
         var damaged = false

@@ -21,6 +21,9 @@ struct Follow: ParsableCommand {
     @Option(name: .customLong("max-payload"), help: "Bytes kept per message with --payloads full.")
     var maxPayload = 1 << 20
 
+    @Flag(name: .long, help: "Print the reassembled TCP bytes of each direction as hex, like tshark's follow,tcp,raw (server lines indented).")
+    var raw = false
+
     @OptionGroup var limits: LimitOptions
 
     func run() throws {
@@ -30,8 +33,23 @@ struct Follow: ParsableCommand {
         let options = RenderOptions(payloads: payloads, maxPayload: maxPayload, timeDecimals: capture.timestampDecimals,
                                     stream: stream)
         let run = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: options.retention))
-        let renderer = FollowRenderer(sink: OutputSink(), options: options, stream: stream)
-        try run.run(file: capture, link: link, renderer: renderer)
+        let sink = OutputSink()
+        let renderer = FollowRenderer(sink: raw ? OutputSink(fd: -1) : sink, options: options, stream: stream)
+        let wanted = stream
+        try run.run(file: capture, link: link, renderer: renderer) { analyzer in
+            guard raw else { return }
+            analyzer.streamObserver = { stream, side, bytes, gap in
+                guard stream == wanted else { return }
+                if side == .server { sink.write("\t") }
+                if let bytes {
+                    sink.write(hexString(bytes))
+                } else {
+                    sink.write("[\(gap) bytes missing]")
+                }
+                sink.endLine()
+            }
+        }
+        sink.flush()
         if !renderer.foundStream {
             Terminal.warn("\(file): no stream \(stream) in this capture")
             throw ExitCode(1)
