@@ -34,9 +34,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode"]),
+        // Shared by the tests: reads real fixtures without libpcap.
+        .target(name: "WSTestSupport", path: "Tests/WSTestSupport"),
+        .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
-        .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode"]),
+        .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector"]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),

@@ -21,6 +21,9 @@ public final class ConnectionTable {
     /// Connections tracked now.
     public var count: Int { connections.count }
 
+    /// Out-of-order bytes held across all connections now.
+    public var bufferedBytes: Int { totalHeld }
+
     /// Client and server of a tracked stream's connection (nil once released).
     public func endpoints(source: Endpoint, destination: Endpoint) -> (client: Endpoint, server: Endpoint)? {
         connections[FlowKey(source, destination)].map { ($0.client, $0.server) }
@@ -52,12 +55,12 @@ public final class ConnectionTable {
                     || (existing.state != .handshake
                         && tcp.sequence != existing.half(existing.direction(from: source)).isn)) {
                 release(key, reason: .reused, emit: emit)
-                connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time)
+                connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time, emit: emit)
                 isNew = true
                 portReuse = true
             }
         } else {
-            connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time)
+            connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time, emit: emit)
             isNew = true
         }
         connection.lastSeen = time
@@ -87,8 +90,8 @@ public final class ConnectionTable {
     // MARK: - Opening and releasing
 
     private func open(_ key: FlowKey, tcp: TCPHeader, source: Endpoint, destination: Endpoint,
-                      payload: UnsafeRawBufferPointer, time: Int64) -> Connection {
-        if connections.count >= limits.maxConnections { evictLeastRecent(emit: { _ in }) }
+                      payload: UnsafeRawBufferPointer, time: Int64, emit: (StreamEvent) -> Void) -> Connection {
+        if connections.count >= limits.maxConnections { evictLeastRecent(emit: emit) }
         let flags = tcp.flags
         let sourceIsClient: Bool
         let midstream: Bool
@@ -276,7 +279,8 @@ public final class ConnectionTable {
                 }
             }
         }
-        if payloadLength > 0 && !skipData && before.conflicts(offset: seqStart, bytes: payload) {
+        if payloadLength > 0 && !skipData
+            && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload)) {
             report.analysis.insert(.overlapConflict)
         }
         let otherWasKeepAlive = c.half(other).lastWasKeepAlive

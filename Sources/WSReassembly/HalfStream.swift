@@ -38,6 +38,40 @@ struct HalfStream {
     var lastAckTime: Int64 = 0
     /// Highest offset of the other direction this side acknowledged.
     var ackedThrough: UInt64 = 0
+    /// The last bytes delivered (a ring of `historySize`), to tell whether a retransmission
+    /// carries the same bytes as the first copy. Allocated on the first delivery.
+    var history: [UInt8] = []
+    static let historySize = 4096
+
+    /// Remembers delivered bytes that end at `next`.
+    mutating func remember(_ bytes: UnsafeRawBufferPointer) {
+        if history.isEmpty { history = [UInt8](repeating: 0, count: Self.historySize) }
+        let size = Self.historySize
+        let tail = bytes.count > size ? UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - size)...]) : bytes
+        var position = Int((next - UInt64(tail.count)) % UInt64(size))
+        var i = 0
+        history.withUnsafeMutableBytes { ring in
+            while i < tail.count {
+                let n = min(tail.count - i, size - position)
+                ring.baseAddress!.advanced(by: position).copyMemory(from: tail.baseAddress!.advanced(by: i), byteCount: n)
+                i += n
+                position = (position + n) % size
+            }
+        }
+    }
+
+    /// Whether bytes at `offset` differ from delivered bytes still in the history.
+    func conflictsWithHistory(offset: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !history.isEmpty, offset >= 0 else { return false }
+        let lowest = next > UInt64(Self.historySize) ? next - UInt64(Self.historySize) : 0
+        let start = max(UInt64(offset), lowest)
+        let end = min(UInt64(offset) + UInt64(bytes.count), next)
+        guard start < end else { return false }
+        for o in start..<end where history[Int(o % UInt64(Self.historySize))] != bytes[Int(o - UInt64(offset))] {
+            return true
+        }
+        return false
+    }
 
     /// The 64-bit offset of `sequence`, taken as the value nearest to `next`.
     func offset(of sequence: UInt32) -> Int64 {
@@ -70,6 +104,7 @@ struct HalfStream {
             if !fresh.isEmpty {
                 emit(.data(stream: stream, direction: direction, bytes: fresh, sourcePacket: packet, offset: next))
                 next += UInt64(fresh.count)
+                remember(fresh)
             }
             if next < end {  // declared but not captured: snaplen
                 emit(.gap(stream: stream, direction: direction, size: end - next, offset: next, reason: .snaplen))
@@ -127,10 +162,11 @@ struct HalfStream {
             if first.end > next {
                 let skip = Int(next - first.offset)
                 first.bytes.withUnsafeBytes { raw in
-                    emit(.data(stream: stream, direction: direction, bytes: UnsafeRawBufferPointer(rebasing: raw[skip...]),
-                               sourcePacket: first.packet, offset: next))
+                    let fresh = UnsafeRawBufferPointer(rebasing: raw[skip...])
+                    emit(.data(stream: stream, direction: direction, bytes: fresh, sourcePacket: first.packet, offset: next))
+                    next = first.end
+                    remember(fresh)
                 }
-                next = first.end
             }
         }
         if let fin = finOffset, next >= fin, !finDelivered, held.isEmpty {

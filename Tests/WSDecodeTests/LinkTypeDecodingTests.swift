@@ -1,4 +1,5 @@
 import Testing
+import WSTestSupport
 @testable import WSDecode
 
 /// Every supported link type, decoded from real captures of the same WebSocket session

@@ -1,4 +1,5 @@
 import Testing
+import WSTestSupport
 @testable import WSDecode
 
 /// A real packet (the seed's SYN) cut inside each layer's header: each cut yields that

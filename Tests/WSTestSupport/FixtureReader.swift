@@ -1,22 +1,24 @@
 import Foundation
 
+/// Test support shared by the test targets.
 /// Reads a classic pcap file (either byte order, µs or ns) into records, for tests only:
 /// the product reads captures through libpcap; the decode tests need real packet bytes without it.
-struct FixtureRecord {
-    var bytes: [UInt8]
-    var wireLength: Int
+public struct FixtureRecord {
+    public var bytes: [UInt8]
+    public var wireLength: Int
+    public var time: Int64
 }
 
-struct FixtureFile {
-    var linkType: Int32
-    var records: [FixtureRecord]
+public struct FixtureFile {
+    public var linkType: Int32
+    public var records: [FixtureRecord]
 
-    static func fixturesDirectory() -> URL {
+    public static func fixturesDirectory() -> URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures")
     }
 
-    init(_ relativePath: String) throws {
+    public init(_ relativePath: String) throws {
         let data = try Data(contentsOf: FixtureFile.fixturesDirectory().appendingPathComponent(relativePath))
         let bytes = [UInt8](data)
         func u32(_ o: Int, _ big: Bool) -> UInt32 {
@@ -24,6 +26,7 @@ struct FixtureFile {
             return big ? v.byteSwapped : v
         }
         let magicLE = u32(0, false)
+        let nano = magicLE == 0xa1b23c4d || magicLE == 0x4d3cb2a1
         let big: Bool
         switch magicLE {
         case 0xa1b2c3d4, 0xa1b23c4d: big = false
@@ -36,7 +39,8 @@ struct FixtureFile {
         while o + 16 <= bytes.count {
             let caplen = Int(u32(o + 8, big)), len = Int(u32(o + 12, big))
             guard o + 16 + caplen <= bytes.count else { break }
-            records.append(FixtureRecord(bytes: Array(bytes[(o + 16)..<(o + 16 + caplen)]), wireLength: len))
+            let time = Int64(u32(o, big)) * 1_000_000_000 + Int64(u32(o + 4, big)) * (nano ? 1 : 1000)
+            records.append(FixtureRecord(bytes: Array(bytes[(o + 16)..<(o + 16 + caplen)]), wireLength: len, time: time))
             o += 16 + caplen
         }
     }
