@@ -15,6 +15,8 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case text
     case json
     case ndjson
+    /// A Mermaid sequence diagram of one connection (`options.stream`, required).
+    case mermaid
 
     /// A renderer for this format.
     public func makeRenderer(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) -> Renderer {
@@ -22,6 +24,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case .text: return TextRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
         case .json: return JSONDocumentRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
         case .ndjson: return NDJSONRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
+        case .mermaid: return MermaidRenderer(sink: sink, options: options, stream: options.stream ?? 0)
         }
     }
 }

@@ -15,7 +15,7 @@ struct Read: ParsableCommand {
     @Option(name: .long, help: "Only this stream (TCP connection index, from 0).")
     var stream: Int?
 
-    @Option(name: .long, help: "text, json or ndjson.")
+    @Option(name: .long, help: "text, json, ndjson, or mermaid (a sequence diagram of one connection: needs --stream N).")
     var format: OutputFormat = .text
 
     @Flag(name: .long, help: "Full analysis, but print only the per-connection summaries.")
@@ -38,11 +38,14 @@ struct Read: ParsableCommand {
     func validate() throws {
         guard maxPayload >= 0 else { throw ValidationError("--max-payload must not be negative") }
         if let stream, stream < 0 { throw ValidationError("--stream must not be negative") }
+        if format == .mermaid && stream == nil {
+            throw ValidationError("--format mermaid draws one connection: give --stream N")
+        }
     }
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
-        let mode = payloads ?? (format == .text ? .preview : .full)
+        let mode = payloads ?? (format == .text || format == .mermaid ? .preview : .full)
         let analysis = FileAnalysis(path: file, filter: filter,
                                     analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
@@ -55,5 +58,9 @@ struct Read: ParsableCommand {
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
         try run.run(file: capture, link: link, renderer: renderer)
+        if let mermaid = renderer as? MermaidRenderer, !mermaid.foundStream, let stream {
+            Terminal.warn("\(file): no stream \(stream) in this capture")
+            throw ExitCode(1)
+        }
     }
 }

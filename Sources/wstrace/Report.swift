@@ -1,10 +1,56 @@
 import ArgumentParser
+import WSOutput
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
-/// `wstrace report FILE -o report.html` (being built: see issue 8).
+/// `wstrace report FILE -o report.html`: a self-contained HTML page with a ladder diagram,
+/// the lifecycle summary and the messages of every connection.
 struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write an HTML lifecycle report (not built yet).")
+    static let configuration = CommandConfiguration(
+        abstract: "Write a self-contained HTML lifecycle report: an index of connections and a ladder diagram of each.")
+
+    @Argument(help: "Capture file (.pcap or .pcapng), or - for standard input.")
+    var file: String
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "The HTML file to write (- for standard output).")
+    var output: String
+
+    @Option(name: [.customShort("f"), .customLong("filter")], help: "BPF filter; packet numbers stay the file's own.")
+    var filter: String?
+
+    @OptionGroup var limits: LimitOptions
+
+    func validate() throws {
+        guard !output.isEmpty else { throw ValidationError("-o needs a file name") }
+    }
+
     func run() throws {
-        Terminal.warn("report: not built yet")
-        throw ExitCode(1)
+        Terminal.ignoreSIGPIPE()
+        let analysis = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        let (capture, link) = try analysis.open()
+        // Previews in the report are at most a few hundred bytes per message.
+        let options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
+        let run = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: 512))
+
+        let fd: Int32
+        if output == "-" {
+            fd = 1
+        } else {
+            fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                Terminal.warn("\(output): cannot write: \(String(cString: strerror(errno)))")
+                throw ExitCode(1)
+            }
+        }
+        defer { if fd != 1 { close(fd) } }
+        let sink = OutputSink(fd: fd)
+        let renderer = HTMLReportRenderer(sink: sink, options: options)
+        try run.run(file: capture, link: link, renderer: renderer)
+        sink.flush()
+        if sink.closed && fd != 1 {
+            Terminal.warn("\(output): write failed")
+            throw ExitCode(1)
+        }
     }
 }
