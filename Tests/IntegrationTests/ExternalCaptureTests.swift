@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+/// Zeek's and Suricata's own WebSocket test traces (../shared/captures/external) against the
+/// expectations those projects ship. Where they differ from RFC 6455, the RFC decides and the
+/// test says so.
+@Suite struct ExternalCaptureTests {
+    static let zeek = Tools.shared.appendingPathComponent("captures/external/zeek")
+    static let suricata = Tools.shared.appendingPathComponent("captures/external/suricata-verify")
+
+    static func read(_ url: URL) throws -> (doc: [String: Any], events: [[String: Any]], connections: [[String: Any]]) {
+        let doc = try Tools.json(try Tools.wstrace(["read", url.path, "--format", "json"]).stdout)
+        return (doc, doc["events"] as! [[String: Any]], doc["connections"] as! [[String: Any]])
+    }
+
+    /// Zeek's websocket.log baselines: each row's ports, Host, URI, subprotocol, offered
+    /// protocols and extensions, selected extensions match our upgrade summary.
+    @Test(arguments: [
+        ("scripts.base.protocols.http.101-switching-protocols__websocket.log", "http__websocket.pcap"),
+        ("scripts.base.protocols.websocket.broker-websocket__websocket.log", "websocket__broker-websocket.pcap"),
+        ("scripts.base.protocols.websocket.jupyter-websocket__websocket.log", "websocket__jupyter-websocket.pcap"),
+        ("scripts.base.protocols.websocket.key-accept-wrong__websocket.log", "websocket__wrong-accept-header.pcap"),
+        ("scripts.base.protocols.websocket.wstunnel-http__websocket.log", "websocket__wstunnel-http.pcap"),
+        ("scripts.base.protocols.websocket.wstunnel-https__websocket.log", "websocket__wstunnel-https.pcap"),
+        ("scripts.base.protocols.websocket.wstunnel-ssh__websocket.log", "websocket__wstunnel-ssh.pcap"),
+    ])
+    func zeekWebsocketLogAgrees(log: String, capture: String) throws {
+        let text = try String(contentsOf: Self.zeek.appendingPathComponent("expected").appendingPathComponent(log), encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        let header = lines.first { $0.hasPrefix("#fields") }!.split(separator: "\t").dropFirst().map(String.init)
+        let rows = lines.filter { !$0.hasPrefix("#") }.map { line in
+            Dictionary(uniqueKeysWithValues: zip(header, line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)))
+        }
+        #expect(!rows.isEmpty)
+        let (_, _, connections) = try Self.read(Self.zeek.appendingPathComponent(capture))
+        func zeekValue(_ v: String?) -> String? { v == "-" || v == nil ? nil : v }
+        for row in rows {
+            let c = try #require(connections.first { ($0["client"] as! String).hasSuffix(":\(row["id.orig_p"]!)") },
+                                 "\(capture): no connection from port \(row["id.orig_p"]!)")
+            #expect((c["server"] as! String).hasSuffix(":\(row["id.resp_p"]!)"))
+            let u = try #require(c["upgrade"] as? [String: Any])
+            #expect(u["host"] as? String == zeekValue(row["host"]), "\(capture): host")
+            #expect(u["path"] as? String == row["uri"], "\(capture): uri")
+            #expect(u["subprotocol"] as? String == zeekValue(row["subprotocol"]), "\(capture): subprotocol")
+            #expect((u["offered_protocols"] as! [String]).joined(separator: ",") == (zeekValue(row["client_protocols"]) ?? ""), "\(capture): offered protocols")
+            #expect((u["extensions"] as! [String]).joined(separator: ",") == (zeekValue(row["server_extensions"]) ?? ""), "\(capture): selected extensions")
+            #expect((u["offered_extensions"] as! [String]).joined(separator: ",") == (zeekValue(row["client_extensions"]) ?? ""), "\(capture): offered extensions")
+        }
+    }
+
+    /// Zeek's weird: websocket_wrong_accept_header (expected=N8nt…, found=…-wrong).
+    @Test func wrongAcceptKeyIsFlagged() throws {
+        let (_, events, connections) = try Self.read(Self.zeek.appendingPathComponent("websocket__wrong-accept-header.pcap"))
+        let v = connections[0]["violations"] as! [[String: Any]]
+        #expect(v.map { $0["code"] as! String } == ["bad-accept-key"])
+        let response = events.first { ($0["http"] as? [String: Any])?["status"] as? Int == 101 }!
+        #expect((response["http"] as! [String: Any])["accept_valid"] as? Bool == false)
+        #expect((v[0]["message"] as! String).contains("N8ntNYkX6Qerw4tK3s/CYzpSZNc="))
+    }
+
+    /// Zeek's weird: websocket_control_frame_size_exceeded "258 > 125" (a synthetic close frame).
+    @Test func oversizedCloseFrameIsFlagged() throws {
+        let (_, events, _) = try Self.read(Self.zeek.appendingPathComponent("websocket__oversized-close-frame.pcapng"))
+        let close = events.first { ($0["ws"] as? [String: Any])?["opcode"] as? Int == 8 }!
+        #expect((close["ws"] as! [String: Any])["payload_length"] as? Int == 258)
+        #expect((close["violations"] as! [String]).contains("control-frame-too-long"))
+        #expect((close["violation_details"] as! [[String: Any]]).contains { ($0["message"] as! String).contains("258") })
+        #expect((close["ws"] as! [String: Any])["close_code"] as? Int == 1000)
+    }
+
+    /// Zeek reports protocol_data_with_HTTP_upgrade_reply when a ping shares the 101's segment.
+    /// RFC 6455 4.1 lets the server send frames as soon as its handshake is sent, so we report
+    /// no violation, and both traces give the same frames.
+    @Test func pingCoalescedIntoThe101IsTheSameAsSeparate() throws {
+        let coalesced = try Self.read(Self.zeek.appendingPathComponent("websocket__reply-ping-coalesced.pcap"))
+        let separate = try Self.read(Self.zeek.appendingPathComponent("websocket__reply-ping-separate.pcap"))
+        func frames(_ e: [[String: Any]]) -> [String] {
+            e.compactMap { $0["ws"] as? [String: Any] }.map { "\($0["opcode_name"]!) \($0["payload_length"]!)" }
+        }
+        #expect(frames(coalesced.events) == frames(separate.events))
+        #expect(frames(coalesced.events).first == "ping 4" || frames(coalesced.events).contains { $0.hasPrefix("ping") })
+        #expect((coalesced.connections[0]["violations"] as! [Any]).isEmpty)
+        // The 101 and the ping come out of one packet as two events.
+        let packet101 = coalesced.events.first { ($0["http"] as? [String: Any])?["status"] as? Int == 101 }!["packet"] as! Int
+        #expect(coalesced.events.filter { $0["packet"] as! Int == packet101 }.count == 2)
+    }
+
+    @Test func closeWithReasonAndFragmentsAndTunnels() throws {
+        let tooBig = try Self.read(Self.zeek.appendingPathComponent("websocket__message-too-big-status.pcap"))
+        let close = tooBig.connections[0]["close"] as! [String: Any]
+        // SOURCES.tsv calls it a server close, but the 1009 frame is masked and comes from the
+        // side that sent the SYN and the GET: the client refused the server's 4-byte ping.
+        #expect(close["initiator"] as? String == "client")
+        #expect(close["code"] as? Int == 1009)
+        #expect(close["reason"] as? String == "over size limit (4 > 2 bytes)")
+        #expect(close["reply_code"] as? Int == 1000)
+
+        let fragments = try Self.read(Self.zeek.appendingPathComponent("websocket__two-binary-fragments.pcap"))
+        let messages = fragments.events.compactMap { $0["message"] as? [String: Any] }
+        #expect(messages.contains { $0["opcode_name"] as? String == "binary" && $0["frames"] as? Int == 2 })
+
+        let reply = try Self.read(Self.zeek.appendingPathComponent("websocket__fragmented-http-reply.pcap"))
+        // The server's reply: 1 binary + 4 continuation frames in one segment, one message.
+        #expect(reply.events.compactMap { $0["message"] as? [String: Any] }.contains { $0["frames"] as? Int == 5 })
+
+        // wstunnel over ssh: two connections, the second torn down by RST (Zeek: conn_state RSTO/RSTR).
+        let ssh = try Self.read(Self.zeek.appendingPathComponent("websocket__wstunnel-ssh.pcap"))
+        #expect(ssh.connections.count == 2)
+        #expect(ssh.connections.allSatisfy { $0["websocket"] as? Bool == true })
+        #expect(ssh.connections.contains { ($0["teardown"] as! [String: Any])["rst_packet"] as? Int != nil })
+    }
+
+    /// Suricata's websocket-ping: the client's ping is unmasked (RFC 6455 5.1: MUST mask), the
+    /// ping is packet 8 and the pong packet 11 (pcap_cnt in its test.yaml).
+    @Test func suricataUnmaskedPing() throws {
+        let (_, events, _) = try Self.read(Self.suricata.appendingPathComponent("websocket-ping__input.pcap"))
+        let ping = events.first { ($0["ws"] as? [String: Any])?["opcode_name"] as? String == "ping" }!
+        #expect(ping["packet"] as? Int == 8)
+        #expect((ping["violations"] as? [String]) == ["client-frame-unmasked"])
+        let pongs = events.filter { ($0["ws"] as? [String: Any])?["opcode_name"] as? String == "pong" }
+        #expect(pongs.map { $0["packet"] as! Int } == [11])
+    }
+
+    /// Suricata's websocket-compressed: the decompressed payload holds TOGGLE=5659131662f54334.
+    @Test func suricataCompressedPayload() throws {
+        let (_, events, connections) = try Self.read(Self.suricata.appendingPathComponent("websocket-compressed__example_websocket.pcap"))
+        let texts = events.compactMap { ($0["message"] as? [String: Any])?["text"] as? String }
+        #expect(texts.contains { $0.contains("TOGGLE=5659131662f54334") })
+        #expect(events.compactMap { $0["message"] as? [String: Any] }.allSatisfy { $0["compressed"] as? Bool == true && $0["complete"] as? Bool == true })
+        #expect((connections[0]["violations"] as! [Any]).isEmpty)
+    }
+
+    /// Suricata's websocket-control-frag (crafted): a ping between two text fragments; the
+    /// message completes to the command line.
+    @Test func suricataControlFrameBetweenFragments() throws {
+        let (_, events, _) = try Self.read(Self.suricata.appendingPathComponent("websocket-control-frag__input.pcap"))
+        let messages = events.compactMap { $0["message"] as? [String: Any] }
+        #expect(messages.count == 1)
+        #expect((messages[0]["text"] as? String)?.hasPrefix("MALWARE_DOWNLOAD cmd.exe /c powershell") == true)
+        #expect(messages[0]["frames"] as? Int == 2)
+        let ops = events.compactMap { ($0["ws"] as? [String: Any])?["opcode_name"] as? String }
+        #expect(ops.prefix(3) == ["text", "ping", "continuation"])
+    }
+
+    /// Suricata's basic websockets: 17 text frames; 3 masked client frames with FIN; 14 server
+    /// text frames; a client mask key of 3803616749 (e2b695ed); a server payload "version,hybi-draft-13".
+    @Test func suricataBasic() throws {
+        let (_, events, _) = try Self.read(Self.suricata.appendingPathComponent("websocket__basic_websockets.pcap"))
+        let frames = events.compactMap { e -> (String, [String: Any])? in (e["ws"] as? [String: Any]).map { (e["direction"] as! String, $0) } }
+        #expect(frames.filter { $0.1["opcode_name"] as? String == "text" }.count == 17)
+        let client = frames.filter { $0.0 == "client-to-server" }
+        #expect(client.count == 3)
+        #expect(client.allSatisfy { $0.1["masked"] as? Bool == true && $0.1["fin"] as? Bool == true })
+        #expect(frames.filter { $0.0 == "server-to-client" && $0.1["opcode_name"] as? String == "text" }.count == 14)
+        #expect(client.contains { $0.1["mask_key"] as? String == "e2b695ed" })
+        #expect(frames.contains { $0.1["payload_text"] as? String == "version,hybi-draft-13" })
+    }
+
+    /// Suricata's http-request-header-multi: an Upgrade request and no reply.
+    @Test func suricataUpgradeWithoutResponse() throws {
+        let (_, _, connections) = try Self.read(Self.suricata.appendingPathComponent("http-request-header-multi__input.pcap"))
+        let u = try #require(connections[0]["upgrade"] as? [String: Any])
+        #expect(u["path"] as? String == "/s/ws")
+        #expect(u["status"] is NSNull)
+        #expect((connections[0]["verdict"] as! String).contains("upgrade requested, no response captured"))
+    }
+}
