@@ -1,5 +1,8 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the built `wstrace` binary and tshark for end-to-end tests.
 enum Tools {
@@ -42,21 +45,44 @@ enum Tools {
         let input = Pipe()
         process.standardInput = input
         try process.run()
-        if let stdin { input.fileHandleForWriting.write(stdin) }
+        if let stdin {
+            signal(SIGPIPE, SIG_IGN)  // a child that exits early must not take the test process with it
+            let fd = input.fileHandleForWriting.fileDescriptor
+            stdin.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 { if errno == EINTR { continue } else { break } }
+                    offset += n
+                }
+            }
+        }
         try? input.fileHandleForWriting.close()
         final class Box: @unchecked Sendable { var data = Data() }
         let errBox = Box()
         let group = DispatchGroup()
         group.enter()
-        let errHandle = err.fileHandleForReading
+        let errFD = err.fileHandleForReading.fileDescriptor
         DispatchQueue.global().async {
-            errBox.data = errHandle.readDataToEndOfFile()
+            errBox.data = readAll(errFD)
             group.leave()
         }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = readAll(out.fileHandleForReading.fileDescriptor)
         group.wait()
         process.waitUntilExit()
         return Result(status: process.terminationStatus, stdout: outData, stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+
+    /// Reads a descriptor to its end, retrying on EINTR (FileHandle.readDataToEndOfFile traps on it).
+    static func readAll(_ fd: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+            if n < 0 && errno == EINTR { continue }
+            return data
+        }
     }
 
     static func wstrace(_ arguments: [String], stdin: Data? = nil, environment: [String: String]? = nil) throws -> Result {
