@@ -36,6 +36,9 @@ let package = Package(
 
         // Shared by the tests: reads real fixtures without libpcap.
         .target(name: "WSTestSupport", path: "Tests/WSTestSupport"),
+        // Benchmark tools: a realistic capture generator and a bare libpcap read loop.
+        .executableTarget(name: "wsbench", dependencies: ["CPcap", "CZlib", "WSDissector"]),
+
         .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
         .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),

@@ -1,0 +1,277 @@
+import CZlib
+import WSDissector
+
+/// What the generator wrote, for checking the analyzer's counts.
+struct GeneratedCounts {
+    var connections = 0
+    var packets = 0
+    var frames = 0
+    var messages = 0
+    var text = 0
+    var binary = 0
+    var ping = 0
+    var pong = 0
+    var close = 0
+    var longFrames = 0
+}
+
+/// Writes a realistic WebSocket capture: many connections, up to `maxOpen` at once, each with
+/// the whole lifecycle (handshake, Upgrade, masked client frames, server frames spanning
+/// MSS-sized segments, 64-bit-length frames, ping/pong, close both ways, FIN teardown).
+final class CaptureGenerator {
+    let targetBytes: Int
+    let maxOpen: Int
+    let deflate: Bool
+    let mss = 1448
+    var rng = Rng(state: 0x5eed_1234_abcd_ef01)
+    var counts = GeneratedCounts()
+    private var writer: PcapWriter
+    private var time: Int64 = 1_790_000_000_000_000_000
+    private var open: [Conn] = []
+    private var nextPort = 0
+    private var deflater = z_stream()
+
+    final class Conn {
+        var client: UInt32, server: UInt32, cport: UInt16, sport: UInt16
+        var cseq: UInt32, sseq: UInt32
+        var queue: [[UInt8]] = []
+        var head = 0
+        var exchangesLeft: Int
+        var stage = 0
+        init(client: UInt32, server: UInt32, cport: UInt16, sport: UInt16, cseq: UInt32, sseq: UInt32, exchanges: Int) {
+            self.client = client; self.server = server; self.cport = cport; self.sport = sport
+            self.cseq = cseq; self.sseq = sseq; exchangesLeft = exchanges
+        }
+    }
+
+    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool) {
+        guard let w = PcapWriter(path: path) else { return nil }
+        writer = w
+        self.targetBytes = targetBytes
+        self.maxOpen = maxOpen
+        self.deflate = deflate
+        if deflate { _ = wstrace_deflate_init_raw(&deflater, 6, -15) }
+    }
+
+    func run() -> GeneratedCounts {
+        var winding = false
+        while writer.bytesWritten < targetBytes || !open.isEmpty {
+            if writer.bytesWritten < targetBytes {
+                while open.count < maxOpen && (open.count < max(1, maxOpen / 4) || rng.below(8) == 0) { openConnection() }
+            } else if !winding {
+                // Size reached: every open connection closes after its current exchange.
+                winding = true
+                for c in open { c.exchangesLeft = 0 }
+            }
+            guard !open.isEmpty else { break }
+            let i = rng.below(open.count)
+            let c = open[i]
+            if c.head >= c.queue.count {
+                c.queue.removeAll(keepingCapacity: true)
+                c.head = 0
+                refill(c)
+                if c.queue.isEmpty {
+                    open.swapAt(i, open.count - 1)
+                    open.removeLast()
+                    continue
+                }
+            }
+            time += Int64(rng.range(2_000, 40_000))
+            writer.record(time: time, c.queue[c.head])
+            c.head += 1
+        }
+        writer.close()
+        if deflate { deflateEnd(&deflater) }
+        counts.packets = writer.packets
+        return counts
+    }
+
+    private func openConnection() {
+        nextPort += 1
+        let client = 0x0a00_0000 | UInt32(nextPort / 20_000 + 1) << 8 | UInt32(nextPort % 200 + 1)
+        let c = Conn(client: client, server: 0x0a01_0001 + UInt32(nextPort % 4), cport: UInt16(20_000 + nextPort % 40_000),
+                     sport: 8080, cseq: UInt32(truncatingIfNeeded: rng.next()), sseq: UInt32(truncatingIfNeeded: rng.next()),
+                     exchanges: rng.range(30, 120))
+        counts.connections += 1
+        open.append(c)
+    }
+
+    // MARK: - Packets
+
+    private func fromClient(_ c: Conn, _ flags: UInt8, _ payload: ArraySlice<UInt8> = [], options: [UInt8] = []) {
+        c.queue.append(SegmentBuilder.packet(src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq: c.cseq,
+                                             ack: flags & TCPFlag.ack != 0 ? c.sseq : 0, flags: flags, payload: payload, options: options))
+        c.cseq &+= UInt32(payload.count) + (flags & (TCPFlag.syn | TCPFlag.fin) != 0 ? 1 : 0)
+    }
+
+    private func fromServer(_ c: Conn, _ flags: UInt8, _ payload: ArraySlice<UInt8> = [], options: [UInt8] = []) {
+        c.queue.append(SegmentBuilder.packet(src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: c.sseq,
+                                             ack: c.cseq, flags: flags, payload: payload, options: options))
+        c.sseq &+= UInt32(payload.count) + (flags & (TCPFlag.syn | TCPFlag.fin) != 0 ? 1 : 0)
+    }
+
+    /// Sends bytes in MSS-sized segments, the receiver ACKing every second one.
+    private func stream(_ c: Conn, fromClient client: Bool, _ bytes: [UInt8]) {
+        var offset = 0
+        var segments = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + mss)
+            if client { fromClient(c, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end]) } else { fromServer(c, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end]) }
+            offset = end
+            segments += 1
+            if segments % 2 == 0 || offset == bytes.count {
+                if client { fromServer(c, TCPFlag.ack) } else { fromClient(c, TCPFlag.ack) }
+            }
+        }
+    }
+
+    private func refill(_ c: Conn) {
+        switch c.stage {
+        case 0:
+            let synOptions: [UInt8] = [2, 4, 0x05, 0xb4, 4, 2, 1, 3, 3, 7, 1, 1]  // MSS 1460, SACK-permitted, NOP, WS 7, NOP, NOP
+            fromClient(c, TCPFlag.syn, options: synOptions)
+            fromServer(c, TCPFlag.syn | TCPFlag.ack, options: synOptions)
+            fromClient(c, TCPFlag.ack)
+            c.stage = 1
+        case 1:
+            var keyBytes = [UInt8](repeating: 0, count: 16)
+            for i in keyBytes.indices { keyBytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
+            let key = keyBytes.withUnsafeBytes { base64String($0) }
+            var request = "GET /stream/\(c.cport) HTTP/1.1\r\nHost: 10.1.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            request += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\nOrigin: http://10.1.0.1:8080\r\n"
+            if deflate { request += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n" }
+            request += "\r\n"
+            stream(c, fromClient: true, Array(request.utf8))
+            var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            response += "Sec-WebSocket-Accept: \(webSocketAcceptValue(forKey: key))\r\n"
+            if deflate { response += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n" }
+            response += "\r\n"
+            stream(c, fromClient: false, Array(response.utf8))
+            c.stage = 2
+        case 2 where c.exchangesLeft > 0:
+            c.exchangesLeft -= 1
+            let roll = rng.below(100)
+            if roll < 55 {
+                stream(c, fromClient: true, frame(opcode: 1, payload: text(rng.range(40, 400)), masked: true))
+                stream(c, fromClient: false, frame(opcode: 1, payload: text(rng.range(100, 1400)), masked: false))
+            } else if roll < 85 {
+                stream(c, fromClient: false, frame(opcode: 2, payload: binary(rng.range(2_000, 12_000)), masked: false))
+            } else if roll < 88 {
+                stream(c, fromClient: false, frame(opcode: 2, payload: binary(rng.range(66_000, 80_000)), masked: false))
+            } else {
+                let body = text(rng.range(4, 20))
+                stream(c, fromClient: false, frame(opcode: 9, payload: body, masked: false))
+                stream(c, fromClient: true, frame(opcode: 10, payload: body, masked: true))
+            }
+        case 2:
+            stream(c, fromClient: true, frame(opcode: 8, payload: [0x03, 0xe8] + Array("bye".utf8), masked: true))
+            stream(c, fromClient: false, frame(opcode: 8, payload: [0x03, 0xe8], masked: false))
+            c.stage = 3
+        case 3:
+            fromServer(c, TCPFlag.fin | TCPFlag.ack)
+            fromClient(c, TCPFlag.ack)
+            fromClient(c, TCPFlag.fin | TCPFlag.ack)
+            fromServer(c, TCPFlag.ack)
+            c.stage = 4
+        default:
+            break
+        }
+    }
+
+    // MARK: - Frames
+
+    private func frame(opcode: UInt8, payload: [UInt8], masked: Bool) -> [UInt8] {
+        var body = payload
+        var rsv: UInt8 = 0
+        if deflate && (opcode == 1 || opcode == 2) {
+            body = compress(payload)
+            rsv = 0x40
+        }
+        counts.frames += 1
+        switch opcode {
+        case 1: counts.text += 1; counts.messages += 1
+        case 2: counts.binary += 1; counts.messages += 1
+        case 8: counts.close += 1
+        case 9: counts.ping += 1
+        case 10: counts.pong += 1
+        default: break
+        }
+        var out: [UInt8] = [0x80 | rsv | opcode]
+        let maskBit: UInt8 = masked ? 0x80 : 0
+        if body.count < 126 {
+            out.append(maskBit | UInt8(body.count))
+        } else if body.count < 65_536 {
+            out.append(maskBit | 126)
+            out.appendBE16(UInt16(body.count))
+        } else {
+            out.append(maskBit | 127)
+            out.appendBE64(UInt64(body.count))
+            counts.longFrames += 1
+        }
+        if masked {
+            let key = (0..<4).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            out += key
+            for i in body.indices { body[i] ^= key[i & 3] }
+        }
+        return out + body
+    }
+
+    private static let words = ["price", "tick", "user", "update", "order", "ACME", "status", "ok", "value", "channel",
+                                "subscribe", "quote", "event", "id", "time", "42", "3.14", "true", "null", "payload"]
+
+    private func text(_ n: Int) -> [UInt8] {
+        var out: [UInt8] = Array("{\"type\":\"".utf8)
+        while out.count < n - 2 {
+            out += Array(Self.words[rng.below(Self.words.count)].utf8)
+            out.append(rng.below(4) == 0 ? 0x2c : 0x20)
+        }
+        out += Array("\"}".utf8)
+        return Array(out.prefix(n))
+    }
+
+    private func binary(_ n: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: n)
+        var i = 0
+        while i < n {
+            let v = rng.next()
+            for k in 0..<8 where i + k < n { out[i + k] = deflate ? UInt8(truncatingIfNeeded: (v >> (8 * UInt64(k))) & 0x0f) : UInt8(truncatingIfNeeded: v >> (8 * UInt64(k))) }
+            i += 8
+        }
+        return out
+    }
+
+    /// Raw deflate of one message, without the final 00 00 ff ff (RFC 7692 7.2.1), context reset.
+    private func compress(_ input: [UInt8]) -> [UInt8] {
+        deflateReset(&deflater)
+        var out = [UInt8](repeating: 0, count: input.count + input.count / 2 + 64)
+        var produced = 0
+        var copy = input
+        copy.withUnsafeMutableBufferPointer { inBuf in
+            out.withUnsafeMutableBufferPointer { outBuf in
+                deflater.next_in = inBuf.baseAddress
+                deflater.avail_in = UInt32(inBuf.count)
+                deflater.next_out = outBuf.baseAddress
+                deflater.avail_out = UInt32(outBuf.count)
+                _ = CZlib.deflate(&deflater, Z_SYNC_FLUSH)
+                produced = outBuf.count - Int(deflater.avail_out)
+            }
+        }
+        return Array(out[0..<max(0, produced - 4)])
+    }
+}
+
+func base64String(_ bytes: UnsafeRawBufferPointer) -> String {
+    let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var out: [UInt8] = []
+    var i = 0
+    while i + 3 <= bytes.count {
+        let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], table[Int(v & 63)]]
+        i += 3
+    }
+    if bytes.count - i == 1 {
+        let v = UInt32(bytes[i]) << 16
+        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], 61, 61]
+    }
+    return String(decoding: out, as: UTF8.self)
+}

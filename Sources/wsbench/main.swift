@@ -1,0 +1,51 @@
+// wsbench: benchmark helpers for wstrace.
+//   wsbench generate OUT.pcap SIZE_MIB [--deflate] [--max-open N]   writes a realistic capture, prints its counts as JSON
+//   wsbench pcap-loop FILE                                            a bare pcap_next_ex loop (the floor), prints packets and bytes
+import CPcap
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+let args = CommandLine.arguments
+func fail(_ message: String) -> Never {
+    let line = Array("wsbench: \(message)\n".utf8)
+    _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(64)
+}
+
+switch args.count > 1 ? args[1] : "" {
+case "generate":
+    guard args.count >= 4, let mib = Int(args[3]) else { fail("usage: wsbench generate OUT.pcap SIZE_MIB [--deflate] [--max-open N]") }
+    let deflate = args.contains("--deflate")
+    var maxOpen = 1000
+    if let i = args.firstIndex(of: "--max-open"), i + 1 < args.count, let n = Int(args[i + 1]) { maxOpen = n }
+    guard let generator = CaptureGenerator(path: args[2], targetBytes: mib << 20, maxOpen: maxOpen, deflate: deflate) else {
+        fail("cannot write \(args[2])")
+    }
+    let c = generator.run()
+    print("{\"connections\": \(c.connections), \"packets\": \(c.packets), \"frames\": \(c.frames), \"messages\": \(c.messages), "
+          + "\"text\": \(c.text), \"binary\": \(c.binary), \"ping\": \(c.ping), \"pong\": \(c.pong), \"close\": \(c.close), "
+          + "\"long_frames\": \(c.longFrames)}")
+case "pcap-loop":
+    guard args.count >= 3 else { fail("usage: wsbench pcap-loop FILE") }
+    var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+    guard let file = fopen(args[2], "rb") else { fail("cannot open \(args[2])") }
+    setvbuf(file, nil, _IOFBF, 1 << 20)
+    guard let pcap = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+        fail("not a capture")
+    }
+    var header: UnsafeMutablePointer<pcap_pkthdr>?
+    var data: UnsafePointer<UInt8>?
+    var packets = 0
+    var bytes = 0
+    var checksum: UInt8 = 0
+    while pcap_next_ex(pcap, &header, &data) == 1 {
+        packets += 1
+        bytes += Int(header!.pointee.caplen)
+        checksum ^= data![0]  // touch the data so the loop cannot be optimized away
+    }
+    pcap_close(pcap)
+    print("{\"packets\": \(packets), \"bytes\": \(bytes), \"x\": \(checksum)}")
+default:
+    fail("usage: wsbench generate|pcap-loop ...")
+}
