@@ -7,8 +7,8 @@ final class Connection {
     let server: Endpoint
     let midstream: Bool
     var state: ConnectionState
-    var toServer = HalfStream()
-    var toClient = HalfStream()
+    let toServer = HalfStream()
+    let toClient = HalfStream()
     var firstSYNTime: Int64?
     var initialRTT: Int64?
     var synAckSeen = false
@@ -39,7 +39,7 @@ final class Connection {
         direction == .clientToServer ? toServer : toClient
     }
 
-    func withHalf<R>(_ direction: Direction, _ body: (inout HalfStream) -> R) -> R {
-        direction == .clientToServer ? body(&toServer) : body(&toClient)
+    func withHalf<R>(_ direction: Direction, _ body: (HalfStream) -> R) -> R {
+        body(half(direction))
     }
 }

@@ -279,7 +279,8 @@ public final class ConnectionTable {
                 }
             }
         }
-        if payloadLength > 0 && !skipData
+        // Only bytes seen before can conflict: below `next` (delivered) or among held segments.
+        if payloadLength > 0 && !skipData && (seqStart < Int64(before.next) || !before.held.isEmpty)
             && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload)) {
             report.analysis.insert(.overlapConflict)
         }

@@ -3,7 +3,7 @@
 ///
 /// Offsets are 64-bit and count from the first byte after the initial sequence number, so
 /// sequence wrap-around at 2^32 is invisible above this type.
-struct HalfStream {
+final class HalfStream {
     struct Held {
         var offset: UInt64
         var bytes: [UInt8]
@@ -44,7 +44,7 @@ struct HalfStream {
     static let historySize = 4096
 
     /// Remembers delivered bytes that end at `next`.
-    mutating func remember(_ bytes: UnsafeRawBufferPointer) {
+    func remember(_ bytes: UnsafeRawBufferPointer) {
         if history.isEmpty { history = [UInt8](repeating: 0, count: Self.historySize) }
         let size = Self.historySize
         let tail = bytes.count > size ? UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - size)...]) : bytes
@@ -82,7 +82,7 @@ struct HalfStream {
 
     /// Delivers what the segment adds at `next`, holds what lies beyond it. Returns whether the
     /// segment brought bytes never seen before.
-    mutating func accept(offset start: Int64, bytes: UnsafeRawBufferPointer, declaredLength: Int,
+    func accept(offset start: Int64, bytes: UnsafeRawBufferPointer, declaredLength: Int,
                          packet: Int, stream: Int, direction: Direction,
                          emit: (StreamEvent) -> Void) -> (new: Bool, conflict: Bool) {
         var start = start
@@ -119,7 +119,7 @@ struct HalfStream {
     }
 
     /// Holds a segment, trimming bytes already held. Returns whether anything new was kept.
-    private mutating func insertHeld(offset: UInt64, bytes: UnsafeRawBufferPointer, declared: Int, packet: Int) -> Bool {
+    private func insertHeld(offset: UInt64, bytes: UnsafeRawBufferPointer, declared: Int, packet: Int) -> Bool {
         var pieces: [(UInt64, UnsafeRawBufferPointer)] = [(offset, bytes)]
         for h in held {
             var next: [(UInt64, UnsafeRawBufferPointer)] = []
@@ -155,7 +155,7 @@ struct HalfStream {
     }
 
     /// Delivers held segments that now start at `next`.
-    mutating func drain(stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
+    func drain(stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
         while let first = held.first, first.offset <= next {
             held.removeFirst()
             heldBytes -= first.bytes.count
@@ -179,7 +179,7 @@ struct HalfStream {
 
     /// Declares the hole before the first held segment (or up to `limit`) a gap and delivers
     /// what follows it.
-    mutating func skipHole(upTo limit: UInt64?, reason: GapReason, stream: Int, direction: Direction,
+    func skipHole(upTo limit: UInt64?, reason: GapReason, stream: Int, direction: Direction,
                            emit: (StreamEvent) -> Void) {
         var target = held.first?.offset ?? limit ?? next
         if let limit, held.isEmpty || limit < target { target = limit }
@@ -188,11 +188,18 @@ struct HalfStream {
             emit(.gap(stream: stream, direction: direction, size: target - next, offset: next, reason: reason))
             next = target
         }
+        // Held bytes past the FIN are never delivered: drop them, or callers looping until
+        // `held` is empty never end (fuzz hang, Tests/FuzzRegressions/capture-hold-past-fin).
+        if let fin = finOffset, next >= fin, held.contains(where: { $0.offset > next }) {
+            let n = next
+            heldBytes -= held.reduce(0) { $0 + ($1.offset > n ? $1.bytes.count : 0) }
+            held.removeAll { $0.offset > n }
+        }
         drain(stream: stream, direction: direction, emit: emit)
     }
 
     /// Skips every hole (for the end of capture or a reset) so all held bytes are delivered.
-    mutating func flushAll(reason: GapReason, stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
+    func flushAll(reason: GapReason, stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
         while !held.isEmpty {
             skipHole(upTo: nil, reason: reason, stream: stream, direction: direction, emit: emit)
         }

@@ -16,6 +16,15 @@ public final class Analyzer {
     private let decoder: PacketDecoder
     private let table: ConnectionTable
     private var trackers: [Int: ConnectionTracker] = [:]
+    /// The last tracker looked up: most stream events belong to the packet's own connection.
+    private var cached: ConnectionTracker?
+
+    private func tracker(_ stream: Int) -> ConnectionTracker? {
+        if let c = cached, c.summary.stream == stream { return c }
+        let t = trackers[stream]
+        cached = t
+        return t
+    }
 
     // The packet being processed.
     private var number = 0
@@ -26,7 +35,6 @@ public final class Analyzer {
     private var tcpInfo: TCPEventInfo?
     private var eventsThisPacket = 0
     private var pendingViolations: [Violation] = []
-    private var lastPacketOfStream: [Int: Int] = [:]
     /// The current packet's endpoints and sender, while it is processed.
     private var packetEndpoints: (source: Endpoint, destination: Endpoint, side: Side)?
 
@@ -61,31 +69,14 @@ public final class Analyzer {
         counters.tcp += 1
         let source = Endpoint(address: src, port: tcp.sourcePort)
         let destination = Endpoint(address: dst, port: tcp.destinationPort)
-        var current: ConnectionTracker?
-        var currentSide = Side.client
-
-        let handle: (StreamEvent) -> Void = { [self] event in
-            self.handleStream(event, emit: emit, summary: summary)
-        }
+        currentTracker = nil
+        // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
                                    payloadLength: decoded.payloadLength, packet: number, time: time,
-                                   onReport: { [self] report in
-            let tracker: ConnectionTracker
-            if let existing = self.trackers[report.stream] {
-                tracker = existing
-            } else {
-                let roles = self.table.endpoints(source: source, destination: destination)
-                tracker = ConnectionTracker(stream: report.stream, client: roles?.client ?? source,
-                                            server: roles?.server ?? destination, midstream: report.midstream,
-                                            packet: number, time: time)
-                self.trackers[report.stream] = tracker
-                self.counters.connections += 1
-            }
-            current = tracker
-            currentSide = report.direction == .clientToServer ? .client : .server
-            self.packetEndpoints = (source, destination, currentSide)
-            self.noteSegment(tracker, report: report, tcp: tcp, side: currentSide)
-        }, emit: handle)
+                                   onReport: { report in self.begin(report, tcp: tcp, source: source, destination: destination) },
+                                   emit: { event in self.handleStream(event, emit: emit, summary: summary) })
+        let current = currentTracker
+        let currentSide = packetEndpoints?.side ?? .client
 
         if let tracker = current, eventsThisPacket == 0 {
             let phase = tracker.phase(for: report, acknowledges: tcpInfo?.acknowledges)
@@ -99,12 +90,33 @@ public final class Analyzer {
         }
     }
 
+    /// The connection of the current packet, once its report is in.
+    private var currentTracker: ConnectionTracker?
+
+    /// A segment's report arrived: find or make its tracker and note the TCP facts.
+    private func begin(_ report: SegmentReport, tcp: TCPHeader, source: Endpoint, destination: Endpoint) {
+        let tracker: ConnectionTracker
+        if let existing = self.tracker(report.stream) {
+            tracker = existing
+        } else {
+            let roles = table.endpoints(source: source, destination: destination)
+            tracker = ConnectionTracker(stream: report.stream, client: roles?.client ?? source,
+                                        server: roles?.server ?? destination, midstream: report.midstream,
+                                        packet: number, time: time)
+            trackers[report.stream] = tracker
+            cached = tracker
+            counters.connections += 1
+        }
+        currentTracker = tracker
+        let side: Side = report.direction == .clientToServer ? .client : .server
+        packetEndpoints = (source, destination, side)
+        noteSegment(tracker, report: report, tcp: tcp, side: side)
+    }
+
     /// Ends the input: flushes every connection and hands out the remaining summaries.
     public func finish(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
         table.finish { event in
-            if case let .released(stream, _) = event, let last = lastPacketOfStream[stream] {
-                number = last
-            } else if let stream = event.stream, let last = lastPacketOfStream[stream] {
+            if let stream = event.stream, let last = trackers[stream]?.lastPacket {
                 number = last
             }
             eventsThisPacket = 1  // flushed events belong to packets already shown
@@ -121,50 +133,55 @@ public final class Analyzer {
             }
         }
         trackers.removeAll()
+        cached = nil
     }
 
     // MARK: - TCP
 
     private func noteSegment(_ t: ConnectionTracker, report: SegmentReport, tcp: TCPHeader, side: Side) {
-        var s = t.summary
-        s.end = time
-        s.lastPacket = number
-        s.state = report.state
-        lastPacketOfStream[report.stream] = number
-        s.withCounts(side) { c in
-            c.packets += 1
-            c.tcpBytes += UInt64(report.payloadLength)
+        // Mutates the summary in place: a copy would retain every array it holds.
+        t.summary.end = time
+        t.summary.lastPacket = number
+        t.summary.state = report.state
+        t.lastPacket = number
+        if side == .client {
+            t.summary.clientCounts.packets += 1
+            t.summary.clientCounts.tcpBytes += UInt64(report.payloadLength)
+        } else {
+            t.summary.serverCounts.packets += 1
+            t.summary.serverCounts.tcpBytes += UInt64(report.payloadLength)
         }
         switch report.handshake {
         case .syn?:
-            if report.handshakeRetransmission { s.handshake.synRetransmissions += 1 }
-            if s.handshake.synPacket == nil { s.handshake.synPacket = number }
+            if report.handshakeRetransmission { t.summary.handshake.synRetransmissions += 1 }
+            if t.summary.handshake.synPacket == nil { t.summary.handshake.synPacket = number }
         case .synAck?:
-            if s.handshake.synAckPacket == nil { s.handshake.synAckPacket = number }
+            if t.summary.handshake.synAckPacket == nil { t.summary.handshake.synAckPacket = number }
         case .ack?:
-            s.handshake.ackPacket = number
-            s.handshake.rtt = report.initialRTT
+            t.summary.handshake.ackPacket = number
+            t.summary.handshake.rtt = report.initialRTT
         case nil: break
         }
         let steps = report.teardown
-        if steps.contains(.firstFIN) || steps.contains(.secondFIN) {
-            s.teardown.finPackets.append(number)
-            s.teardown.finSides.append(side)
-            t.finSeen = true
+        if !steps.isEmpty {
+            if steps.contains(.firstFIN) || steps.contains(.secondFIN) {
+                t.summary.teardown.finPackets.append(number)
+                t.summary.teardown.finSides.append(side)
+                t.finSeen = true
+            }
+            for (flag, step) in [(TeardownSteps.firstFIN, 1), (.firstFINAck, 2), (.secondFIN, 3), (.secondFINAck, 4)]
+                where steps.contains(flag) {
+                t.summary.teardown.steps[step] = number
+            }
+            if steps.contains(.secondFINAck) { t.summary.teardown.complete = true }
         }
-        for (flag, step) in [(TeardownSteps.firstFIN, 1), (.firstFINAck, 2), (.secondFIN, 3), (.secondFINAck, 4)]
-            where steps.contains(flag) {
-            s.teardown.steps[step] = number
-        }
-        if steps.contains(.secondFINAck) { s.teardown.complete = true }
-        if report.simultaneousClose { s.teardown.simultaneous = true }
+        if report.simultaneousClose { t.summary.teardown.simultaneous = true }
         if report.reset {
-            s.teardown.rstPacket = number
-            s.teardown.rstFrom = side
-            s.teardown.rstState = report.stateAtReset
+            t.summary.teardown.rstPacket = number
+            t.summary.teardown.rstFrom = side
+            t.summary.teardown.rstState = report.stateAtReset
             t.finSeen = true
         }
-        t.summary = s
         var acknowledges: String?
         if let acked = report.ackedOffset {
             acknowledges = t.acknowledged(by: side, upTo: acked)
@@ -181,7 +198,7 @@ public final class Analyzer {
                               summary: (ConnectionSummary) -> Void) {
         switch event {
         case let .data(stream, direction, bytes, _, offset):
-            guard let t = trackers[stream] else { return }
+            guard let t = tracker(stream) else { return }
             let side: Side = direction == .clientToServer ? .client : .server
             streamObserver?(stream, side, bytes, 0)
             t.chunkEnd = offset + UInt64(bytes.count)
@@ -189,7 +206,7 @@ public final class Analyzer {
                 self.handleDissector(d, tracker: t, emit: emit)
             }
         case let .gap(stream, direction, size, _, reason):
-            guard let t = trackers[stream] else { return }
+            guard let t = tracker(stream) else { return }
             let side: Side = direction == .clientToServer ? .client : .server
             streamObserver?(stream, side, nil, size)
             counters.gaps += 1
@@ -204,13 +221,13 @@ public final class Analyzer {
                           detail: .streamGap(size: size, reason: reason), violations: [], emit: emit)
             }
         case let .end(stream, direction, _):
-            guard let t = trackers[stream], let session = t.session else { return }
+            guard let t = tracker(stream), let session = t.session else { return }
             let side: Side = direction == .clientToServer ? .client : .server
             session.end(from: side, packet: number) { d in
                 self.handleDissector(d, tracker: t, emit: emit)
             }
         case let .released(stream, reason):
-            guard let t = trackers[stream] else { return }
+            guard let t = tracker(stream) else { return }
             t.summary.releaseReason = reason
             if !t.summarized {
                 t.summarized = true
@@ -218,7 +235,7 @@ public final class Analyzer {
                 summary(t.summary)
             }
             trackers[stream] = nil
-            lastPacketOfStream[stream] = nil
+            if cached === t { cached = nil }
         }
     }
 
@@ -271,7 +288,8 @@ public final class Analyzer {
             var role: CloseRole?
             t.summary.withCounts(f.side) { c in
                 c.frames += 1
-                c.wireBytes += UInt64(f.headerLength) + f.payloadLength
+                c.wireBytes.addSaturating(UInt64(f.headerLength))
+                c.wireBytes.addSaturating(f.payloadLength)
                 switch f.opcode {
                 case 8: c.close += 1
                 case 9: c.ping += 1
@@ -282,7 +300,7 @@ public final class Analyzer {
                     if m.opcode == 1 { c.text += 1 } else { c.binary += 1 }
                     c.bytes += m.length
                     if m.compressed {
-                        c.compressedWire += m.wireLength
+                        c.compressedWire.addSaturating(m.wireLength)
                         c.compressedInflated += m.length
                     }
                 }

@@ -10,6 +10,47 @@ public struct PhaseSpan: Sendable, Equatable {
     public var lastTime: Int64
 }
 
+/// The span of each phase, stored inline (no hashing per packet).
+public struct PhaseSpans: Sendable {
+    private var spans: (PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?) = (nil, nil, nil, nil, nil, nil)
+
+    public init() {}
+
+    public subscript(_ phase: Phase) -> PhaseSpan? {
+        get {
+            switch phase {
+            case .handshake: return spans.0
+            case .upgrade: return spans.1
+            case .data: return spans.2
+            case .close: return spans.3
+            case .teardown: return spans.4
+            case .other: return spans.5
+            }
+        }
+        set {
+            switch phase {
+            case .handshake: spans.0 = newValue
+            case .upgrade: spans.1 = newValue
+            case .data: spans.2 = newValue
+            case .close: spans.3 = newValue
+            case .teardown: spans.4 = newValue
+            case .other: spans.5 = newValue
+            }
+        }
+    }
+
+    /// Extends `phase` to `packet` at `time`.
+    public mutating func note(_ phase: Phase, packet: Int, time: Int64) {
+        if var span = self[phase] {
+            span.lastPacket = packet
+            span.lastTime = time
+            self[phase] = span
+        } else {
+            self[phase] = PhaseSpan(firstPacket: packet, lastPacket: packet, firstTime: time, lastTime: time)
+        }
+    }
+}
+
 /// Message counters for one side.
 public struct SideCounts: Sendable, Equatable {
     public var text = 0
@@ -121,7 +162,7 @@ public struct ConnectionSummary: Sendable {
     public var violationsDropped = 0
     public var gaps: UInt64 = 0
     public var gapBytes: UInt64 = 0
-    public var phases: [Phase: PhaseSpan] = [:]
+    public var phases = PhaseSpans()
     public var state: ConnectionState = .established
     public var releaseReason: ReleaseReason?
     public var incompleteMessages = 0

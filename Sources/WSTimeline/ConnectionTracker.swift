@@ -17,6 +17,8 @@ final class ConnectionTracker {
     var closeFrameTime: [Side: Int64] = [:]
     /// End offset of the chunk being dissected, per side.
     var chunkEnd: UInt64 = 0
+    /// The last packet of this connection (flushed events at the end are reported on it).
+    var lastPacket = 0
 
     init(stream: Int, client: Endpoint, server: Endpoint, midstream: Bool, packet: Int, time: Int64) {
         summary = ConnectionSummary(stream: stream, client: client, server: server, start: time, end: time,
@@ -62,13 +64,7 @@ final class ConnectionTracker {
     }
 
     func notePhase(_ phase: Phase, packet: Int, time: Int64) {
-        if var span = summary.phases[phase] {
-            span.lastPacket = packet
-            span.lastTime = time
-            summary.phases[phase] = span
-        } else {
-            summary.phases[phase] = PhaseSpan(firstPacket: packet, lastPacket: packet, firstTime: time, lastTime: time)
-        }
+        summary.phases.note(phase, packet: packet, time: time)
     }
 
     func addViolations(_ list: [Violation], packet: Int) {
