@@ -7,11 +7,11 @@ struct InflateError: Error, Sendable, Equatable {
 
 /// Raw DEFLATE decompression for permessage-deflate (RFC 7692), one per direction. The window
 /// is kept across messages (context takeover) until `reset()`. Output goes through a fixed
-/// 64 KiB scratch buffer: the decompressed size is never allocated.
+/// 16 KiB scratch buffer: the decompressed size is never allocated.
 final class Inflater {
     private let stream: UnsafeMutablePointer<z_stream>
     private let scratch: UnsafeMutableRawPointer
-    private static let scratchSize = 64 << 10
+    private static let scratchSize = 16 << 10
     private var initialized = false
     /// True after a stream end (BFINAL): the next input needs a reset that keeps the window.
     private var ended = false
@@ -36,10 +36,15 @@ final class Inflater {
         ended = false
     }
 
-    /// Forgets the window (no context takeover, or context lost).
+    /// Forgets the window (no context takeover, or context lost). inflateReset keeps zlib's
+    /// allocations: inflateEnd + inflateInit per message cost more than the inflating.
     func reset() {
-        if initialized { inflateEnd(stream) }
-        start()
+        if initialized {
+            inflateReset(stream)
+            ended = false
+        } else {
+            start()
+        }
     }
 
     /// Call before each message: after a final block (BFINAL) in the previous message, starts

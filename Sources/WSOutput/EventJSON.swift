@@ -7,6 +7,7 @@ import WSTimeline
 struct EventJSON {
     let options: RenderOptions
     let formatter: InfoFormatter
+    let names = EndpointNames()
 
     func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter) {
         w.beginObject()
@@ -15,8 +16,8 @@ struct EventJSON {
         w.field("time", seconds: e.time, decimals: options.timeDecimals)
         w.field("rel", seconds: e.time - firstTime, decimals: options.timeDecimals)
         if let stream = e.stream { w.field("stream", stream) }
-        w.field("src", e.source.map { e.stream == nil ? ($0.address.text) : $0.text } ?? e.sourceText ?? "")
-        w.field("dst", e.destination.map { e.stream == nil ? ($0.address.text) : $0.text } ?? e.destinationText ?? "")
+        w.field("src", e.source.map { e.stream == nil ? $0.address.text : names.text($0) } ?? e.sourceText ?? "")
+        w.field("dst", e.destination.map { e.stream == nil ? $0.address.text : names.text($0) } ?? e.destinationText ?? "")
         w.field("proto", e.proto)
         w.field("phase", e.phase.rawValue)
         w.field("length", e.wireLength)
@@ -198,5 +199,18 @@ struct EventJSON {
             w.field(base64Key, base64(view))
         }
         w.field(truncatedKey, cut)
+    }
+}
+
+/// Remembers the text of recent endpoints: formatting an address costs more than a lookup.
+final class EndpointNames {
+    private var names: [Endpoint: String] = [:]
+
+    func text(_ endpoint: Endpoint) -> String {
+        if let known = names[endpoint] { return known }
+        if names.count >= 4096 { names.removeAll(keepingCapacity: true) }
+        let made = endpoint.text
+        names[endpoint] = made
+        return made
     }
 }

@@ -10,7 +10,7 @@ public final class JSONDocumentRenderer: Renderer {
     private var writer = JSONWriter()
     private var firstTime: Int64?
     private var eventCount = 0
-    private var connections: [(Int, [UInt8])] = []
+    private let connections = SummarySpool()
     private var file = ""
     private var linkType = ""
 
@@ -50,14 +50,16 @@ public final class JSONDocumentRenderer: Renderer {
         guard options.stream == nil || s.stream == options.stream else { return }
         writer.reset()
         ConnectionJSON(options: options).write(s, into: &writer)
-        connections.append((s.stream, writer.bytes))
+        connections.append(stream: s.stream, writer.bytes)
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {
         sink.write("\n],\n\"connections\": [")
-        for (i, c) in connections.sorted(by: { $0.0 < $1.0 }).enumerated() {
-            sink.write(i == 0 ? "\n" : ",\n")
-            sink.write(bytes: c.1)
+        var first = true
+        connections.forEachSorted { c in
+            sink.write(first ? "\n" : ",\n")
+            sink.write(bytes: c)
+            first = false
         }
         sink.write("\n],\n\"capture\": ")
         writer.reset()

@@ -36,7 +36,10 @@ public struct JSONWriter {
     }
 
     public mutating func string(_ s: String) { separate(); appendString(s) }
-    public mutating func int<T: BinaryInteger>(_ v: T) { separate(); appendASCII(String(v)) }
+    public mutating func int<T: BinaryInteger>(_ v: T) {
+        separate()
+        if let small = Int64(exactly: v) { appendInteger(small) } else { appendASCII(String(v)) }
+    }
     public mutating func bool(_ v: Bool) { separate(); appendASCII(v ? "true" : "false") }
     public mutating func null() { separate(); appendASCII("null") }
     /// A number already formatted (e.g. "1700000000.123456789").
@@ -47,7 +50,46 @@ public struct JSONWriter {
     public mutating func field(_ k: String, _ v: Bool?) { key(k); if let v { bool(v) } else { null() } }
     public mutating func field(_ k: String, seconds ns: Int64?, decimals: Int = 9) {
         key(k)
-        if let ns { number(secondsText(ns, decimals: decimals)) } else { null() }
+        guard let ns else { null(); return }
+        separate()
+        appendSeconds(ns, decimals: decimals)
+    }
+
+    /// Decimal digits of `v`, written straight into the buffer.
+    private mutating func appendInteger(_ v: Int64) {
+        if v < 0 {
+            bytes.append(0x2d)
+            if v == Int64.min { appendASCII("9223372036854775808"); return }
+        }
+        var magnitude = v < 0 ? UInt64(-v) : UInt64(v)
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, no heap
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { scratch in
+            repeat {
+                scratch[23 - count] = UInt8(truncatingIfNeeded: 0x30 + magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[(24 - count)...]))
+        }
+    }
+
+    /// Seconds from nanoseconds with `decimals` places (6 or 9), as a JSON number.
+    private mutating func appendSeconds(_ ns: Int64, decimals: Int) {
+        if ns < 0 { bytes.append(0x2d) }
+        let magnitude = ns < 0 ? UInt64(-ns) : UInt64(ns)
+        appendInteger(Int64(magnitude / 1_000_000_000))
+        guard decimals > 0 else { return }
+        var fraction = magnitude % 1_000_000_000
+        var places = 9
+        while places > decimals { fraction /= 10; places -= 1 }
+        bytes.append(0x2e)
+        var divisor: UInt64 = 1
+        for _ in 1..<places { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(truncatingIfNeeded: 0x30 + (fraction / divisor) % 10))
+            divisor /= 10
+        }
     }
     public mutating func field(_ k: String, strings: [String]) {
         key(k)
@@ -71,6 +113,16 @@ public struct JSONWriter {
         bytes.append(0x22)
         var s = s
         s.withUTF8 { utf8 in
+            // Most strings need no escape: copy them whole.
+            var clean = true
+            for b in utf8 where b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f {
+                clean = false
+                break
+            }
+            if clean {
+                bytes.append(contentsOf: utf8)
+                return
+            }
             for b in utf8 {
                 switch b {
                 case 0x22: bytes.append(0x5c); bytes.append(0x22)

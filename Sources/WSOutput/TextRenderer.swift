@@ -10,7 +10,8 @@ public final class TextRenderer: Renderer {
     private let formatter: InfoFormatter
     private var firstTime: Int64?
     private var previousTime: Int64?
-    private var summaries: [ConnectionSummary] = []
+    /// Rendered summaries, printed by stream at the end (spilled to a temp file when large).
+    private let summaries = SummarySpool()
     private var wroteHeader = false
 
     init(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) {
@@ -55,14 +56,13 @@ public final class TextRenderer: Renderer {
 
     public func connection(_ s: ConnectionSummary) {
         guard options.stream == nil || s.stream == options.stream else { return }
-        summaries.append(s)
+        let text = SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).render(s)
+        summaries.append(stream: s.stream, Array(text.utf8))
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {
         if !summaries.isEmpty && wroteHeader { sink.endLine() }
-        for s in summaries.sorted(by: { $0.stream < $1.stream }) {
-            sink.write(SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).render(s))
-        }
+        summaries.forEachSorted { sink.write(bytes: $0) }
         var totals = "\(counters.packets) packets: \(counters.tcp) TCP"
         if counters.udp > 0 { totals += ", \(counters.udp) UDP" }
         if counters.icmp > 0 { totals += ", \(counters.icmp) ICMP" }

@@ -33,6 +33,8 @@ public final class Analyzer {
     private var capturedLength = 0
     private var truncated = false
     private var tcpInfo: TCPEventInfo?
+    /// What the current packet's ACK acknowledges, if notable.
+    private var acknowledges: String?
     private var eventsThisPacket = 0
     private var pendingViolations: [Violation] = []
     /// The current packet's endpoints and sender, while it is processed.
@@ -57,6 +59,7 @@ public final class Analyzer {
         counters.lastTime = time
         eventsThisPacket = 0
         tcpInfo = nil
+        acknowledges = nil
         packetEndpoints = nil
 
         let decoded = decoder.decode(bytes, wireLength: wireLength, time: time)
@@ -79,7 +82,7 @@ public final class Analyzer {
         let currentSide = packetEndpoints?.side ?? .client
 
         if let tracker = current, eventsThisPacket == 0 {
-            let phase = tracker.phase(for: report, acknowledges: tcpInfo?.acknowledges)
+            let phase = tracker.phase(for: report, acknowledges: acknowledges)
             emitEvent(tracker: tracker, side: currentSide, proto: "TCP", phase: phase, detail: .tcp,
                       violations: [], emit: emit)
         }
@@ -189,6 +192,8 @@ public final class Analyzer {
         if steps.contains(.firstFINAck) || steps.contains(.secondFINAck) {
             acknowledges = acknowledges.map { $0 + " and FIN" } ?? "FIN"
         }
+        self.acknowledges = acknowledges
+        guard options.buildsEvents else { return }
         tcpInfo = TCPEventInfo(flags: tcp.flags, seq: report.relativeSeq, ack: report.relativeAck,
                                length: report.payloadLength, window: tcp.window, options: tcp.options,
                                report: report, acknowledges: acknowledges)
@@ -366,6 +371,12 @@ public final class Analyzer {
             all += pendingViolations
             pendingViolations.removeAll()
         }
+        counters.events += 1
+        t.notePhase(phase, packet: number, time: time)
+        guard options.buildsEvents else {
+            eventsThisPacket += 1
+            return
+        }
         let fromClient = side == .client
         var source = fromClient ? t.summary.client : t.summary.server
         var destination = fromClient ? t.summary.server : t.summary.client
@@ -383,8 +394,6 @@ public final class Analyzer {
             showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
         event.otherDirection = otherDirection
         eventsThisPacket += 1
-        counters.events += 1
-        t.notePhase(phase, packet: number, time: time)
         emit(event)
     }
 

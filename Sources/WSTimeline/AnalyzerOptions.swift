@@ -5,9 +5,14 @@ import WSReassembly
 public struct AnalyzerOptions: Sendable {
     public var dissector: DissectorLimits
     public var reassembly: ReassemblyLimits
+    /// Build a `TimelineEvent` for every event. Off (`--summary`), the analysis is the same and
+    /// only summaries and counters come out.
+    public var buildsEvents: Bool
 
-    public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits()) {
+    public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),
+                buildsEvents: Bool = true) {
         self.dissector = dissector
         self.reassembly = reassembly
+        self.buildsEvents = buildsEvents
     }
 }

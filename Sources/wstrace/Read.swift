@@ -52,8 +52,9 @@ struct Read: ParsableCommand {
         let options = RenderOptions(payloads: mode, maxPayload: maxPayload, previewLimit: 60, timeFormat: timeFormat,
                                     color: format == .text && Terminal.useColor(force: color),
                                     timeDecimals: capture.timestampDecimals, stream: stream)
-        let run = FileAnalysis(path: file, filter: filter,
-                               analyzer: limits.analyzerOptions(retention: summary ? 0 : options.retention))
+        var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
+        analyzerOptions.buildsEvents = !summary || format == .mermaid
+        let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# wstrace benchmark: generates realistic captures (once, deterministic) and measures in one run,
+# alternating the tools, the median of RUNS runs of:
+#   floor    a bare libpcap pcap_next_ex loop (wsbench pcap-loop)
+#   summary  wstrace read --summary                       (full dissection, summaries only)
+#   ndjson   wstrace read --format ndjson --payloads none (every event)
+#   tshark   tshark -Y websocket -T fields ...            (Debian's tshark)
+# and prints MB/s, packets/s, peak RSS (/usr/bin/time) and the ratios, as a Markdown table.
+# It also checks that wstrace's frame, message and connection counts equal the generator's.
+#
+# usage: scripts/bench.sh [SIZES_MIB (default "100 1024")] ; RUNS=3 DIR=/tmp/wstrace-bench TSHARK=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${1:-"100 1024"}
+RUNS=${RUNS:-3}
+DIR=${DIR:-/tmp/wstrace-bench}
+TSHARK=${TSHARK:-1}
+mkdir -p "$DIR"
+swift build -c release --product wstrace >/dev/null
+swift build -c release --product wsbench >/dev/null
+BIN=$(swift build -c release --show-bin-path)
+
+measure() {  # prints "seconds maxrss_kb" of a command, its output discarded
+  /usr/bin/time -o "$DIR/time.txt" -f "%e %M" "$@" >/dev/null 2>/dev/null || true
+  tail -1 "$DIR/time.txt"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | ndjson vs tshark |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+for size in $SIZES; do
+  for variant in plain deflate; do
+    [ "$variant" = deflate ] && [ "$size" != "${SIZES%% *}" ] && continue  # deflate variant at the first size only
+    f="$DIR/ws-$size-$variant.pcap"
+    flag=""; [ "$variant" = deflate ] && flag="--deflate"
+    if [ ! -s "$f" ]; then "$BIN/wsbench" generate "$f" "$size" $flag > "$f.counts.json"; fi
+    bytes=$(stat -c %s "$f")
+    packets=$(python3 -c "import json;print(json.load(open('$f.counts.json'))['packets'])")
+    # Correctness at speed: counts from --summary and NDJSON equal the generator's.
+    python3 - "$f" "$BIN/wstrace" <<'PY'
+import json, subprocess, sys
+f, wstrace = sys.argv[1], sys.argv[2]
+want = json.load(open(f + ".counts.json"))
+summary = json.loads(subprocess.run([wstrace, "read", f, "--summary", "--format", "json"], capture_output=True, check=True).stdout)["capture"]
+last = subprocess.run(f"'{wstrace}' read '{f}' --format ndjson --payloads none | tail -n 1", shell=True, capture_output=True, check=True).stdout
+nd = json.loads(last)
+for got, name in ((summary, "summary"), (nd, "ndjson")):
+    for key, gkey in (("frames", "frames"), ("messages", "messages"), ("connections", "websocket_connections"), ("packets", "packets")):
+        if want[key] != got[gkey]:
+            sys.exit(f"{name}: {gkey} {got[gkey]} != generator {want[key]}")
+print(f"<!-- counts ok: {want} -->")
+PY
+    declare -A T R
+    for tool in floor summary ndjson tshark; do T[$tool]=""; R[$tool]=""; done
+    for run in $(seq "$RUNS"); do
+      for tool in floor summary ndjson tshark; do
+        case $tool in
+          floor) m=$(measure "$BIN/wsbench" pcap-loop "$f") ;;
+          summary) m=$(measure "$BIN/wstrace" read "$f" --summary) ;;
+          ndjson) m=$(measure "$BIN/wstrace" read "$f" --format ndjson --payloads none) ;;
+          tshark) [ "$TSHARK" = 1 ] || continue
+                  m=$(measure tshark -r "$f" -Y websocket -T fields -e frame.number -e websocket.opcode -e websocket.payload_length) ;;
+        esac
+        T[$tool]+="${m% *} "; R[$tool]+="${m#* } "
+      done
+    done
+    floor=$(echo ${T[floor]} | tr ' ' '\n' | median)
+    tshark_s=$( [ "$TSHARK" = 1 ] && echo ${T[tshark]} | tr ' ' '\n' | median || echo 0)
+    for tool in floor summary ndjson tshark; do
+      [ -z "${T[$tool]}" ] && continue
+      s=$(echo ${T[$tool]} | tr ' ' '\n' | median)
+      rss=$(echo ${R[$tool]} | tr ' ' '\n' | sort -n | tail -1)
+      python3 -c "
+s=$s; b=$bytes; p=$packets; floor=$floor; ts=$tshark_s
+vs = f'{s/floor:.2f}x' if floor>0 else '-'
+nd = f'{ts/s:.1f}x faster' if '$tool'=='ndjson' and ts>0 else ''
+print(f'| ws-$size-$variant ({b/1048576:.0f} MiB, {p} pkts) | $tool | {s:.2f} | {b/1e6/max(s,1e-9):.0f} | {p/max(s,1e-9):,.0f} | {$rss/1024:.1f} | {vs} | {nd} |')"
+    done
+  done
+done
