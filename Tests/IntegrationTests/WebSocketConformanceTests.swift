@@ -83,7 +83,11 @@ import Testing
         FileManager.default.fileExists(atPath: Self.logPath(for: $0)) && !$0.hasSuffix("snaplen96.pcap")
     })
     func payloadsMatchWhatPeersSent(path: String) throws {
-        let log = try Tools.json(try Data(contentsOf: URL(fileURLWithPath: Self.logPath(for: path))))
+        let logFile = Self.logPath(for: path)
+        let logData = logFile.hasSuffix(".gz")
+            ? try Tools.run(URL(fileURLWithPath: "/bin/gzip"), ["-dc", logFile]).stdout
+            : try Data(contentsOf: URL(fileURLWithPath: logFile))
+        let log = try Tools.json(logData)
         let doc = try Self.document(path, ["--max-payload", String(4 << 20)])
         let events = doc["events"] as! [[String: Any]]
         let connections = doc["connections"] as! [[String: Any]]
@@ -153,6 +157,7 @@ import Testing
         let dir = Tools.fixtures.appendingPathComponent("logs")
         let direct = dir.appendingPathComponent(base + ".json").path
         if FileManager.default.fileExists(atPath: direct) { return direct }
+        if FileManager.default.fileExists(atPath: direct + ".gz") { return direct + ".gz" }  // large logs are gzipped
         return dir.appendingPathComponent("tcp-" + base.replacingOccurrences(of: "tcp-", with: "") + ".json").path
     }
 
