@@ -14,7 +14,16 @@ public struct TCPFlags: OptionSet, Sendable, Hashable {
     public static let ns = TCPFlags(rawValue: 0x100)
 
     /// Names in Wireshark's order and spelling ("SYN", "ACK", ...), for the Info column.
-    public var names: [String] {
+    /// Looked up in a table made once: building the list per packet shows in profiles.
+    public var names: [String] { TCPFlags.nameTable[Int(rawValue & 0x1ff)] }
+
+    /// "SYN, ACK" as the Info column writes it.
+    public var joinedNames: String { TCPFlags.joinedTable[Int(rawValue & 0x1ff)] }
+
+    private static let nameTable: [[String]] = (0..<512).map { TCPFlags(rawValue: UInt16($0)).computedNames }
+    private static let joinedTable: [String] = nameTable.map { $0.joined(separator: ", ") }
+
+    private var computedNames: [String] {
         var out: [String] = []
         if contains(.fin) { out.append("FIN") }
         if contains(.syn) { out.append("SYN") }

@@ -42,7 +42,7 @@ final class FrameStream {
     private var message = MessageState()
     private var inflaterStorage: Inflater?
     private let scratch: UnsafeMutableRawPointer
-    private static let scratchSize = 16 << 10
+    private static let scratchSize = 4 << 10
 
     /// - Parameters:
     ///   - deflate: negotiated permessage-deflate parameters, if any.

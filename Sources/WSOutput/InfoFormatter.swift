@@ -22,10 +22,10 @@ public struct InfoFormatter: Sendable {
         case .tcp:
             parts.append(tcpText(e))
         case let .httpRequest(r):
-            var s = "\(r.method) \(escapedText(r.target, limit: 200)) \(r.version)"
+            var s = "\(escapedText(r.method, limit: 40)) \(escapedText(r.target, limit: 200)) \(escapedText(r.version, limit: 40))"
             if r.isWebSocketUpgrade {
                 s += " — Upgrade: websocket"
-                if !r.offeredProtocols.isEmpty { s += ", protocols " + r.offeredProtocols.joined(separator: ", ") + " offered" }
+                if !r.offeredProtocols.isEmpty { s += ", protocols " + escapedText(r.offeredProtocols.joined(separator: ", "), limit: 120) + " offered" }
                 if r.offeredExtensions.contains(where: { $0.name == "permessage-deflate" }) { s += ", permessage-deflate offered" }
             }
             parts.append(s)
@@ -95,7 +95,7 @@ public struct InfoFormatter: Sendable {
     /// "SYN [handshake 1/3] Seq=0 Win=65495 Len=0 MSS=65495 ..."
     func tcpText(_ e: TimelineEvent) -> String {
         guard let t = e.tcp else { return "TCP" }
-        var s = t.flags.names.joined(separator: ", ")
+        var s = t.flags.joinedNames
         if let label = tcpLabelText(e), !label.isEmpty { s += " " + label }
         s += " Seq=\(t.seq)"
         if t.flags.contains(.ack) { s += " Ack=\(t.ack)" }

@@ -8,6 +8,12 @@ public protocol Renderer: AnyObject {
     func end(counters: CaptureCounters, warnings: [String])
     /// The output is gone (closed pipe): the caller should stop.
     var isClosed: Bool { get }
+    /// The capture's first packet was read at `time` (ns), before any event about it.
+    func firstPacket(time: Int64)
+}
+
+extension Renderer {
+    public func firstPacket(time: Int64) {}
 }
 
 /// Output formats of `read` and `capture`.

@@ -99,7 +99,11 @@ struct SummaryText {
             td = "RST #\(rst) from \(s.teardown.rstFrom == .client ? "client" : "server")"
             if let state = s.teardown.rstState { td += " during \(state.rawValue)" }
         } else if s.teardown.finPackets.isEmpty {
-            td = "no FIN: still open at end of capture"
+            if let r = s.releaseReason, r == .evicted || r == .idle {
+                td = "no FIN: released early (\(r.rawValue))"  // not "still open": the cap or timeout ended it
+            } else {
+                td = "no FIN: still open at end of capture"
+            }
         } else {
             let steps = (1...4).map { i in s.teardown.steps[i].map { "\(i)/4 #\($0)" } ?? "\(i)/4 missing" }
             td = "FIN first by \(s.teardown.finSides[0] == .client ? "client" : "server"): " + steps.joined(separator: ", ")

@@ -25,6 +25,10 @@ public final class TextRenderer: Renderer {
 
     public func begin(file: String, linkType: String) {}
 
+    public func firstPacket(time: Int64) {
+        if firstTime == nil { firstTime = time }
+    }
+
     public func event(_ e: TimelineEvent) {
         if firstTime == nil { firstTime = e.time }
         guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }

@@ -148,6 +148,8 @@ public final class ConnectionTable {
             let before = connection.half(direction).heldBytes
             connection.withHalf(direction) { half in
                 half.flushAll(reason: reason, stream: connection.stream, direction: direction, emit: emit)
+                // A finished direction delivers nothing more: its history goes now, not after the linger.
+                half.history = []
                 if !half.ended {
                     half.ended = true
                     if reset || half.finOffset == nil {

@@ -20,6 +20,7 @@ public struct TCPAnalysis: OptionSet, Sendable, Hashable {
 
     /// Stable names for JSON and text, in a fixed order.
     public var names: [String] {
+        if isEmpty { return [] }
         var out: [String] = []
         for (flag, name) in TCPAnalysis.table where contains(flag) { out.append(name) }
         return out

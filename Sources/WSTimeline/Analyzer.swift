@@ -90,6 +90,9 @@ public final class Analyzer {
             tracker.summarized = true
             finalize(tracker)
             summary(tracker.summary)
+            // The connection is over: its dissector state (parsers, buffers, inflaters) goes now,
+            // so memory follows open connections, not the connections a capture ever had.
+            tracker.session = nil
         }
     }
 

@@ -217,6 +217,8 @@ public struct ConnectionSummary: Sendable {
             if close == nil { parts.append(isWebSocket ? "TCP closed without a WebSocket close" : "TCP closed") }
         } else if !teardown.finPackets.isEmpty {
             parts.append("half-closed by \(who(teardown.finSides[0])) at end of capture")
+        } else if let r = releaseReason, r == .evicted || r == .idle {
+            parts.append("released early: \(r.rawValue)")
         } else {
             parts.append("still open at end of capture")
         }

@@ -11,7 +11,7 @@ extension OutputFormat: ExpressibleByArgument {}
 /// Caps shared by every command that analyzes traffic.
 struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("max-connections"), help: "Connections tracked at once; the least recently active is released past it.")
-    var maxConnections = 100_000
+    var maxConnections = 40_000  // ~2 KiB each: 40,000 half-open connections stay under 128 MiB (docs/robustness.md)
 
     @Option(name: .customLong("max-buffered"), help: "Out-of-order bytes held per connection before a hole is declared a gap.")
     var maxBuffered = 4 << 20

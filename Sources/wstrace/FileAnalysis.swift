@@ -51,7 +51,12 @@ struct FileAnalysis {
         let emit: (TimelineEvent) -> Void = { renderer.event($0) }
         let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
         do {
+            var first = true
             try file.forEach { header, bytes in
+                if first {
+                    renderer.firstPacket(time: header.timestampNanoseconds)
+                    first = false
+                }
                 analysis.process(number: header.number, time: header.timestampNanoseconds,
                                  wireLength: header.wireLength, bytes: bytes, emit: emit, summary: summary)
                 progress.tick(packets: header.number)
