@@ -55,17 +55,7 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Full analysis, but print only the per-connection summaries (at the end).")
     var summary = false
 
-    @Option(name: .long, help: "Payload in the output: preview, full or none (default: preview for text, full for JSON).")
-    var payloads: PayloadMode?
-
-    @Option(name: .customLong("max-payload"), help: "Bytes of payload kept per frame or message with --payloads full.")
-    var maxPayload = 1 << 20
-
-    @Option(name: .customShort("t"), help: "Time column: r (relative to the first packet), a (absolute UTC), d (delta).")
-    var timeFormat: TimeFormat = .relative
-
-    @Flag(inversion: .prefixedNo, help: "Colors (default: on a terminal, unless NO_COLOR is set).")
-    var color: Bool?
+    @OptionGroup var display: DisplayOptions
 
     @Flag(name: .customLong("no-drop-privileges"), help: "Stay root while dissecting (not recommended).")
     var keepPrivileges = false
@@ -80,8 +70,8 @@ struct CaptureCommand: ParsableCommand {
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         guard snaplen > 0 else { throw ValidationError("-s must be positive") }
         guard bufferKiB > 0 else { throw ValidationError("-B must be positive") }
-        guard maxPayload >= 0 else { throw ValidationError("--max-payload must not be negative") }
         if write == "-" { throw ValidationError("-w - is not supported: standard output carries the timeline") }
+        if format == .mermaid { throw ValidationError("--format mermaid draws one connection of a file: use read --stream N") }
     }
 
     func run() throws {
@@ -104,10 +94,7 @@ struct CaptureCommand: ParsableCommand {
         }
         try dropPrivileges()
 
-        let mode = payloads ?? (format == .text ? .preview : .full)
-        let options = RenderOptions(payloads: mode, maxPayload: maxPayload, previewLimit: 60, timeFormat: timeFormat,
-                                    color: format == .text && Terminal.useColor(force: color),
-                                    timeDecimals: capture.timestampDecimals)
+        let options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: nil)
         let sink = OutputSink()
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
         Terminal.warn("listening on \(interface), link-type \(capture.linkTypeName) (\(capture.linkTypeDescription)), "

@@ -11,7 +11,7 @@ extension OutputFormat: ExpressibleByArgument {}
 /// Caps shared by every command that analyzes traffic.
 struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("max-connections"), help: "Connections tracked at once; the least recently active is released past it.")
-    var maxConnections = 40_000  // ~2 KiB each: 40,000 half-open connections stay under 128 MiB (docs/robustness.md)
+    var maxConnections = 32_768  // 2-3 KiB each: a full table stays under 128 MiB (docs/robustness.md)
 
     @Option(name: .customLong("max-buffered"), help: "Out-of-order bytes held per connection before a hole is declared a gap.")
     var maxBuffered = 4 << 20
@@ -44,5 +44,32 @@ struct LimitOptions: ParsableArguments {
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard maxBuffered >= 0, maxBufferedTotal >= 0, maxHeader > 0 else { throw ValidationError("limits must not be negative") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+    }
+}
+
+/// How events are shown: shared by `read` and `capture`.
+struct DisplayOptions: ParsableArguments {
+    @Option(name: .long, help: "Payload in the output: preview, full or none (default: preview for text, full for JSON).")
+    var payloads: PayloadMode?
+
+    @Option(name: .customLong("max-payload"), help: "Bytes of payload kept per frame or message with --payloads full.")
+    var maxPayload = 1 << 20
+
+    @Option(name: .customShort("t"), help: "Time column: r (relative to the first packet), a (absolute UTC), d (delta).")
+    var timeFormat: TimeFormat = .relative
+
+    @Flag(inversion: .prefixedNo, help: "Colors (default: on a terminal, unless NO_COLOR is set).")
+    var color: Bool?
+
+    func validate() throws {
+        guard maxPayload >= 0 else { throw ValidationError("--max-payload must not be negative") }
+    }
+
+    /// Render settings for `format`: previews for text and Mermaid, whole payloads for JSON.
+    func renderOptions(format: OutputFormat, timeDecimals: Int, stream: Int?) -> RenderOptions {
+        let mode = payloads ?? (format == .text || format == .mermaid ? .preview : .full)
+        return RenderOptions(payloads: mode, maxPayload: maxPayload, previewLimit: 60, timeFormat: timeFormat,
+                             color: format == .text && Terminal.useColor(force: color),
+                             timeDecimals: timeDecimals, stream: stream)
     }
 }

@@ -21,22 +21,11 @@ struct Read: ParsableCommand {
     @Flag(name: .long, help: "Full analysis, but print only the per-connection summaries.")
     var summary = false
 
-    @Option(name: .long, help: "Payload in the output: preview, full or none (default: preview for text, full for JSON).")
-    var payloads: PayloadMode?
-
-    @Option(name: .customLong("max-payload"), help: "Bytes of payload kept per frame or message with --payloads full.")
-    var maxPayload = 1 << 20
-
-    @Option(name: .customShort("t"), help: "Time column: r (relative to the first packet), a (absolute UTC), d (delta).")
-    var timeFormat: TimeFormat = .relative
-
-    @Flag(inversion: .prefixedNo, help: "Colors (default: on a terminal, unless NO_COLOR is set).")
-    var color: Bool?
+    @OptionGroup var display: DisplayOptions
 
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
-        guard maxPayload >= 0 else { throw ValidationError("--max-payload must not be negative") }
         if let stream, stream < 0 { throw ValidationError("--stream must not be negative") }
         if format == .mermaid && stream == nil {
             throw ValidationError("--format mermaid draws one connection: give --stream N")
@@ -45,13 +34,10 @@ struct Read: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
-        let mode = payloads ?? (format == .text || format == .mermaid ? .preview : .full)
         let analysis = FileAnalysis(path: file, filter: filter,
                                     analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
-        let options = RenderOptions(payloads: mode, maxPayload: maxPayload, previewLimit: 60, timeFormat: timeFormat,
-                                    color: format == .text && Terminal.useColor(force: color),
-                                    timeDecimals: capture.timestampDecimals, stream: stream)
+        let options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: stream)
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.buildsEvents = !summary || format == .mermaid
         let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
