@@ -374,9 +374,14 @@ final class FrameStream {
             message.utf8Reported = true
             violation(.invalidUTF8, "Text message ends inside a UTF-8 sequence")
         }
-        // Without context takeover every message starts afresh; after a cap or an error the
-        // window misses bytes, so start afresh too (later messages then fail or recover).
-        if message.compressed && (!contextTakeover || message.inflateStopped) { inflaterStorage?.reset() }
+        // Without context takeover every message starts afresh: the inflater (zlib state and a
+        // 32 KiB window) is freed between messages, so idle connections hold none. After a cap or
+        // an error the window misses bytes, so start afresh too (later messages then fail or recover).
+        if message.compressed && !contextTakeover {
+            inflaterStorage = nil
+        } else if message.compressed && message.inflateStopped {
+            inflaterStorage?.reset()
+        }
     }
 
     // MARK: - Gaps and end
