@@ -205,8 +205,18 @@ struct EventJSON {
 /// Remembers the text of recent endpoints: formatting an address costs more than a lookup.
 final class EndpointNames {
     private var names: [Endpoint: String] = [:]
+    /// The two endpoints of the last connection seen, checked before hashing.
+    private var recent: [(Endpoint, String)] = []
 
     func text(_ endpoint: Endpoint) -> String {
+        for (e, t) in recent where e == endpoint { return t }
+        let t = lookup(endpoint)
+        if recent.count == 2 { recent.removeFirst() }
+        recent.append((endpoint, t))
+        return t
+    }
+
+    private func lookup(_ endpoint: Endpoint) -> String {
         if let known = names[endpoint] { return known }
         if names.count >= 4096 { names.removeAll(keepingCapacity: true) }
         let made = endpoint.text

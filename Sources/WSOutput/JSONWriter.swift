@@ -109,16 +109,35 @@ public struct JSONWriter {
         s.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
+    /// True when no byte is a control byte, `"`, `\\` or DEL: checked 8 bytes at a time.
+    @inline(__always)
+    static func needsNoEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = 0
+        let n = bytes.count
+        while i + 8 <= n {
+            let x = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // A byte below 0x20 (ASCII only: bytes >= 0x80 are UTF-8 and fine), or equal to ", \ or DEL.
+            let below = (x &- ones &* 0x20) & ~x & highs
+            let quote = x ^ (ones &* 0x22), slash = x ^ (ones &* 0x5c), del = x ^ (ones &* 0x7f)
+            let equal = ((quote &- ones) & ~quote | (slash &- ones) & ~slash | (del &- ones) & ~del) & highs
+            if below | equal != 0 { return false }
+            i += 8
+        }
+        while i < n {
+            let b = bytes[i]
+            if b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f { return false }
+            i += 1
+        }
+        return true
+    }
+
     private mutating func appendString(_ s: String) {
         bytes.append(0x22)
         var s = s
         s.withUTF8 { utf8 in
             // Most strings need no escape: copy them whole.
-            var clean = true
-            for b in utf8 where b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f {
-                clean = false
-                break
-            }
+            let clean = JSONWriter.needsNoEscape(UnsafeRawBufferPointer(utf8))
             if clean {
                 bytes.append(contentsOf: utf8)
                 return

@@ -1,0 +1,56 @@
+import Testing
+@testable import WSOutput
+
+/// The output layer's primitives: JSON escaping, base64, terminal-safe previews, time text.
+@Suite struct OutputPrimitiveTests {
+    @Test func jsonStringsAreEscaped() {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("a", "quote \" backslash \\ nl \n tab \t esc \u{1b} del \u{7f} é ✓")
+        w.endObject()
+        let text = String(decoding: w.bytes, as: UTF8.self)
+        #expect(text == #"{"a":"quote \" backslash \\ nl \n tab \t esc \u001b del \u007f é ✓"}"#)
+    }
+
+    @Test func wordAtATimeScanAgreesWithAByteLoop() {
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            for _ in 0..<200 {
+                let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) % (Bool.random(using: &rng) ? 128 : 255) }
+                let expected = !bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c || $0 == 0x7f }
+                #expect(bytes.withUnsafeBytes { JSONWriter.needsNoEscape($0) } == expected, "\(bytes)")
+            }
+        }
+    }
+
+    @Test func numbersAndSeconds() {
+        var w = JSONWriter()
+        w.beginArray()
+        w.int(0); w.int(-42); w.int(Int64.max); w.int(UInt64.max)
+        w.endArray()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == "[0,-42,9223372036854775807,18446744073709551615]")
+        var t = JSONWriter()
+        t.beginObject()
+        t.field("t", seconds: 1_795_594_763_568_933_000, decimals: 6)
+        t.field("n", seconds: 5, decimals: 9)
+        t.field("z", seconds: -1_500_000, decimals: 6)
+        t.endObject()
+        #expect(String(decoding: t.bytes, as: UTF8.self) == #"{"t":1795594763.568933,"n":0.000000005,"z":-0.001500}"#)
+        #expect(secondsText(1_500_000_000, decimals: 6) == "1.500000")
+    }
+
+    @Test func base64MatchesRFC4648Vectors() {
+        for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+            #expect(Array(plain.utf8).withUnsafeBytes { base64($0) } == encoded)
+        }
+    }
+
+    @Test func previewsNeverCarryControlBytes() {
+        let hostile: [UInt8] = Array("ok".utf8) + [0x1b, 0x5b, 0x32, 0x4a, 0x07, 0x00, 0xff, 0xc3] + Array("é".utf8) + [0xe2, 0x80, 0xae]
+        let s = hostile.withUnsafeBytes { escapedPreview($0, limit: 100) }
+        #expect(!s.utf8.contains { $0 < 0x20 || $0 == 0x7f })
+        #expect(s == #""ok\x1b[2J\x07\x00\xff\xc3é\xe2\x80\xae""#)  // bidi override U+202E escaped too
+        let long = [UInt8](repeating: 0x61, count: 100)
+        #expect(long.withUnsafeBytes { escapedPreview($0, limit: 10) } == "\"aaaaaaaaaa…\"")
+    }
+}
