@@ -42,6 +42,8 @@ func formatFixed(_ v: Double, places: Int) -> String {
     var scale = 1.0
     for _ in 0..<places { scale *= 10 }
     let scaled = (v * scale).rounded()
+    // Past Int64 (a ratio of 2^64-byte declared lengths, fuzz crash): plain Double text, still a JSON number.
+    guard scaled.isFinite, Swift.abs(scaled) < 9.0e18 else { return v.isFinite ? String(v) : "0" }
     let negative = scaled < 0
     let n = Int64(Swift.abs(scaled))
     let s = Int64(scale)

@@ -13,7 +13,7 @@ public struct ReassemblyLimits: Sendable, Equatable {
     public var closedLingerNanoseconds: Int64
 
     public init(maxBufferedPerConnection: Int = 4 << 20, maxBufferedTotal: Int = 32 << 20,
-                maxConnections: Int = 40_000, idleTimeoutNanoseconds: Int64 = 3_600_000_000_000,
+                maxConnections: Int = 32_768, idleTimeoutNanoseconds: Int64 = 3_600_000_000_000,
                 closedLingerNanoseconds: Int64 = 10_000_000_000) {
         self.maxBufferedPerConnection = maxBufferedPerConnection
         self.maxBufferedTotal = maxBufferedTotal

@@ -1,0 +1,28 @@
+// swift-tools-version: 6.0
+// libFuzzer targets for wstrace (issue 7). Not part of the main build.
+//
+// The pipeline's pure modules are reached through symlinks in Sources/ (Sources/WSDecode ->
+// ../../Sources/WSDecode, ...): the main package exports only the `wstrace` executable, so
+// `.package(path: "..")` cannot reach its library targets. libpcap (WSCapture) is left out:
+// target (a) splits pcap records itself.
+//
+// Build (see run.sh):
+//   swift build --package-path Fuzz -c debug -Xswiftc -sanitize=fuzzer,address \
+//       -Xswiftc -parse-as-library --scratch-path .build-fuzz
+import PackageDescription
+
+let package = Package(
+    name: "wstrace-fuzz",
+    targets: [
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "WSDecode"),
+        .target(name: "WSReassembly", dependencies: ["WSDecode"]),
+        .target(name: "WSDissector", dependencies: ["CZlib"]),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector"]),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly"]),
+        // (a) capture-file bytes -> pcap records -> Analyzer -> text + JSON renderers.
+        .executableTarget(name: "FuzzCapture", dependencies: ["WSDecode", "WSTimeline", "WSOutput"]),
+        // (b) one TCP byte stream per direction -> WebSocketSession.
+        .executableTarget(name: "FuzzStreams", dependencies: ["WSDissector"]),
+    ]
+)
