@@ -49,7 +49,7 @@ public final class CaptureFile {
             file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         else {
             fclose(file)
-            let reason = String(cString: errbuf)
+            let reason = errbuf.nulTerminatedString
             throw .notACaptureFile(path: path, reason: reason.isEmpty ? "unknown format" : reason)
         }
         self.handle = pcap
