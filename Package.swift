@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
         .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector"]),
-        .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSTestSupport"]),
+        .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]
 )

@@ -64,3 +64,9 @@ struct UTF8Validator: Sendable {
         return validator.isCompleteAndValid
     }
 }
+
+/// Whether `bytes` as a whole are valid UTF-8 (RFC 3629: no overlongs, surrogates or code points
+/// past U+10FFFF), the same rule text messages are held to.
+public func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    UTF8Validator.isValid(bytes)
+}

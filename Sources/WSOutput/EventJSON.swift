@@ -193,7 +193,7 @@ struct EventJSON {
             view = utf8SafePrefix(view, limit)
             cut = true
         }
-        if !forceBase64 && preferText && isUTF8(view) {
+        if !forceBase64 && preferText && isValidUTF8(view) {
             w.field(textKey, String(decoding: view, as: UTF8.self))
         } else {
             w.field(base64Key, base64(view))

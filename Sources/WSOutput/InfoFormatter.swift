@@ -181,11 +181,11 @@ public struct InfoFormatter: Sendable {
             if !m.complete { s += " [incomplete]" }
             s += " " + preview(m.payload, text: m.opcode == 1 && m.utf8Valid != false, truncated: m.truncated)
         } else if f.opcode == 9 || f.opcode == 10 || f.opcode >= 3 {
-            if f.payloadLength > 0 { s += " " + preview(f.payload, text: isUTF8(f.payload), truncated: f.payloadTruncated) }
+            if f.payloadLength > 0 { s += " " + preview(f.payload, text: isValidUTF8(f.payload), truncated: f.payloadTruncated) }
         } else if !f.fin || f.opcode == 0 {
             s += " [fragment]"
             if f.rsv & 4 == 0 && !f.payload.isEmpty {
-                s += " " + preview(f.payload, text: isUTF8(f.payload), truncated: f.payloadTruncated)
+                s += " " + preview(f.payload, text: isValidUTF8(f.payload), truncated: f.payloadTruncated)
             }
         }
         return s
@@ -207,19 +207,6 @@ public struct InfoFormatter: Sendable {
         case 9: return "Ping"
         case 10: return "Pong"
         default: return "Reserved-\(opcode)"
-        }
-    }
-}
-
-/// Whether bytes are entirely valid UTF-8.
-func isUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var it = bytes.makeIterator()
-    var decoder = UTF8()
-    while true {
-        switch decoder.decode(&it) {
-        case .scalarValue: continue
-        case .emptyInput: return true
-        case .error: return false
         }
     }
 }

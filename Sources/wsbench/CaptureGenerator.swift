@@ -136,7 +136,7 @@ final class CaptureGenerator {
         case 1:
             var keyBytes = [UInt8](repeating: 0, count: 16)
             for i in keyBytes.indices { keyBytes[i] = UInt8(truncatingIfNeeded: rng.next()) }
-            let key = keyBytes.withUnsafeBytes { base64String($0) }
+            let key = keyBytes.withUnsafeBytes { base64($0) }
             var request = "GET /stream/\(c.cport) HTTP/1.1\r\nHost: 10.1.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             request += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\nOrigin: http://10.1.0.1:8080\r\n"
             if deflate { request += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n" }
@@ -258,20 +258,4 @@ final class CaptureGenerator {
         }
         return Array(out[0..<max(0, produced - 4)])
     }
-}
-
-func base64String(_ bytes: UnsafeRawBufferPointer) -> String {
-    let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    var out: [UInt8] = []
-    var i = 0
-    while i + 3 <= bytes.count {
-        let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], table[Int(v >> 6 & 63)], table[Int(v & 63)]]
-        i += 3
-    }
-    if bytes.count - i == 1 {
-        let v = UInt32(bytes[i]) << 16
-        out += [table[Int(v >> 18)], table[Int(v >> 12 & 63)], 61, 61]
-    }
-    return String(decoding: out, as: UTF8.self)
 }

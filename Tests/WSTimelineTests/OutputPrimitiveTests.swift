@@ -1,4 +1,5 @@
 import Testing
+import WSDissector
 @testable import WSOutput
 
 /// The output layer's primitives: JSON escaping, base64, terminal-safe previews, time text.
