@@ -24,7 +24,7 @@ public final class PacketDecoder {
         let cut = bytes.count < wireLength
         switch linkType {
         case .ethernet:
-            decodeEthernet(bytes, into: &packet)
+            decodeEthernet(bytes, into: &packet, time: time)
         case .null, .loop:
             guard bytes.count >= 4 else {
                 packet.issue = .truncated(layer: .null, needed: 4, available: bytes.count)
@@ -68,7 +68,7 @@ public final class PacketDecoder {
         return packet
     }
 
-    private func decodeEthernet(_ bytes: UnsafeRawBufferPointer, into packet: inout DecodedPacket) {
+    private func decodeEthernet(_ bytes: UnsafeRawBufferPointer, into packet: inout DecodedPacket, time: Int64) {
         guard bytes.count >= 14 else {
             packet.issue = .truncated(layer: .ethernet, needed: 14, available: bytes.count)
             return
@@ -88,7 +88,7 @@ public final class PacketDecoder {
             offset += 4
             type = bytes.u16(offset)
         }
-        decodeEtherType(type, bytes.tail(from: offset + 2), into: &packet, time: 0)
+        decodeEtherType(type, bytes.tail(from: offset + 2), into: &packet, time: time)
     }
 
     private func decodeEtherType(_ type: UInt16, _ bytes: UnsafeRawBufferPointer,

@@ -7,26 +7,30 @@ enum Base64 {
     }
 
     static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(v >> 18)], alphabet[Int(v >> 12 & 63)], alphabet[Int(v >> 6 & 63)], alphabet[Int(v & 63)]]
-            i += 3
+        let length = (bytes.count + 2) / 3 * 4
+        guard length > 0 else { return "" }
+        return alphabet.withUnsafeBufferPointer { table in
+            String(unsafeUninitializedCapacity: length) { out in
+                var i = 0, o = 0
+                @inline(__always) func put(_ v: UInt32, _ shift: UInt32) {
+                    out[o] = table[Int(v >> shift & 63)]
+                    o += 1
+                }
+                while i + 3 <= bytes.count {
+                    let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+                    put(v, 18); put(v, 12); put(v, 6); put(v, 0)
+                    i += 3
+                }
+                let rest = bytes.count - i
+                if rest > 0 {
+                    let v = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
+                    put(v, 18); put(v, 12)
+                    if rest == 2 { put(v, 6) } else { out[o] = UInt8(ascii: "="); o += 1 }
+                    out[o] = UInt8(ascii: "="); o += 1
+                }
+                return o
+            }
         }
-        let pad = UInt8(ascii: "=")
-        switch bytes.count - i {
-        case 1:
-            let v = UInt32(bytes[i]) << 16
-            out += [alphabet[Int(v >> 18)], alphabet[Int(v >> 12 & 63)], pad, pad]
-        case 2:
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(v >> 18)], alphabet[Int(v >> 12 & 63)], alphabet[Int(v >> 6 & 63)], pad]
-        default:
-            break
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decoded length of a well-formed padded base64 string, or nil when it is not base64.
@@ -39,7 +43,9 @@ enum Base64 {
                 guard index >= bytes.count - 2 else { return nil }
                 padding += 1
             } else {
-                guard padding == 0, alphabet.contains(byte) else { return nil }
+                let isAlphabet = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || (byte >= 0x30 && byte <= 0x39) || byte == 0x2B || byte == 0x2F
+                guard padding == 0, isAlphabet else { return nil }
             }
         }
         return bytes.count / 4 * 3 - padding

@@ -66,16 +66,19 @@ enum HTTPHeaderParser {
     }
 
     static func parse(_ block: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPHead {
-        var lines: [Substring] = []
+        // Lines as byte ranges (a CR before the LF dropped), trailing empty lines dropped; only
+        // the start line and each field's name and value become Strings.
+        var lines: [Range<Int>] = []
         var lineStart = 0
         for index in 0...block.count where index == block.count || block[index] == 0x0A {
             var lineEnd = index
             if lineEnd > lineStart && block[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            lines.append(Substring(String(decoding: UnsafeRawBufferPointer(rebasing: block[lineStart..<lineEnd]), as: UTF8.self)))
+            lines.append(lineStart..<lineEnd)
             lineStart = index + 1
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
-        guard let first = lines.first else { throw .badStartLine }
+        guard let firstRange = lines.first else { throw .badStartLine }
+        let first = text(block, firstRange)
         let parts = first.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
         let startLine: HTTPHead.StartLine
         if first.hasPrefix("HTTP/") {
@@ -87,37 +90,66 @@ enum HTTPHeaderParser {
             startLine = .request(method: String(parts[0]), target: String(parts[1]), version: String(parts[2]))
         }
         var headers: [HTTPHeader] = []
-        for line in lines.dropFirst() {
-            if let c = line.first, c == " " || c == "\t", !headers.isEmpty {
+        for line in lines.dropFirst() where !line.isEmpty {
+            let lead = block[line.lowerBound]
+            if (lead == 0x20 || lead == 0x09) && !headers.isEmpty {
                 // obs-fold: continuation of the previous value.
-                headers[headers.count - 1].value += " " + trim(line)
+                headers[headers.count - 1].value += " " + text(block, trimmed(block, line))
                 continue
             }
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append(HTTPHeader(name: String(line[..<colon]), value: trim(line[line.index(after: colon)...])))
+            guard let colon = line.first(where: { block[$0] == 0x3A }) else { continue }
+            headers.append(HTTPHeader(name: text(block, line.lowerBound..<colon),
+                                      value: text(block, trimmed(block, colon + 1..<line.upperBound))))
         }
         return HTTPHead(startLine: startLine, headers: headers)
     }
+
+    private static func text(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: block[range]), as: UTF8.self)
+    }
+
+    /// `range` without leading and trailing spaces and tabs.
+    private static func trimmed(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
+        var lo = range.lowerBound, hi = range.upperBound
+        while lo < hi && (block[lo] == 0x20 || block[lo] == 0x09) { lo += 1 }
+        while hi > lo && (block[hi - 1] == 0x20 || block[hi - 1] == 0x09) { hi -= 1 }
+        return lo..<hi
+    }
 }
 
+/// `text` without leading and trailing spaces and tabs (HTTP's OWS, byte by byte).
 func trim<S: StringProtocol>(_ text: S) -> String {
-    var slice = Substring(text)
-    while let c = slice.first, c == " " || c == "\t" { slice = slice.dropFirst() }
-    while let c = slice.last, c == " " || c == "\t" { slice = slice.dropLast() }
-    return String(slice)
+    let text = Substring(text)
+    let utf8 = text.utf8
+    var lo = utf8.startIndex, hi = utf8.endIndex
+    while lo < hi, utf8[lo] == 0x20 || utf8[lo] == 0x09 { lo = utf8.index(after: lo) }
+    while lo < hi {
+        let last = utf8.index(before: hi)
+        guard utf8[last] == 0x20 || utf8[last] == 0x09 else { break }
+        hi = last
+    }
+    return String(text[lo..<hi])
 }
 
+/// The comma-separated items of a field value, trimmed, empty ones left out.
 func splitList(_ value: String) -> [String] {
-    value.split(separator: ",").map { trim($0) }.filter { !$0.isEmpty }
+    value.utf8.split(separator: 0x2C).compactMap { item in
+        let t = trim(Substring(item))
+        return t.isEmpty ? nil : t
+    }
 }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     let x = a.utf8, y = b.utf8
     guard x.count == y.count else { return false }
-    for (p, q) in zip(x, y) {
-        let lp = p >= 0x41 && p <= 0x5A ? p | 0x20 : p
-        let lq = q >= 0x41 && q <= 0x5A ? q | 0x20 : q
-        if lp != lq { return false }
-    }
+    @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+    // Native strings are contiguous: compare their buffers without iterator overhead.
+    if let equal = x.withContiguousStorageIfAvailable({ p in
+        y.withContiguousStorageIfAvailable { q in
+            for i in 0..<p.count where lower(p[i]) != lower(q[i]) { return false }
+            return true
+        }
+    }), let equal { return equal }
+    for (p, q) in zip(x, y) where lower(p) != lower(q) { return false }
     return true
 }

@@ -31,10 +31,12 @@ final class Connection {
 
     var heldBytes: Int { toServer.heldBytes + toClient.heldBytes }
 
+    @inline(__always)
     func direction(from source: Endpoint) -> Direction {
         source == client ? .clientToServer : .serverToClient
     }
 
+    @inline(__always)
     func half(_ direction: Direction) -> HalfStream {
         direction == .clientToServer ? toServer : toClient
     }

@@ -10,7 +10,7 @@ public final class ConnectionTable {
     public private(set) var streamsOpened = 0
     /// Connections released because the table was full.
     public private(set) var evictions = 0
-    private var connections: [FlowKey: Connection] = [:]
+    private var connections = FlowTable()
     private var totalHeld = 0
     private var lastSweep: Int64 = 0
 
@@ -78,7 +78,7 @@ public final class ConnectionTable {
 
     /// Ends the input: every hole becomes a gap, every direction ends, every connection is released.
     public func finish(emit: (StreamEvent) -> Void) {
-        let all = connections.values.sorted { $0.stream < $1.stream }
+        let all = connections.entries.map(\.connection).sorted { $0.stream < $1.stream }
         for connection in all {
             flush(connection, reason: .endOfCapture, reset: false, emit: emit)
             emit(.released(stream: connection.stream, reason: .endOfCapture))
@@ -107,7 +107,7 @@ public final class ConnectionTable {
                                     server: sourceIsClient ? destination : source,
                                     midstream: midstream, time: time)
         streamsOpened += 1
-        connections[key] = connection
+        connections.insert(connection, for: key)
         return connection
     }
 
@@ -139,7 +139,7 @@ public final class ConnectionTable {
             flush(connection, reason: .endOfCapture, reset: false, emit: emit)
         }
         totalHeld -= connection.heldBytes
-        connections[key] = nil
+        connections.remove(key)
         emit(.released(stream: connection.stream, reason: reason))
     }
 
@@ -164,7 +164,7 @@ public final class ConnectionTable {
     private func evictLeastRecent(emit: (StreamEvent) -> Void) {
         // Release the oldest sixteenth at once so eviction costs O(1) amortized per connection.
         let batch = max(1, connections.count / 16)
-        let victims = connections.sorted { $0.value.lastSeen < $1.value.lastSeen }.prefix(batch).map(\.key)
+        let victims = connections.entries.sorted { $0.connection.lastSeen < $1.connection.lastSeen }.prefix(batch).map(\.key)
         for key in victims {
             evictions += 1
             release(key, reason: .evicted, emit: emit)
@@ -173,7 +173,7 @@ public final class ConnectionTable {
 
     private func sweep(now: Int64, emit: (StreamEvent) -> Void) {
         var stale: [(FlowKey, ReleaseReason, Int)] = []
-        for (key, c) in connections {
+        for (key, c) in connections.entries {
             if c.ended && now - c.endedAt > limits.closedLingerNanoseconds {
                 stale.append((key, .finished, c.stream))
             } else if now - c.lastSeen > limits.idleTimeoutNanoseconds {
@@ -192,20 +192,21 @@ public final class ConnectionTable {
         let flags = tcp.flags
         let other = direction.reversed
         let stream = c.stream
+        // The two halves, looked up once: every access below is a plain field access.
+        let h = c.half(direction)
+        let o = c.half(other)
 
         // 1. Labels. Nothing is delivered until the report is out.
 
         if flags.contains(.syn) {
-            let retransmitted = c.withHalf(direction) { h -> Bool in
-                if h.synSeen && h.isn == tcp.sequence { return true }
+            let retransmitted = h.synSeen && h.isn == tcp.sequence
+            if !retransmitted {
                 h.isn = tcp.sequence
                 h.anchored = true
                 h.synSeen = true
                 h.next = 0
                 h.highest = 0
-                return false
-            }
-            if retransmitted {
+            } else {
                 report.handshakeRetransmission = true
                 report.analysis.insert(.retransmission)
             }
@@ -216,20 +217,18 @@ public final class ConnectionTable {
                 report.handshake = .synAck
                 c.synAckSeen = true
             }
-        } else if !c.half(direction).anchored {
-            c.withHalf(direction) { h in
-                h.isn = tcp.sequence &- 1
-                h.anchored = true
-            }
+        } else if !h.anchored {
+            h.isn = tcp.sequence &- 1
+            h.anchored = true
         }
-        if flags.contains(.ack) && !c.half(other).anchored {
+        if flags.contains(.ack) && !o.anchored {
             // Guess the other side's anchor from what this side acknowledges; the other side's
             // own first segment replaces the guess.
-            c.withHalf(other) { h in h.isn = tcp.acknowledgment &- 1 }
+            o.isn = tcp.acknowledgment &- 1
         }
 
-        report.relativeSeq = tcp.sequence &- c.half(direction).isn
-        if flags.contains(.ack) { report.relativeAck = tcp.acknowledgment &- c.half(other).isn }
+        report.relativeSeq = tcp.sequence &- h.isn
+        if flags.contains(.ack) { report.relativeAck = tcp.acknowledgment &- o.isn }
 
         // Handshake step 3: the client's ACK of the SYN-ACK.
         if !flags.contains(.syn) && flags.contains(.ack) && direction == .clientToServer && !c.handshakeDone
@@ -247,14 +246,14 @@ public final class ConnectionTable {
         }
 
         // Sequence analysis.
-        let seqStart = c.half(direction).offset(of: flags.contains(.syn) ? tcp.sequence &+ 1 : tcp.sequence)
+        let seqStart = h.offset(of: flags.contains(.syn) ? tcp.sequence &+ 1 : tcp.sequence)
         let control = flags.contains(.syn) || flags.contains(.fin) || flags.contains(.rst)
-        let before = c.half(direction)
+        let before = h
         var skipData = false
         if payloadLength <= 1 && !control && before.sawSegment && seqStart == Int64(before.highest) - 1 {
             skipData = true
             report.analysis.insert(.keepAlive)
-        } else if payloadLength == 1 && !control && seqStart == Int64(before.highest) && c.half(other).lastWindow == 0 {
+        } else if payloadLength == 1 && !control && seqStart == Int64(before.highest) && o.lastWindow == 0 {
             skipData = true
             report.analysis.insert(.zeroWindowProbe)
         }
@@ -269,7 +268,7 @@ public final class ConnectionTable {
                 // segment that set the highest byte (within the initial RTT, or 3 ms) and does
                 // not end exactly there; else a retransmission (Wireshark's rule).
                 let threshold = c.initialRTT.map { $0 > 0 ? $0 : 3_000_000 } ?? 3_000_000
-                let peer = c.half(other)
+                let peer = o
                 let fastRetransmission = peer.duplicateAcks >= 2 && peer.lastAck == tcp.sequence
                     && time - peer.lastAckTime < 20_000_000
                 // Bytes the peer already acknowledged are a (spurious) retransmission.
@@ -286,42 +285,40 @@ public final class ConnectionTable {
             && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload)) {
             report.analysis.insert(.overlapConflict)
         }
-        let otherWasKeepAlive = c.half(other).lastWasKeepAlive
-        c.withHalf(direction) { h in
-            h.sawSegment = true
-            h.lastWasKeepAlive = report.analysis.contains(.keepAlive)
-            let end = max(0, seqStart) + Int64(payloadLength) + finBit
-            if end > Int64(h.highest) && !skipData {
-                h.highest = UInt64(end)
-                h.highestTime = time
-            }
+        let otherWasKeepAlive = o.lastWasKeepAlive
+        h.sawSegment = true
+        h.lastWasKeepAlive = report.analysis.contains(.keepAlive)
+        let end = max(0, seqStart) + Int64(payloadLength) + finBit
+        if end > Int64(h.highest) && !skipData {
+            h.highest = UInt64(end)
+            h.highestTime = time
         }
 
         // FIN: its offset and the teardown step.
-        if flags.contains(.fin) && c.half(direction).finOffset == nil {
+        if flags.contains(.fin) && h.finOffset == nil {
             if c.firstFIN == nil {
                 c.firstFIN = direction
                 report.teardown.insert(.firstFIN)
                 if c.state != .reset { c.state = .halfClosed }
             } else if c.firstFIN != direction {
                 report.teardown.insert(.secondFIN)
-                let firstFinOffset = c.half(other).finOffset ?? 0
-                let acksIt = flags.contains(.ack) && c.half(other).offset(of: tcp.acknowledgment) > Int64(firstFinOffset)
+                let firstFinOffset = o.finOffset ?? 0
+                let acksIt = flags.contains(.ack) && o.offset(of: tcp.acknowledgment) > Int64(firstFinOffset)
                 if !acksIt && !c.firstFINAcked { report.simultaneousClose = true }
             }
-            c.withHalf(direction) { h in h.finOffset = UInt64(max(0, seqStart + Int64(payloadLength))) }
+            h.finOffset = UInt64(max(0, seqStart + Int64(payloadLength)))
         }
 
         // ACK analysis.
         var skipOtherTo: UInt64?
         if flags.contains(.ack) {
-            let ackOffset = c.half(other).offset(of: tcp.acknowledgment)
-            let otherHalf = c.half(other)
+            let ackOffset = o.offset(of: tcp.acknowledgment)
+            let otherHalf = o
             if otherHalf.sawSegment && ackOffset > Int64(otherHalf.highest) && !flags.contains(.syn) {
                 report.analysis.insert(.ackedUnseenSegment)
             }
-            if ackOffset > 0 && UInt64(ackOffset) > c.half(direction).ackedThrough {
-                c.withHalf(direction) { $0.ackedThrough = UInt64(ackOffset) }
+            if ackOffset > 0 && UInt64(ackOffset) > h.ackedThrough {
+                h.ackedThrough = UInt64(ackOffset)
                 report.ackedOffset = UInt64(ackOffset)
             }
             if otherHalf.sawSegment && ackOffset > Int64(otherHalf.next) && !otherHalf.ended {
@@ -329,7 +326,7 @@ public final class ConnectionTable {
                 if let fin = otherHalf.finOffset, limit > fin { limit = fin }
                 if limit > otherHalf.next { skipOtherTo = limit }
             }
-            if let fin = c.half(other).finOffset, ackOffset > Int64(fin) {
+            if let fin = o.finOffset, ackOffset > Int64(fin) {
                 if c.firstFIN == other && !c.firstFINAcked {
                     c.firstFINAcked = true
                     report.teardown.insert(.firstFINAck)
@@ -339,26 +336,23 @@ public final class ConnectionTable {
                 }
             }
             // Duplicate ACK and window update, on Wireshark's conditions.
-            let h = c.half(direction)
             if payloadLength == 0 && !control && !skipData && h.lastAck == tcp.acknowledgment
                 && seqStart == Int64(h.highest) {
                 if otherWasKeepAlive && tcp.window != 0 && h.lastWindow == tcp.window {
                     report.analysis.insert(.keepAliveAck)
                 } else if tcp.window != 0 && h.lastWindow == tcp.window {
-                    c.withHalf(direction) { $0.duplicateAcks += 1 }
+                    h.duplicateAcks += 1
                     report.analysis.insert(.duplicateAck)
-                    report.duplicateAckCount = c.half(direction).duplicateAcks
+                    report.duplicateAckCount = h.duplicateAcks
                 } else if h.lastWindow != nil && h.lastWindow != tcp.window {
                     report.analysis.insert(.windowUpdate)
                 }
             } else if h.lastAck != tcp.acknowledgment {
-                c.withHalf(direction) { $0.duplicateAcks = 0 }
+                h.duplicateAcks = 0
             }
-            c.withHalf(direction) { h in
-                h.lastAck = tcp.acknowledgment
-                h.lastWindow = tcp.window
-                h.lastAckTime = time
-            }
+            h.lastAck = tcp.acknowledgment
+            h.lastWindow = tcp.window
+            h.lastAckTime = time
         }
         if tcp.window == 0 && !control { report.analysis.insert(.zeroWindow) }
 
@@ -382,28 +376,24 @@ public final class ConnectionTable {
 
         // 2. Delivery.
 
-        if payloadLength > 0 && !skipData && !c.half(direction).ended {
-            let heldBefore = c.half(direction).heldBytes
-            _ = c.withHalf(direction) { h in
-                h.accept(offset: seqStart, bytes: payload, declaredLength: payloadLength, packet: packet,
+        if payloadLength > 0 && !skipData && !h.ended {
+            let heldBefore = h.heldBytes
+            _ = h.accept(offset: seqStart, bytes: payload, declaredLength: payloadLength, packet: packet,
                          stream: stream, direction: direction, emit: emit)
-            }
-            totalHeld += c.half(direction).heldBytes - heldBefore
+            totalHeld += h.heldBytes - heldBefore
         }
-        if flags.contains(.fin) && !c.half(direction).ended {
-            c.withHalf(direction) { h in h.drain(stream: stream, direction: direction, emit: emit) }
+        if flags.contains(.fin) && !h.ended {
+            h.drain(stream: stream, direction: direction, emit: emit)
         }
         // The peer has every byte below its ACK: a hole there was lost by the capture only.
         if let limit = skipOtherTo {
-            let heldBefore = c.half(other).heldBytes
-            c.withHalf(other) { h in
-                while h.next < limit && !h.ended {
-                    let progress = h.next
-                    h.skipHole(upTo: limit, reason: .ackedUnseen, stream: stream, direction: other, emit: emit)
-                    if h.next == progress { break }
-                }
+            let heldBefore = o.heldBytes
+            while o.next < limit && !o.ended {
+                let progress = o.next
+                o.skipHole(upTo: limit, reason: .ackedUnseen, stream: stream, direction: other, emit: emit)
+                if o.next == progress { break }
             }
-            totalHeld += c.half(other).heldBytes - heldBefore
+            totalHeld += o.heldBytes - heldBefore
         }
         // Caps on held bytes.
         if c.heldBytes > limits.maxBufferedPerConnection || totalHeld > limits.maxBufferedTotal {

@@ -1,0 +1,107 @@
+import WSDecode
+
+/// The connection table's index: an open-addressing hash map from a 4-tuple to its connection.
+///
+/// One multiply-mix hash per lookup instead of SipHash over five fields (the standard
+/// `Dictionary` cost about 6% of a `--summary` run). The seed is random per table so that a
+/// hostile capture cannot aim its flows at one probe chain; nothing observable depends on the
+/// slot order (every caller that iterates sorts first).
+struct FlowTable {
+    private var keys: [FlowKey]
+    private var values: [Connection?]
+    private var mask: Int
+    private let seed: UInt64
+    /// Connections held.
+    private(set) var count = 0
+
+    init(capacity: Int = 256) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        let empty = FlowKey(Endpoint(address: IPAddress(ipv4: 0), port: 0), Endpoint(address: IPAddress(ipv4: 0), port: 0))
+        keys = Array(repeating: empty, count: size)
+        values = Array(repeating: nil, count: size)
+        mask = size - 1
+        seed = UInt64.random(in: 1...UInt64.max) | 1
+    }
+
+    @inline(__always)
+    private func home(_ key: FlowKey) -> Int {
+        let a = key.low, b = key.high
+        var x = a.address.low &* 0x9e37_79b9_7f4a_7c15 ^ b.address.low
+        x = (x ^ a.address.high &* 0xc2b2_ae3d_27d4_eb4f ^ b.address.high) &* seed
+        x ^= UInt64(a.port) << 16 | UInt64(b.port) << 40
+        x = (x ^ (x >> 29)) &* 0xbf58_476d_1ce4_e5b9
+        return Int(truncatingIfNeeded: x ^ (x >> 32)) & mask
+    }
+
+    /// The connection of `key`, if tracked.
+    subscript(key: FlowKey) -> Connection? {
+        var i = home(key)
+        while let value = values[i] {
+            if keys[i] == key { return value }
+            i = (i &+ 1) & mask
+        }
+        return nil
+    }
+
+    /// Tracks `connection` under `key` (replacing any connection there).
+    mutating func insert(_ connection: Connection, for key: FlowKey) {
+        if (count + 1) * 2 > values.count { grow() }
+        var i = home(key)
+        while values[i] != nil {
+            if keys[i] == key { values[i] = connection; return }
+            i = (i &+ 1) & mask
+        }
+        keys[i] = key
+        values[i] = connection
+        count += 1
+    }
+
+    /// Stops tracking `key` (backward-shift deletion: no tombstones, probe chains stay short).
+    mutating func remove(_ key: FlowKey) {
+        var i = home(key)
+        while true {
+            guard values[i] != nil else { return }
+            if keys[i] == key { break }
+            i = (i &+ 1) & mask
+        }
+        values[i] = nil
+        count -= 1
+        var j = i
+        while true {
+            j = (j &+ 1) & mask
+            guard values[j] != nil else { return }
+            let k = home(keys[j])
+            // Entry j stays when its home lies cyclically in (i, j].
+            let stays = i <= j ? (i < k && k <= j) : (i < k || k <= j)
+            if stays { continue }
+            keys[i] = keys[j]
+            values[i] = values[j]
+            values[j] = nil
+            i = j
+        }
+    }
+
+    mutating func removeAll() {
+        for i in values.indices { values[i] = nil }
+        count = 0
+    }
+
+    /// Every tracked (key, connection), in slot order.
+    var entries: [(key: FlowKey, connection: Connection)] {
+        var all: [(key: FlowKey, connection: Connection)] = []
+        all.reserveCapacity(count)
+        for i in values.indices { if let c = values[i] { all.append((keys[i], c)) } }
+        return all
+    }
+
+    private mutating func grow() {
+        let old = entries
+        let size = values.count * 2
+        keys = Array(repeating: keys[0], count: size)
+        values = Array(repeating: nil, count: size)
+        mask = size - 1
+        count = 0
+        for (key, connection) in old { insert(connection, for: key) }
+    }
+}
