@@ -3,7 +3,8 @@
 ///
 /// Memory per direction is bounded: a 14-byte header buffer, one frame payload prefix and one
 /// message payload prefix (each at most `payloadRetention`, reused across frames and released
-/// above 256 KiB), a 16 KiB unmasking scratch buffer and, with deflate, one zlib stream.
+/// above 256 KiB) and, with deflate, one zlib stream. Unmasking goes through a scratch buffer
+/// shared by the session's caller.
 ///
 /// After a gap, or from the start of a mid-stream capture, the parser resynchronizes with
 /// `FrameScanner` (see there for the heuristic).
@@ -41,13 +42,12 @@ final class FrameStream {
     private var frameInMessage = false
     private var message = MessageState()
     private var inflaterStorage: Inflater?
-    private let scratch: UnsafeMutableRawPointer
-    private static let scratchSize = 4 << 10
+    private let scratch: UnmaskScratch
 
     /// - Parameters:
     ///   - deflate: negotiated permessage-deflate parameters, if any.
     ///   - scanning: start by searching for a frame header (mid-stream).
-    init(side: Side, limits: DissectorLimits, deflate: DeflateParameters?, scanning: Bool) {
+    init(side: Side, limits: DissectorLimits, deflate: DeflateParameters?, scanning: Bool, scratch: UnmaskScratch) {
         self.side = side
         self.limits = limits
         self.deflate = deflate != nil
@@ -61,10 +61,8 @@ final class FrameStream {
         tolerateOrphanContinuation = scanning
         state = scanning ? .scanning : .header
         headerBuffer.reserveCapacity(14)
-        scratch = .allocate(byteCount: Self.scratchSize, alignment: 16)
+        self.scratch = scratch
     }
-
-    deinit { scratch.deallocate() }
 
     private var inflater: Inflater {
         if let inflaterStorage { return inflaterStorage }
@@ -213,17 +211,30 @@ final class FrameStream {
     // MARK: - Payload
 
     private func payload(_ source: UnsafeRawPointer, _ count: Int) {
-        if header.masked {
+        if header.masked && !needsPayloadBytes {
+            // Nobody reads these bytes (binary, uncompressed, nothing retained): count them only.
+            maskPhase = (maskPhase + count) & 3
+            consume(UnsafeRawBufferPointer(start: source, count: count))
+        } else if header.masked {
+            let buffer = scratch.bytes
             var done = 0
             while done < count {
-                let n = min(Self.scratchSize, count - done)
-                maskPhase = unmask(source + done, into: scratch, count: n, mask: header.maskBytes, phase: maskPhase)
-                consume(UnsafeRawBufferPointer(start: scratch, count: n))
+                let n = min(UnmaskScratch.size, count - done)
+                maskPhase = unmask(source + done, into: buffer, count: n, mask: header.maskBytes, phase: maskPhase)
+                consume(UnsafeRawBufferPointer(start: buffer, count: n))
                 done += n
             }
         } else {
             consume(UnsafeRawBufferPointer(start: source, count: count))
         }
+    }
+
+    /// Whether the current frame's payload bytes are read (not only counted): retained for
+    /// display, a control frame, inflated, or UTF-8 checked.
+    private var needsPayloadBytes: Bool {
+        if limits.payloadRetention > 0 || header.opcode >= 8 { return true }
+        guard frameInMessage else { return false }
+        return message.compressed || (message.opcode == 1 && !message.utf8Reported)
     }
 
     private func consume(_ bytes: UnsafeRawBufferPointer) {

@@ -31,6 +31,7 @@ public final class WebSocketSession {
 
     private let limits: DissectorLimits
     private let midstream: Bool
+    private let scratch: UnmaskScratch
     private var client = Direction()
     private var server = Direction()
     private var clientFrames: FrameStream?
@@ -51,9 +52,12 @@ public final class WebSocketSession {
     ///   - limits: caps on what the connection may make the dissector hold.
     ///   - midstream: the connection was picked up after its start: recognize WebSocket frames
     ///     from their structure when the first bytes are neither HTTP nor TLS.
-    public init(limits: DissectorLimits = DissectorLimits(), midstream: Bool = false) {
+    ///   - scratch: where masked payload is unmasked; one shared by every session of a capture
+    ///     stays in cache (a fresh one is made when nil).
+    public init(limits: DissectorLimits = DissectorLimits(), midstream: Bool = false, scratch: UnmaskScratch? = nil) {
         self.limits = limits
         self.midstream = midstream
+        self.scratch = scratch ?? UnmaskScratch()
     }
 
     // MARK: - Public entry points
@@ -67,7 +71,7 @@ public final class WebSocketSession {
         func tracked(_ event: DissectorEvent) { emitted = true; emit(event) }
         process(bytes, side: side, packet: packet, tracked)
         if !emitted {
-            emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(direction(side).buffer.count),
+            emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(bufferCount(side)),
                                     expected: nil)))
         }
     }
@@ -76,7 +80,7 @@ public final class WebSocketSession {
     /// resynchronizes.
     public func gap(_ size: UInt64, from side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
         guard size > 0 else { return }
-        switch direction(side).mode {
+        switch mode(side) {
         case .frames:
             frames(side)?.gap(size, packet: packet, emit)
         case .httpBody(let remaining):
@@ -104,7 +108,7 @@ public final class WebSocketSession {
                                   resync: "none: the protocol is unknown")))
             }
         case .httpHeader:
-            let seen = direction(side).buffer.count
+            let seen = bufferCount(side)
             clearBuffer(side)
             setMode(.opaque(.unknown), side)
             emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes of an HTTP header block (\(seen) bytes seen)",
@@ -128,17 +132,17 @@ public final class WebSocketSession {
     /// `side` finished sending (FIN or RST, or end of capture): reports an unfinished
     /// frame/message/header as truncated.
     public func end(from side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
-        switch direction(side).mode {
+        switch mode(side) {
         case .frames:
             frames(side)?.end(packet: packet, emit)
         case .httpHeader:
-            let seen = direction(side).buffer.count
+            let seen = bufferCount(side)
             if seen > 0 {
                 emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream inside an HTTP header block (\(seen) bytes seen)",
                                   resync: "none: the stream ended")))
             }
         case .sniff:
-            let seen = direction(side).buffer.count
+            let seen = bufferCount(side)
             if seen > 0 {
                 emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream after \(seen) bytes too few to identify the protocol",
                                   resync: "none: the stream ended")))
@@ -154,7 +158,7 @@ public final class WebSocketSession {
                                   resync: "none: the stream ended")))
             }
         case .tlsHello:
-            let seen = direction(side).buffer.count
+            let seen = bufferCount(side)
             if seen > 0 {
                 emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream inside a TLS hello (\(seen) bytes seen)",
                                   resync: "none: the stream ended")))
@@ -168,6 +172,9 @@ public final class WebSocketSession {
     // MARK: - Dispatch
 
     private func direction(_ side: Side) -> Direction { side == .client ? client : server }
+    /// The mode alone: no copy of the direction's buffer (this runs once per chunk).
+    private func mode(_ side: Side) -> Mode { side == .client ? client.mode : server.mode }
+    private func bufferCount(_ side: Side) -> Int { side == .client ? client.buffer.count : server.buffer.count }
     private func setMode(_ mode: Mode, _ side: Side) {
         if side == .client { client.mode = mode } else { server.mode = mode }
     }
@@ -177,7 +184,8 @@ public final class WebSocketSession {
     private func frames(_ side: Side) -> FrameStream? { side == .client ? clientFrames : serverFrames }
 
     private func startFrames(_ side: Side, scanning: Bool) {
-        let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning)
+        let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning,
+                                 scratch: scratch)
         if side == .client { clientFrames = stream } else { serverFrames = stream }
         setMode(.frames, side)
         if scanning && !isWebSocket { isMidstream = true }
@@ -187,7 +195,7 @@ public final class WebSocketSession {
         var rest = bytes
         while rest.count > 0 {
             let used: Int
-            switch direction(side).mode {
+            switch mode(side) {
             case .sniff:
                 used = sniff(rest, side: side, packet: packet, emit)
             case .httpHeader:

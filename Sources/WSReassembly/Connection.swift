@@ -3,6 +3,8 @@ import WSDecode
 /// One TCP connection: its roles, its two half-streams and its lifecycle.
 final class Connection {
     let stream: Int
+    /// Index among the connections open now, reused after release (see `SegmentReport.slot`).
+    var slot = 0
     let client: Endpoint
     let server: Endpoint
     let midstream: Bool

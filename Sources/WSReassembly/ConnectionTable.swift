@@ -11,6 +11,9 @@ public final class ConnectionTable {
     /// Connections released because the table was full.
     public private(set) var evictions = 0
     private var connections = FlowTable()
+    /// Slots of released connections, and the next never-used slot.
+    private var freeSlots: [Int] = []
+    private var nextSlot = 0
     private var totalHeld = 0
     private var lastSweep: Int64 = 0
 
@@ -66,6 +69,7 @@ public final class ConnectionTable {
         connection.lastSeen = time
         let direction = connection.direction(from: source)
         var report = SegmentReport(stream: connection.stream, direction: direction)
+        report.slot = connection.slot
         report.isNewStream = isNew
         report.midstream = connection.midstream
         report.payloadLength = payloadLength
@@ -84,6 +88,8 @@ public final class ConnectionTable {
             emit(.released(stream: connection.stream, reason: .endOfCapture))
         }
         connections.removeAll()
+        freeSlots.removeAll()
+        nextSlot = 0
         totalHeld = 0
     }
 
@@ -107,6 +113,12 @@ public final class ConnectionTable {
                                     server: sourceIsClient ? destination : source,
                                     midstream: midstream, time: time)
         streamsOpened += 1
+        if let free = freeSlots.popLast() {
+            connection.slot = free
+        } else {
+            connection.slot = nextSlot
+            nextSlot += 1
+        }
         connections.insert(connection, for: key)
         return connection
     }
@@ -140,6 +152,7 @@ public final class ConnectionTable {
         }
         totalHeld -= connection.heldBytes
         connections.remove(key)
+        freeSlots.append(connection.slot)
         emit(.released(stream: connection.stream, reason: reason))
     }
 

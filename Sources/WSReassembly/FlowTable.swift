@@ -7,8 +7,12 @@ import WSDecode
 /// hostile capture cannot aim its flows at one probe chain; nothing observable depends on the
 /// slot order (every caller that iterates sorts first).
 struct FlowTable {
-    private var keys: [FlowKey]
-    private var values: [Connection?]
+    /// Key and connection side by side: a probe touches one cache line.
+    private struct Slot {
+        var key: FlowKey
+        var connection: Connection?
+    }
+    private var slots: [Slot]
     private var mask: Int
     private let seed: UInt64
     /// Connections held.
@@ -18,8 +22,7 @@ struct FlowTable {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
         let empty = FlowKey(Endpoint(address: IPAddress(ipv4: 0), port: 0), Endpoint(address: IPAddress(ipv4: 0), port: 0))
-        keys = Array(repeating: empty, count: size)
-        values = Array(repeating: nil, count: size)
+        slots = Array(repeating: Slot(key: empty, connection: nil), count: size)
         mask = size - 1
         seed = UInt64.random(in: 1...UInt64.max) | 1
     }
@@ -37,8 +40,8 @@ struct FlowTable {
     /// The connection of `key`, if tracked.
     subscript(key: FlowKey) -> Connection? {
         var i = home(key)
-        while let value = values[i] {
-            if keys[i] == key { return value }
+        while let value = slots[i].connection {
+            if slots[i].key == key { return value }
             i = (i &+ 1) & mask
         }
         return nil
@@ -46,14 +49,13 @@ struct FlowTable {
 
     /// Tracks `connection` under `key` (replacing any connection there).
     mutating func insert(_ connection: Connection, for key: FlowKey) {
-        if (count + 1) * 2 > values.count { grow() }
+        if (count + 1) * 2 > slots.count { grow() }
         var i = home(key)
-        while values[i] != nil {
-            if keys[i] == key { values[i] = connection; return }
+        while slots[i].connection != nil {
+            if slots[i].key == key { slots[i].connection = connection; return }
             i = (i &+ 1) & mask
         }
-        keys[i] = key
-        values[i] = connection
+        slots[i] = Slot(key: key, connection: connection)
         count += 1
     }
 
@@ -61,29 +63,28 @@ struct FlowTable {
     mutating func remove(_ key: FlowKey) {
         var i = home(key)
         while true {
-            guard values[i] != nil else { return }
-            if keys[i] == key { break }
+            guard slots[i].connection != nil else { return }
+            if slots[i].key == key { break }
             i = (i &+ 1) & mask
         }
-        values[i] = nil
+        slots[i].connection = nil
         count -= 1
         var j = i
         while true {
             j = (j &+ 1) & mask
-            guard values[j] != nil else { return }
-            let k = home(keys[j])
+            guard slots[j].connection != nil else { return }
+            let k = home(slots[j].key)
             // Entry j stays when its home lies cyclically in (i, j].
             let stays = i <= j ? (i < k && k <= j) : (i < k || k <= j)
             if stays { continue }
-            keys[i] = keys[j]
-            values[i] = values[j]
-            values[j] = nil
+            slots[i] = slots[j]
+            slots[j].connection = nil
             i = j
         }
     }
 
     mutating func removeAll() {
-        for i in values.indices { values[i] = nil }
+        for i in slots.indices { slots[i].connection = nil }
         count = 0
     }
 
@@ -91,15 +92,14 @@ struct FlowTable {
     var entries: [(key: FlowKey, connection: Connection)] {
         var all: [(key: FlowKey, connection: Connection)] = []
         all.reserveCapacity(count)
-        for i in values.indices { if let c = values[i] { all.append((keys[i], c)) } }
+        for slot in slots { if let c = slot.connection { all.append((slot.key, c)) } }
         return all
     }
 
     private mutating func grow() {
         let old = entries
-        let size = values.count * 2
-        keys = Array(repeating: keys[0], count: size)
-        values = Array(repeating: nil, count: size)
+        let size = slots.count * 2
+        slots = Array(repeating: Slot(key: slots[0].key, connection: nil), count: size)
         mask = size - 1
         count = 0
         for (key, connection) in old { insert(connection, for: key) }

@@ -3,6 +3,9 @@ public struct SegmentReport: Sendable {
     /// Wireshark-style stream index, from 0 in order of first appearance.
     public var stream: Int
     public var direction: Direction
+    /// The connection's index among those open now: below the table's connection cap, reused
+    /// once the connection is released. Callers keep per-connection state in an array by it.
+    public var slot = 0
     /// This segment opened a new stream.
     public var isNewStream = false
     /// The connection's start (its SYN) was not captured.

@@ -15,7 +15,11 @@ public final class Analyzer {
     public var streamObserver: ((_ stream: Int, _ side: Side, _ bytes: UnsafeRawBufferPointer?, _ gap: UInt64) -> Void)?
     private let decoder: PacketDecoder
     private let table: ConnectionTable
+    /// One unmasking buffer for every connection: it stays in cache.
+    private let scratch = UnmaskScratch()
     private var trackers: [Int: ConnectionTracker] = [:]
+    /// The same trackers by the reassembly's connection slot: the per-packet lookup.
+    private var trackersBySlot: [ConnectionTracker?] = []
     /// The last tracker looked up: most stream events belong to the packet's own connection.
     private var cached: ConnectionTracker?
 
@@ -102,7 +106,11 @@ public final class Analyzer {
     /// A segment's report arrived: find or make its tracker and note the TCP facts.
     private func begin(_ report: SegmentReport, tcp: TCPHeader, source: Endpoint, destination: Endpoint) {
         let tracker: ConnectionTracker
-        if let existing = self.tracker(report.stream) {
+        if report.slot < trackersBySlot.count, let bySlot = trackersBySlot[report.slot],
+           bySlot.summary.stream == report.stream {
+            tracker = bySlot
+            cached = bySlot
+        } else if let existing = self.tracker(report.stream) {
             tracker = existing
         } else {
             let roles = table.endpoints(source: source, destination: destination)
@@ -110,6 +118,11 @@ public final class Analyzer {
                                         server: roles?.server ?? destination, midstream: report.midstream,
                                         packet: number, time: time)
             trackers[report.stream] = tracker
+            if report.slot >= trackersBySlot.count {
+                trackersBySlot.append(contentsOf: repeatElement(nil, count: report.slot + 1 - trackersBySlot.count))
+            }
+            trackersBySlot[report.slot] = tracker
+            tracker.slot = report.slot
             cached = tracker
             counters.connections += 1
         }
@@ -139,6 +152,7 @@ public final class Analyzer {
             }
         }
         trackers.removeAll()
+        trackersBySlot.removeAll()
         cached = nil
     }
 
@@ -210,7 +224,7 @@ public final class Analyzer {
             let side: Side = direction == .clientToServer ? .client : .server
             streamObserver?(stream, side, bytes, 0)
             t.chunkEnd = offset + UInt64(bytes.count)
-            t.session(limits: options.dissector).receive(bytes, from: side, packet: number) { d in
+            t.session(limits: options.dissector, scratch: scratch).receive(bytes, from: side, packet: number) { d in
                 self.handleDissector(d, tracker: t, emit: emit)
             }
         case let .gap(stream, direction, size, _, reason):
@@ -243,6 +257,7 @@ public final class Analyzer {
                 summary(t.summary)
             }
             trackers[stream] = nil
+            if t.slot < trackersBySlot.count && trackersBySlot[t.slot] === t { trackersBySlot[t.slot] = nil }
             if cached === t { cached = nil }
         }
     }

@@ -19,15 +19,17 @@ final class ConnectionTracker {
     var chunkEnd: UInt64 = 0
     /// The last packet of this connection (flushed events at the end are reported on it).
     var lastPacket = 0
+    /// The reassembly slot the tracker is filed under in the analyzer.
+    var slot = 0
 
     init(stream: Int, client: Endpoint, server: Endpoint, midstream: Bool, packet: Int, time: Int64) {
         summary = ConnectionSummary(stream: stream, client: client, server: server, start: time, end: time,
                                     firstPacket: packet, lastPacket: packet, midstream: midstream)
     }
 
-    func session(limits: DissectorLimits) -> WebSocketSession {
+    func session(limits: DissectorLimits, scratch: UnmaskScratch) -> WebSocketSession {
         if let session { return session }
-        let made = WebSocketSession(limits: limits, midstream: summary.midstream)
+        let made = WebSocketSession(limits: limits, midstream: summary.midstream, scratch: scratch)
         session = made
         return made
     }

@@ -105,3 +105,53 @@ func fixture(_ path: String) -> String {
         #expect(count == 9)
     }
 }
+
+/// The memory-mapped reader must hand out exactly what libpcap hands out, and give way to
+/// libpcap (same records after, same error text) at the first record it does not take.
+@Suite struct MappedReadingTests {
+    struct Record: Equatable {
+        var header: PacketHeader
+        var bytes: [UInt8]
+    }
+
+    func read(_ path: String, mapped: Bool) -> (records: [Record], error: String?) {
+        var records: [Record] = []
+        do {
+            let file = try CaptureFile(path: path, mapped: mapped)
+            try file.forEach { h, bytes in
+                records.append(Record(header: h, bytes: Array(bytes)))
+                return true
+            }
+            return (records, nil)
+        } catch {
+            return (records, error.description)
+        }
+    }
+
+    @Test(arguments: ["seed-walkthrough.pcap", "linktypes/bigendian-usec.pcap", "linktypes/bigendian-nsec.pcap",
+                      "linktypes/nanosecond.pcap", "linktypes/truncated-mid-record.pcap", "linktypes/dumpcap.pcapng"])
+    func mappedEqualsLibpcap(path: String) {
+        let viaMapping = read(fixture(path), mapped: true)
+        let viaLibpcap = read(fixture(path), mapped: false)
+        #expect(viaMapping.records.count > 0)
+        #expect(viaMapping.records == viaLibpcap.records)
+        #expect(viaMapping.error == viaLibpcap.error)
+    }
+
+    /// Hand-made (the only way to get it): the seed capture with its snapshot length lowered to
+    /// 100 bytes, so that the first record longer than that stops the mapped walk mid-file and
+    /// libpcap reads the rest (cutting those records to 100 bytes).
+    @Test func libpcapTakesOverMidFile() throws {
+        var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
+        data[16] = 100; data[17] = 0; data[18] = 0; data[19] = 0
+        let path = NSTemporaryDirectory() + "wstrace-snaplen-\(getpid()).pcap"
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let viaMapping = read(path, mapped: true)
+        let viaLibpcap = read(path, mapped: false)
+        #expect(viaMapping.records.count == 22)
+        #expect(viaMapping.records.contains { $0.header.wireLength > 100 })
+        #expect(viaMapping.records == viaLibpcap.records)
+        #expect(viaMapping.error == viaLibpcap.error)
+    }
+}
