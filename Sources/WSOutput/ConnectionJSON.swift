@@ -72,7 +72,7 @@ struct ConnectionJSON {
         w.key("messages")
         w.beginObject()
         for (name, c) in [("client", s.clientCounts), ("server", s.serverCounts)] {
-            w.key(name)
+            w.key(named: name)
             w.beginObject()
             w.field("text", c.text)
             w.field("binary", c.binary)
@@ -117,7 +117,7 @@ struct ConnectionJSON {
         w.field("simultaneous", s.teardown.simultaneous)
         w.key("steps")
         w.beginObject()
-        for step in 1...4 { if let p = s.teardown.steps[step] { w.field("\(step)/4", p) } }
+        for step in 1...4 { if let p = s.teardown.steps[step] { w.key(named: "\(step)/4"); w.int(p) } }
         w.endObject()
         w.endObject()
 
@@ -125,7 +125,7 @@ struct ConnectionJSON {
         w.beginObject()
         for phase in Phase.allCases {
             guard let span = s.phases[phase] else { continue }
-            w.key(phase.rawValue)
+            w.key(named: phase.rawValue)
             w.beginObject()
             w.field("first_packet", span.firstPacket)
             w.field("last_packet", span.lastPacket)

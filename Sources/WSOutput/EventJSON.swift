@@ -7,22 +7,25 @@ import WSTimeline
 struct EventJSON {
     let options: RenderOptions
     let formatter: InfoFormatter
-    let names = EndpointNames()
+    let endpoints = EndpointTextCache()
 
     func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter) {
         w.beginObject()
-        w.field("type", "event")
+        w.field("type", literal: "event")
         w.field("packet", e.packet)
         w.field("time", seconds: e.time, decimals: options.timeDecimals)
         w.field("rel", seconds: e.time - firstTime, decimals: options.timeDecimals)
         if let stream = e.stream { w.field("stream", stream) }
-        w.field("src", e.source.map { e.stream == nil ? $0.address.text : names.text($0) } ?? e.sourceText ?? "")
-        w.field("dst", e.destination.map { e.stream == nil ? $0.address.text : names.text($0) } ?? e.destinationText ?? "")
+        w.key("src")
+        writeAddress(e.source, text: e.sourceText, withPort: e.stream != nil, into: &w)
+        w.key("dst")
+        writeAddress(e.destination, text: e.destinationText, withPort: e.stream != nil, into: &w)
         w.field("proto", e.proto)
         w.field("phase", e.phase.rawValue)
         w.field("length", e.wireLength)
-        w.field("info", formatter.info(e))
-        if let side = e.side { w.field("direction", side == .client ? "client-to-server" : "server-to-client") }
+        w.key("info")
+        w.string { formatter.write(e, into: &$0) }
+        if let side = e.side { w.field("direction", literal: side == .client ? "client-to-server" : "server-to-client") }
         if e.otherDirection { w.field("other_direction", true) }
         if e.truncated { w.field("captured_length", e.capturedLength) }
         if !e.violations.isEmpty {
@@ -105,15 +108,31 @@ struct EventJSON {
         w.endObject()
     }
 
+    /// "ip:port" in a stream, the bare address outside one; the link-layer words without IP.
+    private func writeAddress(_ endpoint: Endpoint?, text: String?, withPort: Bool, into w: inout JSONWriter) {
+        guard let endpoint else { w.string(text ?? ""); return }
+        if withPort {
+            w.string { endpoints.append(endpoint, to: &$0) }
+        } else {
+            w.string { $0.append(address: endpoint.address) }
+        }
+    }
+
     private func writeTCP(_ t: TCPEventInfo, into w: inout JSONWriter) {
         w.key("tcp")
         w.beginObject()
-        w.field("flags", strings: t.flags.names)
+        w.key("flags")
+        w.encoded(t.flags.namesJSON)
         w.field("seq", t.seq)
         w.field("ack", t.ack)
         w.field("len", t.length)
         w.field("window", Int(t.window))
-        w.field("analysis", strings: t.report.analysis.names)
+        if t.report.analysis.isEmpty {
+            w.key("analysis")
+            w.emptyArray()
+        } else {
+            w.field("analysis", strings: t.report.analysis.names)
+        }
         if let step = t.report.handshake { w.field("handshake_step", step.rawValue) }
         if !t.report.teardown.isEmpty { w.field("teardown_steps", t.report.teardown.label) }
         if let rtt = t.report.initialRTT { w.field("irtt", seconds: rtt, decimals: 9) }
@@ -142,9 +161,17 @@ struct EventJSON {
         w.field("opcode", Int(f.opcode))
         w.field("opcode_name", opcodeName(f.opcode))
         w.field("masked", f.masked)
-        w.field("mask_key", f.maskKey.map { k in
-            (0..<4).map { hexByte(UInt8(truncatingIfNeeded: k >> (24 - 8 * $0))) }.joined()
-        })
+        w.key("mask_key")
+        if let k = f.maskKey {
+            w.string { out in
+                out.appendHex(UInt8(truncatingIfNeeded: k >> 24))
+                out.appendHex(UInt8(truncatingIfNeeded: k >> 16))
+                out.appendHex(UInt8(truncatingIfNeeded: k >> 8))
+                out.appendHex(UInt8(truncatingIfNeeded: k))
+            }
+        } else {
+            w.null()
+        }
         w.field("payload_length", f.payloadLength)
         w.field("header_length", f.headerLength)
         if f.firstPacket != 0 { w.field("first_packet", f.firstPacket) }
@@ -179,8 +206,8 @@ struct EventJSON {
         w.endObject()
     }
 
-    private func writePayload(_ bytes: UnsafeRawBufferPointer, truncated: Bool, textKey: String, base64Key: String,
-                              truncatedKey: String, preferText: Bool, forceBase64: Bool = false,
+    private func writePayload(_ bytes: UnsafeRawBufferPointer, truncated: Bool, textKey: StaticString, base64Key: StaticString,
+                              truncatedKey: StaticString, preferText: Bool, forceBase64: Bool = false,
                               into w: inout JSONWriter) {
         if options.payloads == .none {
             w.field(truncatedKey, truncated)
@@ -194,33 +221,11 @@ struct EventJSON {
             cut = true
         }
         if !forceBase64 && preferText && isValidUTF8(view) {
-            w.field(textKey, String(decoding: view, as: UTF8.self))
+            w.key(textKey)
+            w.string { $0.append(view) }  // valid UTF-8: the bytes are the string's
         } else {
             w.field(base64Key, base64(view))
         }
         w.field(truncatedKey, cut)
-    }
-}
-
-/// Remembers the text of recent endpoints: formatting an address costs more than a lookup.
-final class EndpointNames {
-    private var names: [Endpoint: String] = [:]
-    /// The two endpoints of the last connection seen, checked before hashing.
-    private var recent: [(Endpoint, String)] = []
-
-    func text(_ endpoint: Endpoint) -> String {
-        for (e, t) in recent where e == endpoint { return t }
-        let t = lookup(endpoint)
-        if recent.count == 2 { recent.removeFirst() }
-        recent.append((endpoint, t))
-        return t
-    }
-
-    private func lookup(_ endpoint: Endpoint) -> String {
-        if let known = names[endpoint] { return known }
-        if names.count >= 4096 { names.removeAll(keepingCapacity: true) }
-        let made = endpoint.text
-        names[endpoint] = made
-        return made
     }
 }

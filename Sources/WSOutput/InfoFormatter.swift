@@ -4,6 +4,10 @@ import WSReassembly
 import WSTimeline
 
 /// Builds the Info column of an event: the same words in text and JSON (`info`).
+///
+/// The words are written as UTF-8 bytes into a buffer (`write(_:into:)`): the JSON writer
+/// escapes them in place, and the `String` forms (`info`, `frameText`, ...) decode the same
+/// bytes, so there is one wording for every output.
 public struct InfoFormatter: Sendable {
     /// Characters of payload shown in Info.
     public var previewLimit: Int
@@ -13,200 +17,358 @@ public struct InfoFormatter: Sendable {
     }
 
     public func info(_ e: TimelineEvent) -> String {
-        var parts: [String] = []
-        if e.otherDirection, let side = e.side {
-            parts.append(side == .client ? "[client→server data released by this packet]" : "[server→client data released by this packet]")
-        }
-        let tcpLabels = e.showsTCPLabels ? tcpLabelText(e) : nil
-        switch e.detail {
-        case .tcp:
-            parts.append(tcpText(e))
-        case let .httpRequest(r):
-            var s = "\(escapedText(r.method, limit: 40)) \(escapedText(r.target, limit: 200)) \(escapedText(r.version, limit: 40))"
-            if r.isWebSocketUpgrade {
-                s += " — Upgrade: websocket"
-                if !r.offeredProtocols.isEmpty { s += ", protocols " + escapedText(r.offeredProtocols.joined(separator: ", "), limit: 120) + " offered" }
-                if r.offeredExtensions.contains(where: { $0.name == "permessage-deflate" }) { s += ", permessage-deflate offered" }
-            }
-            parts.append(s)
-        case let .httpResponse(r):
-            var s = "\(r.status) \(escapedText(r.reason, limit: 100))"
-            var notes: [String] = []
-            if r.upgraded {
-                switch r.acceptValid {
-                case true?: notes.append("accept key valid")
-                case false?: notes.append("accept key INVALID")
-                case nil: notes.append("accept key not checked")
-                }
-                if let p = r.selectedProtocol { notes.append("protocol " + escapedText(p, limit: 60)) }
-                if r.deflate != nil { notes.append("permessage-deflate") }
-                for e in r.selectedExtensions where e.name != "permessage-deflate" { notes.append(escapedText(e.name, limit: 40)) }
-            } else if r.status != 101 || !r.upgraded {
-                if r.status >= 200 { notes.append("upgrade rejected") }
-            }
-            if !notes.isEmpty { s += " — " + notes.joined(separator: ", ") }
-            parts.append(s)
-        case let .frame(f, role):
-            parts.append(frameText(f, role: role))
-        case let .progress(p):
-            switch p.unit {
-            case let .frame(opcode):
-                let total = p.expected.map { " of \($0)" } ?? ""
-                parts.append("[\(opcodeTitle(opcode)) frame continues: \(p.received)\(total) bytes]")
-            case .frameHeader:
-                parts.append("[WebSocket frame header continues]")
-            case .httpHeader:
-                parts.append("[HTTP header continues: \(p.received) bytes]")
-            }
-        case let .tls(t):
-            switch t.kind {
-            case .clientHello:
-                var s = "Client Hello"
-                if let sni = t.serverName { s += " SNI=" + escapedText(sni, limit: 100) }
-                if !t.alpn.isEmpty { s += " ALPN=" + t.alpn.map { escapedText($0, limit: 30) }.joined(separator: ",") }
-                parts.append(s)
-            case .serverHello: parts.append("Server Hello")
-            case .records: parts.append("Encrypted records, \(t.bytes) bytes")
-            }
-        case let .opaque(o):
-            switch o.kind {
-            case .httpBody: parts.append("HTTP body, \(o.bytes) bytes")
-            case .unknown: parts.append("Data, \(o.bytes) bytes")
-            case .afterClose: parts.append("Data after close, \(o.bytes) bytes")
-            }
-        case let .gap(g):
-            parts.append("[\(g.size) bytes not captured: \(g.lost); \(g.resync)]")
-        case let .streamGap(size, reason):
-            parts.append("[\(size) bytes not captured (\(reason.rawValue))]")
-        case let .nonTCP(n):
-            parts.append(n.summary)
-        }
-        if let tcpLabels, !tcpLabels.isEmpty, !isTCPOnly(e) { parts.append(tcpLabels) }
-        for v in e.violations { parts.append("[violation \(v.code.rawValue): \(escapedText(v.message, limit: 120))]") }
-        if e.truncated && e.showsTCPLabels { parts.append("[cut by snaplen: \(e.capturedLength) of \(e.wireLength) bytes]") }
-        return parts.joined(separator: " ")
-    }
-
-    private func isTCPOnly(_ e: TimelineEvent) -> Bool {
-        if case .tcp = e.detail { return true }
-        return false
+        var out = ByteBuffer(capacity: 128)
+        write(e, into: &out)
+        return out.string()
     }
 
     /// "SYN [handshake 1/3] Seq=0 Win=65495 Len=0 MSS=65495 ..."
     func tcpText(_ e: TimelineEvent) -> String {
-        guard let t = e.tcp else { return "TCP" }
-        var s = t.flags.joinedNames
-        if let label = tcpLabelText(e), !label.isEmpty { s += " " + label }
-        s += " Seq=\(t.seq)"
-        if t.flags.contains(.ack) { s += " Ack=\(t.ack)" }
-        s += " Win=\(t.window) Len=\(t.length)"
-        if t.flags.contains(.syn) {
-            if let mss = t.options.mss { s += " MSS=\(mss)" }
-            if t.options.sackPermitted { s += " SACK_PERM" }
-            if let ws = t.options.windowScale { s += " WS=\(1 << Int(min(ws, 14)))" }
-        }
-        if t.options.sackCount > 0 {
-            s += " SACK=" + t.options.sackBlocks.map { "\($0.left &- 0)-\($0.right &- 0)" }.joined(separator: ",")
-        }
-        return s
+        var out = ByteBuffer(capacity: 128)
+        writeTCP(e, into: &out)
+        return out.string()
     }
 
     /// The lifecycle and analysis words of the packet behind an event.
     func tcpLabelText(_ e: TimelineEvent) -> String? {
-        guard let t = e.tcp else { return nil }
-        let r = t.report
-        var labels: [String] = []
-        if let step = r.handshake {
-            var s = "[handshake \(step.rawValue)/3"
-            if r.handshakeRetransmission { s += " retransmitted" }
-            if r.midstream && step == .synAck { s += ", SYN not captured" }
-            s += "]"
-            if step == .ack, let rtt = r.initialRTT { s += " iRTT \(durationText(rtt))" }
-            labels.append(s)
-        }
-        if !r.teardown.isEmpty {
-            labels.append("[teardown \(r.teardown.label)\(r.simultaneousClose ? ", simultaneous close" : "")]")
-        }
-        if r.reset, let state = r.stateAtReset {
-            let who = e.side == .client ? "client" : "server"
-            labels.append("[reset by \(who) during \(state.rawValue)]")
-        }
-        if let what = t.acknowledges, r.teardown.isEmpty || what != "FIN" {
-            labels.append("[ACK of \(what)]")
-        }
-        if r.isNewStream && r.midstream && r.handshake == nil { labels.append("[stream picked up mid-connection]") }
-        for name in r.analysis.names {
-            if name == "duplicate-ack" { labels.append("[duplicate ACK #\(r.duplicateAckCount)]") } else { labels.append("[\(name)]") }
-        }
-        return labels.joined(separator: " ")
+        guard e.tcp != nil else { return nil }
+        var out = ByteBuffer(capacity: 64)
+        writeTCPLabels(e, into: &out)
+        return out.string()
     }
 
     func frameText(_ f: FrameInfo, role: CloseRole?) -> String {
-        var s = opcodeTitle(f.opcode)
-        if f.fin { s += " [FIN]" }
-        if f.rsv & 4 != 0 { s += " [RSV1]" }
-        if f.rsv & 2 != 0 { s += " [RSV2]" }
-        if f.rsv & 1 != 0 { s += " [RSV3]" }
-        if f.masked { s += " [MASKED]" }
-        s += " len=\(f.payloadLength)"
+        var out = ByteBuffer(capacity: 128)
+        writeFrame(f, role: role, into: &out)
+        return out.string()
+    }
+
+    /// Appends the Info text of `e`: its parts separated by spaces.
+    func write(_ e: TimelineEvent, into out: inout ByteBuffer) {
+        if e.otherDirection, let side = e.side {
+            out.append(side == .client ? "[client→server data released by this packet] "
+                                       : "[server→client data released by this packet] ")
+        }
+        var tcpOnly = false
+        switch e.detail {
+        case .tcp:
+            tcpOnly = true
+            writeTCP(e, into: &out)
+        case let .httpRequest(r):
+            out.appendEscaped(r.method, limit: 40)
+            out.append(0x20)
+            out.appendEscaped(r.target, limit: 200)
+            out.append(0x20)
+            out.appendEscaped(r.version, limit: 40)
+            if r.isWebSocketUpgrade {
+                out.append(" — Upgrade: websocket")
+                if !r.offeredProtocols.isEmpty {
+                    out.append(", protocols ")
+                    out.appendEscaped(r.offeredProtocols.joined(separator: ", "), limit: 120)
+                    out.append(" offered")
+                }
+                if r.offeredExtensions.contains(where: { $0.name == "permessage-deflate" }) { out.append(", permessage-deflate offered") }
+            }
+        case let .httpResponse(r):
+            out.appendDecimal(r.status)
+            out.append(0x20)
+            out.appendEscaped(r.reason, limit: 100)
+            var notes = 0
+            func note(_ out: inout ByteBuffer) {
+                out.append(notes == 0 ? " — " : ", ")
+                notes += 1
+            }
+            if r.upgraded {
+                note(&out)
+                switch r.acceptValid {
+                case true?: out.append("accept key valid")
+                case false?: out.append("accept key INVALID")
+                case nil: out.append("accept key not checked")
+                }
+                if let p = r.selectedProtocol { note(&out); out.append("protocol "); out.appendEscaped(p, limit: 60) }
+                if r.deflate != nil { note(&out); out.append("permessage-deflate") }
+                for e in r.selectedExtensions where e.name != "permessage-deflate" { note(&out); out.appendEscaped(e.name, limit: 40) }
+            } else if r.status >= 200 {
+                note(&out)
+                out.append("upgrade rejected")
+            }
+        case let .frame(f, role):
+            writeFrame(f, role: role, into: &out)
+        case let .progress(p):
+            switch p.unit {
+            case let .frame(opcode):
+                out.append(0x5b)
+                writeOpcodeTitle(opcode, into: &out)
+                out.append(" frame continues: ")
+                out.appendDecimal(p.received)
+                if let expected = p.expected { out.append(" of "); out.appendDecimal(expected) }
+                out.append(" bytes]")
+            case .frameHeader:
+                out.append("[WebSocket frame header continues]")
+            case .httpHeader:
+                out.append("[HTTP header continues: ")
+                out.appendDecimal(p.received)
+                out.append(" bytes]")
+            }
+        case let .tls(t):
+            switch t.kind {
+            case .clientHello:
+                out.append("Client Hello")
+                if let sni = t.serverName { out.append(" SNI="); out.appendEscaped(sni, limit: 100) }
+                if !t.alpn.isEmpty {
+                    out.append(" ALPN=")
+                    for (i, name) in t.alpn.enumerated() {
+                        if i > 0 { out.append(0x2c) }
+                        out.appendEscaped(name, limit: 30)
+                    }
+                }
+            case .serverHello: out.append("Server Hello")
+            case .records: out.append("Encrypted records, "); out.appendDecimal(t.bytes); out.append(" bytes")
+            }
+        case let .opaque(o):
+            switch o.kind {
+            case .httpBody: out.append("HTTP body, ")
+            case .unknown: out.append("Data, ")
+            case .afterClose: out.append("Data after close, ")
+            }
+            out.appendDecimal(o.bytes)
+            out.append(" bytes")
+        case let .gap(g):
+            out.append(0x5b)
+            out.appendDecimal(g.size)
+            out.append(" bytes not captured: ")
+            out.appendUTF8(g.lost)
+            out.append("; ")
+            out.appendUTF8(g.resync)
+            out.append(0x5d)
+        case let .streamGap(size, reason):
+            out.append(0x5b)
+            out.appendDecimal(size)
+            out.append(" bytes not captured (")
+            out.appendUTF8(reason.rawValue)
+            out.append(")]")
+        case let .nonTCP(n):
+            out.appendUTF8(n.summary)
+        }
+        if e.showsTCPLabels && !tcpOnly && e.tcp != nil {
+            let mark = out.count
+            out.append(0x20)
+            writeTCPLabels(e, into: &out)
+            if out.count == mark + 1 { out.count = mark }
+        }
+        for v in e.violations {
+            out.append(" [violation ")
+            out.appendUTF8(v.code.rawValue)
+            out.append(": ")
+            out.appendEscaped(v.message, limit: 120)
+            out.append(0x5d)
+        }
+        if e.truncated && e.showsTCPLabels {
+            out.append(" [cut by snaplen: ")
+            out.appendDecimal(e.capturedLength)
+            out.append(" of ")
+            out.appendDecimal(e.wireLength)
+            out.append(" bytes]")
+        }
+    }
+
+    /// Appends `tcpText(e)`.
+    func writeTCP(_ e: TimelineEvent, into out: inout ByteBuffer) {
+        guard let t = e.tcp else { out.append("TCP"); return }
+        out.append(t.flags.joinedNamesUTF8)
+        let mark = out.count
+        out.append(0x20)
+        writeTCPLabels(e, into: &out)
+        if out.count == mark + 1 { out.count = mark }
+        out.append(" Seq=")
+        out.appendDecimal(t.seq)
+        if t.flags.contains(.ack) { out.append(" Ack="); out.appendDecimal(t.ack) }
+        out.append(" Win=")
+        out.appendDecimal(t.window)
+        out.append(" Len=")
+        out.appendDecimal(t.length)
+        if t.flags.contains(.syn) {
+            if let mss = t.options.mss { out.append(" MSS="); out.appendDecimal(mss) }
+            if t.options.sackPermitted { out.append(" SACK_PERM") }
+            if let ws = t.options.windowScale { out.append(" WS="); out.appendDecimal(1 << Int(min(ws, 14))) }
+        }
+        if t.options.sackCount > 0 {
+            out.append(" SACK=")
+            for (i, block) in t.options.sackBlocks.enumerated() {
+                if i > 0 { out.append(0x2c) }
+                out.appendDecimal(block.left &- 0)
+                out.append(0x2d)
+                out.appendDecimal(block.right &- 0)
+            }
+        }
+    }
+
+    /// Appends `tcpLabelText(e)`: the labels separated by spaces (nothing when there are none).
+    func writeTCPLabels(_ e: TimelineEvent, into out: inout ByteBuffer) {
+        guard let t = e.tcp else { return }
+        let r = t.report
+        let start = out.count
+        func label(_ out: inout ByteBuffer) { if out.count > start { out.append(0x20) } }
+        if let step = r.handshake {
+            label(&out)
+            out.append("[handshake ")
+            out.appendDecimal(step.rawValue)
+            out.append("/3")
+            if r.handshakeRetransmission { out.append(" retransmitted") }
+            if r.midstream && step == .synAck { out.append(", SYN not captured") }
+            out.append(0x5d)
+            if step == .ack, let rtt = r.initialRTT { out.append(" iRTT "); out.appendUTF8(durationText(rtt)) }
+        }
+        if !r.teardown.isEmpty {
+            label(&out)
+            out.append("[teardown ")
+            out.appendUTF8(r.teardown.label)
+            if r.simultaneousClose { out.append(", simultaneous close") }
+            out.append(0x5d)
+        }
+        if r.reset, let state = r.stateAtReset {
+            label(&out)
+            out.append(e.side == .client ? "[reset by client during " : "[reset by server during ")
+            out.appendUTF8(state.rawValue)
+            out.append(0x5d)
+        }
+        if let what = t.acknowledges, r.teardown.isEmpty || what != "FIN" {
+            label(&out)
+            out.append("[ACK of ")
+            out.appendUTF8(what)
+            out.append(0x5d)
+        }
+        if r.isNewStream && r.midstream && r.handshake == nil { label(&out); out.append("[stream picked up mid-connection]") }
+        if !r.analysis.isEmpty {
+            for name in r.analysis.names {
+                label(&out)
+                if name == "duplicate-ack" {
+                    out.append("[duplicate ACK #")
+                    out.appendDecimal(r.duplicateAckCount)
+                    out.append(0x5d)
+                } else {
+                    out.append(0x5b)
+                    out.appendUTF8(name)
+                    out.append(0x5d)
+                }
+            }
+        }
+    }
+
+    /// Appends `frameText(f, role:)`.
+    func writeFrame(_ f: FrameInfo, role: CloseRole?, into out: inout ByteBuffer) {
+        writeOpcodeTitle(f.opcode, into: &out)
+        if f.fin { out.append(" [FIN]") }
+        if f.rsv & 4 != 0 { out.append(" [RSV1]") }
+        if f.rsv & 2 != 0 { out.append(" [RSV2]") }
+        if f.rsv & 1 != 0 { out.append(" [RSV3]") }
+        if f.masked { out.append(" [MASKED]") }
+        out.append(" len=")
+        out.appendDecimal(f.payloadLength)
         if f.opcode == 8 {
             if let code = f.closeCode {
-                s += " \(code) \(closeCodeName(code))"
-                if let reason = f.closeReason, !reason.isEmpty { s += " " + escapedText(reason, limit: previewLimit, quoted: true) }
+                out.append(0x20)
+                out.appendDecimal(code)
+                out.append(0x20)
+                out.appendUTF8(closeCodeName(code))
+                if let reason = f.closeReason, !reason.isEmpty {
+                    out.append(0x20)
+                    out.appendEscaped(reason, limit: previewLimit, quoted: true)
+                }
             } else {
-                s += " (no status code)"
+                out.append(" (no status code)")
             }
             if let role {
                 if role.initiates {
-                    s += " — \(f.side == .client ? "client" : "server") initiated"
+                    out.append(f.side == .client ? " — client initiated" : " — server initiated")
                 } else {
-                    s += " — reply to \(f.side == .client ? "server" : "client")"
-                    if let l = role.latency { s += " after \(durationText(l))" }
+                    out.append(f.side == .client ? " — reply to server" : " — reply to client")
+                    if let l = role.latency { out.append(" after "); out.appendUTF8(durationText(l)) }
                 }
             }
-            return s
+            return
         }
         if let m = f.message {
+            let kind: StaticString = m.opcode == 1 ? " — Text message" : " — Binary message"
             if let err = m.inflateError {
-                s += " — \(m.opcode == 1 ? "Text" : "Binary") message, \(m.wireLength) compressed bytes"
-                if m.frames > 1 { s += " in \(m.frames) frames" }
-                s += " [cannot inflate: \(err)]"
-                return s
+                out.append(kind)
+                out.append(", ")
+                out.appendDecimal(m.wireLength)
+                out.append(" compressed bytes")
+                if m.frames > 1 { out.append(" in "); out.appendDecimal(m.frames); out.append(" frames") }
+                out.append(" [cannot inflate: ")
+                out.appendUTF8(err)
+                out.append(0x5d)
+                return
             }
             if m.frames > 1 || m.compressed {
-                s += " — \(m.opcode == 1 ? "Text" : "Binary") message"
-                if m.frames > 1 { s += ", \(m.frames) frames" }
-                if m.compressed { s += ", inflated \(m.wireLength)→\(m.length) bytes" } else { s += ", \(m.length) bytes" }
+                out.append(kind)
+                if m.frames > 1 { out.append(", "); out.appendDecimal(m.frames); out.append(" frames") }
+                if m.compressed {
+                    out.append(", inflated ")
+                    out.appendDecimal(m.wireLength)
+                    out.append("→")
+                    out.appendDecimal(m.length)
+                    out.append(" bytes")
+                } else {
+                    out.append(", ")
+                    out.appendDecimal(m.length)
+                    out.append(" bytes")
+                }
             }
-            if !m.complete { s += " [incomplete]" }
-            s += " " + preview(m.payload, text: m.opcode == 1 && m.utf8Valid != false, truncated: m.truncated)
+            if !m.complete { out.append(" [incomplete]") }
+            out.append(0x20)
+            writePreview(m.payload, text: m.opcode == 1 && m.utf8Valid != false, truncated: m.truncated, into: &out)
         } else if f.opcode == 9 || f.opcode == 10 || f.opcode >= 3 {
-            if f.payloadLength > 0 { s += " " + preview(f.payload, text: isValidUTF8(f.payload), truncated: f.payloadTruncated) }
+            if f.payloadLength > 0 {
+                out.append(0x20)
+                writePreview(f.payload, text: isValidUTF8(f.payload), truncated: f.payloadTruncated, into: &out)
+            }
         } else if !f.fin || f.opcode == 0 {
-            s += " [fragment]"
+            out.append(" [fragment]")
             if f.rsv & 4 == 0 && !f.payload.isEmpty {
-                s += " " + preview(f.payload, text: isValidUTF8(f.payload), truncated: f.payloadTruncated)
+                out.append(0x20)
+                writePreview(f.payload, text: isValidUTF8(f.payload), truncated: f.payloadTruncated, into: &out)
             }
         }
-        return s
     }
 
-    func preview(_ bytes: UnsafeRawBufferPointer, text: Bool, truncated: Bool) -> String {
-        if bytes.isEmpty { return truncated ? "…" : "\"\"" }
-        var s = text ? escapedPreview(bytes, limit: previewLimit) : hexPreview(bytes, limit: max(4, previewLimit / 3))
-        if truncated && !s.hasSuffix("…") && !s.hasSuffix("…\"") { s += "…" }
-        return s
+    /// A payload as quoted, escaped text or as hex, with "…" when there is more than shown.
+    func writePreview(_ bytes: UnsafeRawBufferPointer, text: Bool, truncated: Bool, into out: inout ByteBuffer) {
+        if bytes.isEmpty { out.append(truncated ? "…" : "\"\""); return }
+        let from = out.count
+        if text {
+            out.appendEscapedPreview(bytes, limit: previewLimit)
+        } else {
+            out.appendHexPreview(bytes, limit: max(4, previewLimit / 3))
+        }
+        if truncated && !endsWithEllipsis(out, from: from) { out.append("…") }
     }
 
-    func opcodeTitle(_ opcode: UInt8) -> String {
+    /// `s.hasSuffix("…") || s.hasSuffix("…\"")` for the text from `from`. `hasSuffix` compares
+    /// characters: a "…" that a Prepend scalar before it (U+0600, ...) joins into one character
+    /// is no suffix. So when the bytes match, the scalar before "…" decides, as `hasSuffix` says.
+    private func endsWithEllipsis(_ out: borrowing ByteBuffer, from: Int) -> Bool {
+        let quoted = out.ends(with: "…\"", from: from)
+        guard quoted || out.ends(with: "…", from: from) else { return false }
+        let ellipsisStart = out.count - (quoted ? 4 : 3)
+        var scalarStart = ellipsisStart
+        if scalarStart > from { scalarStart -= 1 }
+        while scalarStart > from && out.base[scalarStart] & 0xc0 == 0x80 { scalarStart -= 1 }
+        if scalarStart == ellipsisStart || out.base[scalarStart] < 0x80 { return true }
+        let tail = out.string(from: scalarStart)
+        return quoted ? tail.hasSuffix("…\"") : tail.hasSuffix("…")
+    }
+
+    func writeOpcodeTitle(_ opcode: UInt8, into out: inout ByteBuffer) {
         switch opcode {
-        case 0: return "Continuation"
-        case 1: return "Text"
-        case 2: return "Binary"
-        case 8: return "Close"
-        case 9: return "Ping"
-        case 10: return "Pong"
-        default: return "Reserved-\(opcode)"
+        case 0: out.append("Continuation")
+        case 1: out.append("Text")
+        case 2: out.append("Binary")
+        case 8: out.append("Close")
+        case 9: out.append("Ping")
+        case 10: out.append("Pong")
+        default: out.append("Reserved-"); out.appendDecimal(opcode)
         }
     }
 }

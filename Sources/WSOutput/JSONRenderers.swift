@@ -26,23 +26,21 @@ public final class JSONDocumentRenderer: Renderer {
     public func begin(file: String, linkType: String) {
         self.file = file
         self.linkType = linkType
-        writer.reset()
-        writer.beginObject()
-        writer.field("schema", 1)
-        writer.field("file", file)
-        writer.key("events")
-        sink.write(bytes: writer.bytes)
+        sink.writeJSON { w in
+            w.beginObject()  // closed by `end`
+            w.field("schema", 1)
+            w.field("file", file)
+            w.key("events")
+        }
         sink.write("[")
     }
 
     public func event(_ e: TimelineEvent) {
         if firstTime == nil { firstTime = e.time }
         guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }
-        writer.reset()
-        eventJSON.write(e, firstTime: firstTime ?? e.time, into: &writer)
-        if eventCount > 0 { sink.write(",") }
-        sink.write("\n")
-        sink.write(bytes: writer.bytes)
+        sink.write(eventCount > 0 ? ",\n" : "\n")
+        let firstTime = firstTime ?? e.time
+        sink.writeJSON { eventJSON.write(e, firstTime: firstTime, into: &$0) }
         eventCount += 1
     }
 
@@ -62,13 +60,9 @@ public final class JSONDocumentRenderer: Renderer {
             first = false
         }
         sink.write("\n],\n\"capture\": ")
-        writer.reset()
-        CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &writer)
-        sink.write(bytes: writer.bytes)
+        sink.writeJSON { CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &$0) }
         sink.write(",\n\"link_type\": ")
-        writer.reset()
-        writer.string(linkType)
-        sink.write(bytes: writer.bytes)
+        sink.writeJSON { $0.string(linkType) }
         sink.write(",\n\"packets\": \(counters.packets)\n}")
         sink.endLine()
         sink.flush()
@@ -82,7 +76,6 @@ public final class NDJSONRenderer: Renderer {
     private let options: RenderOptions
     private let summaryOnly: Bool
     private let eventJSON: EventJSON
-    private var writer = JSONWriter()
     private var firstTime: Int64?
     private var file = ""
     private var linkType = ""
@@ -104,24 +97,19 @@ public final class NDJSONRenderer: Renderer {
     public func event(_ e: TimelineEvent) {
         if firstTime == nil { firstTime = e.time }
         guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }
-        writer.reset()
-        eventJSON.write(e, firstTime: firstTime ?? e.time, into: &writer)
-        sink.write(bytes: writer.bytes)
+        let firstTime = firstTime ?? e.time
+        sink.writeJSON { eventJSON.write(e, firstTime: firstTime, into: &$0) }
         sink.endLine()
     }
 
     public func connection(_ s: ConnectionSummary) {
         guard options.stream == nil || s.stream == options.stream else { return }
-        writer.reset()
-        ConnectionJSON(options: options).write(s, into: &writer)
-        sink.write(bytes: writer.bytes)
+        sink.writeJSON { ConnectionJSON(options: options).write(s, into: &$0) }
         sink.endLine()
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {
-        writer.reset()
-        CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &writer)
-        sink.write(bytes: writer.bytes)
+        sink.writeJSON { CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &$0) }
         sink.endLine()
         sink.flush()
     }

@@ -1,163 +1,240 @@
 /// Appends JSON to a byte buffer, with commas placed automatically. Always valid UTF-8 JSON:
 /// strings come from Swift `String`s (valid Unicode) and are escaped per RFC 8259.
-public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
-    private var needsComma: [Bool] = []
-    private var afterKey = false
+///
+/// Keys are literals (`StaticString`) copied as they are; a computed key goes through
+/// `key(named:)`, which escapes it. A comma goes before a value unless the byte before it opens
+/// an object or array or ends a key, so there is no stack of nesting state to keep.
+public struct JSONWriter: ~Copyable {
+    /// The bytes; the document being written starts at `start`.
+    var out: ByteBuffer
+    /// Where the current document begins: no comma before its first value.
+    var start = 0
 
     public init() {
-        bytes.reserveCapacity(1024)
+        out = ByteBuffer(capacity: 1024)
     }
 
+    init(capacity: Int) {
+        out = ByteBuffer(capacity: capacity)
+    }
+
+    /// The current document's bytes.
+    public var bytes: [UInt8] { Array(out.bytes(from: start)) }
+
+    /// Drops everything written.
     public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        needsComma.removeAll(keepingCapacity: true)
-        afterKey = false
+        out.removeAll()
+        start = 0
     }
 
+    /// Starts a new document after the bytes already in the buffer (they stay).
+    mutating func beginDocument() {
+        start = out.count
+    }
+
+    @inline(__always)
     private mutating func separate() {
-        if afterKey { afterKey = false; return }
-        if let last = needsComma.last {
-            if last { bytes.append(0x2c) }
-            needsComma[needsComma.count - 1] = true
+        let n = out.count
+        guard n > start else { return }
+        let last = out.base[n - 1]
+        if last != 0x7b && last != 0x5b && last != 0x3a { out.append(0x2c) }
+    }
+
+    @inline(__always)
+    public mutating func beginObject() { separate(); out.append(0x7b) }
+    @inline(__always)
+    public mutating func endObject() { out.append(0x7d) }
+    @inline(__always)
+    public mutating func beginArray() { separate(); out.append(0x5b) }
+    @inline(__always)
+    public mutating func endArray() { out.append(0x5d) }
+
+    /// `"k":` from a literal key (plain ASCII, nothing to escape), with the comma before it.
+    @inline(__always)
+    public mutating func key(_ k: StaticString) {
+        k.withUTF8Buffer { name in
+            let n = name.count
+            out.reserve(n + 4)
+            separate()
+            let p = out.base + out.count
+            p[0] = 0x22
+            copyBytes(from: name.baseAddress!, count: n, to: p + 1)
+            p[n + 1] = 0x22
+            p[n + 2] = 0x3a
+            out.count += n + 3
         }
     }
 
-    public mutating func beginObject() { separate(); bytes.append(0x7b); needsComma.append(false) }
-    public mutating func endObject() { needsComma.removeLast(); bytes.append(0x7d) }
-    public mutating func beginArray() { separate(); bytes.append(0x5b); needsComma.append(false) }
-    public mutating func endArray() { needsComma.removeLast(); bytes.append(0x5d) }
-
-    public mutating func key(_ k: String) {
+    /// `"k":` from a computed key, escaped like any string.
+    public mutating func key(named k: String) {
         separate()
         appendString(k)
-        bytes.append(0x3a)
-        afterKey = true
+        out.append(0x3a)
     }
 
     public mutating func string(_ s: String) { separate(); appendString(s) }
-    public mutating func int<T: BinaryInteger>(_ v: T) {
+
+    /// A literal string value with nothing to escape, copied as is.
+    @inline(__always)
+    mutating func string(literal s: StaticString) {
         separate()
-        if let small = Int64(exactly: v) { appendInteger(small) } else { appendASCII(String(v)) }
+        s.withUTF8Buffer { text in
+            out.reserve(text.count + 2)
+            out.append(0x22)
+            out.append(UnsafeRawBufferPointer(text))
+            out.append(0x22)
+        }
     }
-    public mutating func bool(_ v: Bool) { separate(); appendASCII(v ? "true" : "false") }
-    public mutating func null() { separate(); appendASCII("null") }
+
+    /// A string whose UTF-8 `body` appends to the buffer, then escaped where needed.
+    @inline(__always)
+    mutating func string(writing body: (inout ByteBuffer) -> Void) {
+        separate()
+        out.append(0x22)
+        let from = out.count
+        body(&out)
+        escapeInPlace(from: from)
+        out.append(0x22)
+    }
+
+    @inline(__always)
+    public mutating func int<T: BinaryInteger>(_ v: T) { separate(); out.appendDecimal(v) }
+    @inline(__always)
+    public mutating func bool(_ v: Bool) { separate(); out.append(v ? "true" : "false") }
+    public mutating func null() { separate(); out.append("null") }
     /// A number already formatted (e.g. "1700000000.123456789").
-    public mutating func number(_ text: String) { separate(); appendASCII(text) }
-
-    public mutating func field(_ k: String, _ s: String?) { key(k); if let s { string(s) } else { null() } }
-    public mutating func field<T: BinaryInteger>(_ k: String, _ v: T?) { key(k); if let v { int(v) } else { null() } }
-    public mutating func field(_ k: String, _ v: Bool?) { key(k); if let v { bool(v) } else { null() } }
-    public mutating func field(_ k: String, seconds ns: Int64?, decimals: Int = 9) {
-        key(k)
-        guard let ns else { null(); return }
-        separate()
-        appendSeconds(ns, decimals: decimals)
-    }
-
-    /// Decimal digits of `v`, written straight into the buffer.
-    private mutating func appendInteger(_ v: Int64) {
-        if v < 0 {
-            bytes.append(0x2d)
-            if v == Int64.min { appendASCII("9223372036854775808"); return }
-        }
-        var magnitude = v < 0 ? UInt64(-v) : UInt64(v)
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, no heap
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { scratch in
-            repeat {
-                scratch[23 - count] = UInt8(truncatingIfNeeded: 0x30 + magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[(24 - count)...]))
-        }
-    }
-
+    public mutating func number(_ text: String) { separate(); out.appendUTF8(text) }
     /// Seconds from nanoseconds with `decimals` places (6 or 9), as a JSON number.
-    private mutating func appendSeconds(_ ns: Int64, decimals: Int) {
-        if ns < 0 { bytes.append(0x2d) }
-        let magnitude = ns < 0 ? UInt64(-ns) : UInt64(ns)
-        appendInteger(Int64(magnitude / 1_000_000_000))
-        guard decimals > 0 else { return }
-        var fraction = magnitude % 1_000_000_000
-        var places = 9
-        while places > decimals { fraction /= 10; places -= 1 }
-        bytes.append(0x2e)
-        var divisor: UInt64 = 1
-        for _ in 1..<places { divisor *= 10 }
-        while divisor > 0 {
-            bytes.append(UInt8(truncatingIfNeeded: 0x30 + (fraction / divisor) % 10))
-            divisor /= 10
-        }
+    public mutating func seconds(_ ns: Int64, decimals: Int) { separate(); appendSeconds(ns, decimals: decimals) }
+
+    @inline(__always)
+    public mutating func field(_ k: StaticString, _ s: String?) { key(k); if let s { string(s) } else { null() } }
+    @inline(__always)
+    mutating func field(_ k: StaticString, literal s: StaticString) { key(k); string(literal: s) }
+    @inline(__always)
+    public mutating func field<T: BinaryInteger>(_ k: StaticString, _ v: T?) { key(k); if let v { int(v) } else { null() } }
+    @inline(__always)
+    public mutating func field(_ k: StaticString, _ v: Bool?) { key(k); if let v { bool(v) } else { null() } }
+    @inline(__always)
+    public mutating func field(_ k: StaticString, seconds ns: Int64?, decimals: Int = 9) {
+        key(k)
+        if let ns { seconds(ns, decimals: decimals) } else { null() }
     }
-    public mutating func field(_ k: String, strings: [String]) {
+    public mutating func field(_ k: StaticString, strings: [String]) {
         key(k)
         beginArray()
         for s in strings { string(s) }
         endArray()
     }
-    public mutating func field<T: BinaryInteger>(_ k: String, ints: [T]) {
+    public mutating func field<T: BinaryInteger>(_ k: StaticString, ints: [T]) {
         key(k)
         beginArray()
         for v in ints { int(v) }
         endArray()
     }
+    @inline(__always)
+    mutating func emptyArray() { separate(); out.append("[]") }
+    /// A value encoded beforehand (e.g. from a table), copied as is.
+    mutating func encoded(_ json: UnsafeRawBufferPointer) { separate(); out.append(json) }
 
-    private mutating func appendASCII(_ s: String) {
-        var s = s
-        s.withUTF8 { bytes.append(contentsOf: $0) }
+    private mutating func appendSeconds(_ ns: Int64, decimals: Int) {
+        if ns < 0 { out.append(0x2d) }
+        let magnitude = ns.magnitude
+        out.appendDecimal(magnitude / 1_000_000_000)
+        guard decimals > 0 else { return }
+        let places = min(decimals, 9)
+        var fraction = magnitude % 1_000_000_000
+        for _ in places..<9 { fraction /= 10 }
+        out.append(0x2e)
+        out.appendDecimal(fraction, width: places)
     }
 
     /// True when no byte is a control byte, `"`, `\\` or DEL: checked 8 bytes at a time.
     @inline(__always)
     static func needsNoEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         var i = 0
         let n = bytes.count
         while i + 8 <= n {
-            let x = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            // A byte below 0x20 (ASCII only: bytes >= 0x80 are UTF-8 and fine), or equal to ", \ or DEL.
-            let below = (x &- ones &* 0x20) & ~x & highs
-            let quote = x ^ (ones &* 0x22), slash = x ^ (ones &* 0x5c), del = x ^ (ones &* 0x7f)
-            let equal = ((quote &- ones) & ~quote | (slash &- ones) & ~slash | (del &- ones) & ~del) & highs
-            if below | equal != 0 { return false }
+            if !wordNeedsNoEscape(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return false }
             i += 8
         }
-        while i < n {
-            let b = bytes[i]
-            if b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f { return false }
-            i += 1
+        // The last 1-7 bytes: one more word, overlapping what was checked, or bytes when short.
+        if i < n {
+            if n >= 8 {
+                i = n - 8
+            } else if n >= 4 {
+                let head = UInt64(bytes.loadUnaligned(as: UInt32.self))
+                let tail = UInt64(bytes.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self))
+                return wordNeedsNoEscape(head | tail << 32)
+            } else {
+                for b in bytes where b < 0x20 || b == 0x22 || b == 0x5c || b == 0x7f { return false }
+                return true
+            }
+            return wordNeedsNoEscape(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self))
         }
         return true
     }
 
-    private mutating func appendString(_ s: String) {
-        bytes.append(0x22)
-        var s = s
-        s.withUTF8 { utf8 in
-            // Most strings need no escape: copy them whole.
-            let clean = JSONWriter.needsNoEscape(UnsafeRawBufferPointer(utf8))
-            if clean {
-                bytes.append(contentsOf: utf8)
-                return
-            }
-            for b in utf8 {
-                switch b {
-                case 0x22: bytes.append(0x5c); bytes.append(0x22)
-                case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
-                case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
-                case 0x0d: bytes.append(0x5c); bytes.append(0x72)
-                case 0x09: bytes.append(0x5c); bytes.append(0x74)
-                case 0..<0x20, 0x7f:
-                    bytes.append(contentsOf: [0x5c, 0x75, 0x30, 0x30])
-                    let digits: [UInt8] = Array("0123456789abcdef".utf8)
-                    bytes.append(digits[Int(b >> 4)])
-                    bytes.append(digits[Int(b & 0xf)])
-                default: bytes.append(b)
-                }
-            }
+    /// `needsNoEscape` for the 8 bytes of `x`.
+    @inline(__always)
+    private static func wordNeedsNoEscape(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte below 0x20 (ASCII only: bytes >= 0x80 are UTF-8 and fine), or equal to ", \ or DEL.
+        let below = (x &- ones &* 0x20) & ~x & highs
+        let quote = x ^ (ones &* 0x22), slash = x ^ (ones &* 0x5c), del = x ^ (ones &* 0x7f)
+        let equal = ((quote &- ones) & ~quote | (slash &- ones) & ~slash | (del &- ones) & ~del) & highs
+        return below | equal == 0
+    }
+
+    /// Bytes an escaped `b` takes in a JSON string.
+    @inline(__always)
+    private static func escapedLength(_ b: UInt8) -> Int {
+        switch b {
+        case 0x22, 0x5c, 0x0a, 0x0d, 0x09: return 2
+        case 0..<0x20, 0x7f: return 6
+        default: return 1
         }
-        bytes.append(0x22)
+    }
+
+    private mutating func appendString(_ s: String) {
+        out.append(0x22)
+        let from = out.count
+        out.appendUTF8(s)
+        escapeInPlace(from: from)
+        out.append(0x22)
+    }
+
+    /// Escapes the raw string bytes from `from` to the end, in place. Most strings need no
+    /// escape and are left alone; the others grow and are rewritten back to front.
+    @inline(__always)
+    private mutating func escapeInPlace(from: Int) {
+        if JSONWriter.needsNoEscape(out.bytes(from: from)) { return }
+        rewriteEscaped(from: from)
+    }
+
+    @inline(never)
+    private mutating func rewriteEscaped(from: Int) {
+        var grown = 0
+        for b in out.bytes(from: from) { grown += JSONWriter.escapedLength(b) - 1 }
+        out.reserve(grown)
+        let p = out.base
+        var source = out.count - 1
+        var target = source + grown
+        @inline(__always) func put(_ byte: UInt8) { p[target] = byte; target -= 1 }
+        while source >= from {
+            let b = p[source]
+            switch b {
+            case 0x22: put(0x22); put(0x5c)
+            case 0x5c: put(0x5c); put(0x5c)
+            case 0x0a: put(0x6e); put(0x5c)
+            case 0x0d: put(0x72); put(0x5c)
+            case 0x09: put(0x74); put(0x5c)
+            case 0..<0x20, 0x7f:
+                put(hexDigit(b & 0xf)); put(hexDigit(b >> 4)); put(0x30); put(0x30); put(0x75); put(0x5c)
+            default: put(b)
+            }
+            source -= 1
+        }
+        out.count += grown
     }
 }

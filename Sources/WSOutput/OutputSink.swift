@@ -8,7 +8,8 @@
 public final class OutputSink {
     public private(set) var closed = false
     private let fd: Int32
-    private var buffer: [UInt8] = []
+    /// Bytes not written yet. JSON is written straight into it (`writeJSON`), without a copy.
+    private var pending: JSONWriter
     private let threshold: Int
     /// Flush after every line (live capture, NDJSON on a pipe that someone reads as it comes).
     public var lineBuffered = false
@@ -16,43 +17,48 @@ public final class OutputSink {
     public init(fd: Int32 = 1, threshold: Int = 256 << 10) {
         self.fd = fd
         self.threshold = threshold
-        buffer.reserveCapacity(threshold + 4096)
+        pending = JSONWriter(capacity: threshold + 4096)
     }
 
     deinit { flush() }
 
     public func write(_ s: String) {
-        var s = s
-        s.withUTF8 { buffer.append(contentsOf: $0) }
-        if buffer.count >= threshold { flush() }
+        pending.out.appendUTF8(s)
+        if pending.out.count >= threshold { flush() }
     }
 
     public func write(bytes: [UInt8]) {
-        buffer.append(contentsOf: bytes)
-        if buffer.count >= threshold { flush() }
+        pending.out.append(bytes)
+        if pending.out.count >= threshold { flush() }
+    }
+
+    /// Appends one JSON document (no line end) that `body` writes.
+    func writeJSON(_ body: (inout JSONWriter) -> Void) {
+        pending.beginDocument()
+        body(&pending)
+        if pending.out.count >= threshold { flush() }
     }
 
     /// Ends a line; flushes when line-buffered or the buffer is large.
     public func endLine() {
-        buffer.append(0x0a)
-        if lineBuffered || buffer.count >= threshold { flush() }
+        pending.out.append(0x0a)
+        if lineBuffered || pending.out.count >= threshold { flush() }
     }
 
     public func flush() {
-        guard !buffer.isEmpty else { return }
-        if closed { buffer.removeAll(keepingCapacity: true); return }
+        guard !pending.out.isEmpty else { return }
+        defer { pending.reset() }
+        if closed { return }
+        let raw = pending.out.bytes(from: 0)
         var offset = 0
-        buffer.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    closed = true  // EPIPE or another failure: stop writing
-                    return
-                }
-                offset += n
+        while offset < raw.count {
+            let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                closed = true  // EPIPE or another failure: stop writing
+                return
             }
+            offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 }

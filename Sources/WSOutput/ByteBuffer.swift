@@ -1,0 +1,247 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Growable bytes on the heap, appended to without the uniqueness checks and reference
+/// counting of `[UInt8]`: the storage under the JSON writer and the output sink.
+///
+/// Not copyable: it has one owner and frees its memory when that owner goes away.
+struct ByteBuffer: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    /// Bytes written so far; lowering it drops the bytes past the new count.
+    var count: Int
+    private(set) var capacity: Int
+
+    init(capacity: Int = 1024) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+        count = 0
+    }
+
+    deinit { base.deallocate() }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// Room for `n` more bytes.
+    @inline(__always)
+    mutating func reserve(_ n: Int) {
+        if capacity - count < n { grow(toAtLeast: count + n) }
+    }
+
+    @inline(never)
+    private mutating func grow(toAtLeast minimum: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < minimum { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: count)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    @inline(__always)
+    mutating func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        guard n > 0 else { return }
+        reserve(n)
+        copyBytes(from: bytes.baseAddress!, count: n, to: base + count)
+        count += n
+    }
+
+    /// A literal, copied as UTF-8.
+    @inline(__always)
+    mutating func append(_ literal: StaticString) {
+        literal.withUTF8Buffer { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A string's UTF-8, as is (no escaping).
+    mutating func appendUTF8(_ string: String) {
+        var string = string
+        string.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    /// Decimal digits of `v`, as `String(v)` spells them: two digits at a time from a table.
+    mutating func appendDecimal(_ v: UInt64) {
+        if v < 10 { append(0x30 &+ UInt8(truncatingIfNeeded: v)); return }
+        let digits = decimalDigitCount(v)
+        reserve(digits)
+        var p = base + count + digits
+        var rest = v
+        while rest >= 100 {
+            let pair = Int(truncatingIfNeeded: rest % 100)
+            rest /= 100
+            p -= 2
+            p[0] = digitPairs[2 * pair]
+            p[1] = digitPairs[2 * pair + 1]
+        }
+        if rest >= 10 {
+            let pair = Int(truncatingIfNeeded: rest)
+            p[-2] = digitPairs[2 * pair]
+            p[-1] = digitPairs[2 * pair + 1]
+        } else {
+            p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest)
+        }
+        count += digits
+    }
+
+    /// Decimal digits of `v` with a leading "-" when negative, as `String(v)` spells them.
+    @inline(__always)
+    mutating func appendDecimal<T: BinaryInteger>(_ v: T) {
+        if let unsigned = UInt64(exactly: v) {
+            appendDecimal(unsigned)
+        } else if let signed = Int64(exactly: v) {
+            append(0x2d)
+            appendDecimal(signed.magnitude)
+        } else {
+            appendUTF8(String(v))
+        }
+    }
+
+    /// `v` as exactly `width` decimal digits, zero-padded on the left (`v` < 10^width).
+    mutating func appendDecimal(_ v: UInt64, width: Int) {
+        reserve(width)
+        var p = base + count + width
+        var rest = v
+        var left = width
+        while left >= 2 {
+            let pair = Int(truncatingIfNeeded: rest % 100)
+            rest /= 100
+            p -= 2
+            p[0] = digitPairs[2 * pair]
+            p[1] = digitPairs[2 * pair + 1]
+            left -= 2
+        }
+        if left == 1 { p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10) }
+        count += width
+    }
+
+    /// A number below 1000 (an IPv4 address byte), without counting digits in a loop.
+    @inline(__always)
+    mutating func appendSmallDecimal(_ v: Int) {
+        reserve(3)
+        let p = base + count
+        if v < 10 {
+            p[0] = 0x30 &+ UInt8(truncatingIfNeeded: v)
+            count += 1
+        } else if v < 100 {
+            p[0] = digitPairs[2 * v]
+            p[1] = digitPairs[2 * v + 1]
+            count += 2
+        } else {
+            let low = v % 100
+            p[0] = 0x30 &+ UInt8(truncatingIfNeeded: v / 100)
+            p[1] = digitPairs[2 * low]
+            p[2] = digitPairs[2 * low + 1]
+            count += 3
+        }
+    }
+
+    /// Two lowercase hex digits.
+    @inline(__always)
+    mutating func appendHex(_ byte: UInt8) {
+        reserve(2)
+        base[count] = hexDigit(byte >> 4)
+        base[count + 1] = hexDigit(byte & 0xf)
+        count += 2
+    }
+
+    /// The bytes from `offset` to the end.
+    func bytes(from offset: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + offset, count: count - offset)
+    }
+
+    /// Whether the bytes from `offset` end with `literal`.
+    func ends(with literal: StaticString, from offset: Int) -> Bool {
+        literal.withUTF8Buffer { suffix in
+            suffix.count <= count - offset && memcmp(base + count - suffix.count, suffix.baseAddress!, suffix.count) == 0
+        }
+    }
+
+    /// The bytes from `offset` to the end as a `String` (invalid UTF-8 repaired, as `String(decoding:)` does).
+    func string(from offset: Int = 0) -> String {
+        String(decoding: bytes(from: offset), as: UTF8.self)
+    }
+}
+
+@inline(__always)
+func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble
+}
+
+/// "00" "01" ... "99": the two digits of each value below 100, for `appendDecimal`.
+private var digitPairs: UnsafePointer<UInt8> {
+    let pairs: StaticString = """
+        00010203040506070809101112131415161718192021222324252627282930313233343536373839\
+        40414243444546474849505152535455565758596061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899
+        """
+    return pairs.utf8Start
+}
+
+/// Number of decimal digits of `v` (`v` > 0): from the bit length, corrected by one compare.
+@inline(__always)
+func decimalDigitCount(_ v: UInt64) -> Int {
+    let bits = 64 - (v | 1).leadingZeroBitCount
+    let guess = (bits &* 1233) >> 12  // floor(bits * log10(2)): digits - 1 or digits
+    return v >= powerOfTen(guess) ? guess + 1 : guess
+}
+
+/// 10^n for n in 0...19 (1 past that, never reached by `decimalDigitCount`).
+@inline(__always)
+private func powerOfTen(_ n: Int) -> UInt64 {
+    switch n {
+    case 0: return 1
+    case 1: return 10
+    case 2: return 100
+    case 3: return 1_000
+    case 4: return 10_000
+    case 5: return 100_000
+    case 6: return 1_000_000
+    case 7: return 10_000_000
+    case 8: return 100_000_000
+    case 9: return 1_000_000_000
+    case 10: return 10_000_000_000
+    case 11: return 100_000_000_000
+    case 12: return 1_000_000_000_000
+    case 13: return 10_000_000_000_000
+    case 14: return 100_000_000_000_000
+    case 15: return 1_000_000_000_000_000
+    case 16: return 10_000_000_000_000_000
+    case 17: return 100_000_000_000_000_000
+    case 18: return 1_000_000_000_000_000_000
+    default: return 10_000_000_000_000_000_000
+    }
+}
+
+/// `memcpy` for the short runs JSON is made of (keys, numbers, names): up to 16 bytes are
+/// moved with two overlapping loads and stores instead of a call.
+@inline(__always)
+func copyBytes(from source: UnsafeRawPointer, count n: Int, to target: UnsafeMutablePointer<UInt8>) {
+    let target = UnsafeMutableRawPointer(target)
+    if n > 16 {
+        target.copyMemory(from: source, byteCount: n)
+    } else if n >= 8 {
+        let head = source.loadUnaligned(as: UInt64.self), tail = source.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        target.storeBytes(of: head, as: UInt64.self)
+        target.storeBytes(of: tail, toByteOffset: n - 8, as: UInt64.self)
+    } else if n >= 4 {
+        let head = source.loadUnaligned(as: UInt32.self), tail = source.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        target.storeBytes(of: head, as: UInt32.self)
+        target.storeBytes(of: tail, toByteOffset: n - 4, as: UInt32.self)
+    } else {
+        for i in 0..<n { target.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
+    }
+}
