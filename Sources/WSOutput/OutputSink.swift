@@ -39,6 +39,12 @@ public final class OutputSink {
         if pending.out.count >= threshold { flush() }
     }
 
+    /// Appends bytes that `body` writes straight into the pending buffer (no line end).
+    func writeBytes(_ body: (inout ByteBuffer) -> Void) {
+        body(&pending.out)
+        if pending.out.count >= threshold { flush() }
+    }
+
     /// Ends a line; flushes when line-buffered or the buffer is large.
     public func endLine() {
         pending.out.append(0x0a)

@@ -10,15 +10,30 @@ struct SummaryText {
 
     func render(_ s: ConnectionSummary) -> String {
         var out = ""
+        out.reserveCapacity(1024)
+        /// Appends `s` and spaces up to `width` columns; `columns` is the width of `s` (all the
+        /// padded pieces here are ASCII but for one "–", so no grapheme counting is needed).
+        func padded(_ s: String, _ width: Int, columns: Int) {
+            out += s
+            if columns < width { out += String(repeating: " ", count: width - columns) }
+        }
         func line(_ label: String, _ span: PhaseSpan?, _ text: String) {
-            var l = "  " + pad(label, 10) + " "
+            out += "  "
+            padded(label, 10, columns: label.utf8.count)
+            out += " "
             if let span {
-                let packets = span.firstPacket == span.lastPacket ? "\(span.firstPacket)" : "\(span.firstPacket)-\(span.lastPacket)"
-                l += pad("pkts " + packets, 14) + " " + pad(t(span.firstTime) + "–" + t(span.lastTime), 24) + " "
+                var packets = "pkts " + String(span.firstPacket)
+                if span.firstPacket != span.lastPacket { packets += "-" + String(span.lastPacket) }
+                padded(packets, 14, columns: packets.utf8.count)
+                out += " "
+                let first = t(span.firstTime), last = t(span.lastTime)
+                padded(first + "–" + last, 24, columns: first.utf8.count + 1 + last.utf8.count)
+                out += " "
             } else {
-                l += pad("", 14) + " " + pad("", 24) + " "
+                out += String(repeating: " ", count: 14 + 1 + 24 + 1)
             }
-            out += l + text + "\n"
+            out += text
+            out += "\n"
         }
         let title = "Stream \(s.stream)  \(s.client.text) (client) ⇄ \(s.server.text) (server)  "
             + "packets \(s.firstPacket)-\(s.lastPacket), duration \(durationText(s.duration))"

@@ -8,6 +8,7 @@ public final class TextRenderer: Renderer {
     private let options: RenderOptions
     private let summaryOnly: Bool
     private let formatter: InfoFormatter
+    private let endpoints = EndpointTextCache()
     private var firstTime: Int64?
     private var previousTime: Int64?
     /// Rendered summaries, printed by stream at the end (spilled to a temp file when large).
@@ -46,15 +47,49 @@ public final class TextRenderer: Renderer {
         case .delta: timeText = secondsText(e.time - (previousTime ?? e.time), decimals: options.timeDecimals)
         }
         previousTime = e.time
-        let src = e.stream == nil ? (e.sourceText ?? "") : (e.source?.text ?? "")
-        let dst = e.stream == nil ? (e.destinationText ?? "") : (e.destination?.text ?? "")
-        var line = pad(String(e.packet), 6, right: true) + "  " + pad(timeText, timeWidth) + "  " + pad(src, 22) + "  "
-            + pad(dst, 22) + "  " + pad(e.proto, 9) + "  " + pad(String(e.wireLength), 6, right: true) + "  "
-        line += paint(pad(e.phase.rawValue, 9), phaseColor(e.phase))
-        line += "  "
-        let info = formatter.info(e)
-        line += e.violations.isEmpty ? info : paint(info, "31")
-        sink.write(line)
+        // Every padded column is ASCII (numbers, addresses, protocol and phase names), so widths
+        // are byte counts; the row goes straight into the sink's buffer.
+        let timeWidth = self.timeWidth
+        sink.writeBytes { out in
+            out.appendRightAligned(UInt64(max(0, e.packet)), width: 6)
+            out.append("  ")
+            var start = out.count
+            out.appendUTF8(timeText)
+            out.padColumn(from: start, width: timeWidth)
+            out.append("  ")
+            start = out.count
+            if e.stream == nil {
+                out.appendUTF8(e.sourceText ?? "")
+            } else if let source = e.source {
+                endpoints.append(source, to: &out)
+            }
+            out.padColumn(from: start, width: 22)
+            out.append("  ")
+            start = out.count
+            if e.stream == nil {
+                out.appendUTF8(e.destinationText ?? "")
+            } else if let destination = e.destination {
+                endpoints.append(destination, to: &out)
+            }
+            out.padColumn(from: start, width: 22)
+            out.append("  ")
+            start = out.count
+            out.appendUTF8(e.proto)
+            out.padColumn(from: start, width: 9)
+            out.append("  ")
+            out.appendRightAligned(UInt64(max(0, e.wireLength)), width: 6)
+            out.append("  ")
+            if options.color { out.appendUTF8("\u{1b}[" + phaseColor(e.phase) + "m") }
+            start = out.count
+            out.appendUTF8(e.phase.rawValue)
+            out.padColumn(from: start, width: 9)
+            if options.color { out.append("\u{1b}[0m") }
+            out.append("  ")
+            let red = options.color && !e.violations.isEmpty
+            if red { out.append("\u{1b}[31m") }
+            formatter.write(e, into: &out)
+            if red { out.append("\u{1b}[0m") }
+        }
         sink.endLine()
     }
 
@@ -97,6 +132,28 @@ public final class TextRenderer: Renderer {
         case .teardown: return "34"
         case .other: return "2"
         }
+    }
+}
+
+extension ByteBuffer {
+    /// Spaces after the bytes written since `start`, up to `width` of them (never cuts).
+    @inline(__always)
+    mutating func padColumn(from start: Int, width: Int) {
+        let written = count - start
+        if written < width { appendSpaces(width - written) }
+    }
+
+    mutating func appendSpaces(_ n: Int) {
+        reserve(n)
+        (base + count).initialize(repeating: 0x20, count: n)
+        count += n
+    }
+
+    /// `v` right-aligned in `width` columns (wider numbers are not cut).
+    mutating func appendRightAligned(_ v: UInt64, width: Int) {
+        let digits = v == 0 ? 1 : decimalDigitCount(v)
+        if digits < width { appendSpaces(width - digits) }
+        appendDecimal(v)
     }
 }
 
