@@ -177,7 +177,7 @@ public struct JSONWriter: ~Copyable {
 
     /// `needsNoEscape` for the 8 bytes of `x`.
     @inline(__always)
-    private static func wordNeedsNoEscape(_ x: UInt64) -> Bool {
+    static func wordNeedsNoEscape(_ x: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         // A byte below 0x20 (ASCII only: bytes >= 0x80 are UTF-8 and fine), or equal to ", \ or DEL.
         let below = (x &- ones &* 0x20) & ~x & highs
@@ -214,14 +214,33 @@ public struct JSONWriter: ~Copyable {
 
     @inline(never)
     private mutating func rewriteEscaped(from: Int) {
+        // Words without a byte to escape are skipped when counting and moved whole when
+        // rewriting: only the bytes around a quote or control byte go one at a time.
         var grown = 0
-        for b in out.bytes(from: from) { grown += JSONWriter.escapedLength(b) - 1 }
+        let raw = out.bytes(from: from)
+        var i = 0
+        while i + 8 <= raw.count {
+            if !JSONWriter.wordNeedsNoEscape(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                for k in i..<(i + 8) { grown += JSONWriter.escapedLength(raw[k]) - 1 }
+            }
+            i += 8
+        }
+        while i < raw.count { grown += JSONWriter.escapedLength(raw[i]) - 1; i += 1 }
         out.reserve(grown)
         let p = out.base
         var source = out.count - 1
         var target = source + grown
         @inline(__always) func put(_ byte: UInt8) { p[target] = byte; target -= 1 }
-        while source >= from {
+        while source >= from && target > source {
+            if source - 7 >= from {
+                let word = UnsafeRawPointer(p + source - 7).loadUnaligned(as: UInt64.self)
+                if JSONWriter.wordNeedsNoEscape(word) {
+                    UnsafeMutableRawPointer(p + target - 7).storeBytes(of: word, as: UInt64.self)
+                    source -= 8
+                    target -= 8
+                    continue
+                }
+            }
             let b = p[source]
             switch b {
             case 0x22: put(0x22); put(0x5c)

@@ -24,6 +24,20 @@ extension ByteBuffer {
                 append("…")
                 break
             }
+            // Printable ASCII other than \ and " goes through as is: 8 bytes at a time.
+            let room = min(limit - count, n - i)
+            var run = 0
+            while run + 8 <= room {
+                let word = bytes.loadUnaligned(fromByteOffset: i + run, as: UInt64.self)
+                guard word & 0x8080_8080_8080_8080 == 0, JSONWriter.wordNeedsNoEscape(word) else { break }
+                run += 8
+            }
+            if run > 0 {
+                append(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + run)]))
+                i += run
+                count += run
+                continue
+            }
             let b = bytes[i]
             if b < 0x80 {
                 switch b {

@@ -54,4 +54,68 @@ import WSDissector
         let long = [UInt8](repeating: 0x61, count: 100)
         #expect(long.withUnsafeBytes { escapedPreview($0, limit: 10) } == "\"aaaaaaaaaa…\"")
     }
+
+    /// Random strings dense in quotes, backslashes and control bytes (the word-at-a-time
+    /// rewrite moves clean 8-byte words whole): the JSON must parse back to the same string and
+    /// equal a byte-by-byte escaper's output.
+    @Test func escapingRewriteAgreesWithAByteLoop() throws {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [Unicode.Scalar] = ["a", "b", " ", "\"", "\\", "\n", "\t", "\r", "\u{01}", "\u{1b}", "\u{7f}", "é", "✓", "😀"]
+        for length in 0..<70 {
+            for _ in 0..<60 {
+                var text = ""
+                for _ in 0..<length {
+                    // Long clean runs now and then, so whole words are moved too.
+                    text.unicodeScalars.append(Bool.random(using: &rng) ? "x" : alphabet.randomElement(using: &rng)!)
+                }
+                var w = JSONWriter()
+                w.beginArray()
+                w.string(text)
+                w.endArray()
+                var expected: [UInt8] = Array("[\"".utf8)
+                for b in text.utf8 {
+                    switch b {
+                    case 0x22: expected += Array("\\\"".utf8)
+                    case 0x5c: expected += Array("\\\\".utf8)
+                    case 0x0a: expected += Array("\\n".utf8)
+                    case 0x0d: expected += Array("\\r".utf8)
+                    case 0x09: expected += Array("\\t".utf8)
+                    case 0..<0x20, 0x7f: expected += Array(("\\u00" + (b < 0x10 ? "0" : "") + String(b, radix: 16)).utf8)
+                    default: expected.append(b)
+                    }
+                }
+                expected += Array("\"]".utf8)
+                let json = String(decoding: w.bytes, as: UTF8.self)
+                let reference = String(decoding: expected, as: UTF8.self)
+                #expect(json == reference, "\(Array(text.utf8))")
+            }
+        }
+    }
+
+    /// Previews of random bytes: the 8-byte fast path for printable ASCII gives what a
+    /// byte-at-a-time preview gives (checked against its rules for ASCII input), and never
+    /// lets a control byte through.
+    @Test func previewFastPathAgreesWithTheRules() {
+        var rng = SystemRandomNumberGenerator()
+        for length in 0..<50 {
+            for limit in [3, 8, 17, 60] {
+                let bytes = (0..<length).map { _ -> UInt8 in
+                    Bool.random(using: &rng) ? UInt8.random(in: 0x61...0x7a, using: &rng) : [0x22, 0x5c, 0x0a, 0x00, 0x7f, 0x20, 0x41][Int.random(in: 0..<7, using: &rng)]
+                }
+                var expected = "\""
+                for (i, b) in bytes.enumerated() {
+                    if i >= limit { expected += "…"; break }
+                    switch b {
+                    case 0x0a: expected += "\\n"
+                    case 0x5c: expected += "\\\\"
+                    case 0x22: expected += "\\\""
+                    case 0x20..<0x7f: expected.unicodeScalars.append(Unicode.Scalar(b))
+                    default: expected += "\\x" + (b < 0x10 ? "0" : "") + String(b, radix: 16)
+                    }
+                }
+                expected += "\""
+                #expect(bytes.withUnsafeBytes { escapedPreview($0, limit: limit) } == expected, "\(bytes) limit \(limit)")
+            }
+        }
+    }
 }
