@@ -24,7 +24,7 @@ public final class Analyzer {
     private var cached: ConnectionTracker?
 
     private func tracker(_ stream: Int) -> ConnectionTracker? {
-        if let c = cached, c.summary.stream == stream { return c }
+        if let c = cached, c.stream == stream { return c }
         let t = trackers[stream]
         cached = t
         return t
@@ -107,7 +107,7 @@ public final class Analyzer {
     private func begin(_ report: SegmentReport, tcp: TCPHeader, source: Endpoint, destination: Endpoint) {
         let tracker: ConnectionTracker
         if report.slot < trackersBySlot.count, let bySlot = trackersBySlot[report.slot],
-           bySlot.summary.stream == report.stream {
+           bySlot.stream == report.stream {
             tracker = bySlot
             cached = bySlot
         } else if let existing = self.tracker(report.stream) {
@@ -159,17 +159,16 @@ public final class Analyzer {
     // MARK: - TCP
 
     private func noteSegment(_ t: ConnectionTracker, report: SegmentReport, tcp: TCPHeader, side: Side) {
-        // Mutates the summary in place: a copy would retain every array it holds.
-        t.summary.end = time
-        t.summary.lastPacket = number
-        t.summary.state = report.state
+        // The per-packet fields live in the tracker's first cache lines (see ConnectionTracker).
+        t.lastTime = time
         t.lastPacket = number
+        t.state = report.state
         if side == .client {
-            t.summary.clientCounts.packets += 1
-            t.summary.clientCounts.tcpBytes += UInt64(report.payloadLength)
+            t.clientPackets += 1
+            t.clientTCPBytes += UInt64(report.payloadLength)
         } else {
-            t.summary.serverCounts.packets += 1
-            t.summary.serverCounts.tcpBytes += UInt64(report.payloadLength)
+            t.serverPackets += 1
+            t.serverTCPBytes += UInt64(report.payloadLength)
         }
         switch report.handshake {
         case .syn?:
@@ -395,17 +394,19 @@ public final class Analyzer {
             eventsThisPacket += 1
             return
         }
-        let fromClient = side == .client
-        var source = fromClient ? t.summary.client : t.summary.server
-        var destination = fromClient ? t.summary.server : t.summary.client
+        let source: Endpoint, destination: Endpoint
         var otherDirection = false
         if let p = packetEndpoints {
             source = p.source
             destination = p.destination
             otherDirection = p.side != side
+        } else {
+            let fromClient = side == .client
+            source = fromClient ? t.summary.client : t.summary.server
+            destination = fromClient ? t.summary.server : t.summary.client
         }
         var event = TimelineEvent(
-            packet: number, time: time, stream: t.summary.stream,
+            packet: number, time: time, stream: t.stream,
             source: source, destination: destination,
             sourceText: nil, destinationText: nil, proto: proto, wireLength: wireLength,
             capturedLength: capturedLength, phase: phase, side: side, detail: detail, tcp: tcpInfo,
@@ -472,6 +473,7 @@ public final class Analyzer {
     }
 
     private func finalize(_ t: ConnectionTracker) {
+        t.syncSummary()
         t.summary.end = max(t.summary.end, t.summary.start)
         if t.summary.teardown.rstFrom == nil && t.summary.teardown.complete { t.summary.state = .closed }
     }

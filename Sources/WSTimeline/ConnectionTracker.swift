@@ -5,26 +5,50 @@ import WSReassembly
 /// The timeline's state for one connection: its dissector session (made on first payload),
 /// its summary, and the marks that name ACKs and phases.
 final class ConnectionTracker {
-    var summary: ConnectionSummary
+    // The fields every packet touches come first, beside the object header (one or two cache
+    // lines); `summary`, about 1 KiB, comes last and is brought up to date by `syncSummary()`
+    // before anyone reads it.
+    let stream: Int
+    /// The last packet of this connection (flushed events at the end are reported on it).
+    var lastPacket = 0
+    var lastTime: Int64
+    var state: ConnectionState = .established
+    var clientPackets = 0
+    var serverPackets = 0
+    var clientTCPBytes: UInt64 = 0
+    var serverTCPBytes: UInt64 = 0
     var session: WebSocketSession?
     var summarized = false
-    /// Stream offsets whose ACK is worth naming ("Upgrade request", "close frame"), per sender.
-    var milestones: [(side: Side, offset: UInt64, label: String)] = []
     var requestSeen = false
     var responseSeen = false
     var closeSeen = false
     var finSeen = false
-    var closeFrameTime: [Side: Int64] = [:]
     /// End offset of the chunk being dissected, per side.
     var chunkEnd: UInt64 = 0
-    /// The last packet of this connection (flushed events at the end are reported on it).
-    var lastPacket = 0
     /// The reassembly slot the tracker is filed under in the analyzer.
     var slot = 0
+    /// Stream offsets whose ACK is worth naming ("Upgrade request", "close frame"), per sender.
+    var milestones: [(side: Side, offset: UInt64, label: String)] = []
+    var closeFrameTime: [Side: Int64] = [:]
+    var summary: ConnectionSummary
 
     init(stream: Int, client: Endpoint, server: Endpoint, midstream: Bool, packet: Int, time: Int64) {
+        self.stream = stream
+        lastPacket = packet
+        lastTime = time
         summary = ConnectionSummary(stream: stream, client: client, server: server, start: time, end: time,
                                     firstPacket: packet, lastPacket: packet, midstream: midstream)
+    }
+
+    /// Copies the per-packet fields into `summary`.
+    func syncSummary() {
+        summary.end = lastTime
+        summary.lastPacket = lastPacket
+        summary.state = state
+        summary.clientCounts.packets = clientPackets
+        summary.clientCounts.tcpBytes = clientTCPBytes
+        summary.serverCounts.packets = serverPackets
+        summary.serverCounts.tcpBytes = serverTCPBytes
     }
 
     func session(limits: DissectorLimits, scratch: UnmaskScratch) -> WebSocketSession {
@@ -42,7 +66,7 @@ final class ConnectionTracker {
         if let a = acknowledges, a.hasPrefix("Upgrade request") || a.hasPrefix("101 response") { return .upgrade }
         if requestSeen && !responseSeen { return .upgrade }
         if report.state == .handshake { return .handshake }
-        if !requestSeen && summary.clientCounts.tcpBytes == 0 && summary.serverCounts.tcpBytes == 0 {
+        if !requestSeen && clientTCPBytes == 0 && serverTCPBytes == 0 {
             return .handshake
         }
         return .data
@@ -50,6 +74,7 @@ final class ConnectionTracker {
 
     /// The name of what an ACK from `sender` acknowledges, if it covers a milestone.
     func acknowledged(by sender: Side, upTo offset: UInt64) -> String? {
+        if milestones.isEmpty { return nil }
         var label: String?
         milestones.removeAll { m in
             if m.side != sender && m.offset <= offset {
