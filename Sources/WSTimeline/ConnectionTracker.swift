@@ -17,6 +17,10 @@ final class ConnectionTracker {
     var serverPackets = 0
     var clientTCPBytes: UInt64 = 0
     var serverTCPBytes: UInt64 = 0
+    /// The phase noted last and its span so far, written into `summary.phases` when the phase
+    /// changes or the summary is handed out.
+    private var currentPhase: Phase?
+    private var currentSpan = PhaseSpan(firstPacket: 0, lastPacket: 0, firstTime: 0, lastTime: 0)
     var session: WebSocketSession?
     var summarized = false
     var requestSeen = false
@@ -42,6 +46,7 @@ final class ConnectionTracker {
 
     /// Copies the per-packet fields into `summary`.
     func syncSummary() {
+        if let phase = currentPhase { summary.phases[phase] = currentSpan }
         summary.end = lastTime
         summary.lastPacket = lastPacket
         summary.state = state
@@ -83,6 +88,8 @@ final class ConnectionTracker {
             }
             return false
         }
+        // Back to the shared empty array: checking it later touches no cold storage.
+        if milestones.isEmpty { milestones = [] }
         return label
     }
 
@@ -91,7 +98,15 @@ final class ConnectionTracker {
     }
 
     func notePhase(_ phase: Phase, packet: Int, time: Int64) {
+        if phase == currentPhase {
+            currentSpan.lastPacket = packet
+            currentSpan.lastTime = time
+            return
+        }
+        if let previous = currentPhase { summary.phases[previous] = currentSpan }
         summary.phases.note(phase, packet: packet, time: time)
+        currentPhase = phase
+        currentSpan = summary.phases[phase]!
     }
 
     func addViolations(_ list: [Violation], packet: Int) {
