@@ -7,7 +7,6 @@ import WSTimeline
 struct EventJSON {
     let options: RenderOptions
     let formatter: InfoFormatter
-    let endpoints = EndpointTextCache()
 
     func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter) {
         w.beginObject()
@@ -112,7 +111,7 @@ struct EventJSON {
     private func writeAddress(_ endpoint: Endpoint?, text: String?, withPort: Bool, into w: inout JSONWriter) {
         guard let endpoint else { w.string(text ?? ""); return }
         if withPort {
-            w.string { endpoints.append(endpoint, to: &$0) }
+            w.string { $0.append(endpoint: endpoint) }
         } else {
             w.string { $0.append(address: endpoint.address) }
         }

@@ -8,7 +8,6 @@ public final class TextRenderer: Renderer {
     private let options: RenderOptions
     private let summaryOnly: Bool
     private let formatter: InfoFormatter
-    private let endpoints = EndpointTextCache()
     private var firstTime: Int64?
     private var previousTime: Int64?
     /// Rendered summaries, printed by stream at the end (spilled to a temp file when large).
@@ -61,7 +60,7 @@ public final class TextRenderer: Renderer {
             if e.stream == nil {
                 out.appendUTF8(e.sourceText ?? "")
             } else if let source = e.source {
-                endpoints.append(source, to: &out)
+                out.append(endpoint: source)
             }
             out.padColumn(from: start, width: 22)
             out.append("  ")
@@ -69,7 +68,7 @@ public final class TextRenderer: Renderer {
             if e.stream == nil {
                 out.appendUTF8(e.destinationText ?? "")
             } else if let destination = e.destination {
-                endpoints.append(destination, to: &out)
+                out.append(endpoint: destination)
             }
             out.padColumn(from: start, width: 22)
             out.append("  ")
