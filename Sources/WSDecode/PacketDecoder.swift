@@ -4,6 +4,8 @@
 /// it is a class: a `DecodedPacket` may borrow its reassembly buffer until the next call.
 public final class PacketDecoder {
     public let linkType: LinkType
+    /// Whether TCP options are parsed (off when nothing will show them, e.g. summaries only).
+    public var parsesTCPOptions = true
     private var fragments = IPv4FragmentReassembler()
     /// Holds the last reassembled datagram; packets borrow it until the next call.
     private var reassembled = UnsafeMutableRawBufferPointer.allocate(byteCount: 0, alignment: 8)
@@ -248,7 +250,7 @@ public final class PacketDecoder {
                                  v6: Bool, into packet: inout DecodedPacket) {
         switch proto {
         case 6:
-            switch TCPHeader.parse(bytes) {
+            switch TCPHeader.parse(bytes, options: parsesTCPOptions) {
             case let .success(header):
                 packet.transport = .tcp(header)
                 packet.payload = bytes.tail(from: header.headerLength)

@@ -11,8 +11,9 @@ public struct TCPHeader: Sendable, Equatable {
     public var headerLength: Int
     public var options: TCPOptions
 
-    /// Parses a TCP header at the start of `bytes`.
-    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<TCPHeader, DecodeIssue> {
+    /// Parses a TCP header at the start of `bytes`; `options: false` leaves the options area
+    /// unread (`options` stays empty) for callers that never show them.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, options parseOptions: Bool = true) -> Result<TCPHeader, DecodeIssue> {
         guard bytes.count >= 20 else {
             return .failure(.truncated(layer: .tcp, needed: 20, available: bytes.count))
         }
@@ -30,6 +31,6 @@ public struct TCPHeader: Sendable, Equatable {
             flags: TCPFlags(rawValue: offsetAndFlags & 0x1ff),
             window: bytes.u16(14), urgentPointer: bytes.u16(18),
             headerLength: headerLength,
-            options: TCPOptions(parsing: bytes.slice(20, headerLength - 20))))
+            options: parseOptions ? TCPOptions(parsing: bytes.slice(20, headerLength - 20)) : TCPOptions()))
     }
 }

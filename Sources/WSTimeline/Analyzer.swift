@@ -47,6 +47,8 @@ public final class Analyzer {
     public init(linkType: LinkType, options: AnalyzerOptions = AnalyzerOptions()) {
         self.options = options
         decoder = PacketDecoder(linkType: linkType)
+        // Options only appear in events' Info and JSON.
+        decoder.parsesTCPOptions = options.buildsEvents
         table = ConnectionTable(limits: options.reassembly)
     }
 
