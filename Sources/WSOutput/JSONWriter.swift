@@ -138,15 +138,7 @@ public struct JSONWriter: ~Copyable {
     mutating func encoded(_ json: UnsafeRawBufferPointer) { separate(); out.append(json) }
 
     private mutating func appendSeconds(_ ns: Int64, decimals: Int) {
-        if ns < 0 { out.append(0x2d) }
-        let magnitude = ns.magnitude
-        out.appendDecimal(magnitude / 1_000_000_000)
-        guard decimals > 0 else { return }
-        let places = min(decimals, 9)
-        var fraction = magnitude % 1_000_000_000
-        for _ in places..<9 { fraction /= 10 }
-        out.append(0x2e)
-        out.appendDecimal(fraction, width: places)
+        out.appendSeconds(ns, decimals: min(decimals, 9))
     }
 
     /// True when no byte is a control byte, `"`, `\\` or DEL: checked 8 bytes at a time.

@@ -39,49 +39,35 @@ public final class TextRenderer: Renderer {
                              + "  " + pad("Phase", 9) + "  Info", "1"))
             sink.endLine()
         }
-        let timeText: String
-        switch options.timeFormat {
-        case .relative: timeText = secondsText(e.time - (firstTime ?? e.time), decimals: options.timeDecimals)
-        case .absolute: timeText = absoluteTimeText(e.time, decimals: options.timeDecimals)
-        case .delta: timeText = secondsText(e.time - (previousTime ?? e.time), decimals: options.timeDecimals)
-        }
+        let absoluteText = options.timeFormat == .absolute ? absoluteTimeText(e.time, decimals: options.timeDecimals) : nil
+        let shownNanoseconds = e.time - (options.timeFormat == .delta ? previousTime ?? e.time : firstTime ?? e.time)
         previousTime = e.time
         // Every padded column is ASCII (numbers, addresses, protocol and phase names), so widths
         // are byte counts; the row goes straight into the sink's buffer.
         let timeWidth = self.timeWidth
         sink.writeBytes { out in
+            /// A non-TCP event names bare addresses (its text), a connection's event endpoints.
+            func endpoint(_ endpoint: Endpoint?, text: String?) -> (inout ByteBuffer) -> Void {
+                { out in
+                    if e.stream == nil { out.appendUTF8(text ?? "") } else if let endpoint { out.append(endpoint: endpoint) }
+                }
+            }
             out.appendRightAligned(UInt64(max(0, e.packet)), width: 6)
             out.append("  ")
-            var start = out.count
-            out.appendUTF8(timeText)
-            out.padColumn(from: start, width: timeWidth)
-            out.append("  ")
-            start = out.count
-            if e.stream == nil {
-                out.appendUTF8(e.sourceText ?? "")
-            } else if let source = e.source {
-                out.append(endpoint: source)
+            out.appendPadded(width: timeWidth) { out in
+                if let absoluteText { out.appendUTF8(absoluteText) } else { out.appendSeconds(shownNanoseconds, decimals: options.timeDecimals) }
             }
-            out.padColumn(from: start, width: 22)
             out.append("  ")
-            start = out.count
-            if e.stream == nil {
-                out.appendUTF8(e.destinationText ?? "")
-            } else if let destination = e.destination {
-                out.append(endpoint: destination)
-            }
-            out.padColumn(from: start, width: 22)
+            out.appendPadded(width: 22, endpoint(e.source, text: e.sourceText))
             out.append("  ")
-            start = out.count
-            out.appendUTF8(e.proto)
-            out.padColumn(from: start, width: 9)
+            out.appendPadded(width: 22, endpoint(e.destination, text: e.destinationText))
+            out.append("  ")
+            out.appendPadded(width: 9) { $0.appendUTF8(e.proto) }
             out.append("  ")
             out.appendRightAligned(UInt64(max(0, e.wireLength)), width: 6)
             out.append("  ")
             if options.color { out.appendUTF8("\u{1b}[" + phaseColor(e.phase) + "m") }
-            start = out.count
-            out.appendUTF8(e.phase.rawValue)
-            out.padColumn(from: start, width: 9)
+            out.appendPadded(width: 9) { $0.appendUTF8(e.phase.rawValue) }
             if options.color { out.append("\u{1b}[0m") }
             out.append("  ")
             let red = options.color && !e.violations.isEmpty
@@ -135,9 +121,11 @@ public final class TextRenderer: Renderer {
 }
 
 extension ByteBuffer {
-    /// Spaces after the bytes written since `start`, up to `width` of them (never cuts).
+    /// What `body` writes, then spaces up to `width` bytes (never cuts): a column of ASCII text.
     @inline(__always)
-    mutating func padColumn(from start: Int, width: Int) {
+    mutating func appendPadded(width: Int, _ body: (inout ByteBuffer) -> Void) {
+        let start = count
+        body(&self)
         let written = count - start
         if written < width { appendSpaces(width - written) }
     }

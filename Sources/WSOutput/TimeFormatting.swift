@@ -14,35 +14,22 @@ public enum TimeFormat: String, Sendable, CaseIterable {
 
 /// "1.234567" from nanoseconds, with `decimals` places (6 or 9); negative values keep the sign.
 public func secondsText(_ ns: Int64, decimals: Int) -> String {
-    // Written digit by digit into the string's own storage: this runs once per timeline row.
-    let places = max(0, decimals)
-    let magnitude = ns.magnitude
-    var fraction = magnitude % 1_000_000_000
-    for _ in min(places, 9)..<9 { fraction /= 10 }
-    var whole = magnitude / 1_000_000_000
-    var wholeDigits = 1
-    var scan = whole
-    while scan >= 10 { scan /= 10; wholeDigits += 1 }
-    let length = (ns < 0 ? 1 : 0) + wholeDigits + (places > 0 ? 1 + places : 0)
-    return String(unsafeUninitializedCapacity: length) { out in
-        var i = length
-        var f = fraction
-        if places > 0 {
-            for _ in 0..<places {
-                i -= 1
-                out[i] = 0x30 &+ UInt8(truncatingIfNeeded: f % 10)
-                f /= 10
-            }
-            i -= 1
-            out[i] = 0x2e
-        }
-        repeat {
-            i -= 1
-            out[i] = 0x30 &+ UInt8(truncatingIfNeeded: whole % 10)
-            whole /= 10
-        } while whole > 0
-        if ns < 0 { out[0] = 0x2d }
-        return length
+    var out = ByteBuffer(capacity: 32)
+    out.appendSeconds(ns, decimals: decimals)
+    return out.string()
+}
+
+extension ByteBuffer {
+    /// `secondsText(ns, decimals:)` written in place: the one spelling of seconds for text and JSON.
+    mutating func appendSeconds(_ ns: Int64, decimals: Int) {
+        if ns < 0 { append(0x2d) }
+        let magnitude = ns.magnitude
+        appendDecimal(magnitude / 1_000_000_000)
+        guard decimals > 0 else { return }
+        var fraction = magnitude % 1_000_000_000
+        for _ in min(decimals, 9)..<9 { fraction /= 10 }
+        append(0x2e)
+        appendDecimal(fraction, width: decimals)
     }
 }
 
