@@ -16,6 +16,9 @@ public final class ConnectionTable {
     private var nextSlot = 0
     private var totalHeld = 0
     private var lastSweep: Int64 = 0
+    /// The most connections tracked at once, and the most out-of-order bytes held at once.
+    public private(set) var peakCount = 0
+    public private(set) var peakBufferedBytes = 0
 
     public init(limits: ReassemblyLimits = ReassemblyLimits()) {
         self.limits = limits
@@ -40,10 +43,7 @@ public final class ConnectionTable {
                         packet: Int, time: Int64,
                         onReport: (SegmentReport) -> Void = { _ in },
                         emit: (StreamEvent) -> Void) -> SegmentReport {
-        if time - lastSweep > 1_000_000_000 || time < lastSweep {
-            sweep(now: time, emit: emit)
-            lastSweep = time
-        }
+        advanceClock(to: time, emit: emit)
         let key = FlowKey(source, destination)
         let flags = tcp.flags
         var isNew = false
@@ -78,6 +78,17 @@ public final class ConnectionTable {
         analyze(connection, tcp, direction: direction, payload: payload, payloadLength: payloadLength,
                 packet: packet, time: time, report: &report, onReport: onReport, emit: emit)
         return report
+    }
+
+    /// Moves capture time to `time` without a segment: connections idle or finished for long
+    /// enough are released, exactly as `process` would before its segment. A table that sees
+    /// only some flows of a capture (one shard of a parallel run) calls it for the others'
+    /// segments, so it releases its connections at the same packets as a table seeing all.
+    public func advanceClock(to time: Int64, emit: (StreamEvent) -> Void) {
+        if time - lastSweep > 1_000_000_000 || time < lastSweep {
+            sweep(now: time, emit: emit)
+            lastSweep = time
+        }
     }
 
     /// Ends the input: every hole becomes a gap, every direction ends, every connection is released.
@@ -120,6 +131,7 @@ public final class ConnectionTable {
             nextSlot += 1
         }
         connections.insert(connection, for: key)
+        if connections.count > peakCount { peakCount = connections.count }
         return connection
     }
 
@@ -394,6 +406,7 @@ public final class ConnectionTable {
             _ = h.accept(offset: seqStart, bytes: payload, declaredLength: payloadLength, packet: packet,
                          stream: stream, direction: direction, emit: emit)
             totalHeld += h.heldBytes - heldBefore
+            if totalHeld > peakBufferedBytes { peakBufferedBytes = totalHeld }
         }
         if flags.contains(.fin) && !h.ended {
             h.drain(stream: stream, direction: direction, emit: emit)

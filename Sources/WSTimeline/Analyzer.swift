@@ -59,10 +59,13 @@ public final class Analyzer {
         self.time = time
         self.wireLength = wireLength
         self.capturedLength = bytes.count
-        counters.packets += 1
-        counters.bytes += UInt64(wireLength)
-        if counters.firstTime == nil { counters.firstTime = time }
-        counters.lastTime = time
+        let countsPackets = keepsCaptureTotals
+        if countsPackets {
+            counters.packets += 1
+            counters.bytes += UInt64(wireLength)
+            if counters.firstTime == nil { counters.firstTime = time }
+            counters.lastTime = time
+        }
         eventsThisPacket = 0
         tcpInfo = nil
         acknowledges = nil
@@ -70,14 +73,20 @@ public final class Analyzer {
 
         let decoded = decoder.decode(bytes, wireLength: wireLength, time: time)
         truncated = bytes.count < wireLength
-        if truncated { counters.truncated += 1 }
+        if truncated && countsPackets { counters.truncated += 1 }
         guard let tcp = decoded.tcp, let src = decoded.source, let dst = decoded.destination else {
-            emitNonTCP(decoded, emit: emit)
+            if countsPackets { emitNonTCP(decoded, emit: emit) }
             return
         }
-        counters.tcp += 1
+        if countsPackets { counters.tcp += 1 }
         let source = Endpoint(address: src, port: tcp.sourcePort)
         let destination = Endpoint(address: dst, port: tcp.destinationPort)
+        if let shard = options.shard, !shard.owns(source, destination) {
+            // Another shard's flow: only the clock moves, so this shard's connections are
+            // released at the same packets as in a run over all flows.
+            table.advanceClock(to: time) { event in self.handleStream(event, emit: emit, summary: summary) }
+            return
+        }
         currentTracker = nil
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
@@ -101,6 +110,14 @@ public final class Analyzer {
             tracker.session = nil
         }
     }
+
+    /// Whether this analyzer keeps the capture-wide totals (no shard, or shard 0).
+    private var keepsCaptureTotals: Bool { options.shard.map { $0.index == 0 } ?? true }
+
+    /// The most connections tracked at once and the most out-of-order bytes held at once: a
+    /// sharded run compares their sums with the limits to know that no cap acted differently.
+    public var peakConnections: Int { table.peakCount }
+    public var peakBufferedBytes: Int { table.peakBufferedBytes }
 
     /// The connection of the current packet, once its report is in.
     private var currentTracker: ConnectionTracker?

@@ -21,12 +21,18 @@ struct Read: ParsableCommand {
     @Flag(name: .long, help: "Full analysis, but print only the per-connection summaries.")
     var summary = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Threads for --summary of a file, each following a share of the TCP flows (default: one per core, up to 4, for files of 16 MiB or more).",
+        valueName: "n"))
+    var threads: Int?
+
     @OptionGroup var display: DisplayOptions
 
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
         if let stream, stream < 0 { throw ValidationError("--stream must not be negative") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
         if format == .mermaid && stream == nil {
             throw ValidationError("--format mermaid draws one connection: give --stream N")
         }
@@ -44,6 +50,18 @@ struct Read: ParsableCommand {
         let sink = OutputSink()
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
+        let workers = ShardedSummary.Outcome.workers(requested: threads, path: file)
+        if summary, format == .text || format == .json, stream == nil, file != "-", workers > 1 {
+            let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
+            let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers)
+            let outcome = sharded.run(progress: progress)
+            progress.clear()
+            if let outcome {
+                try outcome.render(into: renderer, file: file, linkType: capture.linkTypeName)
+                return
+            }
+            // A shared cap may have acted: the ordinary single pass gives the exact answer.
+        }
         try run.run(file: capture, link: link, renderer: renderer)
         if let mermaid = renderer as? MermaidRenderer, !mermaid.foundStream, let stream {
             Terminal.warn("\(file): no stream \(stream) in this capture")
