@@ -70,6 +70,59 @@ public final class PacketDecoder {
         return packet
     }
 
+    /// The endpoints of a plain TCP packet, read straight from fixed offsets: no VLAN tags,
+    /// IPv4 unfragmented or IPv6 without extension headers. Nil for anything else. It reads
+    /// the same bytes `decode` would take addresses and ports from, so when `decode` finds a
+    /// TCP segment here it has these endpoints. Used to skip other shards' packets cheaply.
+    public func quickTCPEndpoints(_ bytes: UnsafeRawBufferPointer) -> (source: Endpoint, destination: Endpoint)? {
+        let start: Int
+        var type: UInt16 = 0
+        switch linkType {
+        case .ethernet:
+            guard bytes.count >= 14 else { return nil }
+            type = bytes.u16(12)
+            start = 14
+        case .linuxSLL:
+            guard bytes.count >= 16 else { return nil }
+            type = bytes.u16(14)
+            start = 16
+        case .linuxSLL2:
+            guard bytes.count >= 20 else { return nil }
+            type = bytes.u16(0)
+            start = 20
+        case .raw, .ipv4, .ipv6:
+            start = 0
+        case .null, .loop:
+            return nil
+        }
+        guard bytes.count >= start + 1 else { return nil }
+        let version = bytes[start] >> 4
+        if start > 0 {
+            guard (type == 0x0800 && version == 4) || (type == 0x86dd && version == 6) else { return nil }
+        } else if linkType == .ipv4 {
+            guard version == 4 else { return nil }
+        } else if linkType == .ipv6 {
+            guard version == 6 else { return nil }
+        }
+        if version == 4 {
+            guard bytes.count >= start + 20 else { return nil }
+            let headerLength = Int(bytes[start] & 0x0f) * 4
+            guard headerLength >= 20, bytes[start + 9] == 6, bytes.u16(start + 6) & 0x3fff == 0,
+                  bytes.count >= start + headerLength + 4 else { return nil }
+            let ports = start + headerLength
+            return (Endpoint(address: IPAddress(ipv4: bytes.u32(start + 12)), port: bytes.u16(ports)),
+                    Endpoint(address: IPAddress(ipv4: bytes.u32(start + 16)), port: bytes.u16(ports + 2)))
+        }
+        if version == 6 {
+            guard bytes.count >= start + 44, bytes[start + 6] == 6 else { return nil }
+            return (Endpoint(address: IPAddress(ipv6High: bytes.u64(start + 8), low: bytes.u64(start + 16)),
+                             port: bytes.u16(start + 40)),
+                    Endpoint(address: IPAddress(ipv6High: bytes.u64(start + 24), low: bytes.u64(start + 32)),
+                             port: bytes.u16(start + 42)))
+        }
+        return nil
+    }
+
     private func decodeEthernet(_ bytes: UnsafeRawBufferPointer, into packet: inout DecodedPacket, time: Int64) {
         guard bytes.count >= 14 else {
             packet.issue = .truncated(layer: .ethernet, needed: 14, available: bytes.count)

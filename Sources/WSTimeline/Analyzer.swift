@@ -59,7 +59,20 @@ public final class Analyzer {
         self.time = time
         self.wireLength = wireLength
         self.capturedLength = bytes.count
-        let countsPackets = keepsCaptureTotals
+        // A shard's run: a plain TCP packet belongs to the shard of its flow, which alone
+        // counts it; other shards only move their clock. Anything else every shard decodes
+        // (fragments, tunnels of headers), and shard 0 counts it.
+        var countsPackets = true
+        if let shard = options.shard {
+            if let (a, b) = decoder.quickTCPEndpoints(bytes) {
+                guard shard.owns(a, b) else {
+                    table.advanceClock(to: time) { event in self.handleStream(event, emit: emit, summary: summary) }
+                    return
+                }
+            } else {
+                countsPackets = shard.index == 0
+            }
+        }
         if countsPackets {
             counters.packets += 1
             counters.bytes += UInt64(wireLength)
@@ -110,9 +123,6 @@ public final class Analyzer {
             tracker.session = nil
         }
     }
-
-    /// Whether this analyzer keeps the capture-wide totals (no shard, or shard 0).
-    private var keepsCaptureTotals: Bool { options.shard.map { $0.index == 0 } ?? true }
 
     /// The most connections tracked at once and the most out-of-order bytes held at once: a
     /// sharded run compares their sums with the limits to know that no cap acted differently.

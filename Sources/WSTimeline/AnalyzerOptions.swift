@@ -8,8 +8,9 @@ public struct AnalyzerOptions: Sendable {
     /// Build a `TimelineEvent` for every event. Off (`--summary`), the analysis is the same and
     /// only summaries and counters come out.
     public var buildsEvents: Bool
-    /// Follow only this shard's flows (nil: all). Counters of packets that belong to no flow
-    /// (totals, non-TCP, undecodable) are kept by shard 0 alone, so shards' counters add up.
+    /// Follow only this shard's flows (nil: all). Each packet is counted by one shard (its
+    /// flow's, or shard 0 for packets of no plain TCP flow), so shards' counters add up;
+    /// `firstTime` and `lastTime` are each shard's own (see `ShardMerge`).
     public var shard: FlowShard?
 
     public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),

@@ -1,11 +1,20 @@
 /// Puts together what analyzers that each followed one `FlowShard` of a capture found, as one
 /// analyzer over all flows would have reported it.
 public enum ShardMerge {
-    /// Shard 0's capture-wide totals (packets, bytes, non-TCP, times) plus every shard's
-    /// per-flow counts (connections, frames, messages, events, violations, gaps).
-    public static func counters(_ shards: [CaptureCounters]) -> CaptureCounters {
-        guard var total = shards.first else { return CaptureCounters() }
-        for c in shards.dropFirst() {
+    /// Every shard's counts added up (each packet was counted by exactly one shard); the
+    /// first and last packet times are the capture's, which every shard saw.
+    public static func counters(_ shards: [CaptureCounters], firstTime: Int64?, lastTime: Int64?) -> CaptureCounters {
+        var total = CaptureCounters()
+        for c in shards {
+            total.packets += c.packets
+            total.tcp += c.tcp
+            total.udp += c.udp
+            total.icmp += c.icmp
+            total.otherIP += c.otherIP
+            total.nonIP += c.nonIP
+            total.undecodable += c.undecodable
+            total.truncated += c.truncated
+            total.bytes += c.bytes
             total.connections += c.connections
             total.webSocketConnections += c.webSocketConnections
             total.events += c.events
@@ -14,6 +23,8 @@ public enum ShardMerge {
             total.violations += c.violations
             total.gaps += c.gaps
         }
+        total.firstTime = firstTime
+        total.lastTime = lastTime
         return total
     }
 

@@ -37,6 +37,7 @@ struct ShardedSummary {
 
     private struct ShardResult: Sendable {
         var firstTime: Int64?
+        var lastTime: Int64?
         var summaries: [ConnectionSummary] = []
         var counters = CaptureCounters()
         var peakConnections = 0
@@ -72,7 +73,8 @@ struct ShardedSummary {
               shards.reduce(0, { $0 + $1.peakBufferedBytes }) <= limits.maxBufferedTotal else { return nil }
         return Outcome(firstTime: shards[0].firstTime,
                        summaries: ShardMerge.renumbered(shards.map(\.summaries)),
-                       counters: ShardMerge.counters(shards.map(\.counters)),
+                       counters: ShardMerge.counters(shards.map(\.counters), firstTime: shards[0].firstTime,
+                                                     lastTime: shards[0].lastTime),
                        damage: shards[0].damage)
     }
 
@@ -95,6 +97,7 @@ struct ShardedSummary {
         do {
             try file.forEach { header, bytes in
                 if result.firstTime == nil { result.firstTime = header.timestampNanoseconds }
+                result.lastTime = header.timestampNanoseconds
                 analysis.process(number: header.number, time: header.timestampNanoseconds,
                                  wireLength: header.wireLength, bytes: bytes, emit: { _ in }, summary: keep)
                 guard header.number & 1023 == 0 else { return true }
