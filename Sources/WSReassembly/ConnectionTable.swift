@@ -174,7 +174,7 @@ public final class ConnectionTable {
             connection.withHalf(direction) { half in
                 half.flushAll(reason: reason, stream: connection.stream, direction: direction, emit: emit)
                 // A finished direction delivers nothing more: its history goes now, not after the linger.
-                half.history = []
+                half.dropHistory()
                 if !half.ended {
                     half.ended = true
                     if reset || half.finOffset == nil {

@@ -39,39 +39,61 @@ final class HalfStream {
     /// Highest offset of the other direction this side acknowledged.
     var ackedThrough: UInt64 = 0
     /// The last bytes delivered (a ring of `historySize`), to tell whether a retransmission
-    /// carries the same bytes as the first copy. Allocated on the first delivery.
-    var history: [UInt8] = []
-    static let historySize = 4096
+    /// carries the same bytes as the first copy. Allocated on the first delivery and grown with
+    /// the stream up to `historySize` (offset o sits at index o until then): a short connection
+    /// keeps its few bytes, not 2 x 4 KiB (300,000 small connections took 440 MiB).
+    private var ring: UnsafeMutableRawPointer?
+    private var ringCapacity = 0
+    /// Bytes of the ring holding delivered data.
+    private var historyCount = 0
+    static var historySize: Int { 4096 }
+
+    deinit { ring?.deallocate() }
 
     /// Remembers delivered bytes that end at `next`.
     func remember(_ bytes: UnsafeRawBufferPointer) {
         let size = Self.historySize
-        // Grows with the stream up to `historySize` (offset o at index o until then): a short
-        // connection keeps its few bytes, not 2 x 4 KiB (300,000 small connections took 440 MiB).
-        let needed = Int(min(next, UInt64(size)))
-        if history.count < needed { history.append(contentsOf: repeatElement(0, count: needed - history.count)) }
-        let tail = bytes.count > size ? UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - size)...]) : bytes
-        var position = Int((next - UInt64(tail.count)) % UInt64(size))
-        var i = 0
-        history.withUnsafeMutableBytes { ring in
-            while i < tail.count {
-                let n = min(tail.count - i, size - position)
-                ring.baseAddress!.advanced(by: position).copyMemory(from: tail.baseAddress!.advanced(by: i), byteCount: n)
-                i += n
-                position = (position + n) % size
-            }
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        let needed = next < UInt64(size) ? Int(next) : size
+        if needed > ringCapacity { growRing(to: needed) }
+        historyCount = needed
+        let n = min(bytes.count, size)
+        let tail = source + (bytes.count - n)
+        let position = Int((next &- UInt64(n)) & UInt64(size - 1))
+        let first = min(n, size - position)
+        (ring! + position).copyMemory(from: tail, byteCount: first)
+        if first < n { ring!.copyMemory(from: tail + first, byteCount: n - first) }
+    }
+
+    private func growRing(to needed: Int) {
+        let capacity = min(Self.historySize, max(needed, ringCapacity * 2, 256))
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        if let ring {
+            grown.copyMemory(from: ring, byteCount: historyCount)
+            ring.deallocate()
         }
+        ring = grown
+        ringCapacity = capacity
+    }
+
+    /// Forgets the delivered bytes (the direction delivers nothing more).
+    func dropHistory() {
+        ring?.deallocate()
+        ring = nil
+        ringCapacity = 0
+        historyCount = 0
     }
 
     /// Whether bytes at `offset` differ from delivered bytes still in the history.
     func conflictsWithHistory(offset: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
-        guard !history.isEmpty, offset >= 0 else { return false }
-        let lowest = next > UInt64(Self.historySize) ? next - UInt64(Self.historySize) : 0
+        guard let ring, historyCount > 0, offset >= 0 else { return false }
+        let size = UInt64(Self.historySize)
+        let lowest = next > size ? next - size : 0
         let start = max(UInt64(offset), lowest)
         let end = min(UInt64(offset) + UInt64(bytes.count), next)
         guard start < end else { return false }
-        for o in start..<end where Int(o % UInt64(Self.historySize)) < history.count
-            && history[Int(o % UInt64(Self.historySize))] != bytes[Int(o - UInt64(offset))] {
+        for o in start..<end where Int(o & (size - 1)) < historyCount
+            && ring.load(fromByteOffset: Int(o & (size - 1)), as: UInt8.self) != bytes[Int(o - UInt64(offset))] {
             return true
         }
         return false

@@ -80,9 +80,10 @@ public final class Analyzer {
             counters.lastTime = time
         }
         eventsThisPacket = 0
-        tcpInfo = nil
-        acknowledges = nil
-        packetEndpoints = nil
+        // Cleared only when set: assigning nil to the large optional copies it every packet.
+        if tcpInfo != nil { tcpInfo = nil }
+        if acknowledges != nil { acknowledges = nil }
+        if packetEndpoints != nil { packetEndpoints = nil }
 
         let decoded = decoder.decode(bytes, wireLength: wireLength, time: time)
         truncated = bytes.count < wireLength

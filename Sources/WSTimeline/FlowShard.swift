@@ -20,14 +20,19 @@ public struct FlowShard: Sendable, Equatable {
         FlowShard.shard(of: a, b, count: count) == index
     }
 
-    /// The shard of the flow between `a` and `b`, in 0..<count.
+    /// The shard of the flow between `a` and `b`, in 0..<count. Symmetric by construction:
+    /// the two endpoints' mixes are added, so no comparison is needed.
+    @inline(__always)
     public static func shard(of a: Endpoint, _ b: Endpoint, count: Int) -> Int {
-        let (low, high) = a < b ? (a, b) : (b, a)
-        var x = low.address.low &* 0x9E37_79B9_7F4A_7C15 ^ high.address.low
-        x = (x ^ low.address.high &* 0xC2B2_AE3D_27D4_EB4F ^ high.address.high) &* 0xFF51_AFD7_ED55_8CCD
-        x ^= UInt64(low.port) << 16 | UInt64(high.port)
-        x = (x ^ (x >> 29)) &* 0xBF58_476D_1CE4_E5B9
-        x ^= x >> 32
-        return Int(x % UInt64(count))
+        var x = mix(a) &+ mix(b)
+        x = (x ^ (x >> 31)) &* 0xBF58_476D_1CE4_E5B9
+        x ^= x >> 29
+        return count & (count - 1) == 0 ? Int(x & UInt64(count - 1)) : Int(x % UInt64(count))
+    }
+
+    @inline(__always)
+    private static func mix(_ e: Endpoint) -> UInt64 {
+        let x = (e.address.low ^ e.address.high &* 0xC2B2_AE3D_27D4_EB4F) &+ UInt64(e.port) << 48
+        return (x ^ (x >> 33)) &* 0xFF51_AFD7_ED55_8CCD
     }
 }
