@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import WSOutput
 
 /// `wstrace read FILE`: the timeline and lifecycle summaries of a capture.
@@ -22,7 +25,7 @@ struct Read: ParsableCommand {
     var summary = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "Threads for --summary of a file, each following a share of the TCP flows (default: one per core, up to 4, for files of 16 MiB or more).",
+        "Threads for reading a file: with --summary, each follows a share of the TCP flows (default: one per core, up to 4, for files of 16 MiB or more); otherwise one more renders the output (default when there are 2 cores or more). 1: everything on one thread.",
         valueName: "n"))
     var threads: Int?
 
@@ -50,8 +53,8 @@ struct Read: ParsableCommand {
         let sink = OutputSink()
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
-        let workers = ShardedSummary.Outcome.workers(requested: threads, path: file)
-        if summary, format == .text || format == .json, stream == nil, file != "-", workers > 1 {
+        if summary, format == .text || format == .json, stream == nil, file != "-",
+           case let workers = ShardedSummary.Outcome.workers(requested: threads, path: file), workers > 1 {
             let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
             let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers)
             let outcome = sharded.run(progress: progress)
@@ -62,10 +65,18 @@ struct Read: ParsableCommand {
             }
             // A shared cap may have acted: the ordinary single pass gives the exact answer.
         }
-        try run.run(file: capture, link: link, renderer: renderer)
+        // Rendering on a second thread, when there is a core for it and the input is a file
+        // (stdin may be a live pipe, whose lines should not wait for a batch).
+        let pipelined = format != .mermaid && !summary && file != "-" && workers(requested: threads) > 1
+        try run.run(file: capture, link: link, renderer: pipelined ? PipelinedRenderer(renderer) : renderer)
         if let mermaid = renderer as? MermaidRenderer, !mermaid.foundStream, let stream {
             Terminal.warn("\(file): no stream \(stream) in this capture")
             throw ExitCode(1)
         }
+    }
+
+    /// Threads for a run: `requested`, else the cores there are.
+    private func workers(requested: Int?) -> Int {
+        requested ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
 }
