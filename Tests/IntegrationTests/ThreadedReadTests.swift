@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// Threads change speed, never output: `read` on several threads (sharded --summary, rendering
+/// on a second thread) prints byte for byte what it prints on one (`--threads 1`).
+@Suite struct ThreadedReadTests {
+    @Test(arguments: Tools.captures())
+    func summaryOnSeveralThreadsIsTheSummaryOnOne(path: String) throws {
+        for format in ["text", "json"] {
+            let one = try Tools.wstrace(["read", path, "--summary", "--format", format, "--threads", "1"])
+            for threads in [2, 3] {
+                let many = try Tools.wstrace(["read", path, "--summary", "--format", format, "--threads", "\(threads)"])
+                #expect(many.status == one.status, "\(path) \(format) \(threads)")
+                #expect(many.stdout == one.stdout, "\(path) \(format) \(threads)")
+                #expect(many.stderr == one.stderr, "\(path) \(format) \(threads)")
+            }
+        }
+    }
+
+    @Test(arguments: Tools.captures())
+    func renderingThreadChangesNothing(path: String) throws {
+        for arguments in [["--no-color"], ["--format", "ndjson"], ["--format", "json"], ["--format", "ndjson", "--payloads", "full"]] {
+            let one = try Tools.wstrace(["read", path, "--threads", "1"] + arguments)
+            let two = try Tools.wstrace(["read", path, "--threads", "2"] + arguments)
+            #expect(two.status == one.status, "\(path) \(arguments)")
+            #expect(two.stdout == one.stdout, "\(path) \(arguments)")
+            #expect(two.stderr == one.stderr, "\(path) \(arguments)")
+        }
+    }
+
+    /// With a connection cap small enough to act, the shards' peaks exceed it and the summary
+    /// falls back to one pass: still the one-thread output (evictions included).
+    @Test func sharedCapFallsBackToOnePass() throws {
+        let path = Tools.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        for cap in ["1", "2", "3"] {
+            let one = try Tools.wstrace(["read", path, "--summary", "--max-connections", cap, "--threads", "1"])
+            let two = try Tools.wstrace(["read", path, "--summary", "--max-connections", cap, "--threads", "2"])
+            #expect(one.status == 0)
+            #expect(two.stdout == one.stdout, "cap \(cap)")
+        }
+        let evicted = try Tools.wstrace(["read", path, "--summary", "--format", "json", "--max-connections", "1", "--threads", "2"])
+        #expect(evicted.text.contains("connection table full"))
+    }
+
+    /// A file cut mid-record: every thread stops at the same record, with the same message.
+    @Test func damagedFileOnSeveralThreads() throws {
+        let path = Tools.fixtures.appendingPathComponent("linktypes/truncated-mid-record.pcap").path
+        for arguments in [["--summary"], ["--summary", "--format", "json"], ["--format", "ndjson"], []] {
+            let one = try Tools.wstrace(["read", path, "--threads", "1"] + arguments)
+            let two = try Tools.wstrace(["read", path, "--threads", "2"] + arguments)
+            #expect(one.status == 1 && two.status == 1)
+            #expect(two.stdout == one.stdout, "\(arguments)")
+            #expect(two.stderr == one.stderr && one.stderr.contains("damaged"), "\(arguments)")
+        }
+    }
+
+    @Test func threadsMustBeSensible() throws {
+        let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        #expect(try Tools.wstrace(["read", seed, "--threads", "0"]).status == 64)
+        #expect(try Tools.wstrace(["read", seed, "--threads", "65"]).status == 64)
+    }
+}
