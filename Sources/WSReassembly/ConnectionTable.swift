@@ -20,6 +20,11 @@ public final class ConnectionTable {
     public private(set) var peakCount = 0
     public private(set) var peakBufferedBytes = 0
 
+    /// Whether retransmitted bytes are compared with the first copy, for the
+    /// `overlapConflict` label. Off when no label will be shown (summaries only): nothing is
+    /// copied into the per-direction history then, and `overlapConflict` is never set.
+    public var comparesRetransmittedBytes = true
+
     public init(limits: ReassemblyLimits = ReassemblyLimits()) {
         self.limits = limits
     }
@@ -124,6 +129,10 @@ public final class ConnectionTable {
                                     server: sourceIsClient ? destination : source,
                                     midstream: midstream, time: time)
         streamsOpened += 1
+        if !comparesRetransmittedBytes {
+            connection.toServer.keepsHistory = false
+            connection.toClient.keepsHistory = false
+        }
         if let free = freeSlots.popLast() {
             connection.slot = free
         } else {
@@ -306,7 +315,8 @@ public final class ConnectionTable {
             }
         }
         // Only bytes seen before can conflict: below `next` (delivered) or among held segments.
-        if payloadLength > 0 && !skipData && (seqStart < Int64(before.next) || !before.held.isEmpty)
+        if payloadLength > 0 && !skipData && comparesRetransmittedBytes
+            && (seqStart < Int64(before.next) || !before.held.isEmpty)
             && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload)) {
             report.analysis.insert(.overlapConflict)
         }

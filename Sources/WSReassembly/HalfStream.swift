@@ -47,13 +47,16 @@ final class HalfStream {
     /// Bytes of the ring holding delivered data.
     private var historyCount = 0
     static var historySize: Int { 4096 }
+    /// Whether delivered bytes are remembered at all (off when no overlap-conflict label will
+    /// be shown: the copy is the largest cost of a summary-only run).
+    var keepsHistory = true
 
     deinit { ring?.deallocate() }
 
     /// Remembers delivered bytes that end at `next`.
     func remember(_ bytes: UnsafeRawBufferPointer) {
         let size = Self.historySize
-        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        guard keepsHistory, let source = bytes.baseAddress, bytes.count > 0 else { return }
         let needed = next < UInt64(size) ? Int(next) : size
         if needed > ringCapacity { growRing(to: needed) }
         historyCount = needed

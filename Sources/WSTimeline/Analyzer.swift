@@ -50,6 +50,8 @@ public final class Analyzer {
         // Options only appear in events' Info and JSON.
         decoder.parsesTCPOptions = options.buildsEvents
         table = ConnectionTable(limits: options.reassembly)
+        // TCP analysis labels only appear in events, and only they need the byte comparison.
+        table.comparesRetransmittedBytes = options.buildsEvents
     }
 
     /// Processes one captured packet.
