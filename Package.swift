@@ -19,9 +19,11 @@ let package = Package(
         // System libraries.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // A header-only module: the compiler's prefetch builtin, which Swift does not expose.
+        .systemLibrary(name: "CPrefetch"),
 
         // capture: the only module that calls libpcap.
-        .target(name: "WSCapture", dependencies: ["CPcap"]),
+        .target(name: "WSCapture", dependencies: ["CPcap", "CPrefetch"]),
         // decode: link → IPv4/IPv6 → TCP, pure parsers over borrowed bytes.
         .target(name: "WSDecode", swiftSettings: hotPath),
         // reassembly: connection table, lifecycle, ordered byte streams per direction.

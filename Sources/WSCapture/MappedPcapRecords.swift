@@ -1,3 +1,4 @@
+import CPrefetch
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -102,6 +103,12 @@ final class MappedPcapRecords {
             let start = UnsafeRawPointer(mapped) + (offset - windowStart) + 16
             let time = Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale
             offset += 16 + length
+            // The next record's header and first bytes: fetched while `body` works on this one.
+            let ahead = offset - windowStart
+            if ahead + 128 <= windowLength {
+                wstrace_prefetch(mapped + ahead)
+                wstrace_prefetch(mapped + ahead + 64)
+            }
             if !body(time, wire, UnsafeRawBufferPointer(start: start, count: length)) { return false }
         }
         return offset == size
