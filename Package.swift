@@ -27,11 +27,11 @@ let package = Package(
         // decode: link → IPv4/IPv6 → TCP, pure parsers over borrowed bytes.
         .target(name: "WSDecode", swiftSettings: hotPath),
         // reassembly: connection table, lifecycle, ordered byte streams per direction.
-        .target(name: "WSReassembly", dependencies: ["WSDecode"], swiftSettings: hotPath),
+        .target(name: "WSReassembly", dependencies: ["WSDecode", "CPrefetch"], swiftSettings: hotPath),
         // websocket: HTTP Upgrade, frames, messages, permessage-deflate, violations.
-        .target(name: "WSDissector", dependencies: ["CZlib"], swiftSettings: hotPath),
+        .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch"], swiftSettings: hotPath),
         // timeline: joins the layers into ordered events and per-connection summaries.
-        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector"], swiftSettings: hotPath),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector", "CPrefetch"], swiftSettings: hotPath),
         // output: text, JSON and NDJSON renderers.
         .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
         // CLI: argument parsing and wiring only.

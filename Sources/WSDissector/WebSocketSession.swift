@@ -1,3 +1,4 @@
+import CPrefetch
 /// Dissects one TCP connection's two byte streams: HTTP (Upgrade or not), TLS hellos,
 /// WebSocket frames and messages. Feed each side's bytes in order; events come out through
 /// `emit`, on the packet whose bytes completed them. Every `receive` call yields at least one
@@ -64,6 +65,13 @@ public final class WebSocketSession {
 
     /// In-order bytes from one side. `packet` is the capture's packet number carrying them
     /// (events are reported on it).
+    /// Asks the CPU for the frame parser of `side`, likely not in cache, ahead of `receive`.
+    public func prefetch(side: Side) {
+        if let frames = side == .client ? clientFrames : serverFrames {
+            wstrace_prefetch(Unmanaged.passUnretained(frames).toOpaque())
+        }
+    }
+
     public func receive(_ bytes: UnsafeRawBufferPointer, from side: Side, packet: Int,
                         _ emit: (DissectorEvent) -> Void) {
         guard bytes.count > 0 else { return }

@@ -1,3 +1,4 @@
+import CPrefetch
 import WSDecode
 
 /// Tracks every TCP connection of a capture: stream indexes, roles, handshake and teardown
@@ -42,10 +43,13 @@ public final class ConnectionTable {
 
     /// Processes one TCP segment. `payload` is what was captured of the payload;
     /// `payloadLength` what the headers declare (larger when a snaplen cut the packet).
-    /// `onReport` receives the segment's report before any of its bytes are delivered to `emit`.
+    /// `onConnection` receives the connection's slot as soon as it is known (to prefetch state
+    /// kept by slot); `onReport` receives the segment's report before any of its bytes are
+    /// delivered to `emit`.
     public func process(_ tcp: TCPHeader, source: Endpoint, destination: Endpoint,
                         payload: UnsafeRawBufferPointer, payloadLength: Int,
                         packet: Int, time: Int64,
+                        onConnection: (_ slot: Int) -> Void = { _ in },
                         onReport: (SegmentReport) -> Void = { _ in },
                         emit: (StreamEvent) -> Void) -> SegmentReport {
         advanceClock(to: time, emit: emit)
@@ -72,6 +76,12 @@ public final class ConnectionTable {
             isNew = true
         }
         connection.lastSeen = time
+        // The half-streams are separate objects, likely not in cache: ask for both now, so
+        // that their misses overlap each other and the work below. The caller may do the same
+        // for its own per-connection state.
+        prefetch(connection.toServer)
+        prefetch(connection.toClient)
+        onConnection(connection.slot)
         let direction = connection.direction(from: source)
         var report = SegmentReport(stream: connection.stream, direction: direction)
         report.slot = connection.slot
@@ -460,4 +470,10 @@ public final class ConnectionTable {
             flush(c, reason: resets ? .reset : .endOfCapture, reset: resets, emit: emit)
         }
     }
+}
+
+/// Asks the CPU to bring the start of `object` into the cache, without waiting for it.
+@inline(__always)
+func prefetch(_ object: AnyObject) {
+    wstrace_prefetch(Unmanaged.passUnretained(object).toOpaque())
 }

@@ -1,3 +1,4 @@
+import CPrefetch
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -107,6 +108,7 @@ public final class Analyzer {
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
                                    payloadLength: decoded.payloadLength, packet: number, time: time,
+                                   onConnection: { slot in self.prefetchState(slot: slot) },
                                    onReport: { report in self.begin(report, tcp: tcp, source: source, destination: destination) },
                                    emit: { event in self.handleStream(event, emit: emit, summary: summary) })
         let current = currentTracker
@@ -131,6 +133,13 @@ public final class Analyzer {
     /// sharded run compares their sums with the limits to know that no cap acted differently.
     public var peakConnections: Int { table.peakCount }
     public var peakBufferedBytes: Int { table.peakBufferedBytes }
+
+    /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
+    /// while the reassembly works on the segment.
+    private func prefetchState(slot: Int) {
+        guard slot < trackersBySlot.count, let t = trackersBySlot[slot] else { return }
+        wstrace_prefetch(Unmanaged.passUnretained(t).toOpaque())
+    }
 
     /// The connection of the current packet, once its report is in.
     private var currentTracker: ConnectionTracker?
@@ -160,6 +169,7 @@ public final class Analyzer {
         }
         currentTracker = tracker
         let side: Side = report.direction == .clientToServer ? .client : .server
+        if report.payloadLength > 0 { tracker.session?.prefetch(side: side) }
         packetEndpoints = (source, destination, side)
         noteSegment(tracker, report: report, tcp: tcp, side: side)
     }
