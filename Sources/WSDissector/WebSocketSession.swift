@@ -37,6 +37,8 @@ public final class WebSocketSession {
     private var server = Direction()
     private var clientFrames: FrameStream?
     private var serverFrames: FrameStream?
+    /// The frame parsers' addresses, for `prefetch` without a retain (may be stale: harmless).
+    private var framesAddresses: (client: UnsafeMutableRawPointer?, server: UnsafeMutableRawPointer?) = (nil, nil)
     /// The last Upgrade request, waiting for its response.
     private var pendingUpgrade: HTTPRequestInfo?
 
@@ -67,8 +69,9 @@ public final class WebSocketSession {
     /// (events are reported on it).
     /// Asks the CPU for the frame parser of `side`, likely not in cache, ahead of `receive`.
     public func prefetch(side: Side) {
-        if let frames = side == .client ? clientFrames : serverFrames {
-            wstrace_prefetch(Unmanaged.passUnretained(frames).toOpaque())
+        if let address = side == .client ? framesAddresses.client : framesAddresses.server {
+            wstrace_prefetch(address)
+            wstrace_prefetch(address + 64)
         }
     }
 
@@ -195,6 +198,8 @@ public final class WebSocketSession {
         let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning,
                                  scratch: scratch)
         if side == .client { clientFrames = stream } else { serverFrames = stream }
+        let address = Unmanaged.passUnretained(stream).toOpaque()
+        if side == .client { framesAddresses.client = address } else { framesAddresses.server = address }
         setMode(.frames, side)
         if scanning && !isWebSocket { isMidstream = true }
     }

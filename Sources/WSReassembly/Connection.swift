@@ -11,6 +11,9 @@ final class Connection {
     var state: ConnectionState
     let toServer = HalfStream()
     let toClient = HalfStream()
+    /// The half-streams' addresses, for prefetching without touching their reference counts
+    /// (a retain writes to the object: the very miss the prefetch is meant to hide).
+    let halfAddresses: (toServer: UnsafeMutableRawPointer, toClient: UnsafeMutableRawPointer)
     var firstSYNTime: Int64?
     var initialRTT: Int64?
     var synAckSeen = false
@@ -29,6 +32,7 @@ final class Connection {
         self.midstream = midstream
         self.state = midstream ? .established : .handshake
         self.lastSeen = time
+        halfAddresses = (Unmanaged.passUnretained(toServer).toOpaque(), Unmanaged.passUnretained(toClient).toOpaque())
     }
 
     var heldBytes: Int { toServer.heldBytes + toClient.heldBytes }

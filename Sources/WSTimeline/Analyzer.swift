@@ -21,6 +21,9 @@ public final class Analyzer {
     private var trackers: [Int: ConnectionTracker] = [:]
     /// The same trackers by the reassembly's connection slot: the per-packet lookup.
     private var trackersBySlot: [ConnectionTracker?] = []
+    /// The same trackers' addresses, for prefetching without a retain (which would write to
+    /// the object, taking the miss the prefetch is meant to hide). May be stale: harmless.
+    private var trackerAddresses: [UnsafeMutableRawPointer?] = []
     /// The last tracker looked up: most stream events belong to the packet's own connection.
     private var cached: ConnectionTracker?
 
@@ -137,8 +140,9 @@ public final class Analyzer {
     /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
     /// while the reassembly works on the segment.
     private func prefetchState(slot: Int) {
-        guard slot < trackersBySlot.count, let t = trackersBySlot[slot] else { return }
-        wstrace_prefetch(Unmanaged.passUnretained(t).toOpaque())
+        guard slot < trackerAddresses.count, let start = trackerAddresses[slot] else { return }
+        wstrace_prefetch(start)
+        wstrace_prefetch(start + 64)  // the per-packet fields span the first two lines
     }
 
     /// The connection of the current packet, once its report is in.
@@ -161,8 +165,10 @@ public final class Analyzer {
             trackers[report.stream] = tracker
             if report.slot >= trackersBySlot.count {
                 trackersBySlot.append(contentsOf: repeatElement(nil, count: report.slot + 1 - trackersBySlot.count))
+                trackerAddresses.append(contentsOf: repeatElement(nil, count: report.slot + 1 - trackerAddresses.count))
             }
             trackersBySlot[report.slot] = tracker
+            trackerAddresses[report.slot] = Unmanaged.passUnretained(tracker).toOpaque()
             tracker.slot = report.slot
             cached = tracker
             counters.connections += 1
@@ -195,6 +201,7 @@ public final class Analyzer {
         }
         trackers.removeAll()
         trackersBySlot.removeAll()
+        trackerAddresses.removeAll()
         cached = nil
     }
 
