@@ -95,6 +95,16 @@ public final class NDJSONRenderer: Renderer {
     }
 
     public func event(_ e: TimelineEvent) {
+        write(e)
+    }
+
+    public func events(_ list: UnsafeBufferPointer<TimelineEvent>) {
+        guard let base = list.baseAddress else { return }
+        for i in 0..<list.count { write((base + i).pointee) }
+    }
+
+    @inline(__always)
+    private func write(_ e: borrowing TimelineEvent) {
         if firstTime == nil { firstTime = e.time }
         guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }
         let firstTime = firstTime ?? e.time

@@ -32,7 +32,9 @@ public final class OutputSink {
         if pending.out.count >= threshold { flush() }
     }
 
-    /// Appends one JSON document (no line end) that `body` writes.
+    /// Appends one JSON document (no line end) that `body` writes. Inlined, so that what the
+    /// closure reads (a whole event) is used in place, not copied into a closure context.
+    @inline(__always)
     func writeJSON(_ body: (inout JSONWriter) -> Void) {
         pending.beginDocument()
         body(&pending)
@@ -40,6 +42,7 @@ public final class OutputSink {
     }
 
     /// Appends bytes that `body` writes straight into the pending buffer (no line end).
+    @inline(__always)
     func writeBytes(_ body: (inout ByteBuffer) -> Void) {
         body(&pending.out)
         if pending.out.count >= threshold { flush() }

@@ -10,10 +10,17 @@ public protocol Renderer: AnyObject {
     var isClosed: Bool { get }
     /// The capture's first packet was read at `time` (ns), before any event about it.
     func firstPacket(time: Int64)
+    /// Events in order, as a batch (from a rendering thread): `event` for each unless the
+    /// renderer can take them in place, without copying each one out.
+    func events(_ list: UnsafeBufferPointer<TimelineEvent>)
 }
 
 extension Renderer {
     public func firstPacket(time: Int64) {}
+
+    public func events(_ list: UnsafeBufferPointer<TimelineEvent>) {
+        for e in list { event(e) }
+    }
 }
 
 /// Output formats of `read` and `capture`.

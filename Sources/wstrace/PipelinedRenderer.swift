@@ -156,10 +156,14 @@ final class PipelinedRenderer: Renderer {
                     next += 1
                 }
             }
+            // Runs of events between the rare other calls go over as one buffer, rendered in place.
             events.withUnsafeBufferPointer { list in
-                for i in list.indices {
-                    othersBefore(i)
-                    target.event(list[i])
+                var start = 0
+                while start < list.count {
+                    othersBefore(start)
+                    let end = next < others.count ? min(max(others[next].before, start + 1), list.count) : list.count
+                    target.events(UnsafeBufferPointer(rebasing: list[start..<end]))
+                    start = end
                 }
             }
             othersBefore(Int.max)
