@@ -23,13 +23,13 @@ public final class CaptureFile {
     private let stream: UnsafeMutablePointer<FILE>?
     private var filter = bpf_program()
     private var hasFilter = false
-    /// The memory-mapped fast path for regular classic pcap files (nil: libpcap reads).
-    private var mapped: MappedPcapRecords?
+    /// The chunked fast path for regular classic pcap files (nil: libpcap reads).
+    private var chunked: ChunkedPcapRecords?
 
-    /// Opens `path` ("-" for standard input). `mapped: false` makes libpcap read every record
-    /// (by default regular classic pcap files are read through a memory mapping; the tests
-    /// compare both).
-    public init(path: String, mapped allowMapping: Bool = true) throws(CaptureError) {
+    /// Opens `path` ("-" for standard input). `fastPath: false` makes libpcap read every record
+    /// (by default regular classic pcap files are read in large chunks, see
+    /// `ChunkedPcapRecords`; the tests compare both).
+    public init(path: String, fastPath: Bool = true) throws(CaptureError) {
         self.path = path
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let file: UnsafeMutablePointer<FILE>?
@@ -61,7 +61,7 @@ public final class CaptureFile {
         self.linkType = pcap_datalink(pcap)
         self.snapshotLength = Int(pcap_snapshot(pcap))
         self.timestampDecimals = decimals
-        if path != "-" && allowMapping { mapped = MappedPcapRecords(fd: fileno(file)) }
+        if path != "-" && fastPath { chunked = ChunkedPcapRecords(fd: fileno(file)) }
     }
 
     deinit {
@@ -88,10 +88,10 @@ public final class CaptureFile {
     /// or until `body` returns false. Throws `.damaged` when a record cannot be read; everything
     /// before it has been handed out.
     public func forEach(_ body: (PacketHeader, UnsafeRawBufferPointer) -> Bool) throws(CaptureError) {
-        if let mapped, let stream {
-            // The mapped walk first; libpcap takes over at the first odd record (or never).
+        if let chunked, let stream {
+            // The chunked walk first; libpcap takes over at the first odd record (or never).
             var stopped = false
-            let atEnd = mapped.forEach { time, wire, bytes in
+            let atEnd = chunked.forEach { time, wire, bytes in
                 packetsRead += 1
                 if hasFilter {
                     var h = pcap_pkthdr(ts: timeval(tv_sec: 0, tv_usec: 0), caplen: bpf_u_int32(bytes.count), len: wire)
@@ -104,9 +104,9 @@ public final class CaptureFile {
                 if !body(header, bytes) { stopped = true; return false }
                 return true
             }
-            self.mapped = nil
+            self.chunked = nil
             if atEnd || stopped { return }
-            fseek(stream, mapped.offset, SEEK_SET)
+            fseek(stream, chunked.offset, SEEK_SET)
         }
         var headerPointer: UnsafeMutablePointer<pcap_pkthdr>?
         var dataPointer: UnsafePointer<UInt8>?

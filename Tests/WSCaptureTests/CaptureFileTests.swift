@@ -106,18 +106,18 @@ func fixture(_ path: String) -> String {
     }
 }
 
-/// The memory-mapped reader must hand out exactly what libpcap hands out, and give way to
+/// The chunked reader must hand out exactly what libpcap hands out, and give way to
 /// libpcap (same records after, same error text) at the first record it does not take.
-@Suite struct MappedReadingTests {
+@Suite struct ChunkedReadingTests {
     struct Record: Equatable {
         var header: PacketHeader
         var bytes: [UInt8]
     }
 
-    func read(_ path: String, mapped: Bool) -> (records: [Record], error: String?) {
+    func read(_ path: String, fastPath: Bool) -> (records: [Record], error: String?) {
         var records: [Record] = []
         do {
-            let file = try CaptureFile(path: path, mapped: mapped)
+            let file = try CaptureFile(path: path, fastPath: fastPath)
             try file.forEach { h, bytes in
                 records.append(Record(header: h, bytes: Array(bytes)))
                 return true
@@ -130,16 +130,43 @@ func fixture(_ path: String) -> String {
 
     @Test(arguments: ["seed-walkthrough.pcap", "linktypes/bigendian-usec.pcap", "linktypes/bigendian-nsec.pcap",
                       "linktypes/nanosecond.pcap", "linktypes/truncated-mid-record.pcap", "linktypes/dumpcap.pcapng"])
-    func mappedEqualsLibpcap(path: String) {
-        let viaMapping = read(fixture(path), mapped: true)
-        let viaLibpcap = read(fixture(path), mapped: false)
-        #expect(viaMapping.records.count > 0)
-        #expect(viaMapping.records == viaLibpcap.records)
-        #expect(viaMapping.error == viaLibpcap.error)
+    func chunkedEqualsLibpcap(path: String) {
+        let viaChunks = read(fixture(path), fastPath: true)
+        let viaLibpcap = read(fixture(path), fastPath: false)
+        #expect(viaChunks.records.count > 0)
+        #expect(viaChunks.records == viaLibpcap.records)
+        #expect(viaChunks.error == viaLibpcap.error)
+    }
+
+    /// Records crossing chunk boundaries (chunks are 1 MiB; no fixture is that large). Built from
+    /// the seed capture's real records, repeated past 3 MiB, with one 200 KiB record (the seed's
+    /// first packet padded) placed across the first boundary.
+    @Test func recordsAcrossChunkBoundaries() throws {
+        let seed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
+        var data = Array(seed[0..<24])
+        data[16] = 0; data[17] = 0; data[18] = 4; data[19] = 0  // snapshot length 262,144
+        let records = Array(seed[24...])
+        let firstLength = Int(seed[32]) | Int(seed[33]) << 8 | Int(seed[34]) << 16
+        var large = Array(seed[24..<(24 + 16 + firstLength)])
+        large += [UInt8](repeating: 0x5a, count: 200 << 10)
+        let length = large.count - 16
+        for i in 0..<4 { large[8 + i] = UInt8(truncatingIfNeeded: length >> (8 * i)); large[12 + i] = large[8 + i] }
+        while data.count < (1 << 20) - 50_000 { data += records }
+        data += large
+        while data.count < 3 << 20 { data += records }
+        let path = NSTemporaryDirectory() + "wstrace-chunks-\(getpid()).pcap"
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let viaChunks = read(path, fastPath: true)
+        let viaLibpcap = read(path, fastPath: false)
+        #expect(viaChunks.records.count > 10_000)
+        #expect(viaChunks.records.contains { $0.bytes.count == length })
+        #expect(viaChunks.records == viaLibpcap.records)
+        #expect(viaChunks.error == nil && viaLibpcap.error == nil)
     }
 
     /// Hand-made (the only way to get it): the seed capture with its snapshot length lowered to
-    /// 100 bytes, so that the first record longer than that stops the mapped walk mid-file and
+    /// 100 bytes, so that the first record longer than that stops the chunked walk mid-file and
     /// libpcap reads the rest (cutting those records to 100 bytes).
     @Test func libpcapTakesOverMidFile() throws {
         var data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
@@ -147,11 +174,11 @@ func fixture(_ path: String) -> String {
         let path = NSTemporaryDirectory() + "wstrace-snaplen-\(getpid()).pcap"
         try Data(data).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let viaMapping = read(path, mapped: true)
-        let viaLibpcap = read(path, mapped: false)
-        #expect(viaMapping.records.count == 22)
-        #expect(viaMapping.records.contains { $0.header.wireLength > 100 })
-        #expect(viaMapping.records == viaLibpcap.records)
-        #expect(viaMapping.error == viaLibpcap.error)
+        let viaChunks = read(path, fastPath: true)
+        let viaLibpcap = read(path, fastPath: false)
+        #expect(viaChunks.records.count == 22)
+        #expect(viaChunks.records.contains { $0.header.wireLength > 100 })
+        #expect(viaChunks.records == viaLibpcap.records)
+        #expect(viaChunks.error == viaLibpcap.error)
     }
 }
