@@ -2,7 +2,9 @@
 # Cheap, stable regression check for performance: callgrind counts the instructions wstrace
 # executes on a small deterministic generated capture (10 MiB, 40,246 packets, 1,000
 # connections), which does not depend on how busy the machine is. Compare the figures before
-# and after a change; the README's benchmark section records the last ones.
+# and after a change; the README's benchmark section records the last ones. Runs with
+# --threads 1: the counts are the work of the analysis itself, not of handing it between
+# threads (callgrind runs threads one at a time anyway).
 #
 # usage: scripts/smoke-bench.sh   (needs valgrind; builds release)
 set -euo pipefail
@@ -15,7 +17,7 @@ CAPTURE=${TMPDIR:-/tmp}/wstrace-smoke-10.pcap
 packets=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['packets'])" "$CAPTURE.counts.json")
 count() {
     local out
-    out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/wstrace" read "$CAPTURE" "$@" 2>&1 >/dev/null \
+    out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN/wstrace" read "$CAPTURE" --threads 1 "$@" 2>&1 >/dev/null \
           | grep -o "Collected : [0-9]*" | grep -o "[0-9]*$")
     echo "| \`read $*\` | $out | $((out / packets)) |"
 }
