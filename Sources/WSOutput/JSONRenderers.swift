@@ -2,7 +2,7 @@ import WSTimeline
 
 /// One JSON document: `{"schema": 1, "file", "events": [...], "connections": [...], "capture", "packets"}`.
 /// Events stream out as they come; connections are kept (as rendered bytes) until the end.
-public final class JSONDocumentRenderer: Renderer {
+public final class JSONDocumentRenderer: SummaryRendering {
     private let sink: OutputSink
     private let options: RenderOptions
     private let summaryOnly: Bool
@@ -49,6 +49,11 @@ public final class JSONDocumentRenderer: Renderer {
         writer.reset()
         ConnectionJSON(options: options).write(s, into: &writer)
         connections.append(stream: s.stream, writer.bytes)
+    }
+
+    public func connection(rendered: [UInt8], stream: Int) {
+        guard options.stream == nil || stream == options.stream else { return }
+        connections.append(stream: stream, RenderedSummaries.numbered(rendered, stream: stream))
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {

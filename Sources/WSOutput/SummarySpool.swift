@@ -15,7 +15,7 @@ final class SummarySpool {
     private var size = 0
     private let threshold: Int
 
-    init(threshold: Int = 4 << 20) { self.threshold = threshold }
+    init(threshold: Int = 256 << 10) { self.threshold = threshold }
 
     deinit { if let file { fclose(file) } }
 
@@ -32,18 +32,26 @@ final class SummarySpool {
         if file != nil { write(bytes) } else { memory.append(contentsOf: bytes) }
     }
 
+    /// The bytes of the `index`-th summary appended.
+    func bytes(at index: Int) -> [UInt8] {
+        let e = index < self.index.count ? self.index[index] : (stream: 0, offset: 0, length: 0)
+        return read(e.offset, e.length)
+    }
+
+    private func read(_ offset: Int, _ length: Int) -> [UInt8] {
+        guard let file else { return Array(memory[offset ..< offset + length]) }
+        fflush(file)
+        var bytes = [UInt8](repeating: 0, count: length)
+        let n = bytes.withUnsafeMutableBytes { pread(fileno(file), $0.baseAddress, length, off_t(offset)) }
+        return n == length ? bytes : []
+    }
+
     /// Calls `body` with each summary's bytes, by stream number (stable for equal numbers).
     func forEachSorted(_ body: ([UInt8]) -> Void) {
         let order = index.enumerated().sorted { ($0.element.stream, $0.offset) < ($1.element.stream, $1.offset) }
-        if let file { fflush(file) }
         for (_, e) in order {
-            if let file {
-                var bytes = [UInt8](repeating: 0, count: e.length)
-                let n = bytes.withUnsafeMutableBytes { pread(fileno(file), $0.baseAddress, e.length, off_t(e.offset)) }
-                if n == e.length { body(bytes) }
-            } else {
-                body(Array(memory[e.offset ..< e.offset + e.length]))
-            }
+            let bytes = read(e.offset, e.length)
+            if bytes.count == e.length { body(bytes) }
         }
     }
 

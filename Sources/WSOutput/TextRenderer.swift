@@ -3,7 +3,7 @@ import WSDissector
 import WSTimeline
 
 /// The Wireshark-like timeline: one row per event, then a lifecycle summary per connection.
-public final class TextRenderer: Renderer {
+public final class TextRenderer: SummaryRendering {
     private let sink: OutputSink
     private let options: RenderOptions
     private let summaryOnly: Bool
@@ -80,8 +80,12 @@ public final class TextRenderer: Renderer {
 
     public func connection(_ s: ConnectionSummary) {
         guard options.stream == nil || s.stream == options.stream else { return }
-        let text = SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).render(s)
-        summaries.append(stream: s.stream, Array(text.utf8))
+        summaries.append(stream: s.stream, RenderedSummaries.render(s, format: .text, options: options, firstTime: firstTime))
+    }
+
+    public func connection(rendered: [UInt8], stream: Int) {
+        guard options.stream == nil || stream == options.stream else { return }
+        summaries.append(stream: stream, RenderedSummaries.numbered(rendered, stream: stream))
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {

@@ -28,15 +28,27 @@ public enum ShardMerge {
         return total
     }
 
-    /// Every shard's summaries with the stream indexes one analyzer would have given them.
-    ///
-    /// Streams are numbered in the order they open, and a stream opens at its first packet,
-    /// at most one per packet; so the capture-wide index of a stream is its rank by first
-    /// packet. Returned in that order.
+    /// The capture-wide order of every shard's summaries: (shard, index) pairs, the n-th pair
+    /// being stream n. Streams are numbered in the order they open, and a stream opens at its
+    /// first packet, at most one per packet; so a stream's capture-wide index is its rank by
+    /// first packet. `firstPackets[shard][index]` is that summary's first packet.
+    public static func order(firstPackets: [[Int]]) -> [(shard: Int, index: Int)] {
+        var all: [(shard: Int, index: Int, first: Int)] = []
+        all.reserveCapacity(firstPackets.reduce(0) { $0 + $1.count })
+        for (shard, list) in firstPackets.enumerated() {
+            for (index, first) in list.enumerated() { all.append((shard, index, first)) }
+        }
+        all.sort { $0.first < $1.first }
+        return all.map { ($0.shard, $0.index) }
+    }
+
+    /// Every shard's summaries with the stream indexes one analyzer would have given them, in
+    /// that order (see `order(firstPackets:)`).
     public static func renumbered(_ shards: [[ConnectionSummary]]) -> [ConnectionSummary] {
-        var all = shards.flatMap { $0 }
-        all.sort { $0.firstPacket < $1.firstPacket }
-        for i in all.indices { all[i].stream = i }
-        return all
+        order(firstPackets: shards.map { $0.map(\.firstPacket) }).enumerated().map { stream, at in
+            var s = shards[at.shard][at.index]
+            s.stream = stream
+            return s
+        }
     }
 }

@@ -18,7 +18,7 @@ final class PipelinedRenderer: Renderer {
     private var batch = Batch()
 
     /// Events per batch: large enough that locking is rare, small enough to stay in cache.
-    static let batchSize = 1024
+    static let batchSize = 512
 
     init(_ target: Renderer) {
         self.target = target
@@ -91,7 +91,7 @@ final class PipelinedRenderer: Renderer {
 
         var events: [TimelineEvent] = []
         var others: [(before: Int, call: Other)] = []
-        private static let arenaSize = 256 << 10
+        private static let arenaSize = 128 << 10
         private let arena = UnsafeMutableRawPointer.allocate(byteCount: arenaSize, alignment: 16)
         private var used = 0
         /// Payloads too large to share the arena.
@@ -177,8 +177,9 @@ final class PipelinedRenderer: Renderer {
         private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         private var queue: [Batch] = []
         private var finished = false
-        /// Batches in flight at most: bounds memory when rendering is the slower side.
-        private let capacity = 8
+        /// Batches in flight at most: bounds memory when rendering is the slower side (each
+        /// holds up to `batchSize` events of about 600 bytes and its payload arena).
+        private let capacity = 4
 
         init() {
             pthread_mutex_init(mutex, nil)

@@ -53,14 +53,15 @@ struct Read: ParsableCommand {
         let sink = OutputSink()
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
-        if summary, format == .text || format == .json, stream == nil, file != "-",
+        if summary, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
            case let workers = ShardedSummary.Outcome.workers(requested: threads, path: file), workers > 1 {
             let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
-            let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers)
+            let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers,
+                                         format: format, renderOptions: options)
             let outcome = sharded.run(progress: progress)
             progress.clear()
             if let outcome {
-                try outcome.render(into: renderer, file: file, linkType: capture.linkTypeName)
+                try outcome.render(into: summaries, file: file, linkType: capture.linkTypeName)
                 return
             }
             // A shared cap may have acted: the ordinary single pass gives the exact answer.
