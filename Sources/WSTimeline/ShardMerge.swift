@@ -42,13 +42,4 @@ public enum ShardMerge {
         return all.map { ($0.shard, $0.index) }
     }
 
-    /// Every shard's summaries with the stream indexes one analyzer would have given them, in
-    /// that order (see `order(firstPackets:)`).
-    public static func renumbered(_ shards: [[ConnectionSummary]]) -> [ConnectionSummary] {
-        order(firstPackets: shards.map { $0.map(\.firstPacket) }).enumerated().map { stream, at in
-            var s = shards[at.shard][at.index]
-            s.stream = stream
-            return s
-        }
-    }
 }

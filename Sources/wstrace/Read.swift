@@ -1,7 +1,4 @@
 import ArgumentParser
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 import WSOutput
 
 /// `wstrace read FILE`: the timeline and lifecycle summaries of a capture.
@@ -54,7 +51,7 @@ struct Read: ParsableCommand {
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
         if summary, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
-           case let workers = ShardedSummary.Outcome.workers(requested: threads, path: file), workers > 1 {
+           case let workers = ShardedSummary.workers(requested: threads, path: file), workers > 1 {
             let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
             let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers,
                                          format: format, renderOptions: options)
@@ -68,16 +65,11 @@ struct Read: ParsableCommand {
         }
         // Rendering on a second thread, when there is a core for it and the input is a file
         // (stdin may be a live pipe, whose lines should not wait for a batch).
-        let pipelined = format != .mermaid && !summary && file != "-" && workers(requested: threads) > 1
+        let pipelined = format != .mermaid && !summary && file != "-" && (threads ?? WorkerThread.cores) > 1
         try run.run(file: capture, link: link, renderer: pipelined ? PipelinedRenderer(renderer) : renderer)
         if let mermaid = renderer as? MermaidRenderer, !mermaid.foundStream, let stream {
             Terminal.warn("\(file): no stream \(stream) in this capture")
             throw ExitCode(1)
         }
-    }
-
-    /// Threads for a run: `requested`, else the cores there are.
-    private func workers(requested: Int?) -> Int {
-        requested ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     }
 }

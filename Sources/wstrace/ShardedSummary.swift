@@ -4,9 +4,6 @@ import WSCapture
 import WSDecode
 import WSOutput
 import WSTimeline
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 
 /// `read --summary` on several cores: each worker reads the whole file but follows only its
 /// `FlowShard` of the TCP flows, rendering each summary as it ends (`RenderedSummaries`, flat
@@ -27,6 +24,13 @@ struct ShardedSummary {
     /// How the renderer will print summaries (text or JSON), to render them the same way.
     let format: OutputFormat
     let renderOptions: RenderOptions
+
+    /// Worker threads for a summary of `path`: `requested` when given, else one per core (up
+    /// to 4) for files of 16 MiB or more, where the threads pay for themselves.
+    static func workers(requested: Int?, path: String) -> Int {
+        if let requested { return max(1, requested) }
+        return FileAnalysis.size(of: path) >= 16 << 20 ? min(WorkerThread.cores, 4) : 1
+    }
 
     /// What the merged run found, ready for a renderer.
     struct Outcome {
@@ -128,13 +132,5 @@ extension ShardedSummary.Outcome {
             Terminal.warn(damage)
             throw ExitCode(1)
         }
-    }
-
-    /// Worker threads for a summary of `path`: `requested` when given, else one per core (up
-    /// to 4) for files of 16 MiB or more, where the threads pay for themselves.
-    static func workers(requested: Int?, path: String) -> Int {
-        if let requested { return max(1, requested) }
-        let cores = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        return FileAnalysis.size(of: path) >= 16 << 20 ? min(cores, 4) : 1
     }
 }

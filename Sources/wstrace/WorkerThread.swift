@@ -31,4 +31,7 @@ final class WorkerThread {
         if started { pthread_join(thread, nil) }
         started = false
     }
+
+    /// The cores online: how many threads a run can keep busy.
+    static var cores: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }

@@ -68,7 +68,12 @@ import WSTestSupport
             for index in 0..<count {
                 runs.append(try analyze(file, shard: FlowShard(index: index, count: count)).0)
             }
-            let merged = ShardMerge.renumbered(runs.map(\.summaries))
+            let order = ShardMerge.order(firstPackets: runs.map { $0.summaries.map(\.firstPacket) })
+            let merged = order.enumerated().map { stream, at in
+                var s = runs[at.shard].summaries[at.index]
+                s.stream = stream
+                return s
+            }
             #expect(merged.map(fingerprint) == expected, "\(path), \(count) shards")
             let counters = ShardMerge.counters(runs.map(\.counters), firstTime: single.counters.firstTime,
                                                lastTime: single.counters.lastTime)
