@@ -69,7 +69,7 @@ final class HalfStream {
     }
 
     private func growRing(to needed: Int) {
-        let capacity = min(Self.historySize, max(needed, ringCapacity * 2, 256))
+        let capacity = min(Self.historySize, max((needed + 63) & ~63, ringCapacity * 2))
         let grown = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         if let ring {
             grown.copyMemory(from: ring, byteCount: historyCount)

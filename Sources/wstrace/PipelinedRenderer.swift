@@ -17,8 +17,12 @@ final class PipelinedRenderer: Renderer {
     private var thread: WorkerThread?
     private var batch = Batch()
 
-    /// Events per batch: large enough that locking is rare, small enough to stay in cache.
+    /// Calls per batch: large enough that locking is rare, small enough to stay in cache.
     static let batchSize = 512
+    /// Payload bytes a batch may hold in large copies before it goes (its arena is apart):
+    /// with `Handoff.capacity` batches in flight, what the queue holds stays a few MiB even
+    /// when every event carries a large payload (JSON's full payloads of a flood).
+    static let largeBytesPerBatch = 1 << 20
 
     init(_ target: Renderer) {
         self.target = target
@@ -46,7 +50,7 @@ final class PipelinedRenderer: Renderer {
             submit()  // the batch's payload space is full: a new batch always has room
             _ = batch.append(e)
         }
-        if batch.events.count >= Self.batchSize { submit() }
+        if batch.isFull { submit() }
     }
 
     /// Renders everything still queued, then the end, on this thread.
@@ -59,6 +63,7 @@ final class PipelinedRenderer: Renderer {
 
     private func add(_ item: Batch.Other) {
         batch.others.append((batch.events.count, item))
+        if batch.isFull { submit() }  // summaries alone (300,000 at the end of a capture) fill batches too
     }
 
     private func submit() {
@@ -94,8 +99,15 @@ final class PipelinedRenderer: Renderer {
         private static let arenaSize = 128 << 10
         private let arena = UnsafeMutableRawPointer.allocate(byteCount: arenaSize, alignment: 16)
         private var used = 0
-        /// Payloads too large to share the arena.
+        /// Payloads too large to share the arena, and their bytes.
         private var large: [UnsafeMutableRawPointer] = []
+        private var largeBytes = 0
+
+        /// Time to hand the batch over: enough calls, or enough payload copied.
+        var isFull: Bool {
+            // A summary weighs 8 events (a few KiB against about 600 bytes).
+            events.count + 8 * others.count >= PipelinedRenderer.batchSize || largeBytes >= PipelinedRenderer.largeBytesPerBatch
+        }
 
         init() { events.reserveCapacity(PipelinedRenderer.batchSize) }
 
@@ -112,12 +124,13 @@ final class PipelinedRenderer: Renderer {
                 events.append(e)
                 return true
             }
-            let mark = used, largeCount = large.count
+            let mark = used, largeCount = large.count, largeBytesMark = largeBytes
             guard let payload = keep(frame.payload) else { return false }
             frame.payload = payload
             if var message = frame.message {
                 guard let kept = keep(message.payload) else {
                     used = mark  // the frame's copy goes too; the retry copies both again
+                    largeBytes = largeBytesMark
                     while large.count > largeCount { large.removeLast().deallocate() }
                     return false
                 }
@@ -135,6 +148,7 @@ final class PipelinedRenderer: Renderer {
                 let copy = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 16)
                 copy.copyMemory(from: source, byteCount: bytes.count)
                 large.append(copy)
+                largeBytes += bytes.count
                 return UnsafeRawBufferPointer(start: copy, count: bytes.count)
             }
             guard used + bytes.count <= Self.arenaSize else { return nil }
