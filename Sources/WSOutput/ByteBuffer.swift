@@ -80,20 +80,8 @@ struct ByteBuffer: ~Copyable {
         reserve(digits)
         var p = base + count + digits
         var rest = v
-        while rest >= 100 {
-            let pair = Int(truncatingIfNeeded: rest % 100)
-            rest /= 100
-            p -= 2
-            p[0] = digitPairs[2 * pair]
-            p[1] = digitPairs[2 * pair + 1]
-        }
-        if rest >= 10 {
-            let pair = Int(truncatingIfNeeded: rest)
-            p[-2] = digitPairs[2 * pair]
-            p[-1] = digitPairs[2 * pair + 1]
-        } else {
-            p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest)
-        }
+        writeDigitPairs(&rest, before: &p, pairs: digits / 2)
+        if digits & 1 == 1 { p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest) }
         count += digits
     }
 
@@ -115,16 +103,8 @@ struct ByteBuffer: ~Copyable {
         reserve(width)
         var p = base + count + width
         var rest = v
-        var left = width
-        while left >= 2 {
-            let pair = Int(truncatingIfNeeded: rest % 100)
-            rest /= 100
-            p -= 2
-            p[0] = digitPairs[2 * pair]
-            p[1] = digitPairs[2 * pair + 1]
-            left -= 2
-        }
-        if left == 1 { p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10) }
+        writeDigitPairs(&rest, before: &p, pairs: width / 2)
+        if width & 1 == 1 { p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10) }
         count += width
     }
 
@@ -189,6 +169,19 @@ private var digitPairs: UnsafePointer<UInt8> {
         8081828384858687888990919293949596979899
         """
     return pairs.utf8Start
+}
+
+/// Writes the last `2 * pairs` decimal digits of `rest` just before `end`, two at a time from
+/// the table, moving `end` back over them and dividing them out of `rest`.
+@inline(__always)
+private func writeDigitPairs(_ rest: inout UInt64, before end: inout UnsafeMutablePointer<UInt8>, pairs: Int) {
+    for _ in 0..<pairs {
+        let pair = Int(truncatingIfNeeded: rest % 100)
+        rest /= 100
+        end -= 2
+        end[0] = digitPairs[2 * pair]
+        end[1] = digitPairs[2 * pair + 1]
+    }
 }
 
 /// Number of decimal digits of `v` (`v` > 0): from the bit length, corrected by one compare.

@@ -13,6 +13,32 @@ import WSDissector
         #expect(text == #"{"a":"quote \" backslash \\ nl \n tab \t esc \u001b del \u007f é ✓"}"#)
     }
 
+    /// The table-driven decimal writers against Swift's own spelling, at every digit count.
+    @Test func decimalsAreSpelledAsStringDoes() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [UInt64] = [0, 9, 10, 99, 100, 999, 1000, UInt64.max]
+        for digits in 1...20 {
+            var p: UInt64 = 1
+            for _ in 1..<digits { p = p &* 10 }
+            values += [p, p &* 10 &- 1, UInt64.random(in: p...(digits < 20 ? p &* 10 &- 1 : UInt64.max), using: &rng)]
+        }
+        for v in values {
+            var b = ByteBuffer()
+            b.appendDecimal(v)
+            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == String(v))
+            let width = String(v).count + Int.random(in: 0...3, using: &rng)
+            var w = ByteBuffer()
+            w.appendDecimal(v, width: width)
+            #expect(String(decoding: w.bytes(from: 0), as: UTF8.self)
+                    == String(repeating: "0", count: width - String(v).count) + String(v))
+        }
+        for v in [Int64.min, -1, -10, -12345, Int64.max] {
+            var b = ByteBuffer()
+            b.appendDecimal(v)
+            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == String(v))
+        }
+    }
+
     @Test func wordAtATimeScanAgreesWithAByteLoop() {
         var rng = SystemRandomNumberGenerator()
         for length in 0..<40 {
