@@ -23,7 +23,7 @@ let package = Package(
         .systemLibrary(name: "CPrefetch"),
 
         // capture: the only module that calls libpcap.
-        .target(name: "WSCapture", dependencies: ["CPcap", "CPrefetch"]),
+        .target(name: "WSCapture", dependencies: ["CPcap"]),
         // decode: link → IPv4/IPv6 → TCP, pure parsers over borrowed bytes.
         .target(name: "WSDecode", swiftSettings: hotPath),
         // reassembly: connection table, lifecycle, ordered byte streams per direction.

@@ -65,16 +65,15 @@ public final class WebSocketSession {
 
     // MARK: - Public entry points
 
-    /// In-order bytes from one side. `packet` is the capture's packet number carrying them
-    /// (events are reported on it).
     /// Asks the CPU for the frame parser of `side`, likely not in cache, ahead of `receive`.
     public func prefetch(side: Side) {
         if let address = side == .client ? framesAddresses.client : framesAddresses.server {
-            wstrace_prefetch(address)
-            wstrace_prefetch(address + 64)
+            wstrace_prefetch_lines(address)
         }
     }
 
+    /// In-order bytes from one side. `packet` is the capture's packet number carrying them
+    /// (events are reported on it).
     public func receive(_ bytes: UnsafeRawBufferPointer, from side: Side, packet: Int,
                         _ emit: (DissectorEvent) -> Void) {
         guard bytes.count > 0 else { return }

@@ -7,7 +7,6 @@ public final class JSONDocumentRenderer: SummaryRendering {
     private let options: RenderOptions
     private let summaryOnly: Bool
     private let eventJSON: EventJSON
-    private var writer = JSONWriter()
     private var firstTime: Int64?
     private var eventCount = 0
     private let connections = SummarySpool()
@@ -46,9 +45,7 @@ public final class JSONDocumentRenderer: SummaryRendering {
 
     public func connection(_ s: ConnectionSummary) {
         guard options.stream == nil || s.stream == options.stream else { return }
-        writer.reset()
-        ConnectionJSON(options: options).write(s, into: &writer)
-        connections.append(stream: s.stream, writer.bytes)
+        connections.append(stream: s.stream, RenderedSummaries.render(s, format: .json, options: options, firstTime: nil))
     }
 
     public func connection(rendered: [UInt8], stream: Int) {

@@ -79,8 +79,8 @@ public final class ConnectionTable {
         // The half-streams are separate objects, likely not in cache: ask for both now, so
         // that their misses overlap each other and the work below. The caller may do the same
         // for its own per-connection state.
-        prefetchLines(connection.halfAddresses.toServer)
-        prefetchLines(connection.halfAddresses.toClient)
+        wstrace_prefetch_lines(connection.halfAddresses.toServer)
+        wstrace_prefetch_lines(connection.halfAddresses.toClient)
         onConnection(connection.slot)
         let direction = connection.direction(from: source)
         var report = SegmentReport(stream: connection.stream, direction: direction)
@@ -472,11 +472,3 @@ public final class ConnectionTable {
     }
 }
 
-/// Asks the CPU to bring the two cache lines at `address` (where an object's per-packet
-/// fields sit) into the cache, without waiting for them. A stale address is harmless: a
-/// prefetch never faults.
-@inline(__always)
-func prefetchLines(_ address: UnsafeMutableRawPointer) {
-    wstrace_prefetch(address)
-    wstrace_prefetch(address + 64)
-}

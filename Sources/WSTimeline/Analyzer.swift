@@ -71,10 +71,7 @@ public final class Analyzer {
         var countsPackets = true
         if let shard = options.shard {
             if let (a, b) = decoder.quickTCPEndpoints(bytes) {
-                guard shard.owns(a, b) else {
-                    table.advanceClock(to: time) { event in self.handleStream(event, emit: emit, summary: summary) }
-                    return
-                }
+                guard shard.owns(a, b) else { return advanceClockOnly(emit: emit, summary: summary) }
             } else {
                 countsPackets = shard.index == 0
             }
@@ -102,10 +99,7 @@ public final class Analyzer {
         let source = Endpoint(address: src, port: tcp.sourcePort)
         let destination = Endpoint(address: dst, port: tcp.destinationPort)
         if let shard = options.shard, !shard.owns(source, destination) {
-            // Another shard's flow: only the clock moves, so this shard's connections are
-            // released at the same packets as in a run over all flows.
-            table.advanceClock(to: time) { event in self.handleStream(event, emit: emit, summary: summary) }
-            return
+            return advanceClockOnly(emit: emit, summary: summary)
         }
         currentTracker = nil
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
@@ -132,6 +126,12 @@ public final class Analyzer {
         }
     }
 
+    /// Another shard's packet: only the clock moves, so this shard's connections are released
+    /// at the same packets as in a run over all flows.
+    private func advanceClockOnly(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        table.advanceClock(to: time) { event in handleStream(event, emit: emit, summary: summary) }
+    }
+
     /// The most connections tracked at once and the most out-of-order bytes held at once: a
     /// sharded run compares their sums with the limits to know that no cap acted differently.
     public var peakConnections: Int { table.peakCount }
@@ -141,8 +141,7 @@ public final class Analyzer {
     /// while the reassembly works on the segment.
     private func prefetchState(slot: Int) {
         guard slot < trackerAddresses.count, let start = trackerAddresses[slot] else { return }
-        wstrace_prefetch(start)
-        wstrace_prefetch(start + 64)  // the per-packet fields span the first two lines
+        wstrace_prefetch_lines(start)  // the per-packet fields span the first two lines
     }
 
     /// The connection of the current packet, once its report is in.
