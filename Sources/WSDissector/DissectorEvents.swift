@@ -185,7 +185,11 @@ public struct TLSInfo: Sendable {
 }
 
 public struct OpaqueInfo: Sendable {
-    public enum Kind: Sendable { case httpBody, unknown, afterClose }
+    public enum Kind: Sendable {
+        case httpBody, unknown, afterClose
+        /// Held until the connection's protocol is recognised (mid-stream); interpreted later.
+        case held
+    }
     public var side: Side
     public var kind: Kind
     public var bytes: Int

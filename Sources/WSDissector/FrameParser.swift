@@ -46,8 +46,12 @@ final class FrameStream {
 
     /// - Parameters:
     ///   - deflate: negotiated permessage-deflate parameters, if any.
-    ///   - scanning: start by searching for a frame header (mid-stream).
-    init(side: Side, limits: DissectorLimits, deflate: DeflateParameters?, scanning: Bool, scratch: UnmaskScratch) {
+    ///   - scanning: start by searching for a frame header.
+    ///   - midstream: the connection's handshake was not captured (defaults to `scanning`): RSV1
+    ///     means deflate with an unknown window, and a leading continuation is no violation.
+    init(side: Side, limits: DissectorLimits, deflate: DeflateParameters?, scanning: Bool, midstream: Bool? = nil,
+         scratch: UnmaskScratch) {
+        let midstream = midstream ?? scanning
         self.side = side
         self.limits = limits
         self.deflate = deflate != nil
@@ -56,9 +60,9 @@ final class FrameStream {
         } else {
             contextTakeover = true
         }
-        assumeDeflateOnRSV1 = scanning && deflate == nil
-        contextUncertain = scanning
-        tolerateOrphanContinuation = scanning
+        assumeDeflateOnRSV1 = midstream && deflate == nil
+        contextUncertain = midstream
+        tolerateOrphanContinuation = midstream
         state = scanning ? .scanning : .header
         headerBuffer.reserveCapacity(14)
         self.scratch = scratch

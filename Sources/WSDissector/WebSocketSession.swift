@@ -19,6 +19,8 @@ public final class WebSocketSession {
         case tlsHello
         case tlsRecords
         case opaque(OpaqueInfo.Kind)
+        /// Mid-stream: bytes held by the `MidstreamRecognizer` until it decides.
+        case recognizing
     }
 
     private struct Direction {
@@ -41,6 +43,13 @@ public final class WebSocketSession {
     private var framesAddresses: (client: UnsafeMutableRawPointer?, server: UnsafeMutableRawPointer?) = (nil, nil)
     /// The last Upgrade request, waiting for its response.
     private var pendingUpgrade: HTTPRequestInfo?
+    /// Mid-stream: what decides the protocol, while it has not decided.
+    private var recognizer: MidstreamRecognizer?
+    /// Mid-stream: the recognizer has decided (later first bytes are read as at a stream's start).
+    private var recognitionDone = false
+
+    /// What the payload was recognised as, and on what evidence (nil before any payload).
+    public private(set) var recognition: Recognition?
 
     /// Whether the connection is WebSocket now (101 seen, or frames recognized mid-stream).
     public private(set) var isWebSocket = false
@@ -108,10 +117,9 @@ public final class WebSocketSession {
                                   resync: "none: the rest of this direction is not interpreted")))
             }
         case .sniff:
-            if midstream {
-                startFrames(side, scanning: true)
+            if midstream && !recognitionDone {
                 emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes before any byte was seen",
-                                  resync: "scanning for a plausible WebSocket frame header")))
+                                  resync: "the protocol is recognised from the bytes that follow")))
             } else {
                 setMode(.opaque(.unknown), side)
                 emit(.gap(GapInfo(side: side, size: size, lost: "the first \(size) bytes of the stream",
@@ -136,12 +144,30 @@ public final class WebSocketSession {
             emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes of TLS records", resync: "counting TLS records")))
         case .opaque:
             emit(.gap(GapInfo(side: side, size: size, lost: "\(size) uninterpreted bytes", resync: "none needed")))
+        case .recognizing:
+            // Frames and records do not chain across a hole: decide on what came before it.
+            if let r = recognizer {
+                apply(r.interrupted(), packet: packet, emit)
+                gap(size, from: side, packet: packet, emit)
+            }
         }
     }
 
     /// `side` finished sending (FIN or RST, or end of capture): reports an unfinished
     /// frame/message/header as truncated.
     public func end(from side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        if case .recognizing = mode(side), let r = recognizer {
+            if let verdict = r.end(from: side) {
+                apply(verdict, packet: packet, emit)
+                // Both sides may have ended while the decision waited.
+                for ended in [side.peer, side] where r.held(ended).ended { endDecided(ended, packet: packet, emit) }
+            }
+            return
+        }
+        endDecided(side, packet: packet, emit)
+    }
+
+    private func endDecided(_ side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
         switch mode(side) {
         case .frames:
             frames(side)?.end(packet: packet, emit)
@@ -173,7 +199,7 @@ public final class WebSocketSession {
                 emit(.gap(GapInfo(side: side, size: 0, lost: "end of stream inside a TLS hello (\(seen) bytes seen)",
                                   resync: "none: the stream ended")))
             }
-        case .tlsRecords, .opaque:
+        case .tlsRecords, .opaque, .recognizing:
             break
         }
         clearBuffer(side)
@@ -193,9 +219,9 @@ public final class WebSocketSession {
     }
     private func frames(_ side: Side) -> FrameStream? { side == .client ? clientFrames : serverFrames }
 
-    private func startFrames(_ side: Side, scanning: Bool) {
+    private func startFrames(_ side: Side, scanning: Bool, midstream: Bool? = nil) {
         let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning,
-                                 scratch: scratch)
+                                 midstream: midstream, scratch: scratch)
         if side == .client { clientFrames = stream } else { serverFrames = stream }
         let address = Unmanaged.passUnretained(stream).toOpaque()
         if side == .client { framesAddresses.client = address } else { framesAddresses.server = address }
@@ -230,6 +256,9 @@ public final class WebSocketSession {
                 used = rest.count
             case .opaque(let kind):
                 emit(.opaque(OpaqueInfo(side: side, kind: kind, bytes: rest.count)))
+                used = rest.count
+            case .recognizing:
+                recognize(rest, side: side, packet: packet, emit)
                 used = rest.count
             }
             rest = UnsafeRawBufferPointer(rebasing: rest[used...])
@@ -270,19 +299,108 @@ public final class WebSocketSession {
     }
 
     private func decide(_ bytes: UnsafeRawBufferPointer, side: Side) -> Mode? {
+        // Mid-stream, nothing is interpreted before the recognizer has seen enough.
+        if midstream && !recognitionDone { return .recognizing }
         let tls = TLSHello.looksLikeHandshakeRecord(bytes)
         let http = side == .client ? HTTPHeaderParser.looksLikeRequest(bytes) : HTTPHeaderParser.looksLikeResponse(bytes)
         if tls == true { return .tlsHello }
         if http == true { return .httpHeader }
         if (tls == nil || http == nil) && bytes.count < 24 { return nil }
-        return midstream ? .frames : .opaque(.unknown)
+        if recognition == nil {
+            recognition = Recognition(.unknown, .none, "the first bytes from the \(side == .client ? "client" : "server") are neither an HTTP start line nor a TLS handshake record")
+        }
+        return .opaque(.unknown)
     }
 
     private func choose(_ mode: Mode, side: Side) {
         switch mode {
         case .frames: startFrames(side, scanning: true)
-        case .tlsHello: isTLS = true; setMode(mode, side)
+        case .tlsHello:
+            isTLS = true
+            setMode(mode, side)
+            if recognition?.proto != .tls {
+                recognition = Recognition(.tls, .tlsHello, "TLS handshake record at the start of the \(side == .client ? "client" : "server") stream")
+            }
+        case .recognizing:
+            if recognizer == nil { recognizer = MidstreamRecognizer() }
+            setMode(mode, side)
         default: setMode(mode, side)
+        }
+    }
+
+    // MARK: - Mid-stream recognition
+
+    private func recognize(_ bytes: UnsafeRawBufferPointer, side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        guard let r = recognizer else { return }
+        if let verdict = r.add(bytes, from: side, packet: packet) {
+            apply(verdict, packet: packet, emit)
+        } else {
+            emit(.opaque(OpaqueInfo(side: side, kind: .held, bytes: bytes.count)))
+        }
+    }
+
+    /// Puts both directions in the modes the verdict calls for and replays their held bytes
+    /// through them, chunk by chunk with the packet numbers they came in.
+    private func apply(_ verdict: MidstreamRecognizer.Verdict, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        guard let r = recognizer else { return }
+        recognizer = nil
+        recognitionDone = true
+        func name(_ side: Side) -> String { side == .client ? "client" : "server" }
+        switch verdict {
+        case let .http(side, start):
+            recognition = Recognition(.http, .httpStartLine, "picked up mid-stream: HTTP \(side == .client ? "request" : "status") line at byte \(start) of the \(name(side)) stream")
+            setMode(.httpHeader, side)
+            setMode(.sniff, side.peer)
+            replay(r, starts: side == .client ? (start, 0) : (0, start), emit)
+        case let .tls(side, start, records):
+            isTLS = true
+            recognition = Recognition(.tls, .tlsRecords, "picked up mid-stream: \(records) TLS record(s) chained from byte \(start) of the \(name(side)) stream")
+            for s in [Side.client, .server] {
+                let held = r.held(s).bytes
+                setMode(held.count >= 3 && held[0] == 0x16 && held[1] == 0x03 ? .tlsHello : .tlsRecords, s)
+            }
+            replay(r, starts: (0, 0), emit)
+        case .websocket:
+            recognition = Recognition(.websocket, .frames, r.webSocketDetail())
+            isMidstream = true
+            var starts = (client: 0, server: 0)
+            for s in [Side.client, .server] {
+                if case let .exact(start, _, _) = r.held(s).frames {
+                    startFrames(s, scanning: false, midstream: true)
+                    if s == .client { starts.client = start } else { starts.server = start }
+                } else {
+                    startFrames(s, scanning: true)
+                }
+            }
+            replay(r, starts: starts, emit)
+        case let .unknown(reason):
+            recognition = Recognition(.unknown, .none, reason)
+            for s in [Side.client, .server] { setMode(.opaque(.unknown), s) }
+        }
+        _ = packet
+    }
+
+    /// Feeds both directions their held bytes in the modes just set, chunk by chunk in packet
+    /// order with the packet numbers they came in; bytes before a side's start are reported as
+    /// uninterpreted.
+    private func replay(_ r: MidstreamRecognizer, starts: (client: Int, server: Int), _ emit: (DissectorEvent) -> Void) {
+        var pieces: [(packet: Int, side: Side, range: Range<Int>)] = []
+        for side in [Side.client, .server] {
+            let held = r.held(side)
+            let start = side == .client ? starts.client : starts.server
+            if start > 0 { emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: start))) }
+            for (i, chunk) in held.chunks.enumerated() {
+                let end = i + 1 < held.chunks.count ? held.chunks[i + 1].offset : held.bytes.count
+                let from = max(chunk.offset, start)
+                if from < end { pieces.append((chunk.packet, side, from..<end)) }
+            }
+        }
+        pieces.sort { $0.packet < $1.packet }
+        let client = r.held(.client).bytes, server = r.held(.server).bytes
+        for piece in pieces {
+            (piece.side == .client ? client : server).withUnsafeBytes { raw in
+                process(UnsafeRawBufferPointer(rebasing: raw[piece.range]), side: piece.side, packet: piece.packet, emit)
+            }
         }
     }
 
@@ -317,6 +435,9 @@ public final class WebSocketSession {
             setMode(.opaque(.unknown), side)
             return end - old
         }
+        if recognition == nil || recognition?.proto == .unknown {
+            recognition = Recognition(.http, .httpStartLine, "HTTP \(side == .client ? "request" : "status") line at the start of the \(side == .client ? "client" : "server") stream")
+        }
         if side == .client {
             clientHead(head, emit)
         } else {
@@ -350,6 +471,7 @@ public final class WebSocketSession {
         }
         emit(.httpResponse(response))
         if response.upgraded {
+            recognition = Recognition(.websocket, .handshake, "HTTP Upgrade request and 101 Switching Protocols captured")
             pendingUpgrade = nil
             isWebSocket = true
             negotiatedDeflate = response.deflate

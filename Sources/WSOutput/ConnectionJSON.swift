@@ -61,6 +61,14 @@ struct ConnectionJSON {
             }
             w.endObject()
         }
+        if let r = s.recognition {
+            w.key("recognition")
+            w.beginObject()
+            w.field("protocol", r.proto.rawValue)
+            w.field("method", r.method.rawValue)
+            w.field("detail", r.detail)
+            w.endObject()
+        }
         if let t = s.tls {
             w.key("tls")
             w.beginObject()

@@ -130,6 +130,7 @@ public struct InfoFormatter: Sendable {
             case .httpBody: out.append("HTTP body, ")
             case .unknown: out.append("Data, ")
             case .afterClose: out.append("Data after close, ")
+            case .held: out.append("Data held for protocol recognition, ")
             }
             out.appendDecimal(o.bytes)
             out.append(" bytes")

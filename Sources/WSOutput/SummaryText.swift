@@ -77,6 +77,10 @@ struct SummaryText {
         } else if !s.midstream {
             line("Upgrade", nil, "none seen")
         }
+        // Mid-stream, what the payload is was a decision: say on what evidence.
+        if s.midstream, let r = s.recognition {
+            line("Protocol", nil, r.proto.rawValue + ", " + r.detail)
+        }
 
         // Data
         func sideText(_ name: String, _ c: SideCounts) -> String {

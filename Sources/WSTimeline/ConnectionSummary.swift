@@ -148,6 +148,8 @@ public struct ConnectionSummary: Sendable {
     public var handshake = HandshakeSummary()
     public var upgrade: UpgradeSummary?
     public var tls: TLSInfo?
+    /// What the payload was recognised as and on what evidence (nil: no payload).
+    public var recognition: Recognition?
     public var isWebSocket = false
     /// Plain HTTP seen on the connection (any request, Upgrade or not).
     public var httpRequests = 0
@@ -189,6 +191,10 @@ public struct ConnectionSummary: Sendable {
             }
         } else if let tls {
             parts.append("TLS" + (tls.serverName.map { " to \($0)" } ?? "") + " (encrypted, possibly wss)")
+        } else if !isWebSocket && recognition?.proto == .tls {
+            parts.append("TLS, handshake not captured (encrypted, possibly wss)")
+        } else if !isWebSocket && upgrade == nil && firstRequest == nil && recognition?.proto == .unknown {
+            parts.append("TCP, payload not recognised (not WebSocket)")
         } else if !isWebSocket && upgrade == nil {
             if let request = firstRequest {
                 parts.append("HTTP without Upgrade: \(request)" + (firstResponse.map { " → \($0)" } ?? ""))

@@ -54,6 +54,7 @@ final class ConnectionTracker {
         summary.clientCounts.tcpBytes = clientTCPBytes
         summary.serverCounts.packets = serverPackets
         summary.serverCounts.tcpBytes = serverTCPBytes
+        if let recognition = session?.recognition { summary.recognition = recognition }
     }
 
     func session(limits: DissectorLimits, scratch: UnmaskScratch) -> WebSocketSession {
