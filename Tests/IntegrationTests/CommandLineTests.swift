@@ -123,7 +123,7 @@ import Testing
     }
 
     @Test func closedPipeEndsQuietly() throws {
-        let big = Tools.shared.appendingPathComponent("captures/external/zeek/websocket__wstunnel-https.pcap").path
+        let big = Tools.fixtures.appendingPathComponent("external/zeek/websocket__wstunnel-https.pcap").path
         let sh = URL(fileURLWithPath: "/bin/sh")
         let r = try Tools.run(sh, ["-c", "'\(Tools.wstrace.path)' read '\(big)' --no-color | head -n 2; echo \"status=${PIPESTATUS:-}\""])
         #expect(r.text.split(separator: "\n").count == 3)

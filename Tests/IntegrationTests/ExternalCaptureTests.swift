@@ -1,16 +1,77 @@
 import Foundation
 import Testing
 
-/// Zeek's and Suricata's own WebSocket test traces (../shared/captures/external) against the
-/// expectations those projects ship. Where they differ from RFC 6455, the RFC decides and the
-/// test says so.
+/// Other projects' test captures (Fixtures/external: Zeek, Suricata, nDPI, Arkime) against the
+/// expectations those projects ship, and against the true number of WebSocket connections
+/// each holds (Fixtures/external/SOURCES.tsv). Where the projects differ from RFC 6455, the
+/// RFC decides and the test says so.
 @Suite struct ExternalCaptureTests {
-    static let zeek = Tools.shared.appendingPathComponent("captures/external/zeek")
-    static let suricata = Tools.shared.appendingPathComponent("captures/external/suricata-verify")
+    static let external = Tools.fixtures.appendingPathComponent("external")
+    static let zeek = external.appendingPathComponent("zeek")
+    static let suricata = external.appendingPathComponent("suricata-verify")
+
+    /// One row of SOURCES.tsv: a capture and how many of its connections really are WebSocket.
+    struct Source: Sendable, CustomTestStringConvertible {
+        var file: String
+        var websocketConnections: Int
+        var testDescription: String { file }
+    }
+
+    /// The rows of Fixtures/external/SOURCES.tsv (tab-separated, with a header line).
+    static let sources: [Source] = {
+        guard let text = try? String(contentsOf: external.appendingPathComponent("SOURCES.tsv"), encoding: .utf8) else { return [] }
+        let lines = text.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = lines.first, let file = header.firstIndex(of: "local_file"),
+              let count = header.firstIndex(of: "websocket_connections") else { return [] }
+        return lines.dropFirst().compactMap { row in
+            guard row.count == header.count, let n = Int(row[count]) else { return nil }
+            return Source(file: row[file], websocketConnections: n)
+        }
+    }()
 
     static func read(_ url: URL) throws -> (doc: [String: Any], events: [[String: Any]], connections: [[String: Any]]) {
         let doc = try Tools.json(try Tools.wstrace(["read", url.path, "--format", "json"]).stdout)
         return (doc, doc["events"] as! [[String: Any]], doc["connections"] as! [[String: Any]])
+    }
+
+    /// SOURCES.tsv lists every capture under Fixtures/external exactly once, each row well formed
+    /// (a row that does not parse would silently drop out of the per-capture test below).
+    @Test func sourcesListEveryExternalCapture() throws {
+        let text = try String(contentsOf: Self.external.appendingPathComponent("SOURCES.tsv"), encoding: .utf8)
+        let rows = text.split(separator: "\n").dropFirst()
+        #expect(!Self.sources.isEmpty)
+        #expect(Self.sources.count == rows.count, "SOURCES.tsv: \(rows.count - Self.sources.count) row(s) do not parse")
+        let onDisk = Tools.captures().filter { $0.hasPrefix(Self.external.path + "/") }
+            .map { String($0.dropFirst(Self.external.path.count + 1)) }
+        #expect(Self.sources.map(\.file).sorted() == onDisk.sorted())
+    }
+
+    /// For every external capture, `read --format json` reports exactly the connections that
+    /// really are WebSocket (SOURCES.tsv's websocket_connections, decided by hand: an Upgrade
+    /// answered by 101, or unmistakable frames on a connection picked up mid-stream). TLS,
+    /// MQTT, SSH, other binary protocols and plain HTTP, with or without their start captured,
+    /// are not WebSocket. Every real WebSocket connection in these captures carries frames, and
+    /// they must all be kept; no frame may appear on a connection that is not WebSocket.
+    @Test(arguments: sources)
+    func websocketConnectionCountPerExternalCapture(_ source: Source) throws {
+        let (_, events, connections) = try Self.read(Self.external.appendingPathComponent(source.file))
+        let websocket = connections.filter { $0["websocket"] as? Bool == true }
+        func describe(_ c: [String: Any]) -> String {
+            "stream \(c["stream"]!) \(c["client"]!) → \(c["server"]!)\(c["midstream"] as? Bool == true ? " (mid-stream)" : ""): \((c["verdict"] as? String) ?? "")"
+        }
+        #expect(websocket.count == source.websocketConnections,
+                "\(source.file): \(websocket.count) WebSocket connection(s), in truth \(source.websocketConnections): \(websocket.map(describe))")
+        let frames = events.filter { $0["ws"] != nil }
+        let framesPerStream = Dictionary(grouping: frames) { $0["stream"] as! Int }.mapValues(\.count)
+        if source.websocketConnections > 0 {
+            #expect(!frames.isEmpty, "\(source.file): no WebSocket frame reported")
+        }
+        let keptFrames = websocket.filter { framesPerStream[$0["stream"] as! Int, default: 0] > 0 }
+        #expect(keptFrames.count == source.websocketConnections,
+                "\(source.file): \(keptFrames.count) WebSocket connection(s) with frames, in truth \(source.websocketConnections) carry frames")
+        let websocketStreams = Set(websocket.map { $0["stream"] as! Int })
+        let stray = framesPerStream.filter { !websocketStreams.contains($0.key) }
+        #expect(stray.isEmpty, "\(source.file): frames on connections not reported as WebSocket (stream: frames): \(stray)")
     }
 
     /// Zeek's websocket.log baselines: each row's ports, Host, URI, subprotocol, offered

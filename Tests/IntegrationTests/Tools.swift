@@ -9,7 +9,6 @@ enum Tools {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let fixtures = root.appendingPathComponent("Fixtures")
-    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared")
 
     /// The wstrace binary next to the test bundle (swift build puts both in one folder).
     static var wstrace: URL {
@@ -106,17 +105,16 @@ enum Tools {
         return nil
     }
 
-    /// Every capture the conformance tests read: our fixtures (minus the deliberately damaged
-    /// ones) and the external captures under ../shared.
+    /// Every capture the conformance tests read, all inside the repository: our fixtures (minus
+    /// the deliberately damaged ones) and, unless `includeExternal` is false, the other projects'
+    /// captures under Fixtures/external (listed in its SOURCES.tsv).
     static func captures(includeExternal: Bool = true) -> [String] {
         var out: [String] = []
-        let fm = FileManager.default
-        for base in [fixtures] + (includeExternal ? [shared.appendingPathComponent("captures/external")] : []) {
-            guard let e = fm.enumerator(atPath: base.path) else { continue }
-            for case let p as String in e where p.hasSuffix(".pcap") || p.hasSuffix(".pcapng") {
-                if p.contains("not-a-capture") || p.contains("truncated-mid-record") { continue }
-                out.append(base.appendingPathComponent(p).path)
-            }
+        guard let e = FileManager.default.enumerator(atPath: fixtures.path) else { return out }
+        for case let p as String in e where p.hasSuffix(".pcap") || p.hasSuffix(".pcapng") {
+            if p.contains("not-a-capture") || p.contains("truncated-mid-record") { continue }
+            if !includeExternal && p.hasPrefix("external/") { continue }
+            out.append(fixtures.appendingPathComponent(p).path)
         }
         return out.sorted()
     }
