@@ -139,6 +139,9 @@ public struct FrameInfo {
     public var message: MessageInfo?
     /// Packet number where the frame's first byte was seen.
     public var firstPacket: Int
+    /// Packet number whose bytes completed the frame: the packet the frame is reported on,
+    /// except for bytes held while a mid-stream connection was being recognised.
+    public var completedPacket: Int
     public var violations: [Violation]
 }
 

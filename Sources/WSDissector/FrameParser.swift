@@ -78,6 +78,7 @@ final class FrameStream {
     // MARK: - Bytes in
 
     func receive(_ bytes: UnsafeRawBufferPointer, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        currentPacket = packet
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let count = bytes.count
         var i = 0
@@ -128,6 +129,8 @@ final class FrameStream {
     }
 
     private var headerStartPacket: Int?
+    /// The packet whose bytes are being parsed (a frame completed now completes in it).
+    private var currentPacket = 0
 
     // MARK: - Frame start
 
@@ -355,7 +358,7 @@ final class FrameStream {
         FrameInfo(side: side, fin: h.fin, rsv: h.rsv, opcode: h.opcode, masked: h.masked, maskKey: h.maskKey,
                   payloadLength: h.payloadLength, headerLength: h.headerLength, payload: payload,
                   payloadTruncated: truncated, closeCode: code, closeReason: reason, message: message,
-                  firstPacket: firstPacket, violations: violations)
+                  firstPacket: firstPacket, completedPacket: currentPacket, violations: violations)
     }
 
     private func closeFrame(_ code: inout UInt16?, _ reason: inout String?) {
@@ -403,6 +406,7 @@ final class FrameStream {
 
     /// `size` bytes of this direction were lost.
     func gap(_ size: UInt64, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        currentPacket = packet
         switch state {
         case .payload:
             let remaining = header.payloadLength - received
@@ -466,6 +470,7 @@ final class FrameStream {
 
     /// This direction ended: report what was unfinished.
     func end(packet: Int, _ emit: (DissectorEvent) -> Void) {
+        currentPacket = packet
         switch state {
         case .payload:
             let missing = header.payloadLength - received

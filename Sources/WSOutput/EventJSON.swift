@@ -61,7 +61,7 @@ struct EventJSON {
             w.field("upgraded", r.upgraded)
             w.endObject()
         case let .frame(f, role):
-            writeFrame(f, role: role, into: &w)
+            writeFrame(f, role: role, packet: e.packet, into: &w)
             if let m = f.message { writeMessage(m, into: &w) }
         case let .progress(p):
             w.key("progress")
@@ -152,7 +152,7 @@ struct EventJSON {
         w.endArray()
     }
 
-    private func writeFrame(_ f: FrameInfo, role: CloseRole?, into w: inout JSONWriter) {
+    private func writeFrame(_ f: FrameInfo, role: CloseRole?, packet: Int, into w: inout JSONWriter) {
         w.key("ws")
         w.beginObject()
         w.field("fin", f.fin)
@@ -174,6 +174,8 @@ struct EventJSON {
         w.field("payload_length", f.payloadLength)
         w.field("header_length", f.headerLength)
         if f.firstPacket != 0 { w.field("first_packet", f.firstPacket) }
+        // Held while a mid-stream connection was recognised: reported later than it completed.
+        if f.completedPacket != 0 && f.completedPacket != packet { w.field("completed_packet", f.completedPacket) }
         writePayload(f.payload, truncated: f.payloadTruncated, textKey: "payload_text", base64Key: "payload_base64",
                      truncatedKey: "payload_truncated", preferText: true, into: &w)
         if f.opcode == 8 {

@@ -94,6 +94,11 @@ public struct InfoFormatter: Sendable {
             }
         case let .frame(f, role):
             writeFrame(f, role: role, into: &out)
+            if f.completedPacket != 0 && f.completedPacket != e.packet {
+                out.append(" [completed in #")
+                out.appendDecimal(f.completedPacket)
+                out.append(", shown once the connection was recognised]")
+            }
         case let .progress(p):
             switch p.unit {
             case let .frame(opcode):

@@ -24,6 +24,8 @@ final class Connection {
     var ended = false
     var endedAt: Int64 = 0
     var lastSeen: Int64
+    /// Segments of this connection seen so far (the grace of an acknowledged hole counts them).
+    var packets = 0
 
     init(stream: Int, client: Endpoint, server: Endpoint, midstream: Bool, time: Int64) {
         self.stream = stream

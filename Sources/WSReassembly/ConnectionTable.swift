@@ -215,14 +215,36 @@ public final class ConnectionTable {
         }
     }
 
+    /// Skips the hole the peer acknowledged (its grace is over): a gap, then what was held.
+    private func declareAckedHoleLost(_ c: Connection, _ d: Direction, emit: (StreamEvent) -> Void) {
+        let half = c.half(d)
+        guard let limit = half.ackedHole else { return }
+        half.ackedHole = nil
+        let heldBefore = half.heldBytes
+        while half.next < limit && !half.ended {
+            let progress = half.next
+            half.skipHole(upTo: limit, reason: .ackedUnseen, stream: c.stream, direction: d, emit: emit)
+            if half.next == progress { break }
+        }
+        totalHeld += half.heldBytes - heldBefore
+    }
+
     private func sweep(now: Int64, emit: (StreamEvent) -> Void) {
         var stale: [(FlowKey, ReleaseReason, Int)] = []
+        var graceOver: [(Connection, Direction)] = []
         for (key, c) in connections.entries {
+            for d in [Direction.clientToServer, .serverToClient] where c.half(d).ackedHole != nil
+                && now - c.half(d).graceStart.time > limits.ackGraceNanoseconds {
+                graceOver.append((c, d))
+            }
             if c.ended && now - c.endedAt > limits.closedLingerNanoseconds {
                 stale.append((key, .finished, c.stream))
             } else if now - c.lastSeen > limits.idleTimeoutNanoseconds {
                 stale.append((key, .idle, c.stream))
             }
+        }
+        for (c, d) in graceOver.sorted(by: { ($0.0.stream, $0.1 == .clientToServer ? 0 : 1) < ($1.0.stream, $1.1 == .clientToServer ? 0 : 1) }) {
+            declareAckedHoleLost(c, d, emit: emit)
         }
         for (key, reason, _) in stale.sorted(by: { $0.2 < $1.2 }) { release(key, reason: reason, emit: emit) }
     }
@@ -239,6 +261,7 @@ public final class ConnectionTable {
         // The two halves, looked up once: every access below is a plain field access.
         let h = c.half(direction)
         let o = c.half(other)
+        c.packets += 1
 
         // 1. Labels. Nothing is delivered until the report is out.
 
@@ -324,8 +347,22 @@ public final class ConnectionTable {
                 }
             }
         }
+        // Bytes the capture never showed are not retransmissions: in a hole the peer had already
+        // acknowledged (they arrive after their ACK), or in one declared lost (late).
+        var late = 0
+        if payloadLength > 0 && !skipData && !flags.contains(.syn) {
+            late = before.lateBytes(offset: seqStart, length: payloadLength)
+            if late > 0 {
+                report.analysis.subtract([.retransmission, .outOfOrder])
+                report.analysis.insert(.late)
+                report.lateBytes = late
+            } else if before.fillsAckedHole(offset: seqStart) {
+                report.analysis.subtract([.retransmission, .outOfOrder])
+                report.analysis.insert(.arrivedAfterAck)
+            }
+        }
         // Only bytes seen before can conflict: below `next` (delivered) or among held segments.
-        if payloadLength > 0 && !skipData && comparesRetransmittedBytes
+        if payloadLength > 0 && !skipData && late == 0 && comparesRetransmittedBytes
             && (seqStart < Int64(before.next) || !before.held.isEmpty)
             && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload)) {
             report.analysis.insert(.overlapConflict)
@@ -355,7 +392,6 @@ public final class ConnectionTable {
         }
 
         // ACK analysis.
-        var skipOtherTo: UInt64?
         if flags.contains(.ack) {
             let ackOffset = o.offset(of: tcp.acknowledgment)
             let otherHalf = o
@@ -366,10 +402,15 @@ public final class ConnectionTable {
                 h.ackedThrough = UInt64(ackOffset)
                 report.ackedOffset = UInt64(ackOffset)
             }
+            // The peer has every byte below its ACK: a hole there was lost by the capture, or
+            // its bytes come later. The grace starts now.
             if otherHalf.sawSegment && ackOffset > Int64(otherHalf.next) && !otherHalf.ended {
                 var limit = UInt64(ackOffset)
                 if let fin = otherHalf.finOffset, limit > fin { limit = fin }
-                if limit > otherHalf.next { skipOtherTo = limit }
+                if limit > otherHalf.next {
+                    if otherHalf.ackedHole == nil { otherHalf.graceStart = (c.packets, time) }
+                    otherHalf.ackedHole = max(otherHalf.ackedHole ?? 0, limit)
+                }
             }
             if let fin = o.finOffset, ackOffset > Int64(fin) {
                 if c.firstFIN == other && !c.firstFINAcked {
@@ -431,15 +472,13 @@ public final class ConnectionTable {
         if flags.contains(.fin) && !h.ended {
             h.drain(stream: stream, direction: direction, emit: emit)
         }
-        // The peer has every byte below its ACK: a hole there was lost by the capture only.
-        if let limit = skipOtherTo {
-            let heldBefore = o.heldBytes
-            while o.next < limit && !o.ended {
-                let progress = o.next
-                o.skipHole(upTo: limit, reason: .ackedUnseen, stream: stream, direction: other, emit: emit)
-                if o.next == progress { break }
+        // Acknowledged holes whose grace is over were lost by the capture.
+        for d in [direction, other] where c.half(d).ackedHole != nil {
+            let half = c.half(d)
+            if c.packets - half.graceStart.packets > limits.ackGraceSegments
+                || time - half.graceStart.time > limits.ackGraceNanoseconds {
+                declareAckedHoleLost(c, d, emit: emit)
             }
-            totalHeld += o.heldBytes - heldBefore
         }
         // Caps on held bytes.
         if c.heldBytes > limits.maxBufferedPerConnection || totalHeld > limits.maxBufferedTotal {

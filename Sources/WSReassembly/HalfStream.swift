@@ -38,6 +38,16 @@ final class HalfStream {
     var lastAckTime: Int64 = 0
     /// Highest offset of the other direction this side acknowledged.
     var ackedThrough: UInt64 = 0
+    /// The peer acknowledged bytes up to here, past `next`, that the capture has not shown yet:
+    /// they may still come (the ACK was captured first). The hole is declared lost when the
+    /// grace that began at `graceStart` (connection packet count, capture time) ends.
+    var ackedHole: UInt64?
+    var graceStart: (packets: Int, time: Int64) = (0, 0)
+    /// The latest holes declared lost (at most `lostRangesKept`): a segment landing in one is late.
+    var lostRanges: [Range<UInt64>] = []
+    static let lostRangesKept = 8
+    /// Delivered history is valid from here on (a hole leaves stale bytes in the ring).
+    var historyStart: UInt64 = 0
     /// The last bytes delivered (a ring of `historySize`), to tell whether a retransmission
     /// carries the same bytes as the first copy. Allocated on the first delivery and grown with
     /// the stream up to `historySize` (offset o sits at index o until then): a short connection
@@ -91,7 +101,7 @@ final class HalfStream {
     func conflictsWithHistory(offset: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
         guard let ring, historyCount > 0, offset >= 0 else { return false }
         let size = UInt64(Self.historySize)
-        let lowest = next > size ? next - size : 0
+        let lowest = max(next > size ? next - size : 0, historyStart)
         let start = max(UInt64(offset), lowest)
         let end = min(UInt64(offset) + UInt64(bytes.count), next)
         guard start < end else { return false }
@@ -138,6 +148,7 @@ final class HalfStream {
             if next < end {  // declared but not captured: snaplen
                 emit(.gap(stream: stream, direction: direction, size: end - next, offset: next, reason: .snaplen))
                 next = end
+                historyStart = end
             }
             drain(stream: stream, direction: direction, emit: emit)
             return (true, false)
@@ -183,6 +194,19 @@ final class HalfStream {
         return false
     }
 
+    /// Bytes of `start..<start+length` inside holes already declared lost.
+    func lateBytes(offset start: Int64, length: Int) -> Int {
+        guard !lostRanges.isEmpty, start >= 0 else { return 0 }
+        let range = UInt64(start)..<(UInt64(start) + UInt64(length))
+        return lostRanges.reduce(0) { $0 + ($1.overlaps(range) ? Int($1.clamped(to: range).count) : 0) }
+    }
+
+    /// Whether new bytes at `offset` lie in a hole the peer acknowledged before they came.
+    func fillsAckedHole(offset: Int64) -> Bool {
+        guard let hole = ackedHole else { return false }
+        return offset >= Int64(next) && offset < Int64(hole)
+    }
+
     /// Delivers held segments that now start at `next`.
     func drain(stream: Int, direction: Direction, emit: (StreamEvent) -> Void) {
         while let first = held.first, first.offset <= next {
@@ -198,6 +222,7 @@ final class HalfStream {
                 }
             }
         }
+        if let hole = ackedHole, next >= hole { ackedHole = nil }
         if let fin = finOffset, next >= fin, !finDelivered, held.isEmpty {
             finDelivered = true
             next = max(next, fin)
@@ -215,8 +240,12 @@ final class HalfStream {
         if let fin = finOffset { target = min(target, max(fin, next)) }
         if target > next {
             emit(.gap(stream: stream, direction: direction, size: target - next, offset: next, reason: reason))
+            if lostRanges.count == Self.lostRangesKept { lostRanges.removeFirst() }
+            lostRanges.append(next..<target)
             next = target
+            historyStart = target
         }
+        if let hole = ackedHole, next >= hole { ackedHole = nil }
         // Held bytes past the FIN are never delivered: drop them, or callers looping until
         // `held` is empty never end (fuzz hang, Tests/FuzzRegressions/capture-hold-past-fin).
         if let fin = finOffset, next >= fin, held.contains(where: { $0.offset > next }) {

@@ -17,6 +17,12 @@ public struct TCPAnalysis: OptionSet, Sendable, Hashable {
     /// A SYN on a 4-tuple whose previous connection had ended: a new stream.
     public static let portReuse = TCPAnalysis(rawValue: 1 << 10)
     public static let keepAliveAck = TCPAnalysis(rawValue: 1 << 11)
+    /// New bytes the peer had already acknowledged: the capture saw the ACK first (multi-queue
+    /// NICs, `-i any`, merged taps). Delivered in order, not a retransmission.
+    public static let arrivedAfterAck = TCPAnalysis(rawValue: 1 << 12)
+    /// Bytes of a hole already declared lost (see `SegmentReport.lateBytes`): never seen before,
+    /// but too late to be delivered.
+    public static let late = TCPAnalysis(rawValue: 1 << 13)
 
     /// Stable names for JSON and text, in a fixed order.
     public var names: [String] {
@@ -33,6 +39,6 @@ public struct TCPAnalysis: OptionSet, Sendable, Hashable {
         (.zeroWindow, "zero-window"), (.windowUpdate, "window-update"), (.keepAlive, "keep-alive"),
         (.keepAliveAck, "keep-alive-ack"),
         (.zeroWindowProbe, "zero-window-probe"), (.overlapConflict, "overlap-conflict"),
-        (.portReuse, "port-reuse"),
+        (.portReuse, "port-reuse"), (.arrivedAfterAck, "arrived-after-ack"), (.late, "late"),
     ]
 }

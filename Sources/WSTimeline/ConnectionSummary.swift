@@ -192,7 +192,8 @@ public struct ConnectionSummary: Sendable {
         } else if let tls {
             parts.append("TLS" + (tls.serverName.map { " to \($0)" } ?? "") + " (encrypted, possibly wss)")
         } else if !isWebSocket && recognition?.proto == .tls {
-            parts.append("TLS, handshake not captured (encrypted, possibly wss)")
+            parts.append(recognition?.method == .tlsRecords ? "TLS picked up mid-stream: not decryptable"
+                         : "TLS without a captured ClientHello (encrypted, possibly wss)")
         } else if !isWebSocket && upgrade == nil && firstRequest == nil && recognition?.proto == .unknown {
             parts.append("TCP, payload not recognised (not WebSocket)")
         } else if !isWebSocket && upgrade == nil {

@@ -85,6 +85,71 @@ import WSDecode
         #expect(a.suffix(1000) == b.suffix(1000))
     }
 
+    /// Moves each segment whose ACK covers data of the other direction ahead of the newest
+    /// data segment it acknowledges, by 1...maxDistance packets at random (as multi-queue NICs,
+    /// `-i any` and merged taps show them), keeping the timestamps in file order.
+    static func acksFirst(_ segs: [Segment], maxDistance: Int, rng: inout SeededGenerator) -> (segments: [Segment], moved: Int) {
+        var out = segs
+        var moved = 0
+        var i = 1
+        while i < out.count {
+            let ack = out[i]
+            // The nearest earlier data segment of the other direction that this ACK covers.
+            let window = max(0, i - maxDistance)..<i
+            if ack.tcp.flags.contains(.ack),
+               let j = window.reversed().first(where: { k in
+                   let d = out[k]
+                   return d.source == ack.destination && !d.payload.isEmpty
+                       && Int32(bitPattern: ack.tcp.acknowledgment &- (d.tcp.sequence &+ UInt32(d.payload.count))) >= 0
+               }), Bool.random(using: &rng) {
+                let target = Int.random(in: j...(i - 1), using: &rng)
+                let times = out[target...i].map(\.time)
+                out.remove(at: i)
+                out.insert(ack, at: target)
+                for (k, t) in zip(target...i, times) { out[k].time = t }
+                moved += 1
+            }
+            i += 1
+        }
+        return (out, moved)
+    }
+
+    @Test func acksAheadOfTheirDataGiveTheSameBytes() throws {
+        for name in ["tcp/netem-clean.pcap", "tcp/netem-reorder.pcap", "tcp/netem-loss.pcap", "tcp/tcp-small-base.pcap"] {
+            let segs = try segments(name)
+            let reference = run(segs)
+            var rng = SeededGenerator(seed: 7)
+            for round in 0..<40 {
+                let (moved, count) = Self.acksFirst(segs, maxDistance: 1 + round % 3, rng: &rng)
+                #expect(count > 0)
+                let d = run(moved)
+                #expect(d.bytes[.clientToServer] == reference.bytes[.clientToServer], "\(name) round \(round)")
+                #expect(d.bytes[.serverToClient] == reference.bytes[.serverToClient], "\(name) round \(round)")
+                #expect(d.gaps.isEmpty, "\(name) round \(round): \(d.gaps)")
+                let labels = d.reports.map(\.analysis)
+                #expect(!labels.contains { $0.contains(.overlapConflict) || $0.contains(.late) }, "\(name) round \(round)")
+                #expect(labels.contains { $0.contains(.arrivedAfterAck) }, "\(name) round \(round)")
+            }
+        }
+    }
+
+    @Test func aSegmentAfterTheGraceIsLateNotAConflict() throws {
+        let segs = try segments("tcp/netem-clean.pcap")
+        let server = segs[1].source  // the SYN-ACK's sender
+        // A server data segment moved far past the client's ACK of it.
+        let index = segs.indices.filter { segs[$0].source == server && segs[$0].payload.count > 1000 }[3]
+        var moved = segs
+        let late = moved.remove(at: index)
+        moved.insert(late, at: index + 25)
+        let d = run(moved)
+        #expect(d.gaps.count == 1 && d.gaps.first?.1 == UInt64(late.payload.count))
+        #expect(d.gaps.first?.2 == .ackedUnseen)
+        let report = d.reports[index + 25]
+        #expect(report.analysis.contains(.late) && report.lateBytes == late.payload.count)
+        #expect(!report.analysis.contains(.overlapConflict) && !report.analysis.contains(.retransmission))
+        #expect(!d.reports.contains { $0.analysis.contains(.overlapConflict) })
+    }
+
     @Test func holeWithoutAnyAckIsAGapAtEndOfCapture() throws {
         let (syn, rest) = try clientSegments("tcp/netem-clean.pcap")
         let dataIndex = rest.firstIndex { $0.payload.count > 1000 }!
