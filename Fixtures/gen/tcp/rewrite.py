@@ -5,6 +5,8 @@ Inputs:  netem-clean.pcap (echo scenario, multi-segment frames, no anomaly)
          tcp-small-base.pcap (few short messages; base for 1-byte segments)
 Outputs: tcp-reordered, tcp-duplicated, tcp-overlap, tcp-one-byte-segments,
          tcp-missing-segment, tcp-seq-wrap (.pcap) + Fixtures/logs/tcp-<name>.json
+         later additions: tcp-ack-before-data, tcp-late-segment (--only NAME...
+         writes just those)
 
 Every modified/created packet has its IP total length, IP checksum and TCP
 checksum recomputed (fields deleted, packet rebuilt).  Packets are never
@@ -363,6 +365,183 @@ def make_seq_wrap(clean):
             "What the peers sent is unchanged.")
     return out, note, info
 
+# ------------------------------------------------------------------ later additions
+def covers(ack_pkt, data_pkt):
+    """True if ack_pkt (other direction, ACK flag) acknowledges data_pkt's last byte."""
+    if not ack_pkt[TCP].flags & 0x10 or direction(ack_pkt) == direction(data_pkt):
+        return False
+    end = (data_pkt[TCP].seq + plen(data_pkt)) % M32
+    return ((ack_pkt[TCP].ack - end) % M32) < (1 << 31)
+
+
+def first_cover(pkts, order=None):
+    """For every data segment (index into pkts) the index of the first packet, in file
+    order `order` (a list of indices; default: pkts' order), of the other direction
+    whose ACK covers the segment's end; None if no packet does."""
+    order = list(range(len(pkts))) if order is None else order
+    res = {}
+    for pos, i in enumerate(order):
+        if not plen(pkts[i]):
+            continue
+        res[i] = next((j for j in order[pos + 1:] if covers(pkts[j], pkts[i])), None)
+    return res
+
+
+def make_ack_before_data(clean):
+    """Every data segment that the peer acknowledges gets the first packet of the other
+    direction whose ACK covers its end placed BEFORE it (as multi-queue NICs and
+    `tcpdump -i any` show it).  An ACK that is the first cover of several segments goes
+    before the earliest of them.  Distance (output index of that data segment minus
+    output index of the ACK) = 1 + (original 0-based index of the ACK % 3), shortened
+    (down to 1) where it would put the ACK ahead of an earlier packet of its own
+    direction, and clamped so that nothing lands before the SYN-ACK.  ACKs are placed in original order, so the
+    cover of a data-carrying ACK (a chain) is placed relative to the ACK's new slot; where
+    a later placement pushes an ACK outside 1..3 slots it is placed again (so a few end
+    up 1..3 slots away but not at their wanted distance: the log gives the actual one)."""
+    pkts = [p.copy() for p in clean]
+    n = len(pkts)
+    synack = next(i for i, p in enumerate(pkts) if (p[TCP].flags & 0x12) == 0x12)
+    fc = first_cover(pkts)
+    groups = {}  # ack index -> data indices it is the first cover of
+    for d, a in fc.items():
+        if a is not None:
+            groups.setdefault(a, []).append(d)
+    order = list(range(n))
+    # first pass: each ACK at its wanted distance.  A later placement can land between an
+    # earlier-placed ACK and its data (or two ACKs want the same slot): repeat passes
+    # (bounded) that re-place only ACKs now outside 1..3 slots before their data.
+    for npass in range(50):
+        changed = False
+        for a in sorted(groups):
+            first = min(order.index(d) for d in groups[a])
+            dist = 1 + a % 3
+            if npass and 1 <= first - order.index(a) <= 3:
+                continue
+            order.remove(a)
+            first = min(order.index(d) for d in groups[a])
+            # keep each direction in order where possible: not ahead of an earlier packet
+            # of the ACK's own direction (the distance shrinks, down to 1, instead); only
+            # a chain (the cover of a data-carrying ACK) can force that
+            own = [k for k, i in enumerate(order) if i < a and direction(pkts[i]) == direction(pkts[a])]
+            lb = max(own) + 1 if own else 0
+            order.insert(max(first - dist + 1, min(lb, first), synack + 1), a)
+            changed = True
+        if not changed:
+            break
+    else:
+        sys.exit("ack-before-data: placement did not settle")
+    # checks: every acknowledged data segment has a covering packet before it, the moved
+    # ACK of each group sits 1..3 slots before the earliest segment of its group, every
+    # byte is still there once, and nothing precedes the SYN-ACK
+    pos = {i: k for k, i in enumerate(order)}
+    moved = []
+    for a in sorted(groups, key=pos.get):
+        first = min(groups[a], key=pos.get)
+        dist = pos[first] - pos[a]
+        assert 1 <= dist <= 3, (a, groups[a], dist)
+        assert all(pos[d] > pos[a] for d in groups[a])
+        moved.append((a, groups[a], dist))
+    for d, a in fc.items():
+        if a is not None:
+            assert any(covers(pkts[j], pkts[d]) for j in order[:pos[d]]), d
+    assert sorted(order) == list(range(n)) and min(pos[a] for a in groups) > synack
+    times = [p.time for p in pkts]
+    out = [pkts[i] for i in order]
+    for p, t in zip(out, times):
+        p.time = t
+    isn = isn_of(pkts)
+    same_dir = []  # moved packets that now precede an earlier packet of their own direction
+    for a, _, _ in moved:
+        jumped = [i for i in order[pos[a] + 1:] if i < a and direction(pkts[i]) == direction(pkts[a])]
+        if jumped:
+            same_dir.append({"packet": pos[a] + 1, "direction": direction(pkts[a]),
+                             "payload_len": plen(pkts[a]),
+                             "ahead_of_own_direction_packets": sorted(pos[i] + 1 for i in jumped)})
+
+    def dr(i):
+        p = pkts[i]
+        return {"packet": pos[i] + 1, "direction": direction(p), "rel_seq": rel_seq(p, isn),
+                "len": plen(p)}
+    info = {"acks_moved": {
+        "count": len(moved),
+        "packets": [pos[a] + 1 for a, _, _ in moved],
+        "moves": [{"packet": pos[a] + 1, "original_packet": a + 1, "direction": direction(pkts[a]),
+                   "rel_ack": (pkts[a][TCP].ack - isn["s2c" if direction(pkts[a]) == "c2s" else "c2s"] - 1) % M32,
+                   "payload_len": plen(pkts[a]), "slots_before_first_covered": dist,
+                   "first_cover_of": [dr(d) for d in sorted(ds, key=pos.get)]}
+                  for a, ds, dist in moved],
+        "ahead_of_own_direction": same_dir,
+        "unacknowledged_data_segments": [dr(d) for d, a in sorted(fc.items()) if a is None],
+    }}
+    note = ("REWRITTEN from netem-clean.pcap: ACKs ahead of their data, as a multi-queue NIC or "
+            "`tcpdump -i any` shows it. For every data segment that the peer acknowledges, the first "
+            "packet of the other direction whose ACK covers the segment's end (in the original file "
+            "order) is moved BEFORE it; an ACK that is the first cover of several segments goes before "
+            "the earliest of them, at a distance of 1 + (original 0-based packet index % 3) slots, i.e. "
+            "1-3 packets (output index of that data segment minus output index of the ACK), never "
+            "before the SYN-ACK. ACKs are placed in original order, so where the covering packet itself "
+            "carries data (a request/response chain) its own cover is placed before its new slot; such "
+            "chains also put a few packets ahead of earlier packets of their own direction (see "
+            f"acks_moved.ahead_of_own_direction). {len(moved)} packets moved (acks_moved.packets: output "
+            "packet numbers, 1-based). Timestamps keep their slots (monotonic). No packet is dropped, "
+            "added or modified: every byte is in the file, and what the peers sent is unchanged.")
+    return out, note, info
+
+
+def make_late_segment(clean, clean_log, shift=20):
+    """One server->client data segment from the middle of a multi-segment frame is moved
+    `shift` packets later in the file: after the client's ACK that covers it and more than
+    10 packets of the connection after that ACK."""
+    pkts = [p.copy() for p in clean]
+    isn = isn_of(pkts)
+    s2c = stream(pkts, "s2c", isn)
+    r = runs(pkts, "s2c")[1]
+    i = r[1]
+    p = pkts[i]
+    off, ln = rel_seq(p, isn), plen(p)
+    frames = ws_frames(s2c, False)
+    hit = [(n, st, h, pl) for n, (st, h, pl, op) in enumerate(frames) if st + h <= off and off + ln <= st + h + pl]
+    assert hit, "segment is not inside one frame's payload"
+    n, st, h, pl = hit[0]
+    assert st < rel_seq(pkts[r[0]], isn) + plen(pkts[r[0]]) and off + ln < st + h + pl, "not mid-frame"
+    with open(clean_log) as f:
+        sent = json.load(f)["connections"][0]["sent"]
+    srv = [k for k, e in enumerate(sent) if e["from"] == "server"]
+    assert bytes.fromhex(sent[srv[n]]["payload_hex"])[off - (st + h):off - (st + h) + ln] == s2c[off:off + ln]
+    ack = next(j for j in range(i + 1, len(pkts)) if covers(pkts[j], p))
+    times = [q.time for q in pkts]
+    out = pkts[:]
+    out.insert(i + shift, out.pop(i))
+    for q, t in zip(out, times):
+        q.time = t
+    new_pos = i + shift
+    ack_pos = out.index(pkts[ack])
+    assert new_pos - ack_pos > 10
+    late = {"direction": "s2c", "packet": new_pos + 1, "original_packet": i + 1,
+            "rel_seq": off, "len": ln, "abs_seq": (isn["s2c"] + 1 + off) % M32,
+            "covering_ack_packet": ack_pos + 1, "packets_after_covering_ack": new_pos - ack_pos,
+            "sent_index": srv[n], "payload_offset": off - (st + h), "payload_len": ln}
+    note = (f"REWRITTEN from netem-clean.pcap: one server->client data segment from the middle of a "
+            f"multi-segment frame (rel seq {off}, len {ln}; payload bytes [{off - (st + h)}, "
+            f"{off - (st + h) + ln}) of connections[0].sent[{srv[n]}], a {pl} B server echo) is moved "
+            f"{shift} packets later in the file: from packet {i + 1} to packet {new_pos + 1}, "
+            f"{new_pos - ack_pos} packets after the client's ACK that covers it (packet {ack_pos + 1}). "
+            "Until it arrives the stream has a hole that the peer has already acknowledged. "
+            "Timestamps keep their slots (monotonic). No byte is lost, and what the peers sent is "
+            "unchanged; see 'late'.")
+    return out, note, {"late": late}
+
+
+def extra_rewrites(a, clean, only):
+    if not only or "tcp-ack-before-data" in only:
+        pk, note, info = make_ack_before_data(clean)
+        write(a.out, "tcp-ack-before-data", pk, check=False)
+        write_log(a.logs, "tcp-ack-before-data", a.clean_log, note, info)
+    if not only or "tcp-late-segment" in only:
+        pk, note, info = make_late_segment(clean, a.clean_log)
+        write(a.out, "tcp-late-segment", pk, check=False)
+        write_log(a.logs, "tcp-late-segment", a.clean_log, note, info)
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -372,8 +551,15 @@ def main():
     ap.add_argument("--small-log", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--logs", required=True)
+    ap.add_argument("--only", nargs="*", default=None,
+                    help="write only these later-added rewrites (tcp-ack-before-data, "
+                         "tcp-late-segment); default: everything")
     a = ap.parse_args()
     clean = rdpcap(a.clean)
+    if a.only is not None:
+        extra_rewrites(a, clean, set(a.only) or {"tcp-ack-before-data", "tcp-late-segment"})
+        print("rewrites done (only: %s)" % " ".join(a.only))
+        return
     small = rdpcap(a.small)
 
     pk, note = make_reordered(clean)
@@ -399,6 +585,8 @@ def main():
     pk, note, info = make_seq_wrap(clean)
     write(a.out, "tcp-seq-wrap", pk)
     write_log(a.logs, "tcp-seq-wrap", a.clean_log, note, info)
+
+    extra_rewrites(a, clean, None)
     print("rewrites done")
 
 
