@@ -34,6 +34,9 @@ public struct DecodedPacket {
     public var destination: IPAddress?
     /// The protocol carried by IP (after IPv6 extension headers).
     public var ipProtocol: UInt8?
+    /// IPv4 identification field (nil for IPv6): with the TCP fields it tells a packet
+    /// captured twice from a retransmission.
+    public var ipID: UInt16?
     public var transport: Transport = .none
     /// The transport payload as captured.
     public var payload: UnsafeRawBufferPointer

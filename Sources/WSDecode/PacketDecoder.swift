@@ -193,6 +193,7 @@ public final class PacketDecoder {
             return
         }
         packet.ipVersion = 4
+        packet.ipID = bytes.u16(4)
         let source = bytes.u32(12), destination = bytes.u32(16)
         packet.source = IPAddress(ipv4: source)
         packet.destination = IPAddress(ipv4: destination)

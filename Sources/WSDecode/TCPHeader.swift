@@ -8,6 +8,8 @@ public struct TCPHeader: Sendable, Equatable {
     /// The window field as sent (unscaled).
     public var window: UInt16
     public var urgentPointer: UInt16
+    /// The checksum field as sent (covers the payload: equal copies have equal checksums).
+    public var checksum: UInt16 = 0
     public var headerLength: Int
     public var options: TCPOptions
 
@@ -29,7 +31,7 @@ public struct TCPHeader: Sendable, Equatable {
             sourcePort: bytes.u16(0), destinationPort: bytes.u16(2),
             sequence: bytes.u32(4), acknowledgment: bytes.u32(8),
             flags: TCPFlags(rawValue: offsetAndFlags & 0x1ff),
-            window: bytes.u16(14), urgentPointer: bytes.u16(18),
+            window: bytes.u16(14), urgentPointer: bytes.u16(18), checksum: bytes.u16(16),
             headerLength: headerLength,
             options: parseOptions ? TCPOptions(parsing: bytes.slice(20, headerLength - 20)) : TCPOptions()))
     }

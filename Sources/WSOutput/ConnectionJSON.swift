@@ -145,6 +145,7 @@ struct ConnectionJSON {
 
         w.field("gaps", s.gaps)
         w.field("gap_bytes", s.gapBytes)
+        if s.duplicatePackets > 0 { w.field("duplicates", s.duplicatePackets) }
         w.key("violations")
         w.beginArray()
         for v in s.violations {
@@ -185,6 +186,7 @@ struct CaptureJSON {
         w.field("messages", c.messages)
         w.field("violations", c.violations)
         w.field("gaps", c.gaps)
+        if c.duplicates > 0 { w.field("duplicates", c.duplicates) }
         w.field("first_time", seconds: c.firstTime, decimals: options.timeDecimals)
         w.field("last_time", seconds: c.lastTime, decimals: options.timeDecimals)
         w.field("warnings", strings: warnings)

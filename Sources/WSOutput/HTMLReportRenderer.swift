@@ -68,6 +68,7 @@ public final class HTMLReportRenderer: Renderer {
             + "\(counters.webSocketConnections) WebSocket; \(counters.frames) frames, \(counters.messages) messages, "
             + "\(counters.violations) violation(s)"
         if counters.gaps > 0 { totals += ", \(counters.gaps) gap(s)" }
+        if counters.duplicates > 0 { totals += ", \(counters.duplicates) duplicate packet(s)" }
         sink.write(HTMLReportPage.index(file: escapedText(file, limit: 400), linkType: linkType, totals: totals,
                                         rows: sections.map(\.indexRow).joined(), count: sections.count))
         let expand = sections.count <= Self.openLimit

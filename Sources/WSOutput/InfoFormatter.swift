@@ -252,6 +252,16 @@ public struct InfoFormatter: Sendable {
                     out.append("[duplicate ACK #")
                     out.appendDecimal(r.duplicateAckCount)
                     out.append(0x5d)
+                } else if name == "duplicate" {
+                    out.append("[duplicate of #")
+                    out.appendDecimal(r.duplicateOf)
+                    out.append(": an identical copy, counted once]")
+                } else if name == "late" {
+                    out.append("[late: ")
+                    out.appendDecimal(r.lateBytes)
+                    out.append(" bytes of a hole already declared lost]")
+                } else if name == "arrived-after-ack" {
+                    out.append("[arrived after its ACK]")
                 } else {
                     out.append(0x5b)
                     out.appendUTF8(name)

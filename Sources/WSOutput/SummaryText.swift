@@ -93,6 +93,7 @@ struct SummaryText {
         var data = sideText("client", s.clientCounts) + "; " + sideText("server", s.serverCounts)
         if s.incompleteMessages > 0 { data += "; \(s.incompleteMessages) incomplete" }
         if s.gaps > 0 { data += "; \(s.gaps) gap(s), \(s.gapBytes) bytes not captured" }
+        if s.duplicatePackets > 0 { data += "; \(s.duplicatePackets) packet(s) captured twice, counted once" }
         if !s.isWebSocket { data = "client sent \(s.clientCounts.tcpBytes) bytes, server \(s.serverCounts.tcpBytes) bytes (TCP payload)" }
         line("Data", s.phases[.data], data)
 

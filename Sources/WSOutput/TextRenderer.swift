@@ -101,6 +101,7 @@ public final class TextRenderer: SummaryRendering {
         totals += "; \(counters.connections) TCP connection(s), \(counters.webSocketConnections) WebSocket"
         totals += "; \(counters.frames) frames, \(counters.messages) messages, \(counters.violations) violation(s)"
         if counters.gaps > 0 { totals += ", \(counters.gaps) gap(s)" }
+        if counters.duplicates > 0 { totals += ", \(counters.duplicates) duplicate packet(s)" }
         sink.write(totals)
         sink.endLine()
         sink.flush()

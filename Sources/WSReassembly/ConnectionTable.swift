@@ -48,7 +48,7 @@ public final class ConnectionTable {
     /// delivered to `emit`.
     public func process(_ tcp: TCPHeader, source: Endpoint, destination: Endpoint,
                         payload: UnsafeRawBufferPointer, payloadLength: Int,
-                        packet: Int, time: Int64,
+                        packet: Int, time: Int64, ipID: UInt16? = nil,
                         onConnection: (_ slot: Int) -> Void = { _ in },
                         onReport: (SegmentReport) -> Void = { _ in },
                         emit: (StreamEvent) -> Void) -> SegmentReport {
@@ -90,6 +90,20 @@ public final class ConnectionTable {
         report.payloadLength = payloadLength
         if portReuse { report.analysis.insert(.portReuse) }
 
+        // The same packet captured twice: reported as a copy, nothing analysed or delivered again.
+        let copy = HalfStream.SegmentCopy(sequence: tcp.sequence, acknowledgment: tcp.acknowledgment,
+                                          flags: tcp.flags.rawValue, window: tcp.window, checksum: tcp.checksum,
+                                          length: payloadLength, ipID: ipID, packet: packet, time: time)
+        if let original = connection.half(direction).duplicate(of: copy) {
+            let h = connection.half(direction), o = connection.half(direction.reversed)
+            report.analysis = .duplicate
+            report.duplicateOf = original
+            report.relativeSeq = tcp.sequence &- h.isn
+            if tcp.flags.contains(.ack) { report.relativeAck = tcp.acknowledgment &- o.isn }
+            report.state = connection.state
+            onReport(report)
+            return report
+        }
         analyze(connection, tcp, direction: direction, payload: payload, payloadLength: payloadLength,
                 packet: packet, time: time, report: &report, onReport: onReport, emit: emit)
         return report
@@ -325,6 +339,10 @@ public final class ConnectionTable {
             report.analysis.insert(.zeroWindowProbe)
         }
         let finBit: Int64 = flags.contains(.fin) ? 1 : 0
+        // A bare ACK whose sequence number jumps past every byte seen: bytes before it were missed.
+        if payloadLength == 0 && !control && !skipData && before.sawSegment && seqStart > Int64(before.highest) {
+            report.analysis.insert(.previousSegmentNotCaptured)
+        }
         if (payloadLength > 0 || flags.contains(.fin)) && !skipData && !flags.contains(.syn) && before.sawSegment {
             let segEnd = seqStart + Int64(payloadLength) + finBit
             let highest = Int64(before.highest)
@@ -340,7 +358,10 @@ public final class ConnectionTable {
                     && time - peer.lastAckTime < 20_000_000
                 // Bytes the peer already acknowledged are a (spurious) retransmission.
                 let spurious = peer.lastAck.map { segEnd - finBit <= before.offset(of: $0) } ?? false
-                if !fastRetransmission && !spurious && time - before.highestTime < threshold && segEnd != highest {
+                // A segment stamped before the one that set the highest byte (a stitched capture)
+                // is no reordering: Wireshark's unsigned difference makes it a retransmission too.
+                let sinceHighest = time - before.highestTime
+                if !fastRetransmission && !spurious && sinceHighest >= 0 && sinceHighest < threshold && segEnd != highest {
                     report.analysis.insert(.outOfOrder)
                 } else {
                     report.analysis.insert(.retransmission)
@@ -395,8 +416,10 @@ public final class ConnectionTable {
         if flags.contains(.ack) {
             let ackOffset = o.offset(of: tcp.acknowledgment)
             let otherHalf = o
-            if otherHalf.sawSegment && ackOffset > Int64(otherHalf.highest) && !flags.contains(.syn) {
+            // Flagged once per acknowledgment beyond what was seen, as Wireshark does.
+            if otherHalf.sawSegment && ackOffset > Int64(max(otherHalf.highest, h.unseenAckFlagged)) && !flags.contains(.syn) {
                 report.analysis.insert(.ackedUnseenSegment)
+                h.unseenAckFlagged = UInt64(ackOffset)
             }
             if ackOffset > 0 && UInt64(ackOffset) > h.ackedThrough {
                 h.ackedThrough = UInt64(ackOffset)

@@ -31,6 +31,8 @@ public struct SegmentReport: Sendable {
     public var duplicateAckCount = 0
     /// With `.late`: how many of the segment's bytes fell in holes already declared lost.
     public var lateBytes = 0
+    /// With `.duplicate`: the packet this one is a copy of.
+    public var duplicateOf = 0
     /// The stream offset in the other direction that this ACK acknowledges, when it moved forward.
     public var ackedOffset: UInt64?
     /// The connection ended with this segment (last teardown ACK or RST).

@@ -23,6 +23,9 @@ public struct TCPAnalysis: OptionSet, Sendable, Hashable {
     /// Bytes of a hole already declared lost (see `SegmentReport.lateBytes`): never seen before,
     /// but too late to be delivered.
     public static let late = TCPAnalysis(rawValue: 1 << 13)
+    /// The same packet captured again (a second interface of `-i any`, a bridge and its port):
+    /// shown once as a duplicate, never counted or analysed again (see `SegmentReport.duplicateOf`).
+    public static let duplicate = TCPAnalysis(rawValue: 1 << 14)
 
     /// Stable names for JSON and text, in a fixed order.
     public var names: [String] {
@@ -40,5 +43,6 @@ public struct TCPAnalysis: OptionSet, Sendable, Hashable {
         (.keepAliveAck, "keep-alive-ack"),
         (.zeroWindowProbe, "zero-window-probe"), (.overlapConflict, "overlap-conflict"),
         (.portReuse, "port-reuse"), (.arrivedAfterAck, "arrived-after-ack"), (.late, "late"),
+        (.duplicate, "duplicate"),
     ]
 }

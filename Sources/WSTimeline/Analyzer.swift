@@ -104,7 +104,7 @@ public final class Analyzer {
         currentTracker = nil
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
-                                   payloadLength: decoded.payloadLength, packet: number, time: time,
+                                   payloadLength: decoded.payloadLength, packet: number, time: time, ipID: decoded.ipID,
                                    onConnection: { slot in self.prefetchState(slot: slot) },
                                    onReport: { report in self.begin(report, tcp: tcp, source: source, destination: destination) },
                                    emit: { event in self.handleStream(event, emit: emit, summary: summary) })
@@ -211,7 +211,12 @@ public final class Analyzer {
         t.lastTime = time
         t.lastPacket = number
         t.state = report.state
-        if side == .client {
+        // A packet captured twice is one packet on the wire: its copy counts once, as a duplicate.
+        let copy = report.analysis.contains(.duplicate)
+        if copy {
+            t.summary.duplicatePackets += 1
+            counters.duplicates += 1
+        } else if side == .client {
             t.clientPackets += 1
             t.clientTCPBytes += UInt64(report.payloadLength)
         } else {

@@ -20,6 +20,8 @@ public struct CaptureCounters: Sendable, Equatable {
     public var messages = 0
     public var violations = 0
     public var gaps = 0
+    /// TCP packets that were copies of packets already captured.
+    public var duplicates = 0
     public var firstTime: Int64?
     public var lastTime: Int64?
     public init() {}

@@ -168,6 +168,8 @@ public struct ConnectionSummary: Sendable {
     public var state: ConnectionState = .established
     public var releaseReason: ReleaseReason?
     public var incompleteMessages = 0
+    /// Packets that were copies of packets already captured (counted nowhere else).
+    public var duplicatePackets = 0
 
     public static let violationLimit = 1000
 

@@ -22,6 +22,7 @@ public enum ShardMerge {
             total.messages += c.messages
             total.violations += c.violations
             total.gaps += c.gaps
+            total.duplicates += c.duplicates
         }
         total.firstTime = firstTime
         total.lastTime = lastTime

@@ -96,6 +96,10 @@ enum Tools {
         return nil
     }
 
+    /// tshark options for TCP-level comparisons: its SOCKS dissector gives a tunnelled CONNECT a
+    /// tcp.stream number of its own, shifting every later stream (ndpi/tls_heur__vmess-websocket).
+    static let tsharkTCPOptions = ["--disable-protocol", "socks"]
+
     static var isCI: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
     /// tshark, or nil when absent outside CI. Under CI a missing tshark is a failure, never a skip.

@@ -25,7 +25,7 @@ import Testing
     }
 
     func tsharkRows(_ tshark: URL, _ path: String) throws -> [Row] {
-        let r = try Tools.run(tshark, ["-r", path, "-T", "fields", "-E", "separator=|", "-o", "tcp.analyze_sequence_numbers:TRUE",
+        let r = try Tools.run(tshark, ["-r", path] + Tools.tsharkTCPOptions + [ "-T", "fields", "-E", "separator=|", "-o", "tcp.analyze_sequence_numbers:TRUE",
                                        "-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
                                        "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags", "-e", "tcp.stream"])
         #expect(r.status == 0, "tshark failed on \(path): \(r.stderr)")
