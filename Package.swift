@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
         .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),
-        .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector"]),
+        .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib"]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]

@@ -15,10 +15,12 @@ let package = Package(
     name: "wstrace-fuzz",
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // The compiler's prefetch builtin (header only), as in the main package.
+        .systemLibrary(name: "CPrefetch"),
         .target(name: "WSDecode"),
-        .target(name: "WSReassembly", dependencies: ["WSDecode"]),
-        .target(name: "WSDissector", dependencies: ["CZlib"]),
-        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector"]),
+        .target(name: "WSReassembly", dependencies: ["WSDecode", "CPrefetch"]),
+        .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch"]),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector", "CPrefetch"]),
         .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly"]),
         // (a) capture-file bytes -> pcap records -> Analyzer -> text + JSON renderers.
         .executableTarget(name: "FuzzCapture", dependencies: ["WSDecode", "WSTimeline", "WSOutput"]),

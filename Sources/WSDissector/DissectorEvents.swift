@@ -226,6 +226,8 @@ public enum ViolationCode: String, Sendable, CaseIterable {
     case missingContinuation = "missing-continuation"
     case rsv1OnContinuation = "rsv1-on-continuation"
     case inflateFailed = "inflate-failed"
+    /// A back-reference reaches beyond the LZ77 window the handshake allowed this sender.
+    case deflateWindowExceeded = "deflate-window-exceeded"
     case messageTooBig = "message-too-big"
     // close
     case invalidCloseCode = "invalid-close-code"

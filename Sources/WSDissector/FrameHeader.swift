@@ -28,6 +28,9 @@ struct FrameHeader: Sendable, Equatable {
     var isData: Bool { opcode <= 2 }
     var isReservedOpcode: Bool { !(opcode <= 2 || (opcode >= 8 && opcode <= 10)) }
 
+    /// The longest header: 2 + 8 (64-bit length) + 4 (mask).
+    static let maxLength = 14
+
     /// Header length implied by the first two bytes.
     static func length(byte1: UInt8) -> Int {
         let masked = byte1 & 0x80 != 0

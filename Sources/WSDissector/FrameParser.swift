@@ -57,8 +57,10 @@ final class FrameStream {
         self.deflate = deflate != nil
         if let deflate {
             contextTakeover = side == .server ? !deflate.serverNoContextTakeover : !deflate.clientNoContextTakeover
+            windowBits = (side == .server ? deflate.serverMaxWindowBits : deflate.clientMaxWindowBits) ?? 15
         } else {
             contextTakeover = true
+            windowBits = 15
         }
         assumeDeflateOnRSV1 = midstream && deflate == nil
         contextUncertain = midstream
@@ -68,9 +70,12 @@ final class FrameStream {
         self.scratch = scratch
     }
 
+    /// The window this side's compressor may use: its *_max_window_bits when negotiated.
+    private let windowBits: Int
+
     private var inflater: Inflater {
         if let inflaterStorage { return inflaterStorage }
-        let made = Inflater()
+        let made = Inflater(windowBits: windowBits)
         inflaterStorage = made
         return made
     }
@@ -79,21 +84,49 @@ final class FrameStream {
 
     func receive(_ bytes: UnsafeRawBufferPointer, packet: Int, _ emit: (DissectorEvent) -> Void) {
         currentPacket = packet
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        guard bytes.count > 0 else { return }
+        if state == .scanning && !scanCarry.isEmpty {
+            // A header may have begun in the last bytes of the previous chunk: scan across.
+            let combined = scanCarry + Array(bytes)
+            let carried = scanCarry.count
+            scanCarry.removeAll(keepingCapacity: true)
+            combined.withUnsafeBytes { parse($0, chunkStart: carried, packet: packet, emit) }
+        } else {
+            parse(bytes, chunkStart: 0, packet: packet, emit)
+        }
+    }
+
+    /// Bytes kept from the end of the last chunk while scanning (at most a header's length minus
+    /// one): a header split across receive calls is found when the next chunk comes.
+    private var scanCarry: [UInt8] = []
+
+    /// Parses `bytes`, whose receive call began at `chunkStart` (earlier bytes were carried).
+    private func parse(_ bytes: UnsafeRawBufferPointer, chunkStart: Int, packet: Int, _ emit: (DissectorEvent) -> Void) {
+        guard let base = bytes.baseAddress else { return }
         let count = bytes.count
         var i = 0
-        var scanStart = 0
+        var scanStart = chunkStart
         while i < count {
             switch state {
             case .scanning:
-                let found = FrameScanner.findFrame(in: bytes, from: i, chunkStart: scanStart, side: side)
-                let skipped = (found ?? count) - i
-                if skipped > 0 { emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: skipped))) }
-                if let found { i = found; state = .header } else { i = count }
+                if let found = FrameScanner.findFrame(in: bytes, from: i, chunkStart: scanStart, side: side) {
+                    if found > i { emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: found - i))) }
+                    i = found
+                    state = .header
+                } else {
+                    let keep = min(FrameHeader.maxLength - 1, count - i)
+                    if count - keep > i { emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: count - keep - i))) }
+                    scanCarry.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(count - keep)...]))
+                    i = count
+                }
             case .header:
                 if headerBuffer.isEmpty && count - i >= 2
                     && count - i >= FrameHeader.length(byte1: base.load(fromByteOffset: i + 1, as: UInt8.self)) {
                     header = FrameHeader.decode(base + i)
+                    if !header.isPlausible(from: side), let resume = garbageEnd(bytes, at: i, emit) {
+                        i = resume
+                        continue
+                    }
                     i += header.headerLength
                     beginFrame(packet: packet, emit)
                 } else {
@@ -129,6 +162,25 @@ final class FrameStream {
     }
 
     private var headerStartPacket: Int?
+
+    /// `header`, just decoded at `i`, is not one a conforming peer sends. When the frame it
+    /// announces neither ends with the bytes at hand nor is followed by a frame header, but a
+    /// plausible frame begins later in these bytes, the bytes before it are garbage: reported
+    /// as such, and parsing resumes there (returned). Otherwise nil: the header is taken as a
+    /// frame and its violations reported (a peer may really send a 2^63-byte frame; garbage at
+    /// the very end of a segment is not told from one).
+    private func garbageEnd(_ bytes: UnsafeRawBufferPointer, at i: Int, _ emit: (DissectorEvent) -> Void) -> Int? {
+        let count = bytes.count
+        let end = UInt64(i + header.headerLength) + header.payloadLength
+        if end == UInt64(count) { return nil }
+        if end < UInt64(count) && FrameScanner.mayStartFrame(bytes, at: Int(end), side: side) { return nil }
+        if let next = FrameScanner.findFrame(in: bytes, from: i + 1, chunkStart: -1, side: side) {
+            emit(.violation(Violation(.garbage, "\(next - i) bytes between frames are not a frame (they read as \(opcodeName(header.opcode)) with length \(header.payloadLength)); parsing resumes at the next plausible frame")))
+            emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: next - i)))
+            return next
+        }
+        return nil
+    }
     /// The packet whose bytes are being parsed (a frame completed now completes in it).
     private var currentPacket = 0
 
@@ -313,7 +365,12 @@ final class FrameStream {
         message.retention.removeAll(keepingCapacity: true)
         message.truncated = message.length > 0
         if !contextUncertain {
-            violation(.inflateFailed, "cannot inflate \(message.kindName) message: \(error.message)")
+            if windowBits < 15 && error.message.contains("too far back") {
+                violation(.deflateWindowExceeded,
+                          "\(message.kindName) message refers back beyond the negotiated window of \(1 << windowBits) bytes (\(side == .server ? "server" : "client")_max_window_bits=\(windowBits))")
+            } else {
+                violation(.inflateFailed, "cannot inflate \(message.kindName) message: \(error.message)")
+            }
         }
         // The Inflater reset itself: later messages may recover.
     }
@@ -447,6 +504,10 @@ final class FrameStream {
             emit(.gap(GapInfo(side: side, size: size, lost: what + messageWords,
                               resync: "scanning for the next plausible frame header")))
         case .scanning:
+            if !scanCarry.isEmpty {
+                emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: scanCarry.count)))
+                scanCarry.removeAll(keepingCapacity: true)
+            }
             emit(.gap(GapInfo(side: side, size: size, lost: "\(size) bytes while resynchronizing",
                               resync: "still scanning for a plausible frame header")))
         }
@@ -461,6 +522,7 @@ final class FrameStream {
 
     private func enterScanning() {
         state = .scanning
+        scanCarry.removeAll(keepingCapacity: true)
         headerBuffer.removeAll(keepingCapacity: true)
         headerStartPacket = nil
         if message.active { message.clear() }
@@ -487,7 +549,10 @@ final class FrameStream {
         case .header:
             if message.active { reportUnfinishedMessage(emit) }
         case .scanning:
-            break
+            if !scanCarry.isEmpty {
+                emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: scanCarry.count)))
+                scanCarry.removeAll()
+            }
         }
     }
 

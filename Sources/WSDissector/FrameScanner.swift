@@ -10,8 +10,9 @@
 ///    another plausible header (or the start of one) right after; a frame running past the end
 ///    of the bytes at hand is accepted only when it starts at the first byte of a receive call
 ///    (segments usually start on frame boundaries).
-/// Positions are tried in order; bytes before the accepted one are reported as unknown. A
-/// header split across receive calls is not found (the next frame is).
+/// Positions are tried in order; bytes before the accepted one are reported as unknown. The
+/// parser keeps the last 13 bytes of a chunk in which nothing was found and scans them again
+/// with the next chunk, so a header split across receive calls is found too.
 enum FrameScanner {
     static func findFrame(in bytes: UnsafeRawBufferPointer, from start: Int, chunkStart: Int, side: Side) -> Int? {
         guard let base = bytes.baseAddress else { return nil }
@@ -39,6 +40,12 @@ enum FrameScanner {
         guard header.isPlausible(from: side) else { return nil }
         let end = UInt64(j + hlen) + header.payloadLength
         return end > UInt64(Int.max / 2) ? Int.max / 2 : Int(end)
+    }
+
+    /// Whether what starts at `j` of `bytes` may be a frame header (judging only the bytes present).
+    static func mayStartFrame(_ bytes: UnsafeRawBufferPointer, at j: Int, side: Side) -> Bool {
+        guard let base = bytes.baseAddress, j < bytes.count else { return false }
+        return nextLooksPlausible(base, at: j, count: bytes.count, side: side)
     }
 
     /// Whether what starts at `j` may be a frame header (judging only the bytes present).

@@ -15,8 +15,16 @@ final class Inflater {
     private var initialized = false
     /// True after a stream end (BFINAL): the next input needs a reset that keeps the window.
     private var ended = false
+    /// The sender's negotiated LZ77 window (RFC 7692 *_max_window_bits), 8...15.
+    let windowBits: Int
+    /// Output per zlib call. zlib checks a back-reference against its window plus what the
+    /// current call produced, so with a narrowed window the calls produce little (a reference
+    /// beyond the window is caught to within this many bytes); the full window needs no check.
+    private let outputStep: Int
 
-    init() {
+    init(windowBits: Int = 15) {
+        self.windowBits = min(max(windowBits, 8), 15)
+        outputStep = self.windowBits < 15 ? 32 : Self.scratchSize
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
         scratch = .allocate(byteCount: Self.scratchSize, alignment: 16)
@@ -32,7 +40,7 @@ final class Inflater {
 
     private func start() {
         stream.pointee = z_stream()
-        initialized = wstrace_inflate_init_raw(stream, -15) == Z_OK
+        initialized = wstrace_inflate_init_raw(stream, Int32(-windowBits)) == Z_OK
         ended = false
     }
 
@@ -76,9 +84,9 @@ final class Inflater {
         stream.pointee.avail_in = uInt(count)
         while true {
             stream.pointee.next_out = scratch.assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(Self.scratchSize)
+            stream.pointee.avail_out = uInt(outputStep)
             let status = CZlib.inflate(stream, flush)
-            let produced = Self.scratchSize - Int(stream.pointee.avail_out)
+            let produced = outputStep - Int(stream.pointee.avail_out)
             if produced > 0 && !output(UnsafeRawBufferPointer(start: scratch, count: produced)) {
                 stream.pointee.next_in = nil
                 stream.pointee.avail_in = 0
@@ -111,7 +119,7 @@ final class Inflater {
 
     /// After BFINAL, start a new raw stream seeded with the last 32 KiB of output.
     private func restartKeepingWindow() {
-        var window = [UInt8](repeating: 0, count: 32 << 10)
+        var window = [UInt8](repeating: 0, count: 1 << windowBits)
         var length: uInt = 0
         window.withUnsafeMutableBufferPointer { _ = inflateGetDictionary(stream, $0.baseAddress, &length) }
         inflateReset(stream)

@@ -28,6 +28,27 @@ public struct Recognition: Sendable, Equatable {
     }
 }
 
+/// Bytes held for recognition across every connection of a capture: one per capture, shared by
+/// its sessions (like `UnmaskScratch`). When it is full, a connection decides on the evidence it
+/// has instead of holding more.
+public final class RecognitionBudget {
+    public let limit: Int
+    public private(set) var held = 0
+    /// The most bytes held at once (a sharded run checks that no shard's share could have bound).
+    public private(set) var peak = 0
+
+    public init(limit: Int = 32 << 20) { self.limit = limit }
+
+    func take(_ n: Int) -> Bool {
+        guard held + n <= limit else { return false }
+        held += n
+        if held > peak { peak = held }
+        return true
+    }
+
+    func give(_ n: Int) { held -= n }
+}
+
 /// Decides what a connection picked up mid-stream carries, from the bytes of both directions,
 /// before any of them is interpreted: nothing is called WebSocket on weak evidence.
 ///
@@ -83,11 +104,19 @@ final class MidstreamRecognizer {
 
     private(set) var client = Held()
     private(set) var server = Held()
+    private let budget: RecognitionBudget
+
+    init(budget: RecognitionBudget) { self.budget = budget }
+
+    deinit { budget.give(client.bytes.count + server.bytes.count) }
 
     func held(_ side: Side) -> Held { side == .client ? client : server }
 
     /// Adds a chunk of `side`'s bytes; returns the decision once there is one.
     func add(_ bytes: UnsafeRawBufferPointer, from side: Side, packet: Int) -> Verdict? {
+        guard budget.take(bytes.count) else {
+            return webSocketVerdict() ?? .unknown("the capture-wide budget of \(budget.limit >> 20) MiB for bytes held during recognition was full" + framesWords())
+        }
         var h = held(side)
         if side == .client { client = Held() } else { server = Held() }  // unique buffer while appending
         h.chunks.append(Chunk(offset: h.bytes.count, packet: packet))

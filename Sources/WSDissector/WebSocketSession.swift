@@ -66,11 +66,17 @@ public final class WebSocketSession {
     ///     from their structure when the first bytes are neither HTTP nor TLS.
     ///   - scratch: where masked payload is unmasked; one shared by every session of a capture
     ///     stays in cache (a fresh one is made when nil).
-    public init(limits: DissectorLimits = DissectorLimits(), midstream: Bool = false, scratch: UnmaskScratch? = nil) {
+    ///   - budget: the capture-wide cap on bytes held while mid-stream connections are being
+    ///     recognised (a fresh one of 32 MiB when nil).
+    public init(limits: DissectorLimits = DissectorLimits(), midstream: Bool = false, scratch: UnmaskScratch? = nil,
+                budget: RecognitionBudget? = nil) {
         self.limits = limits
         self.midstream = midstream
         self.scratch = scratch ?? UnmaskScratch()
+        self.budget = budget
     }
+
+    private let budget: RecognitionBudget?
 
     // MARK: - Public entry points
 
@@ -322,7 +328,7 @@ public final class WebSocketSession {
                 recognition = Recognition(.tls, .tlsHello, "TLS handshake record at the start of the \(side == .client ? "client" : "server") stream")
             }
         case .recognizing:
-            if recognizer == nil { recognizer = MidstreamRecognizer() }
+            if recognizer == nil { recognizer = MidstreamRecognizer(budget: budget ?? RecognitionBudget()) }
             setMode(mode, side)
         default: setMode(mode, side)
         }

@@ -18,6 +18,8 @@ public final class Analyzer {
     private let table: ConnectionTable
     /// One unmasking buffer for every connection: it stays in cache.
     private let scratch = UnmaskScratch()
+    /// Bytes held while mid-stream connections are recognised, across the capture.
+    private let recognitionBudget: RecognitionBudget
     private var trackers: [Int: ConnectionTracker] = [:]
     /// The same trackers by the reassembly's connection slot: the per-packet lookup.
     private var trackersBySlot: [ConnectionTracker?] = []
@@ -50,6 +52,7 @@ public final class Analyzer {
 
     public init(linkType: LinkType, options: AnalyzerOptions = AnalyzerOptions()) {
         self.options = options
+        recognitionBudget = RecognitionBudget(limit: options.maxRecognitionHeld)
         decoder = PacketDecoder(linkType: linkType)
         // Options only appear in events' Info and JSON.
         decoder.parsesTCPOptions = options.buildsEvents
@@ -102,6 +105,10 @@ public final class Analyzer {
             return advanceClockOnly(emit: emit, summary: summary)
         }
         currentTracker = nil
+        // Capture time moves first: what that releases (idle connections, holes whose grace is
+        // over) belongs to other connections, and must not count as this packet's own events.
+        table.advanceClock(to: time) { event in handleStream(event, emit: emit, summary: summary) }
+        eventsThisPacket = 0
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
                                    payloadLength: decoded.payloadLength, packet: number, time: time, ipID: decoded.ipID,
@@ -136,6 +143,7 @@ public final class Analyzer {
     /// sharded run compares their sums with the limits to know that no cap acted differently.
     public var peakConnections: Int { table.peakCount }
     public var peakBufferedBytes: Int { table.peakBufferedBytes }
+    public var peakRecognitionBytes: Int { recognitionBudget.peak }
 
     /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
     /// while the reassembly works on the segment.
@@ -276,7 +284,7 @@ public final class Analyzer {
             let side: Side = direction == .clientToServer ? .client : .server
             streamObserver?(stream, side, bytes, 0)
             t.chunkEnd = offset + UInt64(bytes.count)
-            t.session(limits: options.dissector, scratch: scratch).receive(bytes, from: side, packet: number) { d in
+            t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
                 self.handleDissector(d, tracker: t, emit: emit)
             }
         case let .gap(stream, direction, size, _, reason):

@@ -12,6 +12,9 @@ public struct AnalyzerOptions: Sendable {
     /// flow's, or shard 0 for packets of no plain TCP flow), so shards' counters add up;
     /// `firstTime` and `lastTime` are each shard's own (see `ShardMerge`).
     public var shard: FlowShard?
+    /// Bytes held at once, across the capture, while mid-stream connections are being
+    /// recognised; when full, a connection decides on the evidence it has.
+    public var maxRecognitionHeld: Int = 32 << 20
 
     public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),
                 buildsEvents: Bool = true) {

@@ -57,9 +57,9 @@ final class ConnectionTracker {
         if let recognition = session?.recognition { summary.recognition = recognition }
     }
 
-    func session(limits: DissectorLimits, scratch: UnmaskScratch) -> WebSocketSession {
+    func session(limits: DissectorLimits, scratch: UnmaskScratch, budget: RecognitionBudget) -> WebSocketSession {
         if let session { return session }
-        let made = WebSocketSession(limits: limits, midstream: summary.midstream, scratch: scratch)
+        let made = WebSocketSession(limits: limits, midstream: summary.midstream, scratch: scratch, budget: budget)
         session = made
         return made
     }

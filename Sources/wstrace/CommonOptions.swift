@@ -28,21 +28,26 @@ struct LimitOptions: ParsableArguments {
     @Option(name: .customLong("max-header"), help: "Largest HTTP header block accepted.")
     var maxHeader = 64 << 10
 
+    @Option(name: .customLong("max-recognition-held"), help: "Bytes held across all connections while mid-stream connections are recognised.")
+    var maxRecognitionHeld = 32 << 20
+
     @Option(name: .customLong("idle-timeout"), help: "Seconds of capture time without packets before a connection is released.")
     var idleTimeout: Int = 3600
 
     func analyzerOptions(retention: Int) -> AnalyzerOptions {
-        AnalyzerOptions(
+        var options = AnalyzerOptions(
             dissector: DissectorLimits(payloadRetention: retention, maxHeaderBlock: maxHeader,
                                        maxMessageSize: maxMessage, maxDecompressedSize: maxDecompressed),
             reassembly: ReassemblyLimits(maxBufferedPerConnection: maxBuffered, maxBufferedTotal: maxBufferedTotal,
                                          maxConnections: maxConnections,
                                          idleTimeoutNanoseconds: Int64(idleTimeout) * 1_000_000_000))
+        options.maxRecognitionHeld = maxRecognitionHeld
+        return options
     }
 
     func validate() throws {
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
-        guard maxBuffered >= 0, maxBufferedTotal >= 0, maxHeader > 0 else { throw ValidationError("limits must not be negative") }
+        guard maxBuffered >= 0, maxBufferedTotal >= 0, maxHeader > 0, maxRecognitionHeld >= 0 else { throw ValidationError("limits must not be negative") }
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
     }
 }

@@ -51,6 +51,7 @@ struct ShardedSummary {
         var counters = CaptureCounters()
         var peakConnections = 0
         var peakBufferedBytes = 0
+        var peakRecognitionBytes = 0
         var damage: String?
         var failed = false
 
@@ -74,7 +75,8 @@ struct ShardedSummary {
         guard shards.count == workers, !shards.contains(where: \.failed) else { return nil }
         let limits = options.reassembly
         guard shards.reduce(0, { $0 + $1.peakConnections }) <= limits.maxConnections,
-              shards.reduce(0, { $0 + $1.peakBufferedBytes }) <= limits.maxBufferedTotal else { return nil }
+              shards.reduce(0, { $0 + $1.peakBufferedBytes }) <= limits.maxBufferedTotal,
+              shards.reduce(0, { $0 + $1.peakRecognitionBytes }) <= options.maxRecognitionHeld else { return nil }
         return Outcome(firstTime: shards[0].firstTime,
                        shards: shards.map(\.summaries),
                        order: ShardMerge.order(firstPackets: shards.map(\.summaries.firstPackets)),
@@ -114,6 +116,7 @@ struct ShardedSummary {
         result.counters = analysis.counters
         result.peakConnections = analysis.peakConnections
         result.peakBufferedBytes = analysis.peakBufferedBytes
+        result.peakRecognitionBytes = analysis.peakRecognitionBytes
         return result
     }
 }

@@ -21,13 +21,13 @@ import Testing
         var r = try Tools.wstrace(["read", path] + c.arguments)
         #expect(r.status == 0)
         let golden = Tools.root.appendingPathComponent("Tests/Golden").appendingPathComponent(c.golden)
-        if ProcessInfo.processInfo.environment["WSTRACE_UPDATE_GOLDEN"] == "1" {
-            try r.stdout.write(to: golden)
-            return
-        }
         // The JSON document names the file it read: compare it by its path relative to the repository.
         if c.golden.hasSuffix(".json") {
             r.stdout = Data(r.text.replacingOccurrences(of: Tools.root.path + "/", with: "").utf8)
+        }
+        if ProcessInfo.processInfo.environment["WSTRACE_UPDATE_GOLDEN"] == "1" {
+            try r.stdout.write(to: golden)
+            return
         }
         let expected = try String(contentsOf: golden, encoding: .utf8)
         let actual = r.text
