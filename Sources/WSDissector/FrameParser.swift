@@ -166,18 +166,27 @@ final class FrameStream {
     /// `header`, just decoded at `i`, is not one a conforming peer sends. When the frame it
     /// announces neither ends with the bytes at hand nor is followed by a frame header, but a
     /// plausible frame begins later in these bytes, the bytes before it are garbage: reported
-    /// as such, and parsing resumes there (returned). Otherwise nil: the header is taken as a
-    /// frame and its violations reported (a peer may really send a 2^63-byte frame; garbage at
-    /// the very end of a segment is not told from one).
+    /// as such, and parsing resumes there (returned). A header with a reserved opcode or RSV2/RSV3
+    /// whose frame runs past the bytes starts a scan instead. Otherwise nil: the header is taken
+    /// as a frame and its violations reported (a peer may really send a 2^63-byte binary frame).
     private func garbageEnd(_ bytes: UnsafeRawBufferPointer, at i: Int, _ emit: (DissectorEvent) -> Void) -> Int? {
         let count = bytes.count
-        let end = UInt64(i + header.headerLength) + header.payloadLength
-        if end == UInt64(count) { return nil }
-        if end < UInt64(count) && FrameScanner.mayStartFrame(bytes, at: Int(end), side: side) { return nil }
+        // Lengths up to 2^64 - 1 may be announced: no overflow (fuzz: streams-garbage-length-overflow).
+        let (end, past) = UInt64(i + header.headerLength).addingReportingOverflow(header.payloadLength)
+        if !past && end == UInt64(count) { return nil }
+        if !past && end < UInt64(count) && FrameScanner.mayStartFrame(bytes, at: Int(end), side: side) { return nil }
         if let next = FrameScanner.findFrame(in: bytes, from: i + 1, chunkStart: -1, side: side) {
             emit(.violation(Violation(.garbage, "\(next - i) bytes between frames are not a frame (they read as \(opcodeName(header.opcode)) with length \(header.payloadLength)); parsing resumes at the next plausible frame")))
             emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: next - i)))
             return next
+        }
+        // A reserved opcode or RSV2/RSV3 (no extension here defines them) on a frame running past
+        // these bytes: far likelier garbage than a frame, and taken as one it would swallow the
+        // rest of the stream. Scan instead (across the next chunks too).
+        if past || end > UInt64(count), header.isReservedOpcode || header.rsv & 0x3 != 0 {
+            emit(.violation(Violation(.garbage, "bytes that read as a \(opcodeName(header.opcode)) frame header\(header.rsv & 0x3 != 0 ? " with RSV2/RSV3" : "") announcing \(header.payloadLength) bytes: not taken for a frame; scanning for the next plausible frame")))
+            enterScanning()
+            return i  // the scan starts here and reports what it skips
         }
         return nil
     }

@@ -199,7 +199,9 @@ public struct ConnectionSummary: Sendable {
         } else if !isWebSocket && upgrade == nil && firstRequest == nil && recognition?.proto == .unknown {
             parts.append("TCP, payload not recognised (not WebSocket)")
         } else if !isWebSocket && upgrade == nil {
-            if let request = firstRequest {
+            if let request = firstRequest, let response = firstResponse, response.hasPrefix("101 ") {
+                parts.append("HTTP switched to another protocol, not WebSocket: \(request) → \(response)")
+            } else if let request = firstRequest {
                 parts.append("HTTP without Upgrade: \(request)" + (firstResponse.map { " → \($0)" } ?? ""))
             } else {
                 parts.append("TCP only, no WebSocket seen")

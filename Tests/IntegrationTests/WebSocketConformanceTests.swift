@@ -145,7 +145,9 @@ import Testing
                     let messages = expected.filter { $0.0 == "text" || $0.0 == "binary" }
                     let ours = seen.filter { $0.0 == "text" || $0.0 == "binary" }
                     #expect(incomplete == 1 && ours.count == messages.count, "\(name) \(side)")
-                    let hit = sent.prefix(index).filter { ["text", "binary"].contains($0["opcode"] as! String) }.count
+                    // sent_index counts in the log's whole list (both sides): count this side's messages before it.
+                    let all = logged["sent"] as? [[String: Any]] ?? []
+                    let hit = all.prefix(index).filter { $0["from"] as? String == side && ["text", "binary"].contains($0["opcode"] as! String) }.count
                     for (k, (a, b)) in zip(ours, messages).enumerated() {
                         if k == hit { #expect(a.1.count == b.1.count - (late["payload_len"] as! Int), "\(name): the late bytes are missing") } else { #expect(a.1 == b.1, "\(name) message \(k)") }
                     }
