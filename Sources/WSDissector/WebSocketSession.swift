@@ -153,7 +153,7 @@ public final class WebSocketSession {
         case .recognizing:
             // Frames and records do not chain across a hole: decide on what came before it.
             if let r = recognizer {
-                apply(r.interrupted(), packet: packet, emit)
+                apply(r.interrupted(), emit)
                 gap(size, from: side, packet: packet, emit)
             }
         }
@@ -164,7 +164,7 @@ public final class WebSocketSession {
     public func end(from side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
         if case .recognizing = mode(side), let r = recognizer {
             if let verdict = r.end(from: side) {
-                apply(verdict, packet: packet, emit)
+                apply(verdict, emit)
                 // Both sides may have ended while the decision waited.
                 for ended in [side.peer, side] where r.held(ended).ended { endDecided(ended, packet: packet, emit) }
             }
@@ -338,16 +338,18 @@ public final class WebSocketSession {
 
     private func recognize(_ bytes: UnsafeRawBufferPointer, side: Side, packet: Int, _ emit: (DissectorEvent) -> Void) {
         guard let r = recognizer else { return }
-        if let verdict = r.add(bytes, from: side, packet: packet) {
-            apply(verdict, packet: packet, emit)
-        } else {
+        guard let verdict = r.add(bytes, from: side, packet: packet) else {
             emit(.opaque(OpaqueInfo(side: side, kind: .held, bytes: bytes.count)))
+            return
         }
+        apply(verdict, emit)
+        // Nothing replays when the payload is unknown: this packet's bytes are uninterpreted.
+        if case .unknown = verdict { emit(.opaque(OpaqueInfo(side: side, kind: .unknown, bytes: bytes.count))) }
     }
 
     /// Puts both directions in the modes the verdict calls for and replays their held bytes
     /// through them, chunk by chunk with the packet numbers they came in.
-    private func apply(_ verdict: MidstreamRecognizer.Verdict, packet: Int, _ emit: (DissectorEvent) -> Void) {
+    private func apply(_ verdict: MidstreamRecognizer.Verdict, _ emit: (DissectorEvent) -> Void) {
         guard let r = recognizer else { return }
         recognizer = nil
         recognitionDone = true
@@ -383,7 +385,6 @@ public final class WebSocketSession {
             recognition = Recognition(.unknown, .none, reason)
             for s in [Side.client, .server] { setMode(.opaque(.unknown), s) }
         }
-        _ = packet
     }
 
     /// Feeds both directions their held bytes in the modes just set, chunk by chunk in packet

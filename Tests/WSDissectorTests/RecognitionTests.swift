@@ -4,15 +4,12 @@
 import Testing
 @testable import WSDissector
 
+extension RobustnessTests.Generator {
+    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
+}
+
 @Suite struct RecognitionTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 33
-        }
-        mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
-    }
+    typealias Generator = RobustnessTests.Generator
 
     /// TLS records (type, 3.3, length) around random ciphertext.
     static func tlsRecords(_ g: inout Generator, count: Int, type: UInt8 = 23) -> [UInt8] {

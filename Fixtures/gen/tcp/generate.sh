@@ -174,6 +174,9 @@ want rewrite && "$PY" "$HERE/rewrite.py" --clean "$OUT/netem-clean.pcap" --small
   --clean-log "$(logname netem-clean)" --small-log "$(logname tcp-small-base)" \
   --out "$OUT" --logs "$LOGS"
 
+# ---------------------------------------------------------------- captured twice (-i any on a bridge)
+want bridge && bash "$HERE/gen_bridge_any.sh"
+
 # ---------------------------------------------------------------- checks + stats
 "$PY" "$HERE/verify.py" "$ROOT"
 bash "$HERE/stats.sh" "$OUT" >"$HERE/stats.md"
