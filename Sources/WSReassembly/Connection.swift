@@ -26,6 +26,11 @@ final class Connection {
     var lastSeen: Int64
     /// Segments of this connection seen so far (the grace of an acknowledged hole counts them).
     var packets = 0
+    /// A half may have an acknowledged hole in its grace (cleared lazily once none has), and a
+    /// half has declared a hole lost mid-connection: the per-packet checks of the halves' cold
+    /// fields run only then.
+    var maybeGrace = false
+    var holesDeclared = false
 
     init(stream: Int, client: Endpoint, server: Endpoint, midstream: Bool, time: Int64) {
         self.stream = stream

@@ -92,8 +92,9 @@ public final class ConnectionTable {
 
         // The same packet captured twice: reported as a copy, nothing analysed or delivered again.
         let copy = HalfStream.SegmentCopy(sequence: tcp.sequence, acknowledgment: tcp.acknowledgment,
-                                          flags: tcp.flags.rawValue, window: tcp.window, checksum: tcp.checksum,
-                                          length: payloadLength, ipID: ipID, packet: packet, time: time)
+                                          length: UInt32(truncatingIfNeeded: payloadLength), flags: tcp.flags.rawValue,
+                                          window: tcp.window, checksum: tcp.checksum, ipID: ipID ?? 0,
+                                          packet: packet, time: time)
         if let original = connection.half(direction).duplicate(of: copy) {
             let h = connection.half(direction), o = connection.half(direction.reversed)
             report.analysis = .duplicate
@@ -229,11 +230,17 @@ public final class ConnectionTable {
         }
     }
 
+    @inline(__always)
+    private func graceOver(_ half: HalfStream, _ c: Connection, _ time: Int64) -> Bool {
+        c.packets - half.graceStart.packets > limits.ackGraceSegments || time - half.graceStart.time > limits.ackGraceNanoseconds
+    }
+
     /// Skips the hole the peer acknowledged (its grace is over): a gap, then what was held.
     private func declareAckedHoleLost(_ c: Connection, _ d: Direction, emit: (StreamEvent) -> Void) {
         let half = c.half(d)
         guard let limit = half.ackedHole else { return }
         half.ackedHole = nil
+        c.holesDeclared = true
         let heldBefore = half.heldBytes
         while half.next < limit && !half.ended {
             let progress = half.next
@@ -247,7 +254,7 @@ public final class ConnectionTable {
         var stale: [(FlowKey, ReleaseReason, Int)] = []
         var graceOver: [(Connection, Direction)] = []
         for (key, c) in connections.entries {
-            for d in [Direction.clientToServer, .serverToClient] where c.half(d).ackedHole != nil
+            for d in [Direction.clientToServer, .serverToClient] where c.maybeGrace && c.half(d).ackedHole != nil
                 && now - c.half(d).graceStart.time > limits.ackGraceNanoseconds {
                 graceOver.append((c, d))
             }
@@ -371,7 +378,7 @@ public final class ConnectionTable {
         // Bytes the capture never showed are not retransmissions: in a hole the peer had already
         // acknowledged (they arrive after their ACK), or in one declared lost (late).
         var late = 0
-        if payloadLength > 0 && !skipData && !flags.contains(.syn) {
+        if payloadLength > 0 && !skipData && !flags.contains(.syn) && (c.holesDeclared || c.maybeGrace) {
             late = before.lateBytes(offset: seqStart, length: payloadLength)
             if late > 0 {
                 report.analysis.subtract([.retransmission, .outOfOrder])
@@ -417,7 +424,8 @@ public final class ConnectionTable {
             let ackOffset = o.offset(of: tcp.acknowledgment)
             let otherHalf = o
             // Flagged once per acknowledgment beyond what was seen, as Wireshark does.
-            if otherHalf.sawSegment && ackOffset > Int64(max(otherHalf.highest, h.unseenAckFlagged)) && !flags.contains(.syn) {
+            if otherHalf.sawSegment && ackOffset > Int64(otherHalf.highest) && ackOffset > Int64(h.unseenAckFlagged)
+                && !flags.contains(.syn) {
                 report.analysis.insert(.ackedUnseenSegment)
                 h.unseenAckFlagged = UInt64(ackOffset)
             }
@@ -433,6 +441,7 @@ public final class ConnectionTable {
                 if limit > otherHalf.next {
                     if otherHalf.ackedHole == nil { otherHalf.graceStart = (c.packets, time) }
                     otherHalf.ackedHole = max(otherHalf.ackedHole ?? 0, limit)
+                    c.maybeGrace = true
                 }
             }
             if let fin = o.finOffset, ackOffset > Int64(fin) {
@@ -496,12 +505,10 @@ public final class ConnectionTable {
             h.drain(stream: stream, direction: direction, emit: emit)
         }
         // Acknowledged holes whose grace is over were lost by the capture.
-        for d in [direction, other] where c.half(d).ackedHole != nil {
-            let half = c.half(d)
-            if c.packets - half.graceStart.packets > limits.ackGraceSegments
-                || time - half.graceStart.time > limits.ackGraceNanoseconds {
-                declareAckedHoleLost(c, d, emit: emit)
-            }
+        if c.maybeGrace {
+            if h.ackedHole != nil && graceOver(h, c, time) { declareAckedHoleLost(c, direction, emit: emit) }
+            if o.ackedHole != nil && graceOver(o, c, time) { declareAckedHoleLost(c, other, emit: emit) }
+            if h.ackedHole == nil && o.ackedHole == nil { c.maybeGrace = false }
         }
         // Caps on held bytes.
         if c.heldBytes > limits.maxBufferedPerConnection || totalHeld > limits.maxBufferedTotal {
@@ -511,6 +518,7 @@ public final class ConnectionTable {
                     while !h.held.isEmpty && h.heldBytes > limits.maxBufferedPerConnection / 2 {
                         let progress = h.next
                         h.skipHole(upTo: nil, reason: .bufferLimit, stream: stream, direction: d, emit: emit)
+                        c.holesDeclared = true
                         if h.next == progress { break }
                     }
                 }
@@ -521,6 +529,7 @@ public final class ConnectionTable {
                     let heldBefore = c.half(d).heldBytes
                     c.withHalf(d) { h in
                         while !h.held.isEmpty {
+                            c.holesDeclared = true
                             h.skipHole(upTo: nil, reason: .bufferLimit, stream: stream, direction: d, emit: emit)
                         }
                     }

@@ -38,6 +38,39 @@ final class HalfStream {
     var lastAckTime: Int64 = 0
     /// Highest offset of the other direction this side acknowledged.
     var ackedThrough: UInt64 = 0
+    /// The last segment of this direction, to recognise a packet captured twice: its copies
+    /// come right after it in the direction (capture on several interfaces), so one suffices,
+    /// kept inline so that the check costs no extra cache line per packet.
+    var last = SegmentCopy()
+    /// Copies this close in capture time are the same packet seen twice, not a retransmission.
+    static let duplicateWindow: Int64 = 2_000_000
+
+    /// What identifies one captured segment: equal in every field (IPv4 ID and the TCP checksum,
+    /// which covers the payload, included) and close in time means the same packet.
+    struct SegmentCopy {
+        var sequence: UInt32 = 0, acknowledgment: UInt32 = 0, length: UInt32 = 0
+        var flags: UInt16 = 0, window: UInt16 = 0, checksum: UInt16 = 0, ipID: UInt16 = 0
+        var packet = 0, time: Int64 = 0
+
+        func repeats(_ o: SegmentCopy) -> Bool {
+            sequence == o.sequence && acknowledgment == o.acknowledgment && length == o.length && flags == o.flags
+                && window == o.window && checksum == o.checksum && ipID == o.ipID
+        }
+    }
+
+    /// The packet `copy` repeats, if it repeats the last one; else remembers it.
+    func duplicate(of copy: SegmentCopy) -> Int? {
+        // Without a usable IPv4 ID (IPv6, or 0 as stacks send on RSTs) only a copy carrying
+        // payload or a SYN counts: bare RSTs and ACKs are often really sent twice in a row.
+        let identified = copy.ipID != 0 || copy.length > 0 || copy.flags & 0x02 != 0
+        if identified && last.packet != 0 && copy.repeats(last) && copy.time >= last.time
+            && copy.time - last.time <= Self.duplicateWindow {
+            return last.packet
+        }
+        last = copy
+        return nil
+    }
+
     /// The highest acknowledgment of this side already flagged as covering unseen bytes.
     var unseenAckFlagged: UInt64 = 0
     /// The peer acknowledged bytes up to here, past `next`, that the capture has not shown yet:
@@ -50,36 +83,6 @@ final class HalfStream {
     static let lostRangesKept = 8
     /// Delivered history is valid from here on (a hole leaves stale bytes in the ring).
     var historyStart: UInt64 = 0
-    /// The last few segments of this direction, to recognise a packet captured twice.
-    var recent: [SegmentCopy] = []
-    static let recentKept = 4
-    /// Copies this close in capture time are the same packet seen twice, not a retransmission.
-    static let duplicateWindow: Int64 = 2_000_000
-
-    /// What identifies one captured segment: equal in every field (IPv4 ID and the TCP checksum,
-    /// which covers the payload, included) and close in time means the same packet.
-    struct SegmentCopy: Equatable {
-        var sequence: UInt32, acknowledgment: UInt32, flags: UInt16, window: UInt16, checksum: UInt16
-        var length: Int, ipID: UInt16?
-        var packet = 0, time: Int64 = 0
-        static func == (a: SegmentCopy, b: SegmentCopy) -> Bool {
-            a.sequence == b.sequence && a.acknowledgment == b.acknowledgment && a.flags == b.flags && a.window == b.window
-                && a.checksum == b.checksum && a.length == b.length && a.ipID == b.ipID
-        }
-    }
-
-    /// The packet `copy` repeats, if it repeats a recent one; else remembers it.
-    func duplicate(of copy: SegmentCopy) -> Int? {
-        // Without a usable IPv4 ID (IPv6, or 0 as stacks send on RSTs) only a copy carrying
-        // payload or a SYN counts: bare RSTs and ACKs are often really sent twice in a row.
-        let identified = (copy.ipID ?? 0) != 0 || copy.length > 0 || copy.flags & 0x02 != 0
-        if identified, let original = recent.last(where: { $0 == copy && copy.time - $0.time <= Self.duplicateWindow && copy.time >= $0.time }) {
-            return original.packet
-        }
-        if recent.count == Self.recentKept { recent.removeFirst() }
-        recent.append(copy)
-        return nil
-    }
     /// The last bytes delivered (a ring of `historySize`), to tell whether a retransmission
     /// carries the same bytes as the first copy. Allocated on the first delivery and grown with
     /// the stream up to `historySize` (offset o sits at index o until then): a short connection
