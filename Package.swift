@@ -14,6 +14,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Every cryptographic primitive of the TLS stage (AEAD, AES-CBC, HKDF, HMAC, hashes) and
+        // the handshake's SHA-1: nothing of the kind is hand-written.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // System libraries.
@@ -28,15 +31,21 @@ let package = Package(
         .target(name: "WSDecode", swiftSettings: hotPath),
         // reassembly: connection table, lifecycle, ordered byte streams per direction.
         .target(name: "WSReassembly", dependencies: ["WSDecode", "CPrefetch"], swiftSettings: hotPath),
+        // tls: TLS records, handshake, key log, decryption: ciphertext in, plaintext out.
+        .target(name: "WSTLS", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ], swiftSettings: hotPath),
         // websocket: HTTP Upgrade, frames, messages, permessage-deflate, violations.
-        .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch"], swiftSettings: hotPath),
+        .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: hotPath),
         // timeline: joins the layers into ordered events and per-connection summaries.
-        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector", "CPrefetch"], swiftSettings: hotPath),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"], swiftSettings: hotPath),
         // output: text, JSON and NDJSON renderers.
-        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
         // CLI: argument parsing and wiring only.
         .executableTarget(name: "wstrace", dependencies: [
-            "WSCapture", "WSTimeline", "WSOutput",
+            "WSCapture", "WSTimeline", "WSOutput", "WSTLS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -49,6 +58,7 @@ let package = Package(
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
         .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib"]),
+        .testTarget(name: "WSTLSTests", dependencies: ["WSTLS", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]

@@ -1,3 +1,5 @@
+import Crypto
+
 /// Standard base64 (RFC 4648, with padding), for Sec-WebSocket-Accept / Sec-WebSocket-Key.
 enum Base64 {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
@@ -55,7 +57,7 @@ enum Base64 {
 /// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")): the Sec-WebSocket-Accept a
 /// server must answer to `key` (RFC 6455 section 4.2.2).
 public func webSocketAcceptValue(forKey key: String) -> String {
-    Base64.encode(SHA1.hash(Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8)))
+    Base64.encode(Array(Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))))
 }
 
 /// Standard base64 (RFC 4648, padded) of bytes: payloads in JSON, keys in the benchmark generator.

@@ -1,3 +1,4 @@
+import WSTLS
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -72,8 +73,37 @@ struct ConnectionJSON {
         if let t = s.tls {
             w.key("tls")
             w.beginObject()
+            w.field("version", t.versionName)
+            w.field("cipher_suite", t.suite?.name)
+            w.field("cipher_suite_id", t.suite.map { Int($0.id) })
             w.field("sni", t.serverName)
-            w.field("alpn", strings: t.alpn)
+            w.field("alpn", t.alpn)
+            w.field("alpn_offered", strings: t.offeredALPN)
+            w.field("resumed", t.resumed)
+            w.field("resumption", t.resumption)
+            w.field("hello_retry", t.helloRetry)
+            w.field("decryption", (t.decryption ?? .noKey).rawValue)
+            w.field("detail", t.detail.isEmpty ? "no ServerHello captured" : t.detail)
+            w.field("client_random", t.clientRandom.map { tlsHex($0) })
+            w.field("client_hello_packet", t.clientHelloPacket)
+            w.field("server_hello_packet", t.serverHelloPacket)
+            w.field("handshake_done_packet", t.handshakeDonePacket)
+            w.field("decrypted_records", t.decryptedRecords)
+            w.field("undecrypted_records", t.undecryptedRecords)
+            w.field("authentication_failures", t.authenticationFailures)
+            w.field("key_updates", t.keyUpdates)
+            w.key("alerts")
+            w.beginArray()
+            for a in t.alerts {
+                w.beginObject()
+                w.field("packet", a.packet)
+                w.field("from", a.fromClient ? "client" : "server")
+                w.field("level", a.level == 2 ? "fatal" : a.level == 1 ? "warning" : String(a.level))
+                w.field("description", a.name)
+                w.field("decrypted", a.decrypted)
+                w.endObject()
+            }
+            w.endArray()
             w.endObject()
         }
 

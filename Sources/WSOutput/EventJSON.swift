@@ -1,3 +1,5 @@
+import Foundation
+import WSTLS
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -26,6 +28,12 @@ struct EventJSON {
         w.string { formatter.write(e, into: &$0) }
         if let side = e.side { w.field("direction", literal: side == .client ? "client-to-server" : "server-to-client") }
         if e.otherDirection { w.field("other_direction", true) }
+        if e.decrypted {
+            w.key("tls")
+            w.beginObject()
+            w.field("decrypted", true)
+            w.endObject()
+        }
         if e.truncated { w.field("captured_length", e.capturedLength) }
         if !e.violations.isEmpty {
             w.field("violations", strings: e.violations.map(\.code.rawValue))
@@ -88,6 +96,8 @@ struct EventJSON {
             w.field("alpn", strings: t.alpn)
             w.field("bytes", t.bytes)
             w.endObject()
+        case let .tlsRecord(r):
+            writeTLS(r, into: &w)
         case let .gap(g):
             w.key("gap")
             w.beginObject()
@@ -229,4 +239,61 @@ struct EventJSON {
         }
         w.field(truncatedKey, cut)
     }
+}
+
+/// An event's TLS facts: `tls.records`, one entry per record content or handshake message.
+func writeTLS(_ r: TLSRecordEvent, into w: inout JSONWriter) {
+    w.key("tls")
+    w.beginObject()
+    w.key("records")
+    w.beginArray()
+    for item in r.items {
+        w.beginObject()
+        switch item {
+        case let .clientHello(sni, alpn):
+            w.field("type", "handshake")
+            w.field("message", "client_hello")
+            w.field("sni", sni)
+            w.field("alpn", strings: alpn)
+        case let .serverHello(version, suite):
+            w.field("type", "handshake")
+            w.field("message", "server_hello")
+            w.field("version", tlsVersionName(version))
+            w.field("cipher_suite", suite)
+        case .helloRetryRequest:
+            w.field("type", "handshake")
+            w.field("message", "hello_retry_request")
+        case let .handshake(type, decrypted):
+            w.field("type", "handshake")
+            w.field("message", tlsHandshakeName(type).lowercased().replacingOccurrences(of: " ", with: "_"))
+            w.field("handshake_type", type)
+            w.field("decrypted", decrypted)
+        case .changeCipherSpec:
+            w.field("type", "change_cipher_spec")
+        case .handshakeDone:
+            w.field("type", "handshake_done")
+        case let .alert(level, description, decrypted):
+            w.field("type", "alert")
+            w.field("level", level == 2 ? "fatal" : level == 1 ? "warning" : String(level))
+            w.field("description", tlsAlertName(description))
+            w.field("code", description)
+            w.field("decrypted", decrypted)
+        case let .encrypted(records, bytes):
+            w.field("type", "application_data")
+            w.field("decrypted", false)
+            w.field("count", records)
+            w.field("bytes", bytes)
+        case let .applicationData(records, bytes):
+            w.field("type", "application_data")
+            w.field("decrypted", true)
+            w.field("count", records)
+            w.field("bytes", bytes)
+        case let .problem(text):
+            w.field("type", "problem")
+            w.field("detail", text)
+        }
+        w.endObject()
+    }
+    w.endArray()
+    w.endObject()
 }

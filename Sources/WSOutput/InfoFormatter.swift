@@ -1,3 +1,4 @@
+import WSTLS
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -130,6 +131,8 @@ public struct InfoFormatter: Sendable {
             case .serverHello: out.append("Server Hello")
             case .records: out.append("Encrypted records, "); out.appendDecimal(t.bytes); out.append(" bytes")
             }
+        case let .tlsRecord(r):
+            writeTLS(r, into: &out)
         case let .opaque(o):
             switch o.kind {
             case .httpBody: out.append("HTTP body, ")
@@ -156,6 +159,7 @@ public struct InfoFormatter: Sendable {
         case let .nonTCP(n):
             out.appendUTF8(n.summary)
         }
+        if e.decrypted { out.append(" [TLS]") }
         if e.showsTCPLabels && !tcpOnly && e.tcp != nil {
             let mark = out.count
             out.append(0x20)
@@ -175,6 +179,55 @@ public struct InfoFormatter: Sendable {
             out.append(" of ")
             out.appendDecimal(e.wireLength)
             out.append(" bytes]")
+        }
+    }
+
+    /// The TLS facts of a packet, Wireshark's way: its records' messages joined by commas.
+    func writeTLS(_ r: TLSRecordEvent, into out: inout ByteBuffer) {
+        for (i, item) in r.items.enumerated() {
+            if i > 0 { out.append(", ") }
+            switch item {
+            case let .clientHello(sni, alpn):
+                out.append("Client Hello")
+                if let sni { out.append(" SNI="); out.appendEscaped(sni, limit: 100) }
+                if !alpn.isEmpty {
+                    out.append(" ALPN=")
+                    out.appendEscaped(alpn.joined(separator: ","), limit: 60)
+                }
+            case let .serverHello(version, suite):
+                out.append("Server Hello ")
+                out.appendUTF8(tlsVersionName(version))
+                out.append(0x20)
+                out.appendUTF8(suite)
+            case .helloRetryRequest:
+                out.append("Hello Retry Request")
+            case let .handshake(type, decrypted):
+                out.appendUTF8(tlsHandshakeName(type))
+                if !decrypted && type != 1 && type != 2 && (type == 20 || type == 24 || type == 4) && r.items.count == 1 {
+                    out.append(" (in the clear)")
+                }
+            case .changeCipherSpec:
+                out.append("Change Cipher Spec")
+            case .handshakeDone:
+                out.append("[TLS handshake done]")
+            case let .alert(level, description, decrypted):
+                out.append(level == 2 ? "Alert (fatal: " : "Alert (")
+                out.appendUTF8(tlsAlertName(description))
+                out.append(decrypted ? ", decrypted)" : ")")
+            case let .encrypted(records, bytes):
+                out.append("Encrypted Application Data (")
+                out.appendDecimal(records)
+                out.append(records == 1 ? " record, " : " records, ")
+                out.appendDecimal(bytes)
+                out.append(" bytes, not decrypted)")
+            case let .applicationData(records, _):
+                out.append("Application Data")
+                if records > 1 { out.append(" ×"); out.appendDecimal(records) }
+            case let .problem(text):
+                out.append("[")
+                out.appendUTF8(text)
+                out.append("]")
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import WSTLS
 import WSDissector
 import WSReassembly
 import WSTimeline
@@ -149,6 +150,15 @@ struct LadderBuilder {
             place(step(kind, labels.frameText(f, role: role), bytes: f.payloadLength))
         case .tls, .opaque:
             place(step(e.detail.isTLS ? .tls : .other, labels.info(e)))
+        case let .tlsRecord(r):
+            // The handshake's milestones and alerts; records that only carried data are not steps.
+            let notable = r.items.contains { item in
+                switch item {
+                case .clientHello, .serverHello, .helloRetryRequest, .handshakeDone, .alert, .problem: return true
+                default: return false
+                }
+            }
+            if notable { place(step(.tls, labels.info(e))) }
         case .gap, .streamGap:
             flushRun()
             append(.gap(packet: e.packet, time: e.time, text: details.info(e)))
@@ -252,6 +262,7 @@ extension LadderItem {
 extension EventDetail {
     var isTLS: Bool {
         if case .tls = self { return true }
+        if case .tlsRecord = self { return true }
         return false
     }
 }
@@ -260,6 +271,7 @@ extension EventDetail {
 func phaseTitle(_ p: Phase) -> String {
     switch p {
     case .handshake: return "TCP three-way handshake"
+    case .tls: return "TLS handshake"
     case .upgrade: return "HTTP Upgrade"
     case .data: return "WebSocket data"
     case .close: return "Closing handshake"

@@ -1,3 +1,4 @@
+import WSTLS
 import WSDecode
 import WSDissector
 import WSTimeline
@@ -52,6 +53,34 @@ struct SummaryText {
         }
         line("Handshake", s.phases[.handshake], hs)
 
+        // TLS (wss): what was negotiated and whether the key log opened it.
+        if let tls = s.tls {
+            var parts: [String] = []
+            if tls.decryption == .midstream {
+                parts.append(tls.detail)
+            } else {
+                var hello = tls.versionName ?? "no ServerHello"
+                if let suite = tls.suite { hello += " " + suite.name }
+                parts.append(hello)
+                if let sni = tls.serverName { parts.append("SNI " + escapedText(sni, limit: 80)) }
+                if let alpn = tls.alpn {
+                    parts.append("ALPN " + escapedText(alpn, limit: 40))
+                } else if !tls.offeredALPN.isEmpty {
+                    parts.append("ALPN offered " + escapedText(tls.offeredALPN.joined(separator: ","), limit: 60))
+                }
+                if tls.helloRetry { parts.append("after a HelloRetryRequest") }
+                if tls.resumed { parts.append("resumed" + (tls.resumption.map { " (\($0))" } ?? "")) }
+                let decryption = (tls.decryption ?? .noKey).rawValue
+                parts.append(decryption + (tls.detail.isEmpty ? "" : ": " + tls.detail))
+                if tls.keyUpdates > 0 { parts.append("\(tls.keyUpdates) KeyUpdate(s)") }
+                if tls.authenticationFailures > 0 { parts.append("\(tls.authenticationFailures) record(s) failed to authenticate") }
+                for a in tls.alerts {
+                    parts.append("alert \(a.name)\(a.isFatal ? " (fatal)" : "") from \(a.fromClient ? "client" : "server") #\(a.packet)")
+                }
+            }
+            line("TLS", s.phases[.tls], parts.joined(separator: ", "))
+        }
+
         // Upgrade
         if let u = s.upgrade {
             var text = "GET " + escapedText(u.path, limit: 80)
@@ -71,10 +100,7 @@ struct SummaryText {
             text += ", extensions " + (u.extensions.isEmpty ? "none" : escapedText(u.extensions.joined(separator: ", "), limit: 120))
             if !u.offeredExtensions.isEmpty && u.extensions.isEmpty { text += " (offered: \(escapedText(u.offeredExtensions.joined(separator: ", "), limit: 120)))" }
             line("Upgrade", s.phases[.upgrade], text)
-        } else if let tls = s.tls {
-            line("TLS", s.phases[.upgrade], "ClientHello" + (tls.serverName.map { " SNI \(escapedText($0, limit: 80))" } ?? "")
-                 + (tls.alpn.isEmpty ? "" : " ALPN \(tls.alpn.joined(separator: ","))") + "; payload encrypted")
-        } else if !s.midstream {
+        } else if !s.midstream && (s.tls == nil || s.tls?.decryption == .decrypted) {
             line("Upgrade", nil, "none seen")
         }
         // Mid-stream, what the payload is was a decision: say on what evidence.

@@ -116,6 +116,7 @@ public final class TextRenderer: SummaryRendering {
     private func phaseColor(_ p: Phase) -> String {
         switch p {
         case .handshake: return "36"
+        case .tls: return "96"
         case .upgrade: return "35"
         case .data: return "32"
         case .close: return "33"

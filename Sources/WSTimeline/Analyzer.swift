@@ -2,6 +2,7 @@ import CPrefetch
 import WSDecode
 import WSDissector
 import WSReassembly
+import WSTLS
 
 /// The whole analysis pipeline for one capture: decode → reassembly → WebSocket → timeline.
 ///
@@ -20,6 +21,8 @@ public final class Analyzer {
     private let scratch = UnmaskScratch()
     /// Bytes held while mid-stream connections are recognised, across the capture.
     private let recognitionBudget: RecognitionBudget
+    /// TLS 1.2 sessions seen in this capture, for the connections that resume them.
+    private let tlsCache = TLSSessionCache()
     private var trackers: [Int: ConnectionTracker] = [:]
     /// The same trackers by the reassembly's connection slot: the per-packet lookup.
     private var trackersBySlot: [ConnectionTracker?] = []
@@ -189,6 +192,11 @@ public final class Analyzer {
 
     /// Ends the input: flushes every connection and hands out the remaining summaries.
     public func finish(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        for stream in trackers.keys.sorted() {
+            guard let t = trackers[stream], let tls = t.tls else { continue }
+            number = t.lastPacket
+            tls.finish { out in handleTLS(out, tracker: t, emit: emit) }
+        }
         table.finish { event in
             if let stream = event.stream, let last = trackers[stream]?.lastPacket {
                 number = last
@@ -284,6 +292,19 @@ public final class Analyzer {
             let side: Side = direction == .clientToServer ? .client : .server
             streamObserver?(stream, side, bytes, 0)
             t.chunkEnd = offset + UInt64(bytes.count)
+            if !t.tlsChecked {
+                // The TLS stage joins a connection whose first payload is the client's ClientHello.
+                t.tlsChecked = true
+                if offset == 0 && side == .client && !t.summary.midstream && TLSSession.startsHandshake(bytes) {
+                    t.tls = TLSSession(keyLog: options.keyLog, cache: tlsCache, limits: options.tls)
+                }
+            }
+            if let tls = t.tls {
+                tls.receive(bytes, fromClient: side == .client, packet: number, time: time) { out in
+                    self.handleTLS(out, tracker: t, emit: emit)
+                }
+                return
+            }
             t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
                 self.handleDissector(d, tracker: t, emit: emit)
             }
@@ -294,7 +315,16 @@ public final class Analyzer {
             counters.gaps += 1
             t.summary.gaps += 1
             t.summary.gapBytes += size
-            if let session = t.session {
+            if let tls = t.tls {
+                let before = eventsThisPacket
+                tls.gap(size, fromClient: side == .client, packet: number, time: time) { out in
+                    self.handleTLS(out, tracker: t, emit: emit)
+                }
+                if eventsThisPacket == before {
+                    emitEvent(tracker: t, side: side, proto: "TCP", phase: .data,
+                              detail: .streamGap(size: size, reason: reason), violations: [], emit: emit)
+                }
+            } else if let session = t.session {
                 session.gap(size, from: side, packet: number) { d in
                     self.handleDissector(d, tracker: t, emit: emit)
                 }
@@ -303,8 +333,14 @@ public final class Analyzer {
                           detail: .streamGap(size: size, reason: reason), violations: [], emit: emit)
             }
         case let .end(stream, direction, _):
-            guard let t = tracker(stream), let session = t.session else { return }
+            guard let t = tracker(stream) else { return }
             let side: Side = direction == .clientToServer ? .client : .server
+            if let tls = t.tls {
+                tls.end(fromClient: side == .client, packet: number) { out in
+                    self.handleTLS(out, tracker: t, emit: emit)
+                }
+            }
+            guard let session = t.session else { return }
             session.end(from: side, packet: number) { d in
                 self.handleDissector(d, tracker: t, emit: emit)
             }
@@ -319,6 +355,41 @@ public final class Analyzer {
             trackers[stream] = nil
             if t.slot < trackersBySlot.count && trackersBySlot[t.slot] === t { trackersBySlot[t.slot] = nil }
             if cached === t { cached = nil }
+        }
+    }
+
+    // MARK: - TLS
+
+    /// What the TLS stage hands on: its own rows, and plaintext for the WebSocket stage (the
+    /// same dissector as cleartext).
+    private func handleTLS(_ out: TLSOutput, tracker t: ConnectionTracker, emit: (TimelineEvent) -> Void) {
+        switch out {
+        case let .record(r):
+            let side: Side = r.fromClient ? .client : .server
+            var phase: Phase = .data
+            for item in r.items {
+                switch item {
+                case .clientHello, .serverHello, .helloRetryRequest, .changeCipherSpec, .handshakeDone:
+                    phase = .tls
+                case let .handshake(type, _) where type != 4 && type != 24:
+                    phase = .tls
+                case .alert:
+                    if t.closeSeen || t.finSeen { phase = .close }
+                default: break
+                }
+            }
+            if phase == .data && t.closeSeen { phase = .close }
+            emitEvent(tracker: t, side: side, proto: "TLS", phase: phase, detail: .tlsRecord(r), violations: [], emit: emit)
+        case let .plaintext(bytes, fromClient):
+            let side: Side = fromClient ? .client : .server
+            t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
+                self.handleDissector(d, tracker: t, emit: emit)
+            }
+        case let .gap(size, fromClient):
+            guard let session = t.session else { return }
+            session.gap(size, from: fromClient ? .client : .server, packet: number) { d in
+                self.handleDissector(d, tracker: t, emit: emit)
+            }
         }
     }
 
@@ -419,7 +490,14 @@ public final class Analyzer {
             let phase: Phase = proto == "HTTP" ? .upgrade : (t.closeSeen ? .close : .data)
             emitEvent(tracker: t, side: p.side, proto: proto, phase: phase, detail: .progress(p), violations: [], emit: emit)
         case let .tls(info):
-            if info.kind == .clientHello { t.summary.tls = info }
+            // A ClientHello the TLS stage did not see first (not at the stream's start).
+            if info.kind == .clientHello && t.tls == nil && t.summary.tls == nil {
+                var summary = TLSConnectionInfo()
+                summary.serverName = info.serverName
+                summary.offeredALPN = info.alpn
+                summary.detail = "ClientHello not at the start of the stream: not decrypted"
+                t.summary.tls = summary
+            }
             emitEvent(tracker: t, side: info.side, proto: "TLS", phase: info.kind == .records ? .data : .upgrade,
                       detail: .tls(info), violations: [], emit: emit)
         case let .opaque(info):
@@ -473,6 +551,7 @@ public final class Analyzer {
             capturedLength: capturedLength, phase: phase, side: side, detail: detail, tcp: tcpInfo,
             showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
         event.otherDirection = otherDirection
+        if t.tls != nil && (proto == "WebSocket" || proto == "HTTP") { event.decrypted = true }
         eventsThisPacket += 1
         emit(event)
     }

@@ -1,3 +1,4 @@
+import WSTLS
 import WSDissector
 import WSReassembly
 
@@ -15,6 +16,9 @@ public struct AnalyzerOptions: Sendable {
     /// Bytes held at once, across the capture, while mid-stream connections are being
     /// recognised; when full, a connection decides on the evidence it has.
     public var maxRecognitionHeld: Int = 32 << 20
+    /// Secrets for decrypting TLS (`--keylog`, pcapng Decryption Secrets Blocks); nil: none.
+    public var keyLog: TLSKeyLog?
+    public var tls = TLSLimits()
 
     public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),
                 buildsEvents: Bool = true) {

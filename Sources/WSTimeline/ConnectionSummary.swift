@@ -1,3 +1,4 @@
+import WSTLS
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -12,7 +13,7 @@ public struct PhaseSpan: Sendable, Equatable {
 
 /// The span of each phase, stored inline (no hashing per packet).
 public struct PhaseSpans: Sendable {
-    private var spans: (PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?) = (nil, nil, nil, nil, nil, nil)
+    private var spans: (PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?, PhaseSpan?) = (nil, nil, nil, nil, nil, nil, nil)
 
     public init() {}
 
@@ -25,6 +26,7 @@ public struct PhaseSpans: Sendable {
             case .close: return spans.3
             case .teardown: return spans.4
             case .other: return spans.5
+            case .tls: return spans.6
             }
         }
         set {
@@ -35,6 +37,7 @@ public struct PhaseSpans: Sendable {
             case .close: spans.3 = newValue
             case .teardown: spans.4 = newValue
             case .other: spans.5 = newValue
+            case .tls: spans.6 = newValue
             }
         }
     }
@@ -147,7 +150,8 @@ public struct ConnectionSummary: Sendable {
     public var midstream: Bool
     public var handshake = HandshakeSummary()
     public var upgrade: UpgradeSummary?
-    public var tls: TLSInfo?
+    /// The TLS stage's facts (wss), or mid-stream TLS.
+    public var tls: TLSConnectionInfo?
     /// What the payload was recognised as and on what evidence (nil: no payload).
     public var recognition: Recognition?
     public var isWebSocket = false
@@ -185,14 +189,31 @@ public struct ConnectionSummary: Sendable {
     public var verdict: String {
         var parts: [String] = []
         if midstream { parts.append("picked up mid-stream") }
+        let who: (Side) -> String = { $0 == .client ? "client" : "server" }
+        // What TLS says comes first: the rest is about what was inside it.
+        var sealed = false
+        if let tls, tls.decryption != .midstream {
+            var words = (tls.versionName ?? "TLS") + (tls.serverName.map { " to \($0)" } ?? "")
+            switch tls.decryption {
+            case .decrypted?: words += " (decrypted)"
+            case .noKey?: words += " (no key: encrypted, possibly wss)"; sealed = true
+            case .unsupportedSuite?: words += " (not decrypted: \(tls.detail))"; sealed = true
+            case .failed?: words += " (decryption failed)"; sealed = true
+            case .midstream?, nil: words += " (encrypted, possibly wss)"; sealed = true
+            }
+            parts.append(words)
+            if let fatal = tls.alerts.first(where: { $0.isFatal }) {
+                parts.append("fatal TLS alert \(fatal.name) from \(who(fatal.fromClient ? .client : .server))")
+            }
+        }
         if let u = upgrade, !u.upgraded {
             if let status = u.status {
                 parts.append("upgrade rejected: \(status) \(u.reason ?? "")".trimmingTrailingSpace)
             } else {
                 parts.append("upgrade requested, no response captured")
             }
-        } else if let tls {
-            parts.append("TLS" + (tls.serverName.map { " to \($0)" } ?? "") + " (encrypted, possibly wss)")
+        } else if sealed {
+            // Nothing more can be said about what the records carry.
         } else if !isWebSocket && recognition?.proto == .tls {
             parts.append(recognition?.method == .tlsRecords ? "TLS picked up mid-stream: not decryptable"
                          : "TLS without a captured ClientHello (encrypted, possibly wss)")
@@ -207,7 +228,6 @@ public struct ConnectionSummary: Sendable {
                 parts.append("TCP only, no WebSocket seen")
             }
         }
-        let who: (Side) -> String = { $0 == .client ? "client" : "server" }
         if let close {
             let code = close.code.map { String($0) } ?? "no status code"
             if close.replyPacket != nil {

@@ -1,6 +1,7 @@
 import WSDecode
 import WSDissector
 import WSReassembly
+import WSTLS
 
 /// The timeline's state for one connection: its dissector session (made on first payload),
 /// its summary, and the marks that name ACKs and phases.
@@ -22,6 +23,10 @@ final class ConnectionTracker {
     private var currentPhase: Phase?
     private var currentSpan = PhaseSpan(firstPacket: 0, lastPacket: 0, firstTime: 0, lastTime: 0)
     var session: WebSocketSession?
+    /// The TLS stage, when the connection starts with a ClientHello.
+    var tls: TLSSession?
+    /// The first payload was looked at for a ClientHello.
+    var tlsChecked = false
     var summarized = false
     var requestSeen = false
     var responseSeen = false
@@ -55,6 +60,14 @@ final class ConnectionTracker {
         summary.serverCounts.packets = serverPackets
         summary.serverCounts.tcpBytes = serverTCPBytes
         if let recognition = session?.recognition { summary.recognition = recognition }
+        if let tls {
+            summary.tls = tls.info
+        } else if summary.recognition?.proto == .tls && summary.recognition?.method == .tlsRecords {
+            var info = TLSConnectionInfo()
+            info.decryption = .midstream
+            info.detail = "TLS picked up mid-stream: not decryptable"
+            summary.tls = info
+        }
     }
 
     func session(limits: DissectorLimits, scratch: UnmaskScratch, budget: RecognitionBudget) -> WebSocketSession {

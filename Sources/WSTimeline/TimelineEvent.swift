@@ -1,6 +1,7 @@
 import WSDecode
 import WSDissector
 import WSReassembly
+import WSTLS
 
 /// What reassembly and the TCP header say about the packet behind an event.
 public struct TCPEventInfo: Sendable {
@@ -32,6 +33,9 @@ public enum EventDetail {
     case frame(FrameInfo, CloseRole?)
     case progress(Progress)
     case tls(TLSInfo)
+    /// What the TLS stage saw in a packet's records (handshake messages, alerts, records it
+    /// could not decrypt).
+    case tlsRecord(TLSRecordEvent)
     case opaque(OpaqueInfo)
     /// Bytes lost in the capture, as the dissector explains them.
     case gap(GapInfo)
@@ -77,4 +81,6 @@ public struct TimelineEvent {
     /// The event is about bytes of the other direction, released by this packet (an ACK that
     /// showed a hole will never fill). Source and Destination stay the packet's own.
     public var otherDirection: Bool = false
+    /// An HTTP or WebSocket row whose bytes were decrypted from TLS.
+    public var decrypted: Bool = false
 }

@@ -65,6 +65,8 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    @OptionGroup var keys: KeyLogOptions
+
     func validate() throws {
         if let count, count <= 0 { throw ValidationError("-c must be positive") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
@@ -92,6 +94,8 @@ struct CaptureCommand: ParsableCommand {
             Terminal.warn(error.description)
             throw ExitCode(1)
         }
+        // Opened before root is dropped; read again whenever a connection's key is missing.
+        let keyLog = try keys.loadGrowing()
         try dropPrivileges()
 
         let options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: nil)
@@ -100,8 +104,9 @@ struct CaptureCommand: ParsableCommand {
         Terminal.warn("listening on \(interface), link-type \(capture.linkTypeName) (\(capture.linkTypeDescription)), "
                       + "snapshot length \(capture.snapshotLength) bytes")
         if verbose { reportIdentity() }
-        let live = LiveAnalysis(capture: capture, link: link,
-                                analyzer: limits.analyzerOptions(retention: summary ? 0 : options.retention),
+        var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
+        analyzerOptions.keyLog = keyLog
+        let live = LiveAnalysis(capture: capture, link: link, analyzer: analyzerOptions,
                                 count: count, duration: duration, verbose: verbose)
         try live.run(renderer: renderer, sink: sink)
     }

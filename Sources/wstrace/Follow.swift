@@ -26,13 +26,17 @@ struct Follow: ParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    @OptionGroup var keys: KeyLogOptions
+
     func run() throws {
         Terminal.ignoreSIGPIPE()
         let analysis = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
         let options = RenderOptions(payloads: payloads, maxPayload: maxPayload, timeDecimals: capture.timestampDecimals,
                                     stream: stream)
-        let run = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: options.retention))
+        var analyzerOptions = limits.analyzerOptions(retention: options.retention)
+        analyzerOptions.keyLog = try keys.load(capture: file)
+        let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
         let renderer = FollowRenderer(sink: raw ? OutputSink(fd: -1) : sink, options: options, stream: stream)
         let wanted = stream

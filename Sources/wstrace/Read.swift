@@ -30,6 +30,8 @@ struct Read: ParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    @OptionGroup var keys: KeyLogOptions
+
     func validate() throws {
         if let stream, stream < 0 { throw ValidationError("--stream must not be negative") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
@@ -46,11 +48,13 @@ struct Read: ParsableCommand {
         let options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: stream)
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.buildsEvents = !summary || format == .mermaid
+        analyzerOptions.keyLog = try keys.load(capture: file)
         let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
-        if summary, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
+        // Shards would each see only their own TLS 1.2 sessions: decrypting runs take one pass.
+        if summary, analyzerOptions.keyLog == nil, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
            case let workers = ShardedSummary.workers(requested: threads, path: file), workers > 1 {
             let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
             let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers,

@@ -21,6 +21,8 @@ struct Report: ParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    @OptionGroup var keys: KeyLogOptions
+
     func validate() throws {
         guard !output.isEmpty else { throw ValidationError("-o needs a file name") }
     }
@@ -31,7 +33,9 @@ struct Report: ParsableCommand {
         let (capture, link) = try analysis.open()
         // Previews in the report are at most a few hundred bytes per message.
         let options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
-        let run = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: 512))
+        var analyzerOptions = limits.analyzerOptions(retention: 512)
+        analyzerOptions.keyLog = try keys.load(capture: file)
+        let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
 
         let fd: Int32
         if output == "-" {
