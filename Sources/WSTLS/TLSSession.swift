@@ -68,6 +68,12 @@ public struct TLSConnectionInfo: Sendable {
 
     public var versionName: String? { version.map(tlsVersionName) }
 
+    /// The handshake is under way: no ServerHello-to-Finished outcome yet, and the keys (if
+    /// any) still show it.
+    public var inHandshake: Bool {
+        handshakeDonePacket == nil && (decryption == nil || decryption == .decrypted)
+    }
+
     public init() {}
 }
 
@@ -363,7 +369,8 @@ public final class TLSSession {
             handshakeBytes(bytes, fromClient: fromClient, decrypted: decrypted, emit)
         case 20:
             withDirection(fromClient) { $0.items.append(.changeCipherSpec) }
-            if !isTLS13 { changeCipherSpec(fromClient, emit) }
+            // Before the ServerHello (after a HelloRetryRequest) it is TLS 1.3's compatibility CCS.
+            if !isTLS13 && serverHello != nil { changeCipherSpec(fromClient, emit) }
         case 21:
             guard bytes.count >= 2 else { return }
             let alert = TLSAlertInfo(fromClient: fromClient, level: bytes[0], description: bytes[1], packet: packet,
@@ -431,7 +438,9 @@ public final class TLSSession {
         case 2 where !fromClient:
             guard let hello = ServerHelloInfo.parse(body) else { item(.handshake(type: type, decrypted: decrypted)); return }
             if hello.isHelloRetryRequest {
+                // Only TLS 1.3 retries a hello; the next ServerHello is the real one.
                 info.helloRetry = true
+                info.version = hello.version
                 item(.helloRetryRequest)
                 return
             }

@@ -82,6 +82,7 @@ final class ConnectionTracker {
         if report.handshake != nil { return .handshake }
         if !report.teardown.isEmpty || report.reset || finSeen { return .teardown }
         if closeSeen { return .close }
+        if let tls, !requestSeen, tls.info.inHandshake, tls.info.clientHelloPacket != nil { return .tls }
         if let a = acknowledges, a.hasPrefix("Upgrade request") || a.hasPrefix("101 response") { return .upgrade }
         if requestSeen && !responseSeen { return .upgrade }
         if report.state == .handshake { return .handshake }
