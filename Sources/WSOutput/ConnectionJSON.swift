@@ -4,7 +4,7 @@ import WSDissector
 import WSReassembly
 import WSTimeline
 
-/// Writes a connection summary as a JSON object (schema 1).
+/// Writes a connection summary as a JSON object (schema 2).
 struct ConnectionJSON {
     let options: RenderOptions
 

@@ -5,7 +5,7 @@ import WSDissector
 import WSReassembly
 import WSTimeline
 
-/// Writes one timeline event as a JSON object (schema 1; see docs/schema.json).
+/// Writes one timeline event as a JSON object (schema 2; see docs/schema.json).
 struct EventJSON {
     let options: RenderOptions
     let formatter: InfoFormatter

@@ -1,6 +1,6 @@
 import WSTimeline
 
-/// One JSON document: `{"schema": 1, "file", "events": [...], "connections": [...], "capture", "packets"}`.
+/// One JSON document: `{"schema": 2, "file", "events": [...], "connections": [...], "capture", "packets"}`.
 /// Events stream out as they come; connections are kept (as rendered bytes) until the end.
 public final class JSONDocumentRenderer: SummaryRendering {
     private let sink: OutputSink
@@ -27,7 +27,7 @@ public final class JSONDocumentRenderer: SummaryRendering {
         self.linkType = linkType
         sink.writeJSON { w in
             w.beginObject()  // closed by `end`
-            w.field("schema", 1)
+            w.field("schema", 2)
             w.field("file", file)
             w.key("events")
         }

@@ -171,7 +171,7 @@ struct LiveCaptureTests {
         #expect(capture.stderr.contains("\(packets) packets captured"), "\(capture.stderr)")
         #expect(capture.stderr.contains("0 packets dropped by kernel"), "\(capture.stderr)")
 
-        // The stream follows the output contract (schema 1).
+        // The stream follows the output contract (schema 2).
         let streamed = dir.appendingPathComponent("live.ndjson")
         try Data(capture.stdout.utf8).write(to: streamed)
         let validator = Tools.root.appendingPathComponent("scripts/validate-json.py")

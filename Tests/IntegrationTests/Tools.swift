@@ -123,6 +123,12 @@ enum Tools {
         return out.sorted()
     }
 
+    /// The key log recorded beside a wss capture (NAME.keys), if there is one.
+    static func keyLog(for capture: String) -> String? {
+        let keys = URL(fileURLWithPath: capture).deletingPathExtension().path + ".keys"
+        return FileManager.default.fileExists(atPath: keys) ? keys : nil
+    }
+
     static func json(_ data: Data) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }

@@ -9,8 +9,10 @@ import Testing
         var description: String { "#\(packet) op\(opcode) fin=\(fin) rsv=\(rsv) mask=\(masked) len=\(length) code=\(closeCode.map(String.init) ?? "-")" }
     }
 
+    /// wss captures are read with the key log their peers wrote beside them.
     static func document(_ path: String, _ extra: [String] = []) throws -> [String: Any] {
-        try Tools.json(try Tools.wstrace(["read", path, "--format", "json"] + extra).stdout)
+        let keys = Tools.keyLog(for: path).map { ["--keylog", $0] } ?? []
+        return try Tools.json(try Tools.wstrace(["read", path, "--format", "json"] + keys + extra).stdout)
     }
 
     func ourFrames(_ doc: [String: Any]) -> [Frame] {
@@ -32,6 +34,7 @@ import Testing
         // Out-of-order reassembly on: off, one reordered segment breaks the rest of the direction.
         var args = ["-r", path, "-Y", "websocket", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a", "-E", "aggregator=;",
                     "-o", "tcp.reassemble_out_of_order:TRUE"]
+        if let keys = Tools.keyLog(for: path) { args += ["-o", "tls.keylog_file:" + keys] }
         for p in ports { args += ["-d", "tcp.port==\(p),websocket"] }
         for p in http { args += ["-d", "tcp.port==\(p),http"] }
         let r = try Tools.run(tshark, args + fields.flatMap { ["-e", $0] })
@@ -108,8 +111,8 @@ import Testing
                 continue
             }
             let stream = c["stream"] as! Int
-            if c["tls"] != nil {
-                // wss: the frames are encrypted; wstrace labels the connection TLS and decodes nothing.
+            if let tls = c["tls"] as? [String: Any], tls["decryption"] as? String != "decrypted" {
+                // wss without its key: the frames stay encrypted, and nothing is shown as payload.
                 #expect(!events.contains { $0["stream"] as? Int == stream && $0["ws"] != nil })
                 continue
             }
