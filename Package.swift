@@ -52,7 +52,8 @@ let package = Package(
         // Shared by the tests: reads real fixtures without libpcap.
         .target(name: "WSTestSupport", path: "Tests/WSTestSupport"),
         // Benchmark tools: a realistic capture generator and a bare libpcap read loop.
-        .executableTarget(name: "wsbench", dependencies: ["CPcap", "CZlib", "WSDissector"]),
+        .executableTarget(name: "wsbench", dependencies: ["CPcap", "CZlib", "WSDissector", "WSTLS",
+                                                          .product(name: "Crypto", package: "swift-crypto")]),
 
         .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),

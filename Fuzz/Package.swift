@@ -13,18 +13,27 @@ import PackageDescription
 
 let package = Package(
     name: "wstrace-fuzz",
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // The compiler's prefetch builtin (header only), as in the main package.
         .systemLibrary(name: "CPrefetch"),
         .target(name: "WSDecode"),
         .target(name: "WSReassembly", dependencies: ["WSDecode", "CPrefetch"]),
-        .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch"]),
-        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSDissector", "CPrefetch"]),
-        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly"]),
+        .target(name: "WSTLS", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+        ]),
+        .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"]),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"]),
         // (a) capture-file bytes -> pcap records -> Analyzer -> text + JSON renderers.
         .executableTarget(name: "FuzzCapture", dependencies: ["WSDecode", "WSTimeline", "WSOutput"]),
         // (b) one TCP byte stream per direction -> WebSocketSession.
         .executableTarget(name: "FuzzStreams", dependencies: ["WSDissector"]),
+        // (c) TLS records of both directions -> the TLS stage (with and without keys) -> WebSocketSession.
+        .executableTarget(name: "FuzzTLS", dependencies: ["WSTLS", "WSDissector"]),
     ]
 )

@@ -2,6 +2,9 @@
 """Builds the fuzz seed corpora from Fixtures (run from the repository root: python3 Fuzz/make-seeds.py).
 
 corpus/capture/: small classic-pcap fixtures, copied as they are (target a reads pcap bytes).
+corpus/tls/: the first connection of each wss fixture in the same chunk format (FuzzTLS, flags 0:
+no key), and RFC 8448's section 3 trace (Tests/WSTLSTests/Vectors.swift) with its keys (flags 1),
+with a key log that grows (3), and with gaps allowed (5).
 corpus/streams/: the first TCP connection of each WebSocket fixture, reassembled naively
 (in-order segments only) and re-encoded in FuzzStreams' chunk format: byte 0 = flags, then
 control byte c (bit 0 side, c >> 2 length code) + data per chunk.
@@ -11,6 +14,7 @@ import glob, os, shutil, struct, hashlib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CAP = os.path.join(ROOT, "Fuzz", "corpus", "capture")
 STR = os.path.join(ROOT, "Fuzz", "corpus", "streams")
+TLS = os.path.join(ROOT, "Fuzz", "corpus", "tls")
 
 
 def records(data):
@@ -86,7 +90,7 @@ def stream_seed(link, recs):
 
 
 def main():
-    for d in (CAP, STR):
+    for d in (CAP, STR, TLS):
         shutil.rmtree(d, ignore_errors=True); os.makedirs(d)
     for path in sorted(glob.glob(os.path.join(ROOT, "Fixtures", "**", "*.pcap"), recursive=True)):
         data = open(path, "rb").read()
@@ -99,6 +103,24 @@ def main():
         if seed and len(seed) <= 20000:
             open(os.path.join(STR, name + ".bin"), "wb").write(seed)
             open(os.path.join(STR, name + "-midstream.bin"), "wb").write(bytes([seed[0] | 1 | 2]) + seed[1:])
+        if seed and name.startswith("wss-") and len(seed) <= 32000:
+            open(os.path.join(TLS, name + ".bin"), "wb").write(bytes([0]) + seed[1:])
+    rfc8448_seeds()
+
+
+def rfc8448_seeds():
+    import re
+    text = open(os.path.join(ROOT, "Tests", "WSTLSTests", "Vectors.swift")).read()
+    section = text[:text.index("enum Resumed0RTT")]
+    hexes = dict(re.findall(r'static let (\w+) = "([0-9a-f]+)"', section))
+    flow = [(0, "clientHelloRecord"), (1, "serverHelloRecord"), (1, "serverHandshakeRecord"), (0, "clientFinishedRecord"),
+            (1, "newSessionTicketRecord"), (0, "clientApplicationDataRecord"), (1, "serverApplicationDataRecord"),
+            (0, "clientAlertRecord"), (1, "serverAlertRecord")]
+    body = bytearray()
+    for side, name in flow:
+        body += chunks(side, bytes.fromhex(hexes[name]))
+    for flags in (1, 3, 5):
+        open(os.path.join(TLS, "rfc8448-flags%d.bin" % flags), "wb").write(bytes([flags]) + body)
 
 
 if __name__ == "__main__":

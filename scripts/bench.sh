@@ -6,6 +6,9 @@
 #   ndjson   wstrace read --format ndjson --payloads none (every event)
 #   tshark   tshark -Y websocket -T fields ...            (Debian's tshark)
 # and prints MB/s, packets/s, peak RSS (/usr/bin/time) and the ratios, as a Markdown table.
+# The wss variants (tls13: TLS_AES_128_GCM_SHA256, tls12: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) are
+# read with the generator's key log (tshark with -o tls.keylog_file), and --summary is also run
+# on the same traffic in cleartext (the generator's twin): "wss vs cleartext".
 # It also checks that wstrace's frame, message and connection counts equal the generator's.
 #
 # usage: scripts/bench.sh [SIZES_MIB (default "100 1024")] ; RUNS=3 DIR=/tmp/wstrace-bench TSHARK=1
@@ -26,23 +29,27 @@ measure() {  # prints "seconds maxrss_kb" of a command, its output discarded
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | ndjson vs tshark |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | ndjson vs tshark | wss vs cleartext |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
-  for variant in plain deflate; do
-    [ "$variant" = deflate ] && [ "$size" != "${SIZES%% *}" ] && continue  # deflate variant at the first size only
+  for variant in plain deflate tls13 tls12; do
+    [ "$variant" != plain ] && [ "$size" != "${SIZES%% *}" ] && continue  # other variants at the first size only
     f="$DIR/ws-$size-$variant.pcap"
-    flag=""; [ "$variant" = deflate ] && flag="--deflate"
+    flag=""; [ "$variant" != plain ] && flag="--$variant"
+    keys=(); tkeys=(); twin=""
+    if [ "$variant" = tls13 ] || [ "$variant" = tls12 ]; then
+      keys=(--keylog "${f%.pcap}.keys"); tkeys=(-o "tls.keylog_file:${f%.pcap}.keys"); twin="${f%.pcap}-cleartext.pcap"
+    fi
     if [ ! -s "$f" ]; then "$BIN/wsbench" generate "$f" "$size" $flag > "$f.counts.json"; fi
     bytes=$(stat -c %s "$f")
     packets=$(python3 -c "import json;print(json.load(open('$f.counts.json'))['packets'])")
     # Correctness at speed: counts from --summary and NDJSON equal the generator's.
-    python3 - "$f" "$BIN/wstrace" <<'PY'
+    python3 - "$f" "$BIN/wstrace" "${keys[@]}" <<'PY'
 import json, subprocess, sys
-f, wstrace = sys.argv[1], sys.argv[2]
+f, wstrace, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
 want = json.load(open(f + ".counts.json"))
-summary = json.loads(subprocess.run([wstrace, "read", f, "--summary", "--format", "json"], capture_output=True, check=True).stdout)["capture"]
-last = subprocess.run(f"'{wstrace}' read '{f}' --format ndjson --payloads none | tail -n 1", shell=True, capture_output=True, check=True).stdout
+summary = json.loads(subprocess.run([wstrace, "read", f, "--summary", "--format", "json"] + keys, capture_output=True, check=True).stdout)["capture"]
+last = subprocess.run(f"'{wstrace}' read '{f}' {' '.join(keys)} --format ndjson --payloads none | tail -n 1", shell=True, capture_output=True, check=True).stdout
 nd = json.loads(last)
 for got, name in ((summary, "summary"), (nd, "ndjson")):
     for key, gkey in (("frames", "frames"), ("messages", "messages"), ("connections", "websocket_connections"), ("packets", "packets")):
@@ -51,30 +58,35 @@ for got, name in ((summary, "summary"), (nd, "ndjson")):
 print(f"<!-- counts ok: {want} -->")
 PY
     declare -A T R
-    for tool in floor summary ndjson tshark; do T[$tool]=""; R[$tool]=""; done
+    for tool in floor summary cleartext ndjson tshark; do T[$tool]=""; R[$tool]=""; done
     for run in $(seq "$RUNS"); do
-      for tool in floor summary ndjson tshark; do
+      for tool in floor summary cleartext ndjson tshark; do
         case $tool in
           floor) m=$(measure "$BIN/wsbench" pcap-loop "$f") ;;
-          summary) m=$(measure "$BIN/wstrace" read "$f" --summary) ;;
-          ndjson) m=$(measure "$BIN/wstrace" read "$f" --format ndjson --payloads none) ;;
+          summary) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --summary) ;;
+          cleartext) [ -n "$twin" ] || continue
+                  m=$(measure "$BIN/wstrace" read "$twin" --summary) ;;
+          ndjson) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --format ndjson --payloads none) ;;
           tshark) [ "$TSHARK" = 1 ] || continue
-                  m=$(measure tshark -r "$f" -Y websocket -T fields -e frame.number -e websocket.opcode -e websocket.payload_length) ;;
+                  m=$(measure tshark -r "$f" "${tkeys[@]}" -Y websocket -T fields -e frame.number -e websocket.opcode -e websocket.payload_length) ;;
         esac
         T[$tool]+="${m% *} "; R[$tool]+="${m#* } "
       done
     done
     floor=$(echo ${T[floor]} | tr ' ' '\n' | median)
     tshark_s=$( [ "$TSHARK" = 1 ] && echo ${T[tshark]} | tr ' ' '\n' | median || echo 0)
-    for tool in floor summary ndjson tshark; do
+    clear_s=$( [ -n "$twin" ] && echo ${T[cleartext]} | tr ' ' '\n' | median || echo 0)
+    for tool in floor summary cleartext ndjson tshark; do
       [ -z "${T[$tool]}" ] && continue
       s=$(echo ${T[$tool]} | tr ' ' '\n' | median)
       rss=$(echo ${R[$tool]} | tr ' ' '\n' | sort -n | tail -1)
       python3 -c "
-s=$s; b=$bytes; p=$packets; floor=$floor; ts=$tshark_s
+s=$s; b=$bytes; p=$packets; floor=$floor; ts=$tshark_s; cs=$clear_s
 vs = f'{s/floor:.2f}x' if floor>0 else '-'
 nd = f'{ts/s:.1f}x faster' if '$tool'=='ndjson' and ts>0 else ''
-print(f'| ws-$size-$variant ({b/1048576:.0f} MiB, {p} pkts) | $tool | {s:.2f} | {b/1e6/max(s,1e-9):.0f} | {p/max(s,1e-9):,.0f} | {$rss/1024:.1f} | {vs} | {nd} |')"
+wc = f'{s/cs:.2f}x' if '$tool'=='summary' and cs>0 else ''
+tool = 'summary (cleartext twin)' if '$tool'=='cleartext' else '$tool'
+print(f'| ws-$size-$variant ({b/1048576:.0f} MiB, {p} pkts) | {tool} | {s:.2f} | {b/1e6/max(s,1e-9):.0f} | {p/max(s,1e-9):,.0f} | {$rss/1024:.1f} | {vs} | {nd} | {wc} |')"
     done
   done
 done

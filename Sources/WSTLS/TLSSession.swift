@@ -667,8 +667,9 @@ public final class TLSSession {
             waitingSince = nil
             if isTLS13, let suite {
                 install13(secrets, suite: suite)
+                info.detail += " (appeared in the key log after the ServerHello)"
             } else if let m = secrets.masterSecret {
-                install12(master: m, source: "CLIENT_RANDOM \(randomText.prefix(16))… (appeared in the key log after the handshake)")
+                install12(master: m, source: "CLIENT_RANDOM \(randomText.prefix(16))… (appeared in the key log after the ServerHello)")
             }
             let records = held
             held = []

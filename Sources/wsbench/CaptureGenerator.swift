@@ -1,5 +1,14 @@
 import CZlib
 import WSDissector
+import WSTLS
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Whether the generated WebSocket traffic runs inside TLS (the wss benchmark).
+enum GeneratedTLS: Equatable {
+    case none, tls13, tls12
+}
 
 /// What the generator wrote, for checking the analyzer's counts.
 struct GeneratedCounts {
@@ -22,7 +31,16 @@ final class CaptureGenerator {
     let targetBytes: Int
     let maxOpen: Int
     let deflate: Bool
+    let tls: GeneratedTLS
     let mss = 1448
+    /// wss: the same connections and messages in cleartext, written beside the TLS capture
+    /// ("the same traffic in cleartext" of the benchmark), and the key log.
+    private var twin: PcapWriter?
+    private var keyLog: [UInt8] = []
+    private let keyLogPath: String
+    /// TLS randoms and secrets come from their own generator, so that the WebSocket traffic
+    /// draws the same numbers as the cleartext twin.
+    private var tlsRng = Rng(state: 0x7153_2026_1204_0001)
     var rng = Rng(state: 0x5eed_1234_abcd_ef01)
     var counts = GeneratedCounts()
     private var writer: PcapWriter
@@ -36,6 +54,11 @@ final class CaptureGenerator {
         var cseq: UInt32, sseq: UInt32
         var queue: [[UInt8]] = []
         var head = 0
+        /// The cleartext twin's packets and sequence numbers (wss mode).
+        var twinQueue: [[UInt8]] = []
+        var twinCseq: UInt32 = 0, twinSseq: UInt32 = 0
+        var clientSealer: TLSSealer?
+        var serverSealer: TLSSealer?
         var exchangesLeft: Int
         var stage = 0
         init(client: UInt32, server: UInt32, cport: UInt16, sport: UInt16, cseq: UInt32, sseq: UInt32, exchanges: Int) {
@@ -44,9 +67,16 @@ final class CaptureGenerator {
         }
     }
 
-    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool) {
+    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool, tls: GeneratedTLS = .none) {
         guard let w = PcapWriter(path: path) else { return nil }
         writer = w
+        self.tls = tls
+        keyLogPath = String(path.hasSuffix(".pcap") ? path.dropLast(5) : Substring(path)) + ".keys"
+        if tls != .none {
+            let twinPath = String(path.hasSuffix(".pcap") ? path.dropLast(5) : Substring(path)) + "-cleartext.pcap"
+            guard let t = PcapWriter(path: twinPath) else { return nil }
+            twin = t
+        }
         self.targetBytes = targetBytes
         self.maxOpen = maxOpen
         self.deflate = deflate
@@ -55,8 +85,10 @@ final class CaptureGenerator {
 
     func run() -> GeneratedCounts {
         var winding = false
-        while writer.bytesWritten < targetBytes || !open.isEmpty {
-            if writer.bytesWritten < targetBytes {
+        // wss: the cleartext twin is the size asked for; the TLS capture is a little larger.
+        var size: Int { twin?.bytesWritten ?? writer.bytesWritten }
+        while size < targetBytes || !open.isEmpty {
+            if size < targetBytes {
                 while open.count < maxOpen && (open.count < max(1, maxOpen / 4) || rng.below(8) == 0) { openConnection() }
             } else if !winding {
                 // Size reached: every open connection closes after its current exchange.
@@ -67,6 +99,10 @@ final class CaptureGenerator {
             let i = rng.below(open.count)
             let c = open[i]
             if c.head >= c.queue.count {
+                if let twin {
+                    for p in c.twinQueue { twin.record(time: time, p) }
+                    c.twinQueue.removeAll(keepingCapacity: true)
+                }
                 c.queue.removeAll(keepingCapacity: true)
                 c.head = 0
                 refill(c)
@@ -81,6 +117,11 @@ final class CaptureGenerator {
             c.head += 1
         }
         writer.close()
+        twin?.close()
+        if tls != .none, let f = fopen(keyLogPath, "wb") {
+            keyLog.withUnsafeBytes { _ = fwrite($0.baseAddress, 1, $0.count, f) }
+            fclose(f)
+        }
         if deflate { deflateEnd(&deflater) }
         counts.packets = writer.packets
         return counts
@@ -90,8 +131,10 @@ final class CaptureGenerator {
         nextPort += 1
         let client = 0x0a00_0000 | UInt32(nextPort / 20_000 + 1) << 8 | UInt32(nextPort % 200 + 1)
         let c = Conn(client: client, server: 0x0a01_0001 + UInt32(nextPort % 4), cport: UInt16(20_000 + nextPort % 40_000),
-                     sport: 8080, cseq: UInt32(truncatingIfNeeded: rng.next()), sseq: UInt32(truncatingIfNeeded: rng.next()),
+                     sport: tls == .none ? 8080 : 443, cseq: UInt32(truncatingIfNeeded: rng.next()), sseq: UInt32(truncatingIfNeeded: rng.next()),
                      exchanges: rng.range(30, 120))
+        c.twinCseq = c.cseq
+        c.twinSseq = c.sseq
         counts.connections += 1
         open.append(c)
     }
@@ -110,17 +153,42 @@ final class CaptureGenerator {
         c.sseq &+= UInt32(payload.count) + (flags & (TCPFlag.syn | TCPFlag.fin) != 0 ? 1 : 0)
     }
 
-    /// Sends bytes in MSS-sized segments, the receiver ACKing every second one.
+    /// The twin's packets: the cleartext capture of the same traffic.
+    private func twinPacket(_ c: Conn, fromClient client: Bool, _ flags: UInt8, _ payload: ArraySlice<UInt8> = [], options: [UInt8] = []) {
+        guard twin != nil else { return }
+        let add = UInt32(payload.count) + (flags & (TCPFlag.syn | TCPFlag.fin) != 0 ? 1 : 0)
+        if client {
+            c.twinQueue.append(SegmentBuilder.packet(src: c.client, dst: c.server, sport: c.cport, dport: c.sport, seq: c.twinCseq,
+                                                     ack: flags & TCPFlag.ack != 0 ? c.twinSseq : 0, flags: flags, payload: payload, options: options))
+            c.twinCseq &+= add
+        } else {
+            c.twinQueue.append(SegmentBuilder.packet(src: c.server, dst: c.client, sport: c.sport, dport: c.cport, seq: c.twinSseq,
+                                                     ack: c.twinCseq, flags: flags, payload: payload, options: options))
+            c.twinSseq &+= add
+        }
+    }
+
+    /// Sends application bytes: in TLS records in wss mode (and in clear to the twin).
     private func stream(_ c: Conn, fromClient client: Bool, _ bytes: [UInt8]) {
+        guard tls != .none else { return segments(c, fromClient: client, bytes) }
+        segments(c, fromClient: client, bytes, twin: true)
+        let sealed = client ? c.clientSealer!.records(bytes) : c.serverSealer!.records(bytes)
+        segments(c, fromClient: client, sealed)
+    }
+
+    /// Sends bytes in MSS-sized segments, the receiver ACKing every second one.
+    private func segments(_ c: Conn, fromClient client: Bool, _ bytes: [UInt8], twin toTwin: Bool = false) {
         var offset = 0
         var segments = 0
         while offset < bytes.count {
             let end = min(bytes.count, offset + mss)
-            if client { fromClient(c, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end]) } else { fromServer(c, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end]) }
+            if toTwin {
+                twinPacket(c, fromClient: client, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end])
+            } else if client { fromClient(c, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end]) } else { fromServer(c, TCPFlag.ack | TCPFlag.psh, bytes[offset..<end]) }
             offset = end
             segments += 1
             if segments % 2 == 0 || offset == bytes.count {
-                if client { fromServer(c, TCPFlag.ack) } else { fromClient(c, TCPFlag.ack) }
+                if toTwin { twinPacket(c, fromClient: !client, TCPFlag.ack) } else if client { fromServer(c, TCPFlag.ack) } else { fromClient(c, TCPFlag.ack) }
             }
         }
     }
@@ -132,6 +200,10 @@ final class CaptureGenerator {
             fromClient(c, TCPFlag.syn, options: synOptions)
             fromServer(c, TCPFlag.syn | TCPFlag.ack, options: synOptions)
             fromClient(c, TCPFlag.ack)
+            twinPacket(c, fromClient: true, TCPFlag.syn, options: synOptions)
+            twinPacket(c, fromClient: false, TCPFlag.syn | TCPFlag.ack, options: synOptions)
+            twinPacket(c, fromClient: true, TCPFlag.ack)
+            if tls != .none { tlsHandshake(c) }
             c.stage = 1
         case 1:
             var keyBytes = [UInt8](repeating: 0, count: 16)
@@ -172,9 +244,83 @@ final class CaptureGenerator {
             fromClient(c, TCPFlag.ack)
             fromClient(c, TCPFlag.fin | TCPFlag.ack)
             fromServer(c, TCPFlag.ack)
+            twinPacket(c, fromClient: false, TCPFlag.fin | TCPFlag.ack)
+            twinPacket(c, fromClient: true, TCPFlag.ack)
+            twinPacket(c, fromClient: true, TCPFlag.fin | TCPFlag.ack)
+            twinPacket(c, fromClient: false, TCPFlag.ack)
             c.stage = 4
         default:
             break
+        }
+    }
+
+    // MARK: - TLS
+
+    private func tlsBytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: tlsRng.next()) } }
+
+    private static func handshake(_ type: UInt8, _ body: [UInt8]) -> [UInt8] {
+        [type, UInt8(body.count >> 16), UInt8(body.count >> 8 & 0xFF), UInt8(body.count & 0xFF)] + body
+    }
+
+    private static func ext(_ type: UInt16, _ body: [UInt8]) -> [UInt8] {
+        [UInt8(type >> 8), UInt8(type & 0xFF), UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+    }
+
+    private static func plainRecord(_ type: UInt8, _ body: [UInt8]) -> [UInt8] {
+        [type, 3, 3, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+    }
+
+    private func appendKeyLine(_ label: String, _ random: [UInt8], _ secret: [UInt8]) {
+        keyLog += Array("\(label) \(tlsHex(random)) \(tlsHex(secret))\n".utf8)
+    }
+
+    /// The TLS handshake a real client and server would exchange, with random secrets logged:
+    /// TLS 1.3 1-RTT (ClientHello, ServerHello + encrypted EncryptedExtensions/Finished, client
+    /// Finished) or TLS 1.2 ECDHE (hellos, ServerHelloDone, ClientKeyExchange, CCS + Finished
+    /// both ways).
+    private func tlsHandshake(_ c: Conn) {
+        let clientRandom = tlsBytes(32), serverRandom = tlsBytes(32), session = tlsBytes(32)
+        let name = Array("bench.test".utf8)
+        var exts = Self.ext(0, [0, UInt8(name.count + 3), 0, 0, UInt8(name.count)] + name)
+        exts += Self.ext(16, [0, 9, 8] + Array("http/1.1".utf8))
+        exts += Self.ext(10, [0, 2, 0, 0x1d])
+        exts += Self.ext(13, [0, 2, 4, 3])
+        let suite: [UInt8] = tls == .tls13 ? [0x13, 0x01] : [0xC0, 0x2F]
+        if tls == .tls13 {
+            exts += Self.ext(43, [2, 3, 4])
+            exts += Self.ext(51, [0, 36, 0, 0x1d, 0, 32] + tlsBytes(32))
+        }
+        let hello = [3, 3] + clientRandom + [32] + session + [0, 2] + suite + [1, 0] + [UInt8(exts.count >> 8), UInt8(exts.count & 0xFF)] + exts
+        segments(c, fromClient: true, Self.plainRecord(22, Self.handshake(1, hello)))
+        if tls == .tls13 {
+            let sext = Self.ext(43, [3, 4]) + Self.ext(51, [0, 0x1d, 0, 32] + tlsBytes(32))
+            let serverHello = [3, 3] + serverRandom + [32] + session + suite + [0] + [0, UInt8(sext.count)] + sext
+            let secrets = (0..<4).map { _ in tlsBytes(32) }
+            for (label, secret) in zip(["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                                        "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"], secrets) {
+                appendKeyLine(label, clientRandom, secret)
+            }
+            var serverHS = TLSSealer(tls13Secret: secrets[1])
+            var clientHS = TLSSealer(tls13Secret: secrets[0])
+            let alpn = Self.ext(16, [0, 9, 8] + Array("http/1.1".utf8))
+            let flight = Self.handshake(8, [0, UInt8(alpn.count)] + alpn) + Self.handshake(20, tlsBytes(32))
+            segments(c, fromClient: false, Self.plainRecord(22, Self.handshake(2, serverHello)) + Self.plainRecord(20, [1])
+                     + serverHS.seal(type: 22, flight[...]))
+            segments(c, fromClient: true, Self.plainRecord(20, [1]) + clientHS.seal(type: 22, Self.handshake(20, tlsBytes(32))[...]))
+            c.clientSealer = TLSSealer(tls13Secret: secrets[2])
+            c.serverSealer = TLSSealer(tls13Secret: secrets[3])
+        } else {
+            let sext = Self.ext(0xFF01, [0]) + Self.ext(16, [0, 9, 8] + Array("http/1.1".utf8))
+            let serverHello = [3, 3] + serverRandom + [32] + tlsBytes(32) + suite + [0] + [0, UInt8(sext.count)] + sext
+            let master = tlsBytes(48)
+            appendKeyLine("CLIENT_RANDOM", clientRandom, master)
+            var (client, server) = TLSSealer.tls12(master: master, clientRandom: clientRandom, serverRandom: serverRandom)
+            segments(c, fromClient: false, Self.plainRecord(22, Self.handshake(2, serverHello) + Self.handshake(14, [])))
+            segments(c, fromClient: true, Self.plainRecord(22, Self.handshake(16, [65] + [4] + tlsBytes(64)))
+                     + Self.plainRecord(20, [1]) + client.seal(type: 22, Self.handshake(20, tlsBytes(12))[...]))
+            segments(c, fromClient: false, Self.plainRecord(20, [1]) + server.seal(type: 22, Self.handshake(20, tlsBytes(12))[...]))
+            c.clientSealer = client
+            c.serverSealer = server
         }
     }
 

@@ -228,6 +228,92 @@ struct LiveCaptureTests {
         #expect(phases.first == "handshake" && phases.last == "teardown", "\(phases)")
     }
 
+    /// wss live: the client writes its key log while wstrace captures, so the key of the
+    /// connection appears only after its ServerHello has been dissected; the records held
+    /// meanwhile are decrypted once it shows up (issue 15), and the whole WebSocket is seen.
+    @Test func wssCaptureDecryptsWithAKeyLogThatGrows() throws {
+        guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
+        guard let openssl = Tools.which("openssl") else {
+            if Tools.isCI { Issue.record("openssl is required under CI") }
+            return
+        }
+        let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path, key = dir.appendingPathComponent("key.pem").path
+        let made = try Tools.run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                                           "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=wss.test"])
+        #expect(made.status == 0, "\(made.stderr)")
+        // Empty at the start: wstrace opens it before dropping root, the client appends to it.
+        let keys = dir.appendingPathComponent("keys.txt")
+        try Data().write(to: keys)
+        let script = dir.appendingPathComponent("peer.py")
+        try LiveCaptureTests.wssPeerScript.write(to: script, atomically: true, encoding: .utf8)
+        let peer = try Streamed(python, [script.path, cert, key, keys.path])
+        defer { peer.kill() }
+        #expect(Streamed.wait(seconds: 15) { peer.stdout.contains("\n") }, "peer did not start: \(peer.stderr)")
+        let portLine = try #require(peer.stdout.split(separator: "\n").first { $0.hasPrefix("PORT ") })
+        let port = try #require(Int(portLine.dropFirst(5)))
+
+        let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)", "--format", "ndjson",
+                                                  "--keylog", keys.path])
+        defer { capture.kill() }
+        #expect(Streamed.wait(seconds: 10) { capture.stderr.contains("listening on lo") }, "\(capture.stderr)")
+        peer.send("go\n")
+        #expect(peer.waitForExit(seconds: 20), "the peers did not finish: \(peer.stdout) \(peer.stderr)")
+        #expect(peer.process.terminationStatus == 0, "peer failed: \(peer.stderr)")
+        #expect(Streamed.wait(seconds: 10) { capture.stdout.contains("\"type\":\"connection\"") }, "\(capture.stdout)")
+        capture.process.interrupt()
+        #expect(capture.waitForExit(seconds: 10), "wstrace did not stop on SIGINT")
+        let objects = try capture.stdout.split(separator: "\n").map { try Tools.json(Data($0.utf8)) }
+        let connection = try #require(objects.first { $0["type"] as? String == "connection" })
+        let tls = try #require(connection["tls"] as? [String: Any])
+        #expect(tls["decryption"] as? String == "decrypted", "\(tls)")
+        #expect((tls["detail"] as? String ?? "").contains("appeared in the key log after the ServerHello"), "\(tls)")
+        #expect(tls["version"] as? String == "TLS 1.3" && tls["sni"] as? String == "wss.test")
+        #expect(connection["verdict"] as? String == "TLS 1.3 to wss.test (decrypted); closed cleanly by client, 1000")
+        let texts = objects.compactMap { ($0["message"] as? [String: Any])?["text"] as? String }
+        #expect(texts == ["alpha", "echo: alpha", "beta", "echo: beta", "gamma", "echo: gamma"])
+    }
+
+    static let wssPeerScript = """
+        import asyncio, ssl, sys
+        import websockets
+
+        cert, key, keylog = sys.argv[1], sys.argv[2], sys.argv[3]
+
+        async def echo(ws):
+            async for message in ws:
+                await ws.send("echo: " + message)
+
+        async def main():
+            server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ctx.load_cert_chain(cert, key)
+            client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            client_ctx.check_hostname = False
+            client_ctx.verify_mode = ssl.CERT_NONE
+            # The client logs to a file of its own; its lines reach the watched key log only
+            # after the first message, as when a browser's key log lags behind the capture.
+            client_ctx.keylog_filename = keylog + ".private"
+            async with websockets.serve(echo, "127.0.0.1", 0, ssl=server_ctx, compression=None) as server:
+                port = server.sockets[0].getsockname()[1]
+                print(f"PORT {port}", flush=True)
+                await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+                async with websockets.connect(f"wss://127.0.0.1:{port}/live", ssl=client_ctx, server_hostname="wss.test",
+                                              compression=None) as ws:
+                    for text in ["alpha", "beta", "gamma"]:
+                        await ws.send(text)
+                        print("GOT", await ws.recv(), flush=True)
+                        await asyncio.sleep(0.3)
+                        if text == "alpha":
+                            with open(keylog + ".private") as src, open(keylog, "a") as dst:
+                                dst.write(src.read())
+                    await ws.close(1000, "done")
+                await asyncio.sleep(0.2)
+            print("DONE", flush=True)
+
+        asyncio.run(asyncio.wait_for(main(), 20))
+        """
+
     static let peerScript = """
         import asyncio, sys
         import websockets
