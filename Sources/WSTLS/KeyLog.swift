@@ -43,75 +43,102 @@ public final class TLSKeyLog: @unchecked Sendable {
     }
 
     /// Adds the lines of a key log text. `source` names it in warnings; `firstLine` numbers the
-    /// first line (a live key log read in pieces).
+    /// first line (a live key log read in pieces). Parsed as bytes: a browser's key log can hold
+    /// hundreds of thousands of lines.
     public func add(_ text: String, source: String, firstLine: Int = 1) {
+        var text = text
+        text.withUTF8 { add(bytes: UnsafeRawBufferPointer($0), source: source, firstLine: firstLine) }
+    }
+
+    private func add(bytes: UnsafeRawBufferPointer, source: String, firstLine: Int) {
         var number = firstLine - 1
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
             number += 1
-            var line = raw
-            if line.last == "\r" { line.removeLast() }
-            let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
-            if trimmed.isEmpty || trimmed.first == "#" { continue }
-            let fields = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            func warn(_ reason: String) { warnings.append(TLSKeyLogWarning(source: source, line: number, reason: reason)) }
-            guard fields.count == 3 else {
-                warn("expected LABEL CLIENT_RANDOM SECRET, found \(fields.count) field(s)")
-                continue
-            }
-            let label = String(fields[0])
-            // RSA lines key a pre-master secret by encrypted prefix, not by client random: not ours.
-            if label == "RSA" || label == "PMS_CLIENT_RANDOM" { continue }
-            guard let random = TLSKeyLog.hexBytes(fields[1]), random.count == 32 else {
-                warn("client random is not 32 bytes of hex")
-                continue
-            }
-            guard let secret = TLSKeyLog.hexBytes(fields[2]), !secret.isEmpty else {
-                warn("secret is not hex")
-                continue
-            }
-            var entry = table[random] ?? TLSSecrets()
-            switch label {
-            case "CLIENT_RANDOM":
-                guard secret.count == 48 else { warn("CLIENT_RANDOM master secret is \(secret.count) bytes, not 48"); continue }
-                entry.masterSecret = secret
-            case "CLIENT_HANDSHAKE_TRAFFIC_SECRET": entry.clientHandshake = secret
-            case "SERVER_HANDSHAKE_TRAFFIC_SECRET": entry.serverHandshake = secret
-            case "CLIENT_TRAFFIC_SECRET_0": entry.clientTraffic0 = secret
-            case "SERVER_TRAFFIC_SECRET_0": entry.serverTraffic0 = secret
-            case "CLIENT_EARLY_TRAFFIC_SECRET": entry.clientEarly = secret
-            case "EXPORTER_SECRET", "EARLY_EXPORTER_SECRET", "EARLY_EXPORTER_MASTER_SECRET":
-                continue
-            default:
-                // OpenSSL 3 logs the secrets after a KeyUpdate (…_TRAFFIC_SECRET_N): they are
-                // derived here instead, so the line is tolerated.
-                if (label.hasPrefix("CLIENT_TRAFFIC_SECRET_") || label.hasPrefix("SERVER_TRAFFIC_SECRET_")),
-                   label.split(separator: "_").last.flatMap({ Int($0) }) != nil {
-                    continue
-                }
-                warn("unknown label \(label.prefix(40))")
-                continue
-            }
-            table[random] = entry
+            addLine(UnsafeRawBufferPointer(rebasing: bytes[start..<end]), number: number, source: source)
+            if end >= bytes.count { break }
+            start = end + 1
         }
     }
 
-    static func hexBytes(_ s: Substring) -> [UInt8]? {
-        guard s.utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count / 2)
-        var high: UInt8?
-        for c in s.utf8 {
-            let v: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): v = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): v = c - UInt8(ascii: "A") + 10
-            default: return nil
+    private func addLine(_ raw: UnsafeRawBufferPointer, number: Int, source: String) {
+        var line = raw
+        if let last = line.last, last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
+        // Fields separated by spaces or tabs.
+        var fields: [UnsafeRawBufferPointer] = []
+        var i = 0
+        while i < line.count {
+            while i < line.count && (line[i] == 0x20 || line[i] == 0x09) { i += 1 }
+            guard i < line.count else { break }
+            let fieldStart = i
+            while i < line.count && line[i] != 0x20 && line[i] != 0x09 { i += 1 }
+            fields.append(UnsafeRawBufferPointer(rebasing: line[fieldStart..<i]))
+            if fields.count > 3 { break }
+        }
+        if fields.isEmpty || fields[0].first == UInt8(ascii: "#") { return }
+        func warn(_ reason: String) { warnings.append(TLSKeyLogWarning(source: source, line: number, reason: reason)) }
+        guard fields.count == 3 else {
+            warn(fields.count > 3 ? "expected LABEL CLIENT_RANDOM SECRET, found more than 3 fields"
+                                  : "expected LABEL CLIENT_RANDOM SECRET, found \(fields.count) field(s)")
+            return
+        }
+        let label = String(decoding: fields[0], as: UTF8.self)
+        // RSA lines key a pre-master secret by encrypted prefix, not by client random: not ours.
+        if label == "RSA" || label == "PMS_CLIENT_RANDOM" { return }
+        guard let random = TLSKeyLog.hexBytes(fields[1]), random.count == 32 else {
+            warn("client random is not 32 bytes of hex")
+            return
+        }
+        guard let secret = TLSKeyLog.hexBytes(fields[2]), !secret.isEmpty else {
+            warn("secret is not hex")
+            return
+        }
+        var entry = table[random] ?? TLSSecrets()
+        switch label {
+        case "CLIENT_RANDOM":
+            guard secret.count == 48 else { warn("CLIENT_RANDOM master secret is \(secret.count) bytes, not 48"); return }
+            entry.masterSecret = secret
+        case "CLIENT_HANDSHAKE_TRAFFIC_SECRET": entry.clientHandshake = secret
+        case "SERVER_HANDSHAKE_TRAFFIC_SECRET": entry.serverHandshake = secret
+        case "CLIENT_TRAFFIC_SECRET_0": entry.clientTraffic0 = secret
+        case "SERVER_TRAFFIC_SECRET_0": entry.serverTraffic0 = secret
+        case "CLIENT_EARLY_TRAFFIC_SECRET": entry.clientEarly = secret
+        case "EXPORTER_SECRET", "EARLY_EXPORTER_SECRET", "EARLY_EXPORTER_MASTER_SECRET":
+            return
+        default:
+            // OpenSSL 3 logs the secrets after a KeyUpdate (…_TRAFFIC_SECRET_N): they are
+            // derived here instead, so the line is tolerated.
+            if (label.hasPrefix("CLIENT_TRAFFIC_SECRET_") || label.hasPrefix("SERVER_TRAFFIC_SECRET_")),
+               label.split(separator: "_").last.flatMap({ Int($0) }) != nil {
+                return
             }
-            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+            warn("unknown label \(label.prefix(40))")
+            return
+        }
+        table[random] = entry
+    }
+
+    static func hexBytes(_ s: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard s.count % 2 == 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: s.count / 2)
+        for k in 0..<(s.count / 2) {
+            guard let high = nibble(s[2 * k]), let low = nibble(s[2 * k + 1]) else { return nil }
+            out[k] = high << 4 | low
         }
         return out
     }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
 }
 
 /// Lowercase hex of bytes (client randoms in messages).

@@ -1,5 +1,21 @@
 import Crypto
+import Foundation
 import _CryptoExtras
+
+/// A decrypted record: its content type and its content, the first `length` bytes of `data`
+/// (TLS 1.3's inner type and padding, or TLS 1.2 CBC's MAC and padding, lie past it).
+struct OpenedRecord {
+    var type: UInt8
+    var data: Data
+    var length: Int
+
+    /// The content as an array (tests).
+    var plaintext: [UInt8] { Array(data.prefix(length)) }
+
+    func withContent<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        data.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[..<length])) }
+    }
+}
 
 /// Why a record could not be decrypted.
 enum RecordError: Error, Equatable {
@@ -75,14 +91,14 @@ struct RecordCipher {
 
     /// Decrypts one record's fragment; on success the sequence number moves on. TLS 1.3 returns
     /// the inner content type and strips the padding; TLS 1.2 returns the record's own type.
-    mutating func open(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer) throws(RecordError) -> (type: UInt8, plaintext: [UInt8]) {
+    mutating func open(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer) throws(RecordError) -> OpenedRecord {
         let result = try open(type: type, version: version, fragment: fragment, sequence: sequence)
         sequence &+= 1
         return result
     }
 
     /// Decrypts with a given sequence number, moving nothing (for resynchronising after a gap).
-    func open(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer, sequence seq: UInt64) throws(RecordError) -> (type: UInt8, plaintext: [UInt8]) {
+    func open(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer, sequence seq: UInt64) throws(RecordError) -> OpenedRecord {
         switch protection {
         case .aesGCM, .chacha20Poly1305:
             return try openAEAD(type: type, version: version, fragment: fragment, sequence: seq)
@@ -95,11 +111,11 @@ struct RecordCipher {
         (0..<8).map { UInt8(truncatingIfNeeded: seq >> (56 - 8 * UInt64($0))) }
     }
 
-    private func openAEAD(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer, sequence seq: UInt64) throws(RecordError) -> (type: UInt8, plaintext: [UInt8]) {
+    private func openAEAD(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer, sequence seq: UInt64) throws(RecordError) -> OpenedRecord {
         let seqBytes = RecordCipher.sequenceBytes(seq)
         var nonce: [UInt8]
         var body = fragment
-        var aad: [UInt8]
+        let aad: [UInt8]
         let tlsGCM: Bool
         if case .aesGCM = protection, !isTLS13 { tlsGCM = true } else { tlsGCM = false }
         if tlsGCM {
@@ -121,24 +137,28 @@ struct RecordCipher {
         }
         let ciphertext = UnsafeRawBufferPointer(rebasing: body[..<cipherLength])
         let tag = UnsafeRawBufferPointer(rebasing: body[cipherLength...])
-        var plain: [UInt8]
+        let plain: Data
         do {
             switch protection {
             case .aesGCM:
                 let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                plain = Array(try AES.GCM.open(box, using: key, authenticating: aad))
+                plain = try AES.GCM.open(box, using: key, authenticating: aad)
             default:
                 let box = try ChaChaPoly.SealedBox(nonce: ChaChaPoly.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                plain = Array(try ChaChaPoly.open(box, using: key, authenticating: aad))
+                plain = try ChaChaPoly.open(box, using: key, authenticating: aad)
             }
         } catch {
             throw .authentication
         }
-        guard isTLS13 else { return (type, plain) }
+        guard isTLS13 else { return OpenedRecord(type: type, data: plain, length: plain.count) }
         // TLSInnerPlaintext: content, the real type, then zeros.
-        while let last = plain.last, last == 0 { plain.removeLast() }
-        guard let inner = plain.popLast() else { throw .malformed }
-        return (inner, plain)
+        let inner: (type: UInt8, length: Int)? = plain.withUnsafeBytes { b in
+            var end = b.count
+            while end > 0 && b[end - 1] == 0 { end -= 1 }
+            return end > 0 ? (b[end - 1], end - 1) : nil
+        }
+        guard let inner else { throw .malformed }
+        return OpenedRecord(type: inner.type, data: plain, length: inner.length)
     }
 
     private func hmac(_ mac: MACHash, _ parts: [UInt8]...) -> [UInt8] {
@@ -160,7 +180,7 @@ struct RecordCipher {
     }
 
     private func openCBC(type: UInt8, version: UInt16, fragment: UnsafeRawBufferPointer, sequence seq: UInt64,
-                         mac: MACHash) throws(RecordError) -> (type: UInt8, plaintext: [UInt8]) {
+                         mac: MACHash) throws(RecordError) -> OpenedRecord {
         let seqBytes = RecordCipher.sequenceBytes(seq)
         let header: (Int) -> [UInt8] = { n in seqBytes + [type, UInt8(version >> 8), UInt8(version & 0xFF), UInt8(n >> 8), UInt8(n & 0xFF)] }
         var encrypted = fragment
@@ -186,12 +206,12 @@ struct RecordCipher {
         let padStart = plain.count - Int(padLength) - 1
         guard plain[padStart...].allSatisfy({ $0 == padLength }) else { throw .authentication }
         plain.removeLast(Int(padLength) + 1)
-        if encryptThenMAC { return (type, plain) }
+        if encryptThenMAC { return OpenedRecord(type: type, data: Data(plain), length: plain.count) }
         guard plain.count >= mac.length else { throw .authentication }
         let macStart = plain.count - mac.length
         let content = Array(plain[..<macStart])
         let expected = hmac(mac, header(content.count), content)
         guard expected.elementsEqual(plain[macStart...]) else { throw .authentication }
-        return (type, content)
+        return OpenedRecord(type: type, data: Data(content), length: content.count)
     }
 }

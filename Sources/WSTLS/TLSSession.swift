@@ -114,7 +114,7 @@ public enum TLSOutput {
 /// decrypted application bytes and TLS facts out. Pure: keys come from a `TLSKeyLog`, time from
 /// packets.
 public final class TLSSession {
-    private struct Direction {
+    private final class Direction {
         var pending: [UInt8] = []
         var handshake: [UInt8] = []
         var handshakeBroken = false
@@ -143,8 +143,8 @@ public final class TLSSession {
     public let limits: TLSLimits
     private let keyLog: TLSKeyLog?
     private let cache: TLSSessionCache
-    private var client = Direction()
-    private var server = Direction()
+    private let client = Direction()
+    private let server = Direction()
     private var clientHello: ClientHelloInfo?
     private var serverHello: ServerHelloInfo?
     private var suite: CipherSuite?
@@ -184,26 +184,33 @@ public final class TLSSession {
         self.packet = packet
         self.time = time
         checkWaiting(emit)
+        let d = dir(fromClient)
         var rest = bytes
-        withDirection(fromClient) { d in
-            if d.lostSync || !d.pending.isEmpty {
-                d.pending.append(contentsOf: rest)
-                rest = UnsafeRawBufferPointer(start: nil, count: 0)
-            }
+        if d.lostSync {
+            d.pending.append(contentsOf: rest)
+            rest = UnsafeRawBufferPointer(start: nil, count: 0)
+            resync(fromClient, emit)
         }
-        if direction(fromClient).lostSync { resync(fromClient, emit) }
-        // Whole records straight from the packet's bytes; a partial one waits in `pending`.
-        if !direction(fromClient).pending.isEmpty {
-            var pending = direction(fromClient).pending
-            withDirection(fromClient) { $0.pending = [] }
-            let used = pending.withUnsafeBytes { records($0, fromClient: fromClient, emit) }
-            pending.removeFirst(used)
-            withDirection(fromClient) { d in d.pending = pending + d.pending }
-        } else if rest.count > 0 {
-            let used = records(rest, fromClient: fromClient, emit)
-            if used < rest.count {
-                withDirection(fromClient) { d in d.pending.append(contentsOf: rest[used...]) }
+        // A record begun in an earlier chunk: complete it with only the bytes it needs, so that
+        // the rest of the chunk is read in place.
+        while !d.pending.isEmpty && !d.lostSync {
+            var need = 5
+            if d.pending.count >= 5 { need += Int(d.pending[3]) << 8 | Int(d.pending[4]) }
+            if d.pending.count < need && rest.count > 0 {
+                let take = min(need - d.pending.count, rest.count)
+                d.pending.append(contentsOf: rest[..<take])
+                rest = UnsafeRawBufferPointer(rebasing: rest[take...])
+                continue  // the header may just have become whole
             }
+            if d.pending.count < need { break }
+            var held: [UInt8] = []
+            swap(&held, &d.pending)
+            let used = held.withUnsafeBytes { records($0, fromClient: fromClient, emit) }
+            if used < held.count { d.pending = Array(held[used...]) }
+        }
+        if d.pending.isEmpty && !d.lostSync && rest.count > 0 {
+            let used = records(rest, fromClient: fromClient, emit)
+            if used < rest.count { d.pending.append(contentsOf: rest[used...]) }
         }
         flush(fromClient, emit)
     }
@@ -242,10 +249,11 @@ public final class TLSSession {
 
     // MARK: - Records
 
+    private func dir(_ fromClient: Bool) -> Direction { fromClient ? client : server }
     private func direction(_ fromClient: Bool) -> Direction { fromClient ? client : server }
 
-    private func withDirection<R>(_ fromClient: Bool, _ body: (inout Direction) -> R) -> R {
-        fromClient ? body(&client) : body(&server)
+    private func withDirection<R>(_ fromClient: Bool, _ body: (Direction) -> R) -> R {
+        body(fromClient ? client : server)
     }
 
     /// Handles the complete records at the start of `bytes`; returns the bytes used.
@@ -310,7 +318,7 @@ public final class TLSSession {
                         d.applicationSecret = nil
                     }
                     info.decryptedRecords += 1
-                    opened.plaintext.withUnsafeBytes { content(type: opened.type, fromClient: fromClient, decrypted: true, $0, emit) }
+                    opened.withContent { content(type: opened.type, fromClient: fromClient, decrypted: true, $0, emit) }
                     return
                 }
             }
@@ -324,7 +332,7 @@ public final class TLSSession {
                 d.consecutiveFailures = 0
             }
             info.decryptedRecords += 1
-            opened.plaintext.withUnsafeBytes { content(type: opened.type, fromClient: fromClient, decrypted: true, $0, emit) }
+            opened.withContent { content(type: opened.type, fromClient: fromClient, decrypted: true, $0, emit) }
         } catch {
             info.authenticationFailures += 1
             cipher.sequence &+= 1
@@ -368,7 +376,7 @@ public final class TLSSession {
         case 22:
             handshakeBytes(bytes, fromClient: fromClient, decrypted: decrypted, emit)
         case 20:
-            withDirection(fromClient) { $0.items.append(.changeCipherSpec) }
+            dir(fromClient).items.append(.changeCipherSpec)
             // Before the ServerHello (after a HelloRetryRequest) it is TLS 1.3's compatibility CCS.
             if !isTLS13 && serverHello != nil { changeCipherSpec(fromClient, emit) }
         case 21:
@@ -376,7 +384,7 @@ public final class TLSSession {
             let alert = TLSAlertInfo(fromClient: fromClient, level: bytes[0], description: bytes[1], packet: packet,
                                      decrypted: decrypted)
             info.alerts.append(alert)
-            withDirection(fromClient) { $0.items.append(.alert(level: bytes[0], description: bytes[1], decrypted: decrypted)) }
+            dir(fromClient).items.append(.alert(level: bytes[0], description: bytes[1], decrypted: decrypted))
         case 23:
             if decrypted {
                 withDirection(fromClient) { d in
@@ -418,12 +426,12 @@ public final class TLSSession {
             at += 4 + length
         }
         buffer.removeFirst(at)
-        withDirection(fromClient) { $0.handshake = buffer }
+        dir(fromClient).handshake = buffer
     }
 
     private func handshakeMessage(_ type: UInt8, body: ArraySlice<UInt8>, fromClient: Bool, decrypted: Bool,
                                   _ emit: (TLSOutput) -> Void) {
-        func item(_ i: TLSRecordEvent.Item) { withDirection(fromClient) { $0.items.append(i) } }
+        func item(_ i: TLSRecordEvent.Item) { dir(fromClient).items.append(i) }
         switch type {
         case 1 where fromClient:
             guard let hello = ClientHelloInfo.parse(body) else { item(.handshake(type: type, decrypted: decrypted)); return }
@@ -488,7 +496,7 @@ public final class TLSSession {
         case 24:
             info.keyUpdates += 1
             item(.handshake(type: type, decrypted: decrypted))
-            if isTLS13 { withDirection(fromClient) { $0.keyUpdate = true } }
+            if isTLS13 { dir(fromClient).keyUpdate = true }
         default:
             item(.handshake(type: type, decrypted: decrypted))
         }
@@ -584,7 +592,7 @@ public final class TLSSession {
     /// TLS 1.2: a ChangeCipherSpec turns on its sender's decryption; the first one looks up the
     /// master secret (the key log's line, else the session it resumes).
     private func changeCipherSpec(_ fromClient: Bool, _ emit: (TLSOutput) -> Void) {
-        withDirection(fromClient) { $0.protected = true }
+        dir(fromClient).protected = true
         if tls12Ciphers == nil && info.decryption == nil && waitingSince == nil { setUpTLS12(emit) }
         guard let pair = tls12Ciphers else { return }
         withDirection(fromClient) { d in

@@ -147,6 +147,9 @@ public final class Analyzer {
     public var peakConnections: Int { table.peakCount }
     public var peakBufferedBytes: Int { table.peakBufferedBytes }
     public var peakRecognitionBytes: Int { recognitionBudget.peak }
+    /// TLS 1.2 connections that resumed a session this run did not see and had no key line of
+    /// their own: in a sharded run, another shard may hold the session (so the run is redone).
+    public private(set) var unresolvedResumptions = 0
 
     /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
     /// while the reassembly works on the segment.
@@ -614,6 +617,7 @@ public final class Analyzer {
 
     private func finalize(_ t: ConnectionTracker) {
         t.syncSummary()
+        if let tls = t.summary.tls, tls.resumed, tls.version == 0x0303, tls.decryption == .noKey { unresolvedResumptions += 1 }
         t.summary.end = max(t.summary.end, t.summary.start)
         if t.summary.teardown.rstFrom == nil && t.summary.teardown.complete { t.summary.state = .closed }
     }

@@ -53,8 +53,7 @@ struct Read: ParsableCommand {
         let sink = OutputSink()
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
-        // Shards would each see only their own TLS 1.2 sessions: decrypting runs take one pass.
-        if summary, analyzerOptions.keyLog == nil, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
+        if summary, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
            case let workers = ShardedSummary.workers(requested: threads, path: file), workers > 1 {
             let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
             let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers,

@@ -52,6 +52,7 @@ struct ShardedSummary {
         var peakConnections = 0
         var peakBufferedBytes = 0
         var peakRecognitionBytes = 0
+        var unresolvedResumptions = 0
         var damage: String?
         var failed = false
 
@@ -76,7 +77,9 @@ struct ShardedSummary {
         let limits = options.reassembly
         guard shards.reduce(0, { $0 + $1.peakConnections }) <= limits.maxConnections,
               shards.reduce(0, { $0 + $1.peakBufferedBytes }) <= limits.maxBufferedTotal,
-              shards.reduce(0, { $0 + $1.peakRecognitionBytes }) <= options.maxRecognitionHeld else { return nil }
+              shards.reduce(0, { $0 + $1.peakRecognitionBytes }) <= options.maxRecognitionHeld,
+              // A TLS 1.2 session resumed from a connection that another shard followed.
+              shards.allSatisfy({ $0.unresolvedResumptions == 0 }) else { return nil }
         return Outcome(firstTime: shards[0].firstTime,
                        shards: shards.map(\.summaries),
                        order: ShardMerge.order(firstPackets: shards.map(\.summaries.firstPackets)),
@@ -117,6 +120,7 @@ struct ShardedSummary {
         result.peakConnections = analysis.peakConnections
         result.peakBufferedBytes = analysis.peakBufferedBytes
         result.peakRecognitionBytes = analysis.peakRecognitionBytes
+        result.unresolvedResumptions = analysis.unresolvedResumptions
         return result
     }
 }

@@ -8,7 +8,9 @@ import Testing
     func summaryOnSeveralThreadsIsTheSummaryOnOne(path: String) throws {
         // The last variant releases idle connections mid-capture (4 captures have such pauses):
         // shards must release them at the same packets, and number later streams the same.
-        for arguments in [["--format", "text"], ["--format", "json"], ["--idle-timeout", "1"]] {
+        // wss captures are decrypted: a TLS 1.2 session resumed across shards redoes the run.
+        let keys = Tools.keyLog(for: path).map { ["--keylog", $0] } ?? []
+        for arguments in [["--format", "text"], ["--format", "json"], ["--idle-timeout", "1"]].map({ $0 + keys }) {
             let one = try Tools.wstrace(["read", path, "--summary", "--threads", "1"] + arguments)
             for threads in [2, 3] {
                 let many = try Tools.wstrace(["read", path, "--summary", "--threads", "\(threads)"] + arguments)
@@ -22,7 +24,8 @@ import Testing
 
     @Test(arguments: Tools.captures())
     func renderingThreadChangesNothing(path: String) throws {
-        for arguments in [["--no-color"], ["--format", "ndjson"], ["--format", "json"], ["--format", "ndjson", "--payloads", "full"]] {
+        let keys = Tools.keyLog(for: path).map { ["--keylog", $0] } ?? []
+        for arguments in [["--no-color"], ["--format", "ndjson"], ["--format", "json"], ["--format", "ndjson", "--payloads", "full"]].map({ $0 + keys }) {
             let one = try Tools.wstrace(["read", path, "--threads", "1"] + arguments)
             let two = try Tools.wstrace(["read", path, "--threads", "2"] + arguments)
             #expect(two.status == one.status, "\(path) \(arguments)")
@@ -46,6 +49,23 @@ import Testing
     }
 
     /// A file cut mid-record: every thread stops at the same record, with the same message.
+    /// The resumed TLS 1.2 connection needs the session of the first: whichever shards they
+    /// fall in, the summary is the one-pass summary (resumed and decrypted).
+    @Test func resumedSessionAcrossShards() throws {
+        let dir = Tools.fixtures.appendingPathComponent("tls")
+        for name in ["wss-tls12-resume-id", "wss-tls12-resume-ticket"] {
+            let args = ["read", dir.appendingPathComponent(name + ".pcap").path, "--keylog",
+                        dir.appendingPathComponent(name + ".keys").path, "--summary", "--format", "json"]
+            let one = try Tools.wstrace(args + ["--threads", "1"])
+            for threads in 2...4 {
+                let many = try Tools.wstrace(args + ["--threads", "\(threads)"])
+                #expect(many.stdout == one.stdout, "\(name) \(threads)")
+            }
+            let connections = try Tools.json(one.stdout)["connections"] as! [[String: Any]]
+            #expect(connections.allSatisfy { ($0["tls"] as? [String: Any])?["decryption"] as? String == "decrypted" })
+        }
+    }
+
     @Test func damagedFileOnSeveralThreads() throws {
         let path = Tools.fixtures.appendingPathComponent("linktypes/truncated-mid-record.pcap").path
         for arguments in [["--summary"], ["--summary", "--format", "json"], ["--format", "ndjson"], []] {
