@@ -41,6 +41,7 @@ for n in $NAMES; do
   done
   [ $ok = 1 ] || { echo "gen_tls.py $n failed" >&2; exit 1; }
 done
+for n in wss-tls13-alert wss-tls12-alert; do echo "--- gen_tls_alert.py $n"; rm -f "$OUT/$n".pcap "$OUT/$n".keys "$LOGS/$n".json; timeout 120 python3 gen_tls_alert.py "$n" || { echo "gen_tls_alert.py $n failed" >&2; exit 1; }; done
 echo "--- make_derived.py"
 python3 make_derived.py
 
