@@ -127,8 +127,10 @@ public final class TLSSession {
         var finished = false
         var problemReported = false
         var consecutiveFailures = 0
-        /// Gave up decrypting this direction: records are only counted.
+        /// Gave up decrypting this direction: encrypted records are only counted.
         var givenUp = false
+        /// The bytes stopped looking like TLS records: everything is only counted.
+        var streamLost = false
         /// A TCP gap broke the record boundaries: look for them again.
         var lostSync = false
         var switchToApplication = false
@@ -258,6 +260,10 @@ public final class TLSSession {
 
     /// Handles the complete records at the start of `bytes`; returns the bytes used.
     private func records(_ bytes: UnsafeRawBufferPointer, fromClient: Bool, _ emit: (TLSOutput) -> Void) -> Int {
+        if dir(fromClient).streamLost {
+            dir(fromClient).encryptedBytes += bytes.count
+            return bytes.count
+        }
         var at = 0
         while bytes.count - at >= 5 {
             let length = Int(bytes[at + 3]) << 8 | Int(bytes[at + 4])
@@ -268,6 +274,7 @@ public final class TLSSession {
                         d.items.append(.problem("not a TLS record header at stream byte \(at): TLS stream lost"))
                     }
                     d.givenUp = true
+                    d.streamLost = true
                     d.encryptedBytes += bytes.count - at
                 }
                 return bytes.count
@@ -291,16 +298,18 @@ public final class TLSSession {
         let version = UInt16(record[1]) << 8 | UInt16(record[2])
         let fragment = UnsafeRawBufferPointer(rebasing: record[5...])
         let d = direction(fromClient)
-        if d.givenUp {
-            count(fromClient, bytes: record.count)
-            return
-        }
         // TLS 1.3 keeps ChangeCipherSpec (middlebox compatibility) and early plaintext alerts in
         // the clear; TLS 1.2 encrypts everything after ChangeCipherSpec.
         let encrypted = d.protected && !(isTLS13 && (type == 20 || (type == 21 && fragment.count == 2)))
             && (isTLS13 ? type == 23 : true)
         guard encrypted else {
+            // Records in the clear are read even when decryption gave up (a plaintext alert
+            // that ends a failed handshake, ChangeCipherSpec).
             content(type: type, fromClient: fromClient, decrypted: false, fragment, emit)
+            return
+        }
+        if d.givenUp {
+            count(fromClient, bytes: record.count)
             return
         }
         if waitingSince != nil {
@@ -384,6 +393,9 @@ public final class TLSSession {
             let alert = TLSAlertInfo(fromClient: fromClient, level: bytes[0], description: bytes[1], packet: packet,
                                      decrypted: decrypted)
             info.alerts.append(alert)
+            if alert.isFatal && info.handshakeDonePacket == nil && info.decryption == nil && waitingSince == nil {
+                info.detail = "the handshake ended with a fatal alert (\(alert.name)) before any record needed a key"
+            }
             dir(fromClient).items.append(.alert(level: bytes[0], description: bytes[1], decrypted: decrypted))
         case 23:
             if decrypted {
@@ -544,7 +556,8 @@ public final class TLSSession {
             return
         }
         guard let secrets = keyLog?.secrets(for: random),
-              secrets.clientHandshake != nil || secrets.clientTraffic0 != nil else {
+              secrets.clientHandshake != nil || secrets.clientTraffic0 != nil
+                || secrets.serverHandshake != nil || secrets.serverTraffic0 != nil else {
             if keyLog?.grows == true {
                 waitingSince = time
                 return
@@ -566,6 +579,15 @@ public final class TLSSession {
         if secrets.clientTraffic0 == nil || secrets.serverTraffic0 == nil { missing.append("application") }
         info.detail = "TLS 1.3 secrets for client random \(randomText.prefix(16))…"
             + (missing.isEmpty ? "" : " (no \(missing.joined(separator: " or ")) traffic secrets in the key log)")
+        // A side with no secret at all (a client that failed before deriving its own keys
+        // logs only the server's) is counted, not decrypted; the other side still is.
+        for (fromClient, has) in [(true, secrets.clientHandshake != nil || secrets.clientTraffic0 != nil),
+                                  (false, secrets.serverHandshake != nil || secrets.serverTraffic0 != nil)] where !has {
+            let d = dir(fromClient)
+            d.givenUp = true
+            d.problemReported = true
+            d.items.append(.problem("no key in the key log for the \(fromClient ? "client" : "server")'s records"))
+        }
     }
 
     private func noKey() {

@@ -377,7 +377,11 @@ public final class Analyzer {
                 case let .handshake(type, _) where type != 4 && type != 24:
                     phase = .tls
                 case .alert:
-                    if t.closeSeen || t.finSeen { phase = .close }
+                    if t.closeSeen || t.finSeen {
+                        phase = .close
+                    } else if !t.requestSeen && t.tls?.info.handshakeDonePacket == nil {
+                        phase = .tls  // an alert that ends the handshake
+                    }
                 default: break
                 }
             }

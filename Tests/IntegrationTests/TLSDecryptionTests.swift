@@ -38,6 +38,8 @@ import Testing
         let connections = doc["connections"] as! [[String: Any]]
         for logged in log["connections"] as! [[String: Any]] {
             guard let peer = logged["tls"] as? [String: Any], let port = logged["client_port"] as? Int else { continue }
+            // A handshake that failed is checked by handshakeEndedByAFatalAlert.
+            if peer["alert"] != nil { continue }
             let c = try #require(connections.first { ($0["client"] as! String).hasSuffix(":\(port)") }, "\(name) :\(port)")
             let tls = try #require(c["tls"] as? [String: Any], "\(name): no tls object")
             #expect(tls["decryption"] as? String == "decrypted", "\(name) :\(port) \(tls["detail"] ?? "")")
@@ -147,6 +149,30 @@ import Testing
         let t = Self.tls(doc)[0]
         #expect(t["key_updates"] as? Int == 3)
         #expect(t["authentication_failures"] as? Int == 0)
+    }
+
+    /// A client that rejects the server's certificate ends the handshake with a fatal alert in
+    /// the clear: named, on the packet the peers' log gives, and the verdict says the handshake
+    /// failed. In TLS 1.3 the client logged only the server's handshake secret: the server's
+    /// encrypted flight is decrypted, the client's side is named as keyless.
+    @Test(arguments: ["wss-tls13-alert", "wss-tls12-alert"])
+    func handshakeEndedByAFatalAlert(base: String) throws {
+        let logFile = Tools.fixtures.appendingPathComponent("logs/\(base).json")
+        let log = try Tools.json(try Data(contentsOf: logFile))
+        let peer = try #require(((log["connections"] as! [[String: Any]])[0]["tls"] as? [String: Any])?["alert"] as? [String: Any])
+        let (doc, _) = try Self.read(base + ".pcap", keys: base + ".keys")
+        let c = (doc["connections"] as! [[String: Any]])[0]
+        let alerts = Self.tls(doc)[0]["alerts"] as! [[String: Any]]
+        #expect(alerts.count == 1)
+        #expect(alerts.first?["description"] as? String == peer["description"] as? String)
+        #expect(alerts.first?["level"] as? String == "fatal" && alerts.first?["from"] as? String == "client")
+        #expect(alerts.first?["packet"] as? Int == peer["packet"] as? Int)
+        #expect((c["verdict"] as! String).contains("handshake failed, fatal alert \(peer["description"] as! String) from client"))
+        #expect(c["websocket"] as? Bool == false)
+        if base.contains("13") {
+            let events = doc["events"] as! [[String: Any]]
+            #expect(events.contains { ($0["info"] as! String).contains("Certificate Verify, Finished") }, "the server's flight is decrypted")
+        }
     }
 
     @Test func alertsAreDecryptedAndNamed() throws {

@@ -145,6 +145,40 @@ func bytes(_ hex: String) -> [UInt8] {
         #expect(r.items.contains { $0.1 == .handshakeDone })
     }
 
+    /// A TCP gap swallows the server's NewSessionTicket record: the next record is found again
+    /// (a plausible header whose record authenticates a sequence number or two further on) and
+    /// the data after the gap still decrypts; the WebSocket stage is told of the gap.
+    @Test func recordsAreFoundAgainAfterAGap() {
+        let session = TLSSession(keyLog: keyLog(), cache: TLSSessionCache())
+        var plaintext: [Bool: [UInt8]] = [true: [], false: []]
+        var gaps: [UInt64] = []
+        let handle: (TLSOutput) -> Void = { out in
+            switch out {
+            case let .plaintext(p, c): plaintext[c]! += Array(p)
+            case let .gap(n, _): gaps.append(n)
+            case .record: break
+            }
+        }
+        let flow: [(Bool, String)] = [
+            (true, RFC8448.clientHelloRecord), (false, RFC8448.serverHelloRecord), (false, RFC8448.serverHandshakeRecord),
+            (true, RFC8448.clientFinishedRecord), (false, ""),  // the ticket record is lost
+            (true, RFC8448.clientApplicationDataRecord), (false, RFC8448.serverApplicationDataRecord),
+        ]
+        for (i, (fromClient, hex)) in flow.enumerated() {
+            if hex.isEmpty {
+                session.gap(UInt64(bytes(RFC8448.newSessionTicketRecord).count), fromClient: false, packet: i + 1, time: Int64(i), handle)
+                continue
+            }
+            // The server's data arrives with 3 bytes of the lost record's tail before it.
+            let data = (hex == RFC8448.serverApplicationDataRecord ? Array(bytes(RFC8448.newSessionTicketRecord).suffix(3)) : []) + bytes(hex)
+            data.withUnsafeBytes { session.receive($0, fromClient: fromClient, packet: i + 1, time: Int64(i), handle) }
+        }
+        #expect(gaps.count == 1)
+        #expect(plaintext[false] == bytes(RFC8448.serverApplicationDataPlaintext))
+        #expect(plaintext[true] == bytes(RFC8448.clientApplicationDataPlaintext))
+        #expect(session.info.authenticationFailures == 0)
+    }
+
     @Test func missingKeyIsNamedWithTheClientRandom() {
         let session = TLSSession(keyLog: TLSKeyLog(), cache: TLSSessionCache())
         let r = run(session)

@@ -50,7 +50,7 @@ def main():
     total = len(tshark(["-r", BASE + ".pcap"]).splitlines())
     first = max(int(x) for x in rows) + 1
     mid = os.path.join(OUT_DIR, "wss-tls13-midstream.pcap")
-    subprocess.run(["editcap", "-r", BASE + ".pcap", mid, "%d-%d" % (first, total)], check=True)
+    subprocess.run(["editcap", "-F", "pcap", "-r", BASE + ".pcap", mid, "%d-%d" % (first, total)], check=True)
     print("  wss-tls13-midstream.pcap: frames %d-%d of wss-tls13-aes128gcm.pcap "
           "(both Finished messages were in frames %s)" % (first, total, ",".join(rows)))
 
