@@ -25,8 +25,17 @@ enum RecordError: Error, Equatable {
     case malformed
 }
 
+/// A buffer reused for every record: swift-crypto's sealed box is built from one contiguous
+/// nonce + ciphertext + tag (its cheapest form) without an allocation per record. One per
+/// analysis (one thread), shared by all its connections, so memory does not grow with them.
+public final class SealScratch {
+    var bytes: [UInt8] = []
+    public init() {}
+}
+
 /// One direction's record protection: the key material of a suite and the next sequence number.
 struct RecordCipher {
+    private let scratch: SealScratch
     let protection: RecordProtection
     let isTLS13: Bool
     private let key: SymmetricKey
@@ -36,7 +45,8 @@ struct RecordCipher {
     var sequence: UInt64 = 0
 
     /// TLS 1.3: keys derived from a traffic secret.
-    init(tls13Secret secret: [UInt8], suite: CipherSuite) {
+    init(tls13Secret secret: [UInt8], suite: CipherSuite, scratch: SealScratch) {
+        self.scratch = scratch
         let protection = suite.protection ?? .aesGCM(keyLength: 16)
         let keyLength: Int
         switch protection {
@@ -54,7 +64,9 @@ struct RecordCipher {
     }
 
     /// TLS 1.2: one side's keys from the key block.
-    init(tls12Protection protection: RecordProtection, key: [UInt8], iv: [UInt8], macKey: [UInt8]?, encryptThenMAC: Bool) {
+    init(tls12Protection protection: RecordProtection, key: [UInt8], iv: [UInt8], macKey: [UInt8]?, encryptThenMAC: Bool,
+         scratch: SealScratch) {
+        self.scratch = scratch
         self.protection = protection
         self.isTLS13 = false
         self.key = SymmetricKey(data: key)
@@ -65,7 +77,7 @@ struct RecordCipher {
 
     /// The two directions' ciphers of a TLS 1.2 session (RFC 5246 section 6.3 key block).
     static func tls12Pair(master: [UInt8], clientRandom: [UInt8], serverRandom: [UInt8], suite: CipherSuite,
-                          encryptThenMAC: Bool) -> (client: RecordCipher, server: RecordCipher)? {
+                          encryptThenMAC: Bool, scratch: SealScratch) -> (client: RecordCipher, server: RecordCipher)? {
         guard let protection = suite.protection else { return nil }
         let macLength: Int, keyLength: Int, ivLength: Int
         switch protection {
@@ -84,9 +96,9 @@ struct RecordCipher {
         let etm: Bool
         if case .aesCBC = protection { etm = encryptThenMAC } else { etm = false }
         return (RecordCipher(tls12Protection: protection, key: clientKey, iv: clientIV,
-                             macKey: macLength > 0 ? clientMAC : nil, encryptThenMAC: etm),
+                             macKey: macLength > 0 ? clientMAC : nil, encryptThenMAC: etm, scratch: scratch),
                 RecordCipher(tls12Protection: protection, key: serverKey, iv: serverIV,
-                             macKey: macLength > 0 ? serverMAC : nil, encryptThenMAC: etm))
+                             macKey: macLength > 0 ? serverMAC : nil, encryptThenMAC: etm, scratch: scratch))
     }
 
     /// Decrypts one record's fragment; on success the sequence number moves on. TLS 1.3 returns
@@ -135,17 +147,17 @@ struct RecordCipher {
         } else {
             aad = seqBytes + [type, UInt8(version >> 8), UInt8(version & 0xFF), UInt8(cipherLength >> 8), UInt8(cipherLength & 0xFF)]
         }
-        let ciphertext = UnsafeRawBufferPointer(rebasing: body[..<cipherLength])
-        let tag = UnsafeRawBufferPointer(rebasing: body[cipherLength...])
+        // nonce + ciphertext + tag, contiguous: the body already ends with the tag.
+        scratch.bytes.removeAll(keepingCapacity: true)
+        scratch.bytes.append(contentsOf: nonce)
+        scratch.bytes.append(contentsOf: body)
         let plain: Data
         do {
             switch protection {
             case .aesGCM:
-                let box = try AES.GCM.SealedBox(nonce: AES.GCM.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                plain = try AES.GCM.open(box, using: key, authenticating: aad)
+                plain = try AES.GCM.open(AES.GCM.SealedBox(combined: scratch.bytes), using: key, authenticating: aad)
             default:
-                let box = try ChaChaPoly.SealedBox(nonce: ChaChaPoly.Nonce(data: nonce), ciphertext: ciphertext, tag: tag)
-                plain = try ChaChaPoly.open(box, using: key, authenticating: aad)
+                plain = try ChaChaPoly.open(ChaChaPoly.SealedBox(combined: scratch.bytes), using: key, authenticating: aad)
             }
         } catch {
             throw .authentication

@@ -145,6 +145,7 @@ public final class TLSSession {
     public let limits: TLSLimits
     private let keyLog: TLSKeyLog?
     private let cache: TLSSessionCache
+    private let scratch: SealScratch
     private let client = Direction()
     private let server = Direction()
     private var clientHello: ClientHelloInfo?
@@ -164,9 +165,11 @@ public final class TLSSession {
     private var time: Int64 = 0
     public private(set) var info = TLSConnectionInfo()
 
-    public init(keyLog: TLSKeyLog?, cache: TLSSessionCache, limits: TLSLimits = TLSLimits()) {
+    /// `scratch`: one per analysis thread, shared by its connections.
+    public init(keyLog: TLSKeyLog?, cache: TLSSessionCache, limits: TLSLimits = TLSLimits(), scratch: SealScratch = SealScratch()) {
         self.keyLog = keyLog
         self.cache = cache
+        self.scratch = scratch
         self.limits = limits
     }
 
@@ -319,7 +322,7 @@ public final class TLSSession {
         guard var cipher = d.cipher else {
             // TLS 1.3 with only the traffic secrets: the handshake is skipped, data is tried.
             if isTLS13, let secret = d.applicationSecret, let suite {
-                var trial = RecordCipher(tls13Secret: secret, suite: suite)
+                var trial = RecordCipher(tls13Secret: secret, suite: suite, scratch: scratch)
                 if let opened = try? trial.open(type: type, version: version, fragment: fragment) {
                     withDirection(fromClient) { d in
                         d.cipher = trial
@@ -520,7 +523,7 @@ public final class TLSSession {
             if d.switchToApplication {
                 d.switchToApplication = false
                 if let secret = d.applicationSecret {
-                    d.cipher = RecordCipher(tls13Secret: secret, suite: suite)
+                    d.cipher = RecordCipher(tls13Secret: secret, suite: suite, scratch: scratch)
                     d.secret = secret
                     d.applicationSecret = nil
                 } else {
@@ -532,7 +535,7 @@ public final class TLSSession {
                 if let secret = d.secret {
                     let next = TLSKeySchedule.nextTrafficSecret(secret, hash: suite.hash)
                     d.secret = next
-                    d.cipher = RecordCipher(tls13Secret: next, suite: suite)
+                    d.cipher = RecordCipher(tls13Secret: next, suite: suite, scratch: scratch)
                 }
             }
         }
@@ -569,8 +572,8 @@ public final class TLSSession {
     }
 
     private func install13(_ secrets: TLSSecrets, suite: CipherSuite) {
-        client.cipher = secrets.clientHandshake.map { RecordCipher(tls13Secret: $0, suite: suite) }
-        server.cipher = secrets.serverHandshake.map { RecordCipher(tls13Secret: $0, suite: suite) }
+        client.cipher = secrets.clientHandshake.map { RecordCipher(tls13Secret: $0, suite: suite, scratch: scratch) }
+        server.cipher = secrets.serverHandshake.map { RecordCipher(tls13Secret: $0, suite: suite, scratch: scratch) }
         client.applicationSecret = secrets.clientTraffic0
         server.applicationSecret = secrets.serverTraffic0
         info.decryption = .decrypted
@@ -665,7 +668,7 @@ public final class TLSSession {
         guard let clientHello, let serverHello, let suite,
               let pair = RecordCipher.tls12Pair(master: master, clientRandom: clientHello.random,
                                                 serverRandom: serverHello.random, suite: suite,
-                                                encryptThenMAC: serverHello.encryptThenMAC) else { return }
+                                                encryptThenMAC: serverHello.encryptThenMAC, scratch: scratch) else { return }
         self.master = master
         tls12Ciphers = pair
         cache.remember(sessionID: serverHello.sessionID, master: master)

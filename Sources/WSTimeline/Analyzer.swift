@@ -23,6 +23,8 @@ public final class Analyzer {
     private let recognitionBudget: RecognitionBudget
     /// TLS 1.2 sessions seen in this capture, for the connections that resume them.
     private let tlsCache = TLSSessionCache()
+    /// One record-decryption buffer for every TLS connection: it stays in cache.
+    private let sealScratch = SealScratch()
     private var trackers: [Int: ConnectionTracker] = [:]
     /// The same trackers by the reassembly's connection slot: the per-packet lookup.
     private var trackersBySlot: [ConnectionTracker?] = []
@@ -299,7 +301,7 @@ public final class Analyzer {
                 // The TLS stage joins a connection whose first payload is the client's ClientHello.
                 t.tlsChecked = true
                 if offset == 0 && side == .client && !t.summary.midstream && TLSSession.startsHandshake(bytes) {
-                    t.tls = TLSSession(keyLog: options.keyLog, cache: tlsCache, limits: options.tls)
+                    t.tls = TLSSession(keyLog: options.keyLog, cache: tlsCache, limits: options.tls, scratch: sealScratch)
                 }
             }
             if let tls = t.tls {

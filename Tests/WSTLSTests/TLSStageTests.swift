@@ -58,7 +58,7 @@ func bytes(_ hex: String) -> [UInt8] {
     }
 
     @Test func rfc8448RecordsDecrypt() throws {
-        var server = RecordCipher(tls13Secret: bytes(RFC8448.serverHandshakeTrafficSecret), suite: suite)
+        var server = RecordCipher(tls13Secret: bytes(RFC8448.serverHandshakeTrafficSecret), suite: suite, scratch: SealScratch())
         let record = bytes(RFC8448.serverHandshakeRecord)
         let opened = try record.withUnsafeBytes { r in
             try server.open(type: 23, version: 0x0303, fragment: UnsafeRawBufferPointer(rebasing: r[5...]))
@@ -68,7 +68,7 @@ func bytes(_ hex: String) -> [UInt8] {
         // A flipped bit fails authentication instead of yielding garbage.
         var damaged = bytes(RFC8448.clientApplicationDataRecord)
         damaged[20] ^= 1
-        var client = RecordCipher(tls13Secret: bytes(RFC8448.clientApplicationTrafficSecret0), suite: suite)
+        var client = RecordCipher(tls13Secret: bytes(RFC8448.clientApplicationTrafficSecret0), suite: suite, scratch: SealScratch())
         #expect(throws: RecordError.authentication) {
             try damaged.withUnsafeBytes { r in _ = try client.open(type: 23, version: 0x0303, fragment: UnsafeRawBufferPointer(rebasing: r[5...])) }
         }
