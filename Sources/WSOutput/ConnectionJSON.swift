@@ -79,6 +79,8 @@ struct ConnectionJSON {
             w.field("sni", t.serverName)
             w.field("alpn", t.alpn)
             w.field("alpn_offered", strings: t.offeredALPN)
+            // GREASE values (RFC 8701) are left out.
+            w.field("versions_offered", strings: t.offeredVersions.filter { $0 & 0x0F0F != 0x0A0A }.map(tlsVersionName))
             w.field("resumed", t.resumed)
             w.field("resumption", t.resumption)
             w.field("hello_retry", t.helloRetry)

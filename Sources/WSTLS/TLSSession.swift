@@ -47,6 +47,8 @@ public struct TLSConnectionInfo: Sendable {
     public var suite: CipherSuite?
     public var serverName: String?
     public var offeredALPN: [String] = []
+    /// supported_versions of the ClientHello (empty: the legacy version field only).
+    public var offeredVersions: [UInt16] = []
     /// The protocol the server chose (TLS 1.2 ServerHello, TLS 1.3 EncryptedExtensions).
     public var alpn: String?
     public var resumed = false
@@ -455,6 +457,7 @@ public final class TLSSession {
                 info.clientRandom = hello.random
                 info.serverName = hello.serverName
                 info.offeredALPN = hello.alpn
+                info.offeredVersions = hello.versions
                 info.clientHelloPacket = packet
             }
             item(.clientHello(serverName: hello.serverName, alpn: hello.alpn))
