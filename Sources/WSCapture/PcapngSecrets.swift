@@ -4,52 +4,53 @@
 
 /// The TLS key logs a pcapng file carries in Decryption Secrets Blocks (block type 0x0000000A,
 /// secrets type "TLSK"), which `editcap --inject-secrets tls,KEYS` writes. libpcap does not hand
-/// these blocks to its caller, so the file's blocks are walked here, reading only their headers.
+/// these blocks to its caller, so the file's blocks are walked here over a read-only mapping:
+/// only the pages holding block headers (and the DSBs) are touched.
 public enum PcapngSecrets {
     /// The key log texts of the file's DSBs, in file order; empty for pcap files or no DSB.
     /// Blocks are walked to the end for files up to `fullScanLimit` bytes; past that, up to the
     /// first packet block (where editcap puts them).
     public static func tlsKeyLogs(path: String, fullScanLimit: Int64 = 256 << 20) -> [String] {
-        guard path != "-", let file = fopen(path, "rb") else { return [] }
-        defer { fclose(file) }
-        var size: Int64 = 0
-        if fseeko(file, 0, SEEK_END) == 0 { size = Int64(ftello(file)) }
-        fseeko(file, 0, SEEK_SET)
-        var header = [UInt8](repeating: 0, count: 12)
-        guard fread(&header, 1, 12, file) == 12,
-              header[0] == 0x0A, header[1] == 0x0D, header[2] == 0x0D, header[3] == 0x0A else { return [] }
+        guard path != "-" else { return [] }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size >= 12 else { return [] }
+        let size = Int(info.st_size)
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return [] }
+        defer { munmap(base, size) }
+        return walk(UnsafeRawBufferPointer(start: base, count: size), fullScan: Int64(size) <= fullScanLimit)
+    }
+
+    /// The DSB texts of pcapng bytes (exposed for tests through `tlsKeyLogs`).
+    static func walk(_ file: UnsafeRawBufferPointer, fullScan: Bool) -> [String] {
+        guard file.count >= 12, file[0] == 0x0A, file[1] == 0x0D, file[2] == 0x0D, file[3] == 0x0A else { return [] }
         let little: Bool
-        switch (header[8], header[9], header[10], header[11]) {
+        switch (file[8], file[9], file[10], file[11]) {
         case (0x4D, 0x3C, 0x2B, 0x1A): little = true
         case (0x1A, 0x2B, 0x3C, 0x4D): little = false
         default: return []
         }
-        func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
-            let v = UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
+        func u32(_ at: Int) -> UInt32 {
+            let v = UInt32(file[at]) | UInt32(file[at + 1]) << 8 | UInt32(file[at + 2]) << 16 | UInt32(file[at + 3]) << 24
             return little ? v : v.byteSwapped
         }
         var texts: [String] = []
-        var offset: Int64 = 0
-        var blocks = 0
-        while blocks < 50_000_000 {
-            blocks += 1
-            guard fseeko(file, off_t(offset), SEEK_SET) == 0 else { break }
-            var head = [UInt8](repeating: 0, count: 8)
-            guard fread(&head, 1, 8, file) == 8 else { break }
-            let type = u32(head, 0)
-            let length = Int64(u32(head, 4))
-            guard length >= 12, length % 4 == 0, size == 0 || offset + length <= size else { break }
+        var offset = 0
+        while offset + 8 <= file.count {
+            let type = u32(offset)
+            let length = Int(u32(offset + 4))
+            guard length >= 12, length % 4 == 0, offset + length <= file.count else { break }
             if type == 0x0000_000A && length >= 20 {
-                var body = [UInt8](repeating: 0, count: Int(length) - 8)
-                guard fread(&body, 1, body.count, file) == body.count else { break }
-                let secretsType = u32(body, 0)
-                let secretsLength = Int(u32(body, 4))
-                if secretsType == 0x544C_534B, 8 + secretsLength <= body.count {
-                    texts.append(String(decoding: body[8..<(8 + secretsLength)], as: UTF8.self))
+                let secretsType = u32(offset + 8)
+                let secretsLength = Int(u32(offset + 12))
+                if secretsType == 0x544C_534B, 16 + secretsLength <= length {
+                    texts.append(String(decoding: file[(offset + 16)..<(offset + 16 + secretsLength)], as: UTF8.self))
                 }
             }
             // Enhanced, simple and obsolete packet blocks: the packets have begun.
-            if (type == 6 || type == 3 || type == 2) && size > fullScanLimit { break }
+            if (type == 6 || type == 3 || type == 2) && !fullScan { break }
             offset += length
         }
         return texts

@@ -100,7 +100,7 @@ struct ConnectionJSON {
                 w.beginObject()
                 w.field("packet", a.packet)
                 w.field("from", a.fromClient ? "client" : "server")
-                w.field("level", a.level == 2 ? "fatal" : a.level == 1 ? "warning" : String(a.level))
+                w.field("level", a.levelName)
                 w.field("description", a.name)
                 w.field("decrypted", a.decrypted)
                 w.endObject()

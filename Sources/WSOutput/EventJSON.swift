@@ -274,7 +274,7 @@ func writeTLS(_ r: TLSRecordEvent, into w: inout JSONWriter) {
             w.field("type", "handshake_done")
         case let .alert(level, description, decrypted):
             w.field("type", "alert")
-            w.field("level", level == 2 ? "fatal" : level == 1 ? "warning" : String(level))
+            w.field("level", tlsAlertLevelName(level))
             w.field("description", tlsAlertName(description))
             w.field("code", description)
             w.field("decrypted", decrypted)

@@ -111,6 +111,11 @@ public func tlsVersionName(_ v: UInt16) -> String {
     }
 }
 
+/// Alert levels: "warning" (1), "fatal" (2), else the number.
+public func tlsAlertLevelName(_ level: UInt8) -> String {
+    level == 2 ? "fatal" : level == 1 ? "warning" : String(level)
+}
+
 /// Alert descriptions (RFC 8446 section 6, RFC 5246 section 7.2).
 public func tlsAlertName(_ d: UInt8) -> String {
     switch d {

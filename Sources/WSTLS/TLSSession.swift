@@ -39,6 +39,7 @@ public struct TLSAlertInfo: Sendable, Equatable {
 
     public var isFatal: Bool { level == 2 }
     public var name: String { tlsAlertName(description) }
+    public var levelName: String { tlsAlertLevelName(level) }
 }
 
 /// What one connection's TLS says, for its summary.
@@ -257,7 +258,6 @@ public final class TLSSession {
     // MARK: - Records
 
     private func dir(_ fromClient: Bool) -> Direction { fromClient ? client : server }
-    private func direction(_ fromClient: Bool) -> Direction { fromClient ? client : server }
 
     private func withDirection<R>(_ fromClient: Bool, _ body: (Direction) -> R) -> R {
         body(fromClient ? client : server)
@@ -302,7 +302,7 @@ public final class TLSSession {
         let type = record[0]
         let version = UInt16(record[1]) << 8 | UInt16(record[2])
         let fragment = UnsafeRawBufferPointer(rebasing: record[5...])
-        let d = direction(fromClient)
+        let d = dir(fromClient)
         // TLS 1.3 keeps ChangeCipherSpec (middlebox compatibility) and early plaintext alerts in
         // the clear; TLS 1.2 encrypts everything after ChangeCipherSpec.
         let encrypted = d.protected && !(isTLS13 && (type == 20 || (type == 21 && fragment.count == 2)))
@@ -362,7 +362,7 @@ public final class TLSSession {
                 }
                 if d.consecutiveFailures >= 2 { d.givenUp = true }
             }
-            if info.decryption == .decrypted && info.decryptedRecords == 0 || direction(fromClient).givenUp {
+            if info.decryption == .decrypted && info.decryptedRecords == 0 || dir(fromClient).givenUp {
                 if info.decryption == .decrypted {
                     info.decryption = .failed
                     info.detail = "the key log's secrets do not decrypt the \(side)'s records"
@@ -422,8 +422,8 @@ public final class TLSSession {
 
     private func handshakeBytes(_ bytes: UnsafeRawBufferPointer, fromClient: Bool, decrypted: Bool,
                                 _ emit: (TLSOutput) -> Void) {
-        guard !direction(fromClient).handshakeBroken else { return }
-        var buffer = direction(fromClient).handshake
+        guard !dir(fromClient).handshakeBroken else { return }
+        var buffer = dir(fromClient).handshake
         buffer.append(contentsOf: bytes)
         var at = 0
         while buffer.count - at >= 4 {
@@ -600,9 +600,8 @@ public final class TLSSession {
         info.decryption = .noKey
         if info.resumption == "PSK" {
             info.detail = "TLS 1.3 PSK resumption: the key log has no lines for client random \(randomText) (each resumed connection needs its own)"
-        } else if isTLS13 {
-            info.detail = "no key in the key log for client random \(randomText)"
         } else {
+            // Only a TLS 1.2 session is resumed without PSK: its earlier session was not found.
             info.detail = "no key in the key log for client random \(randomText)"
                 + (info.resumed ? ", and no earlier session in the capture to resume" : "")
         }
@@ -736,8 +735,8 @@ public final class TLSSession {
     /// Finds the next record after lost bytes: a plausible header whose record decrypts with a
     /// sequence number a little past the expected one.
     private func resync(_ fromClient: Bool, _ emit: (TLSOutput) -> Void) {
-        guard var cipher = direction(fromClient).cipher else { return }
-        let pending = direction(fromClient).pending
+        guard var cipher = dir(fromClient).cipher else { return }
+        let pending = dir(fromClient).pending
         var found: Int?
         pending.withUnsafeBytes { bytes in
             var at = 0

@@ -310,9 +310,7 @@ public final class Analyzer {
                 }
                 return
             }
-            t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
-                self.handleDissector(d, tracker: t, emit: emit)
-            }
+            dissect(bytes, from: side, tracker: t, emit: emit)
         case let .gap(stream, direction, size, _, reason):
             guard let t = tracker(stream) else { return }
             let side: Side = direction == .clientToServer ? .client : .server
@@ -329,10 +327,8 @@ public final class Analyzer {
                     emitEvent(tracker: t, side: side, proto: "TCP", phase: .data,
                               detail: .streamGap(size: size, reason: reason), violations: [], emit: emit)
                 }
-            } else if let session = t.session {
-                session.gap(size, from: side, packet: number) { d in
-                    self.handleDissector(d, tracker: t, emit: emit)
-                }
+            } else if t.session != nil {
+                dissectGap(size, from: side, tracker: t, emit: emit)
             } else {
                 emitEvent(tracker: t, side: side, proto: "TCP", phase: .data,
                           detail: .streamGap(size: size, reason: reason), violations: [], emit: emit)
@@ -391,18 +387,28 @@ public final class Analyzer {
             emitEvent(tracker: t, side: side, proto: "TLS", phase: phase, detail: .tlsRecord(r), violations: [], emit: emit)
         case let .plaintext(bytes, fromClient):
             let side: Side = fromClient ? .client : .server
-            t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
-                self.handleDissector(d, tracker: t, emit: emit)
-            }
+            dissect(bytes, from: side, tracker: t, emit: emit)
         case let .gap(size, fromClient):
-            guard let session = t.session else { return }
-            session.gap(size, from: fromClient ? .client : .server, packet: number) { d in
-                self.handleDissector(d, tracker: t, emit: emit)
-            }
+            dissectGap(size, from: fromClient ? .client : .server, tracker: t, emit: emit)
         }
     }
 
     // MARK: - WebSocket
+
+    /// Application bytes (cleartext, or decrypted by the TLS stage) into the connection's dissector.
+    private func dissect(_ bytes: UnsafeRawBufferPointer, from side: Side, tracker t: ConnectionTracker,
+                         emit: (TimelineEvent) -> Void) {
+        t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
+            self.handleDissector(d, tracker: t, emit: emit)
+        }
+    }
+
+    /// Application bytes lost, for a dissector that has begun.
+    private func dissectGap(_ size: UInt64, from side: Side, tracker t: ConnectionTracker, emit: (TimelineEvent) -> Void) {
+        t.session?.gap(size, from: side, packet: number) { d in
+            self.handleDissector(d, tracker: t, emit: emit)
+        }
+    }
 
     private func handleDissector(_ event: DissectorEvent, tracker t: ConnectionTracker, emit: (TimelineEvent) -> Void) {
         switch event {

@@ -192,24 +192,24 @@ public struct ConnectionSummary: Sendable {
         let who: (Side) -> String = { $0 == .client ? "client" : "server" }
         // What TLS says comes first: the rest is about what was inside it.
         var sealed = false
-        if let tls, tls.decryption != .midstream,
-           let fatal = tls.alerts.first(where: { $0.isFatal && !$0.decrypted }), tls.handshakeDonePacket == nil, !isWebSocket {
-            // An alert in the clear before the handshake finished: the handshake failed.
-            parts.append((tls.versionName ?? "TLS") + (tls.serverName.map { " to \($0)" } ?? "")
-                         + ": handshake failed, fatal alert \(fatal.name) from \(who(fatal.fromClient ? .client : .server))")
-            sealed = true
-        } else if let tls, tls.decryption != .midstream {
+        if let tls, tls.decryption != .midstream {
             var words = (tls.versionName ?? "TLS") + (tls.serverName.map { " to \($0)" } ?? "")
-            switch tls.decryption {
-            case .decrypted?: words += " (decrypted)"
-            case .noKey?: words += " (no key: encrypted, possibly wss)"; sealed = true
-            case .unsupportedSuite?: words += " (not decrypted: \(tls.detail))"; sealed = true
-            case .failed?: words += " (decryption failed)"; sealed = true
-            case .midstream?, nil: words += " (encrypted, possibly wss)"; sealed = true
-            }
-            parts.append(words)
-            if let fatal = tls.alerts.first(where: { $0.isFatal }) {
-                parts.append("fatal TLS alert \(fatal.name) from \(who(fatal.fromClient ? .client : .server))")
+            if let fatal = tls.alerts.first(where: { $0.isFatal && !$0.decrypted }), tls.handshakeDonePacket == nil, !isWebSocket {
+                // An alert in the clear before the handshake finished: the handshake failed.
+                parts.append(words + ": handshake failed, fatal alert \(fatal.name) from \(who(fatal.fromClient ? .client : .server))")
+                sealed = true
+            } else {
+                switch tls.decryption {
+                case .decrypted?: words += " (decrypted)"
+                case .noKey?: words += " (no key: encrypted, possibly wss)"; sealed = true
+                case .unsupportedSuite?: words += " (not decrypted: \(tls.detail))"; sealed = true
+                case .failed?: words += " (decryption failed)"; sealed = true
+                case .midstream?, nil: words += " (encrypted, possibly wss)"; sealed = true
+                }
+                parts.append(words)
+                if let fatal = tls.alerts.first(where: { $0.isFatal }) {
+                    parts.append("fatal TLS alert \(fatal.name) from \(who(fatal.fromClient ? .client : .server))")
+                }
             }
         }
         if let u = upgrade, !u.upgraded {

@@ -55,14 +55,7 @@ struct KeyLogOptions: ParsableArguments {
             if file == nil { file = fopen(keylog, "rb") }
             guard let f = file else { return false }
             clearerr(f)
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            var got: [UInt8] = []
-            while got.count < 64 << 20 {
-                let n = fread(&chunk, 1, chunk.count, f)
-                if n > 0 { got.append(contentsOf: chunk[0..<n]) }
-                if n < chunk.count { break }
-            }
-            partial += got
+            partial += KeyLogOptions.readAvailable(f, limit: 64 << 20)
             // Only whole lines: the writer may be mid-line.
             guard let end = partial.lastIndex(of: 0x0A) else { return false }
             let text = String(decoding: partial[...end], as: UTF8.self)
@@ -91,14 +84,18 @@ struct KeyLogOptions: ParsableArguments {
     static func readText(_ path: String) -> String? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
+        return String(decoding: readAvailable(f, limit: 256 << 20), as: UTF8.self)
+    }
+
+    /// What `f` holds from its position to its current end; reading stops once `limit` bytes are in.
+    static func readAvailable(_ f: UnsafeMutablePointer<FILE>, limit: Int) -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
+        while bytes.count < limit {
             let n = fread(&chunk, 1, chunk.count, f)
             if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
             if n < chunk.count { break }
-            if bytes.count > 256 << 20 { break }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 }
