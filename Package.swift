@@ -43,9 +43,11 @@ let package = Package(
         .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"], swiftSettings: hotPath),
         // output: text, JSON and NDJSON renderers.
         .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
+        // engine: one reader, flow workers, ordered merge (a capture on several cores).
+        .target(name: "WSEngine", dependencies: ["WSCapture", "WSDecode", "WSTimeline", "WSOutput"], swiftSettings: hotPath),
         // CLI: argument parsing and wiring only.
         .executableTarget(name: "wstrace", dependencies: [
-            "WSCapture", "WSTimeline", "WSOutput", "WSTLS",
+            "WSCapture", "WSTimeline", "WSOutput", "WSTLS", "WSEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib"]),
         .testTarget(name: "WSTLSTests", dependencies: ["WSTLS", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
+        .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]
 )

@@ -129,6 +129,64 @@ public final class CaptureFile {
         }
     }
 
+    /// Bytes of the file read so far (0 for standard input).
+    public var position: Int {
+        if let chunked { return chunked.offset }
+        guard path != "-", let stream else { return 0 }
+        return Int(ftello(stream))
+    }
+
+    /// Whether the filter (if any) passes a record.
+    @inline(__always)
+    public func matches(wireLength: Int, bytes: UnsafeRawBufferPointer) -> Bool {
+        guard hasFilter, let start = bytes.baseAddress else { return true }
+        var h = pcap_pkthdr(ts: timeval(tv_sec: 0, tv_usec: 0), caplen: bpf_u_int32(bytes.count), len: bpf_u_int32(wireLength))
+        return pcap_offline_filter(&filter, &h, start.assumingMemoryBound(to: UInt8.self)) != 0
+    }
+
+    /// Fills the empty `batch` with the next records (regular classic pcap files: read straight
+    /// into its buffer; otherwise copied from libpcap's), numbered in the file and tagged
+    /// `file`. `filtered: false` adds records the filter rejects too (a caller merging files
+    /// numbers and filters them itself). Returns false, with nothing added, at the end of the
+    /// file; throws `.damaged` when a record cannot be read (the batch then holds the records
+    /// before it).
+    public func fill(_ batch: RecordBatch, file: Int = 0, filtered: Bool = true) throws(CaptureError) -> Bool {
+        if let chunked {
+            while true {
+                var number = packetsRead
+                let more = chunked.fill(batch, number: &number, file: file) { wire, bytes in
+                    !filtered || matches(wireLength: Int(wire), bytes: bytes)
+                }
+                packetsRead = number
+                if !batch.isEmpty { return true }
+                if !more { break }
+            }
+            self.chunked = nil
+            if chunked.atEnd { return false }
+            if let stream { fseek(stream, chunked.offset, SEEK_SET) }
+        }
+        var headerPointer: UnsafeMutablePointer<pcap_pkthdr>?
+        var dataPointer: UnsafePointer<UInt8>?
+        while batch.hasRoom(for: 262_144 + 8) && batch.count < 8192 {
+            let status = pcap_next_ex(handle, &headerPointer, &dataPointer)
+            if status == 1, let h = headerPointer, let d = dataPointer {
+                packetsRead += 1
+                if filtered && hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
+                let hdr = h.pointee
+                let ts = Int64(hdr.ts.tv_sec) * 1_000_000_000 + Int64(hdr.ts.tv_usec)
+                batch.append(number: packetsRead, time: ts, wireLength: Int(hdr.len),
+                             bytes: UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen)), file: file)
+                // Standard input may be a live pipe: what arrived goes now rather than waiting for a full batch.
+                if path == "-" && batch.count >= 64 { break }
+            } else if status == -2 || status == 0 {
+                break
+            } else {
+                throw .damaged(path: path, reason: String(cString: pcap_geterr(handle)), lastGoodPacket: packetsRead)
+            }
+        }
+        return !batch.isEmpty
+    }
+
     /// 9 for nanosecond pcap files and pcapng files whose first interface says so, else 6.
     private static func sniffTimestampDecimals(path: String) -> Int {
         guard let f = fopen(path, "rb") else { return 6 }

@@ -85,6 +85,65 @@ final class ChunkedPcapRecords {
         return got >= count
     }
 
+    /// Reads the next records straight into `batch`'s buffer (one `pread`, no copy per
+    /// record): every well-formed record that fits, numbered from `number + 1` and counted into
+    /// `number` (with `filter`, those it rejects are numbered but not added). Returns false when
+    /// no record was added because the end of the file or a record that is not plainly
+    /// well-formed was reached (`offset` says where; `atEnd` which).
+    func fill(_ batch: RecordBatch, number: inout Int, file: Int,
+              filter: (_ wire: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
+        let scale: Int64 = nanoseconds ? 1 : 1000
+        let room = batch.capacity - batch.used
+        let want = min(room, size - offset)
+        guard want >= 16 else { return false }
+        let destination = batch.base + batch.used
+        var got = 0
+        while got < want {
+            let n = pread(fd, destination + got, want - got, off_t(offset + got))
+            if n > 0 {
+                got += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
+        var at = 0
+        var added = false
+        while at + 16 <= got {
+            let record = UnsafeRawPointer(destination) + at
+            var seconds = record.loadUnaligned(as: UInt32.self)
+            var fraction = record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+            var captured = record.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+            var wire = record.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
+            if swapped {
+                seconds = seconds.byteSwapped
+                fraction = fraction.byteSwapped
+                captured = captured.byteSwapped
+                wire = wire.byteSwapped
+            }
+            let length = Int(captured)
+            // An odd record ends the walk here (libpcap reads it); one cut by the chunk's end
+            // is read again at the start of the next batch.
+            guard length <= snapshotLength, offset + 16 + length <= size, at + 16 + length <= got else { break }
+            let time = Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale
+            let bytes = UnsafeRawBufferPointer(start: record + 16, count: length)
+            number += 1
+            if filter(wire, bytes) {
+                batch.records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
+                                                        offset: batch.used + at + 16, length: length, file: file))
+                added = true
+            }
+            at += 16 + length
+            offset += 16 + length
+        }
+        if at > 0 { batch.used += (at + 7) & ~7 }
+        return added || (at > 0 && offset < size)
+    }
+
+    /// Whether every record was read.
+    var atEnd: Bool { offset == size }
+
     /// Calls `body` with each well-formed record from `offset` on (its time in ns as libpcap
     /// gives it: signed 32-bit fields, microseconds scaled up), until the end of the file, a
     /// record that is not plainly well-formed, or `body` returning false. Returns whether the end

@@ -201,6 +201,7 @@ struct CaptureJSON {
         w.beginObject()
         w.field("type", "capture")
         w.field("file", file)
+        if options.files.count > 1 { w.field("files", strings: options.files) }
         w.field("link_type", linkType)
         w.field("packets", c.packets)
         w.field("tcp", c.tcp)

@@ -11,12 +11,23 @@ struct EventJSON {
     let formatter: InfoFormatter
 
     func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter) {
+        var streamAt = 0
+        write(e, firstTime: firstTime, into: &w, streamAt: &streamAt)
+    }
+
+    /// `streamAt`: where the stream index's digits begin in `w`'s buffer (0 when there are none).
+    func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter, streamAt: inout Int) {
         w.beginObject()
         w.field("type", literal: "event")
         w.field("packet", e.packet)
+        if let fileOf = options.fileOfPacket { w.field("file", fileOf(e.packet)) }
         w.field("time", seconds: e.time, decimals: options.timeDecimals)
         w.field("rel", seconds: e.time - firstTime, decimals: options.timeDecimals)
-        if let stream = e.stream { w.field("stream", stream) }
+        if let stream = e.stream {
+            w.key("stream")
+            streamAt = w.out.count
+            w.int(stream)
+        }
         w.key("src")
         writeAddress(e.source, text: e.sourceText, withPort: e.stream != nil, into: &w)
         w.key("dst")

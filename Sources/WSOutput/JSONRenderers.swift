@@ -2,7 +2,7 @@ import WSTimeline
 
 /// One JSON document: `{"schema": 2, "file", "events": [...], "connections": [...], "capture", "packets"}`.
 /// Events stream out as they come; connections are kept (as rendered bytes) until the end.
-public final class JSONDocumentRenderer: SummaryRendering {
+public final class JSONDocumentRenderer: PrerenderedRendering {
     private let sink: OutputSink
     private let options: RenderOptions
     private let summaryOnly: Bool
@@ -43,6 +43,13 @@ public final class JSONDocumentRenderer: SummaryRendering {
         eventCount += 1
     }
 
+    public func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) {
+        guard !summaryOnly, options.stream == nil || stream == options.stream else { return }
+        sink.write(eventCount > 0 ? ",\n" : "\n")
+        sink.writeBytes { $0.append(rendered, stream: stream, at: streamAt) }
+        eventCount += 1
+    }
+
     public func connection(_ s: ConnectionSummary) {
         guard options.stream == nil || s.stream == options.stream else { return }
         connections.append(stream: s.stream, RenderedSummaries.render(s, format: .json, options: options, firstTime: nil))
@@ -73,7 +80,7 @@ public final class JSONDocumentRenderer: SummaryRendering {
 
 /// One JSON object per line: events as they happen, a connection object when a connection
 /// ends, and a last `capture` line.
-public final class NDJSONRenderer: Renderer {
+public final class NDJSONRenderer: PrerenderedRendering {
     private let sink: OutputSink
     private let options: RenderOptions
     private let summaryOnly: Bool
@@ -117,6 +124,18 @@ public final class NDJSONRenderer: Renderer {
     public func connection(_ s: ConnectionSummary) {
         guard options.stream == nil || s.stream == options.stream else { return }
         sink.writeJSON { ConnectionJSON(options: options).write(s, into: &$0) }
+        sink.endLine()
+    }
+
+    public func connection(rendered: [UInt8], stream: Int) {
+        guard options.stream == nil || stream == options.stream else { return }
+        sink.write(bytes: RenderedSummaries.numbered(rendered, stream: stream))
+        sink.endLine()
+    }
+
+    public func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) {
+        guard !summaryOnly, options.stream == nil || stream == options.stream else { return }
+        sink.writeBytes { $0.append(rendered, stream: stream, at: streamAt) }
         sink.endLine()
     }
 

@@ -21,6 +21,10 @@ public struct RenderOptions: Sendable {
     public var timeDecimals: Int
     /// Only this stream's events and summary.
     public var stream: Int?
+    /// A capture read from several files: their paths, and the file of each packet number
+    /// (JSON events then say `file`, an index into the capture object's `files`).
+    public var files: [String] = []
+    public var fileOfPacket: (@Sendable (Int) -> Int)?
 
     public init(payloads: PayloadMode = .preview, maxPayload: Int = 1 << 20, previewLimit: Int = 60,
                 timeFormat: TimeFormat = .relative, color: Bool = false, timeDecimals: Int = 6, stream: Int? = nil) {

@@ -36,9 +36,17 @@ public final class RenderedSummaries {
         spool.bytes(at: index)
     }
 
+    /// `s` rendered for a `format` renderer, its stream index left as the placeholder that
+    /// `SummaryRendering.connection(rendered:stream:)` replaces.
+    public static func rendered(_ s: ConnectionSummary, format: OutputFormat, options: RenderOptions, firstTime: Int64?) -> [UInt8] {
+        var s = s
+        s.stream = placeholder
+        return render(s, format: format, options: options, firstTime: firstTime)
+    }
+
     /// What a text or JSON document renderer keeps for `s`.
     static func render(_ s: ConnectionSummary, format: OutputFormat, options: RenderOptions, firstTime: Int64?) -> [UInt8] {
-        if format == .json {
+        if format != .text {
             var writer = JSONWriter(capacity: 4096)
             ConnectionJSON(options: options).write(s, into: &writer)
             return writer.bytes
@@ -59,4 +67,75 @@ public final class RenderedSummaries {
 public protocol SummaryRendering: Renderer {
     /// Keeps a summary rendered by `RenderedSummaries` as the connection `stream`.
     func connection(rendered: [UInt8], stream: Int)
+}
+
+/// Renderers that also take events rendered elsewhere (`EventBytes`, on an engine's worker).
+public protocol PrerenderedRendering: SummaryRendering {
+    /// An event's bytes (no line end) for stream `stream` (nil: not a connection's). When
+    /// `streamAt` is not negative, the digits there are the worker's own stream index, and
+    /// `stream` is written in their place.
+    func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int)
+}
+
+extension ByteBuffer {
+    /// `rendered`, with the decimal digits at `at` (when not negative) replaced by `stream`.
+    @inline(__always)
+    mutating func append(_ rendered: UnsafeRawBufferPointer, stream: Int?, at: Int) {
+        guard at >= 0, let stream, let base = rendered.baseAddress else {
+            append(rendered)
+            return
+        }
+        var end = at
+        while end < rendered.count, (0x30...0x39).contains(rendered[end]) { end += 1 }
+        append(UnsafeRawBufferPointer(start: base, count: at))
+        appendDecimal(stream)
+        append(UnsafeRawBufferPointer(start: base + end, count: rendered.count - end))
+    }
+}
+
+/// Events rendered away from the renderer, on an engine's worker: the bytes a text, JSON or
+/// NDJSON renderer writes for an event, without its line end or separator, for
+/// `PrerenderedRendering.event(rendered:stream:streamAt:)`. Times are relative to `firstTime`
+/// (or absolute); delta times need the previous row of every connection, so they are not
+/// rendered apart.
+public final class EventBytes {
+    private let format: OutputFormat
+    private let row: TextRow
+    private let eventJSON: EventJSON
+    /// The capture's first packet time.
+    public var firstTime: Int64?
+
+    public init(format: OutputFormat, options: RenderOptions) {
+        precondition(format != .mermaid && options.timeFormat != .delta)
+        self.format = format
+        let formatter = InfoFormatter(previewLimit: options.previewLimit)
+        row = TextRow(options: options, formatter: formatter)
+        eventJSON = EventJSON(options: options, formatter: formatter)
+    }
+
+    /// Appends `e` to `writer`; returns where the stream index's digits begin in its bytes (-1: none).
+    @inline(__always)
+    public func render(_ e: TimelineEvent, into writer: inout JSONWriter) -> Int {
+        let firstTime = self.firstTime ?? e.time
+        if format == .text {
+            row.write(e, shown: e.time - firstTime, into: &writer.out)
+            return -1
+        }
+        writer.beginDocument()
+        var at = -1
+        eventJSON.write(e, firstTime: firstTime, into: &writer, streamAt: &at)
+        return at
+    }
+
+}
+
+extension JSONWriter {
+    /// Bytes written so far (every document).
+    public var count: Int { out.count }
+    /// The bytes in `range` (valid until the next write or reset).
+    public func bytes(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: out.base + range.lowerBound, count: range.count)
+    }
+    /// Appends bytes as they are.
+    public mutating func append(_ bytes: [UInt8]) { out.append(bytes) }
 }

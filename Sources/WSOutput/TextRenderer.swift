@@ -3,7 +3,7 @@ import WSDissector
 import WSTimeline
 
 /// The Wireshark-like timeline: one row per event, then a lifecycle summary per connection.
-public final class TextRenderer: SummaryRendering {
+public final class TextRenderer: PrerenderedRendering {
     private let sink: OutputSink
     private let options: RenderOptions
     private let summaryOnly: Bool
@@ -32,49 +32,29 @@ public final class TextRenderer: SummaryRendering {
     public func event(_ e: TimelineEvent) {
         if firstTime == nil { firstTime = e.time }
         guard !summaryOnly, options.stream == nil || e.stream == options.stream else { return }
-        if !wroteHeader {
-            wroteHeader = true
-            sink.write(paint(pad("No.", 6, right: true) + "  " + pad("Time", timeWidth) + "  " + pad("Source", 22) + "  "
-                             + pad("Destination", 22) + "  " + pad("Protocol", 9) + "  " + pad("Length", 6, right: true)
-                             + "  " + pad("Phase", 9) + "  Info", "1"))
-            sink.endLine()
-        }
-        let absoluteText = options.timeFormat == .absolute ? absoluteTimeText(e.time, decimals: options.timeDecimals) : nil
+        writeHeader()
         let shownNanoseconds = e.time - (options.timeFormat == .delta ? previousTime ?? e.time : firstTime ?? e.time)
         previousTime = e.time
-        // Every padded column is ASCII (numbers, addresses, protocol and phase names), so widths
-        // are byte counts; the row goes straight into the sink's buffer.
-        let timeWidth = self.timeWidth
-        sink.writeBytes { out in
-            /// A non-TCP event names bare addresses (its text), a connection's event endpoints.
-            func endpoint(_ endpoint: Endpoint?, text: String?) -> (inout ByteBuffer) -> Void {
-                { out in
-                    if e.stream == nil { out.appendUTF8(text ?? "") } else if let endpoint { out.append(endpoint: endpoint) }
-                }
-            }
-            out.appendRightAligned(UInt64(max(0, e.packet)), width: 6)
-            out.append("  ")
-            out.appendPadded(width: timeWidth) { out in
-                if let absoluteText { out.appendUTF8(absoluteText) } else { out.appendSeconds(shownNanoseconds, decimals: options.timeDecimals) }
-            }
-            out.append("  ")
-            out.appendPadded(width: 22, endpoint(e.source, text: e.sourceText))
-            out.append("  ")
-            out.appendPadded(width: 22, endpoint(e.destination, text: e.destinationText))
-            out.append("  ")
-            out.appendPadded(width: 9) { $0.appendUTF8(e.proto) }
-            out.append("  ")
-            out.appendRightAligned(UInt64(max(0, e.wireLength)), width: 6)
-            out.append("  ")
-            if options.color { out.appendUTF8("\u{1b}[" + phaseColor(e.phase) + "m") }
-            out.appendPadded(width: 9) { $0.appendUTF8(e.phase.rawValue) }
-            if options.color { out.append("\u{1b}[0m") }
-            out.append("  ")
-            let red = options.color && !e.violations.isEmpty
-            if red { out.append("\u{1b}[31m") }
-            formatter.write(e, into: &out)
-            if red { out.append("\u{1b}[0m") }
-        }
+        sink.writeBytes { row.write(e, shown: shownNanoseconds, into: &$0) }
+        sink.endLine()
+    }
+
+    private func writeHeader() {
+        guard !wroteHeader else { return }
+        wroteHeader = true
+        sink.write(paint(pad("No.", 6, right: true) + "  " + pad("Time", timeWidth) + "  " + pad("Source", 22) + "  "
+                         + pad("Destination", 22) + "  " + pad("Protocol", 9) + "  " + pad("Length", 6, right: true)
+                         + "  " + pad("Phase", 9) + "  Info", "1"))
+        sink.endLine()
+    }
+
+    private var row: TextRow { TextRow(options: options, formatter: formatter) }
+
+    /// An event row rendered elsewhere (`EventBytes`, on an engine's worker), for stream `stream`.
+    public func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) {
+        guard !summaryOnly, options.stream == nil || stream == options.stream else { return }
+        writeHeader()
+        sink.writeBytes { $0.append(rendered) }
         sink.endLine()
     }
 
@@ -108,9 +88,53 @@ public final class TextRenderer: SummaryRendering {
     }
 
     private var timeWidth: Int { options.timeFormat == .absolute ? 26 : 12 }
+}
 
-    private func paint(_ s: String, _ code: String) -> String {
-        options.color ? "\u{1b}[\(code)m" + s + "\u{1b}[0m" : s
+/// One timeline row (no line end): what `TextRenderer` prints for an event, also rendered on
+/// an engine's worker. `shown`: the time column's value in ns (relative or delta) when times
+/// are not absolute.
+struct TextRow {
+    let options: RenderOptions
+    let formatter: InfoFormatter
+
+    private var timeWidth: Int { options.timeFormat == .absolute ? 26 : 12 }
+
+    @inline(__always)
+    func write(_ e: TimelineEvent, shown shownNanoseconds: Int64, into out: inout ByteBuffer) {
+        let absoluteText = options.timeFormat == .absolute ? absoluteTimeText(e.time, decimals: options.timeDecimals) : nil
+        // Every padded column is ASCII (numbers, addresses, protocol and phase names), so widths
+        // are byte counts; the row goes straight into the sink's buffer.
+        let timeWidth = self.timeWidth
+        do {
+            // A non-TCP event names bare addresses (its text), a connection's event endpoints.
+            func endpoint(_ endpoint: Endpoint?, text: String?) -> (inout ByteBuffer) -> Void {
+                { out in
+                    if e.stream == nil { out.appendUTF8(text ?? "") } else if let endpoint { out.append(endpoint: endpoint) }
+                }
+            }
+            out.appendRightAligned(UInt64(max(0, e.packet)), width: 6)
+            out.append("  ")
+            out.appendPadded(width: timeWidth) { out in
+                if let absoluteText { out.appendUTF8(absoluteText) } else { out.appendSeconds(shownNanoseconds, decimals: options.timeDecimals) }
+            }
+            out.append("  ")
+            out.appendPadded(width: 22, endpoint(e.source, text: e.sourceText))
+            out.append("  ")
+            out.appendPadded(width: 22, endpoint(e.destination, text: e.destinationText))
+            out.append("  ")
+            out.appendPadded(width: 9) { $0.appendUTF8(e.proto) }
+            out.append("  ")
+            out.appendRightAligned(UInt64(max(0, e.wireLength)), width: 6)
+            out.append("  ")
+            if options.color { out.appendUTF8("\u{1b}[" + phaseColor(e.phase) + "m") }
+            out.appendPadded(width: 9) { $0.appendUTF8(e.phase.rawValue) }
+            if options.color { out.append("\u{1b}[0m") }
+            out.append("  ")
+            let red = options.color && !e.violations.isEmpty
+            if red { out.append("\u{1b}[31m") }
+            formatter.write(e, into: &out)
+            if red { out.append("\u{1b}[0m") }
+        }
     }
 
     private func phaseColor(_ p: Phase) -> String {
@@ -123,6 +147,12 @@ public final class TextRenderer: SummaryRendering {
         case .teardown: return "34"
         case .other: return "2"
         }
+    }
+}
+
+extension TextRenderer {
+    private func paint(_ s: String, _ code: String) -> String {
+        options.color ? "\u{1b}[\(code)m" + s + "\u{1b}[0m" : s
     }
 }
 

@@ -115,10 +115,17 @@ public final class ConnectionTable {
     /// only some flows of a capture (one shard of a parallel run) calls it for the others'
     /// segments, so it releases its connections at the same packets as a table seeing all.
     public func advanceClock(to time: Int64, emit: (StreamEvent) -> Void) {
-        if time - lastSweep > 1_000_000_000 || time < lastSweep {
+        if clockWouldSweep(at: time) {
             sweep(now: time, emit: emit)
             lastSweep = time
         }
+    }
+
+    /// Whether moving the clock to `time` sweeps (a second of capture time since the last
+    /// sweep, or time going back).
+    @inline(__always)
+    public func clockWouldSweep(at time: Int64) -> Bool {
+        time - lastSweep > 1_000_000_000 || time < lastSweep
     }
 
     /// Ends the input: every hole becomes a gap, every direction ends, every connection is released.
@@ -264,10 +271,23 @@ public final class ConnectionTable {
                 stale.append((key, .idle, c.stream))
             }
         }
-        for (c, d) in graceOver.sorted(by: { ($0.0.stream, $0.1 == .clientToServer ? 0 : 1) < ($1.0.stream, $1.1 == .clientToServer ? 0 : 1) }) {
-            declareAckedHoleLost(c, d, emit: emit)
+        // Connection by connection in stream order (its holes, then its release): what each
+        // emits concerns its own stream only, so a parallel run can merge its workers' sweeps
+        // by stream.
+        graceOver.sort { ($0.0.stream, $0.1 == .clientToServer ? 0 : 1) < ($1.0.stream, $1.1 == .clientToServer ? 0 : 1) }
+        stale.sort { $0.2 < $1.2 }
+        var g = 0
+        for (key, reason, stream) in stale {
+            while g < graceOver.count && graceOver[g].0.stream <= stream {
+                declareAckedHoleLost(graceOver[g].0, graceOver[g].1, emit: emit)
+                g += 1
+            }
+            release(key, reason: reason, emit: emit)
         }
-        for (key, reason, _) in stale.sorted(by: { $0.2 < $1.2 }) { release(key, reason: reason, emit: emit) }
+        while g < graceOver.count {
+            declareAckedHoleLost(graceOver[g].0, graceOver[g].1, emit: emit)
+            g += 1
+        }
     }
 
     // MARK: - Per-segment analysis

@@ -67,7 +67,9 @@ public final class Analyzer {
     }
 
     /// Processes one captured packet.
-    public func process(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer,
+    /// `routed`: the caller (a parallel engine's reader) already found this plain TCP packet
+    /// to belong to this analyzer's shard.
+    public func process(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, routed: Bool = false,
                         emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
         self.number = number
         self.time = time
@@ -77,7 +79,7 @@ public final class Analyzer {
         // counts it; other shards only move their clock. Anything else every shard decodes
         // (fragments, tunnels of headers), and shard 0 counts it.
         var countsPackets = true
-        if let shard = options.shard {
+        if !routed, let shard = options.shard {
             if let (a, b) = decoder.quickTCPEndpoints(bytes) {
                 guard shard.owns(a, b) else { return advanceClockOnly(emit: emit, summary: summary) }
             } else {
@@ -100,6 +102,12 @@ public final class Analyzer {
         truncated = bytes.count < wireLength
         if truncated && countsPackets { counters.truncated += 1 }
         guard let tcp = decoded.tcp, let src = decoded.source, let dst = decoded.destination else {
+            // What looks like TCP at a glance moves the clock even when it does not decode (a
+            // cut TCP header): a parallel run's other workers, which only glance, do the same.
+            if decoder.quickTCPEndpoints(bytes) != nil {
+                sweepClock(emit: emit, summary: summary)
+                eventsThisPacket = 0
+            }
             if countsPackets { emitNonTCP(decoded, emit: emit) }
             return
         }
@@ -112,7 +120,7 @@ public final class Analyzer {
         currentTracker = nil
         // Capture time moves first: what that releases (idle connections, holes whose grace is
         // over) belongs to other connections, and must not count as this packet's own events.
-        table.advanceClock(to: time) { event in handleStream(event, emit: emit, summary: summary) }
+        sweepClock(emit: emit, summary: summary)
         eventsThisPacket = 0
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
@@ -141,8 +149,42 @@ public final class Analyzer {
     /// Another shard's packet: only the clock moves, so this shard's connections are released
     /// at the same packets as in a run over all flows.
     private func advanceClockOnly(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
-        table.advanceClock(to: time) { event in handleStream(event, emit: emit, summary: summary) }
+        sweepClock(emit: emit, summary: summary)
     }
+
+    /// A plain TCP packet of another shard, seen by a parallel engine's worker: only the clock
+    /// moves, and what it releases is reported as at that packet, exactly as a run over every
+    /// flow reports it (the same packet's number, time and lengths, no TCP details).
+    public func advanceClock(number: Int, time: Int64, wireLength: Int, capturedLength: Int,
+                             emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        guard table.clockWouldSweep(at: time) else { return }
+        self.number = number
+        self.time = time
+        self.wireLength = wireLength
+        self.capturedLength = capturedLength
+        truncated = capturedLength < wireLength
+        eventsThisPacket = 0
+        if tcpInfo != nil { tcpInfo = nil }
+        if acknowledges != nil { acknowledges = nil }
+        if packetEndpoints != nil { packetEndpoints = nil }
+        currentTracker = nil
+        sweepClock(emit: emit, summary: summary)
+    }
+
+    /// Whether what is being emitted comes from capture time moving (other connections
+    /// released, holes given up) rather than from the packet itself.
+    public private(set) var inClockSweep = false
+
+    @inline(__always)
+    private func sweepClock(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        guard table.clockWouldSweep(at: time) else { return }
+        inClockSweep = true
+        table.advanceClock(to: time) { event in handleStream(event, emit: emit, summary: summary) }
+        inClockSweep = false
+    }
+
+    /// Called with each new stream's index and first packet, as the stream opens.
+    public var onStreamOpened: ((_ stream: Int, _ packet: Int) -> Void)?
 
     /// The most connections tracked at once and the most out-of-order bytes held at once: a
     /// sharded run compares their sums with the limits to know that no cap acted differently.
@@ -187,6 +229,7 @@ public final class Analyzer {
             tracker.slot = report.slot
             cached = tracker
             counters.connections += 1
+            onStreamOpened?(report.stream, number)
         }
         currentTracker = tracker
         let side: Side = report.direction == .clientToServer ? .client : .server
@@ -196,12 +239,18 @@ public final class Analyzer {
     }
 
     /// Ends the input: flushes every connection and hands out the remaining summaries.
-    public func finish(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+    /// `step` is told when each of the three steps begins (0: TLS records still held, 1: the
+    /// reassembly's remains, 2: the summaries not yet given), each going by stream: a parallel
+    /// engine merges its workers' ends by (step, stream).
+    public func finish(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void,
+                       step: (Int) -> Void = { _ in }) {
+        step(0)
         for stream in trackers.keys.sorted() {
             guard let t = trackers[stream], let tls = t.tls else { continue }
             number = t.lastPacket
             tls.finish { out in handleTLS(out, tracker: t, emit: emit) }
         }
+        step(1)
         table.finish { event in
             if let stream = event.stream, let last = trackers[stream]?.lastPacket {
                 number = last
@@ -211,6 +260,7 @@ public final class Analyzer {
             packetEndpoints = nil
             handleStream(event, emit: emit, summary: summary)
         }
+        step(2)
         for stream in trackers.keys.sorted() {
             guard let tracker = trackers[stream] else { continue }
             if !tracker.summarized {

@@ -1,78 +1,122 @@
 import ArgumentParser
 import WSCapture
 import WSDecode
+import WSEngine
 import WSOutput
 import WSTimeline
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
 
-/// Reads a capture file through the analyzer into a renderer. Fatal problems print one line
-/// on stderr and exit 1; a damaged file still has everything before the damage rendered.
+/// Reads capture files (one, or several as one capture) through the analyzer into a renderer.
+/// Fatal problems print one line on stderr and exit 1; a damaged file still has everything
+/// before the damage rendered.
 struct FileAnalysis {
-    let path: String
+    let paths: [String]
     let filter: String?
     let analyzer: AnalyzerOptions
 
-    /// Opens the file and checks its link type; exits 1 with a message when it cannot.
-    func open() throws -> (CaptureFile, LinkType) {
-        let file: CaptureFile
+    /// Opens the files and checks their link type; exits 1 with a message when it cannot.
+    func open() throws -> (CaptureReader, LinkType) {
+        let reader: CaptureReader
         do {
-            file = try CaptureFile(path: path)
+            reader = try CaptureReader(paths: paths, filter: filter)
         } catch {
             Terminal.warn(error.description)
             throw ExitCode(1)
         }
-        guard let link = LinkType(dlt: file.linkType) else {
-            Terminal.warn("\(path): unsupported link type \(file.linkTypeName) (DLT \(file.linkType)); "
+        guard let link = LinkType(dlt: reader.linkType) else {
+            Terminal.warn("\(reader.files[0].path): unsupported link type \(reader.linkTypeName) (DLT \(reader.linkType)); "
                           + "supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback, raw IP")
             throw ExitCode(1)
         }
-        if let filter {
-            do {
-                try file.setFilter(filter)
-            } catch {
-                Terminal.warn(error.description)
-                throw ExitCode(1)
-            }
-        }
-        return (file, link)
+        return (reader, link)
     }
 
-    /// Runs the whole file into `renderer`. Returns normally when the file was read to its end
-    /// or the output closed; throws ExitCode(1) after rendering when the file was damaged.
-    func run(file: CaptureFile, link: LinkType, renderer: Renderer, configure: (Analyzer) -> Void = { _ in }) throws {
+    /// Render options that say which file each packet came from, when there are several, and
+    /// the runs of packets that a one-thread `run` notes for them (a parallel run's workers
+    /// keep their own).
+    static func withFiles(_ options: RenderOptions, _ reader: CaptureReader) -> (RenderOptions, FileRuns?) {
+        var options = options
+        guard reader.files.count > 1 else { return (options, nil) }
+        options.files = reader.files.map(\.path)
+        let runs = FileRuns()
+        options.fileOfPacket = { runs.file(of: $0) }
+        return (options, runs)
+    }
+
+    /// Runs the whole capture into `renderer` on this thread. Returns normally when the files
+    /// were read to their end or the output closed; throws ExitCode(1) after rendering when a
+    /// file was damaged.
+    func run(reader: CaptureReader, link: LinkType, renderer: Renderer, fileRuns runs: FileRuns? = nil,
+             configure: (Analyzer) -> Void = { _ in }) throws {
         let analysis = Analyzer(linkType: link, options: analyzer)
         configure(analysis)
-        renderer.begin(file: path, linkType: file.linkTypeName)
-        var warnings: [String] = []
-        var damaged = false
-        let progress = Progress(enabled: Terminal.isTTY(2) && path != "-" && FileAnalysis.size(of: path) > 64 << 20)
+        renderer.begin(file: reader.displayName, linkType: reader.linkTypeName)
+        let progress = Progress(total: reader.totalBytes)
         let emit: (TimelineEvent) -> Void = { renderer.event($0) }
         let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
-        do {
-            var first = true
-            try file.forEach { header, bytes in
-                if first {
-                    renderer.firstPacket(time: header.timestampNanoseconds)
-                    first = false
-                }
-                analysis.process(number: header.number, time: header.timestampNanoseconds,
-                                 wireLength: header.wireLength, bytes: bytes, emit: emit, summary: summary)
-                progress.tick(packets: header.number)
-                return !renderer.isClosed
+        var first = true
+        reader.forEach { header, file, bytes in
+            if first {
+                renderer.firstPacket(time: header.timestampNanoseconds)
+                first = false
             }
-        } catch {
-            damaged = true
-            warnings.append(error.description)
+            runs?.note(header.number, file: file)
+            analysis.process(number: header.number, time: header.timestampNanoseconds,
+                             wireLength: header.wireLength, bytes: bytes, emit: emit, summary: summary)
+            if header.number & 0xfff == 0 { progress.update(read: reader.bytesRead) }
+            return !renderer.isClosed
         }
         progress.clear()
+        let warnings = reader.damage.map(\.description)
         if !renderer.isClosed {
             analysis.finish(emit: emit, summary: summary)
             renderer.end(counters: analysis.counters, warnings: warnings)
         }
         for w in warnings { Terminal.warn(w) }
-        if damaged { throw ExitCode(1) }
+        if !warnings.isEmpty { throw ExitCode(1) }
+    }
+
+    /// Runs the capture on `workers` flow workers (`ParallelEngine`) into `renderer`, which
+    /// the caller made with `makeRenderer`. When only summaries are printed, and printed at
+    /// the end (text, JSON), and a limit shared by all flows may have acted differently than
+    /// on one thread, the run is redone on one thread into a fresh renderer: the exact answer.
+    func runParallel(reader: CaptureReader, link: LinkType, workers: Int, format: OutputFormat, options: RenderOptions,
+                     summaryOnly: Bool, fileRuns: FileRuns?, makeRenderer: () -> Renderer) throws {
+        let renderer = makeRenderer()
+        guard let prerendered = renderer as? PrerenderedRendering else {
+            return try run(reader: reader, link: link, renderer: renderer, fileRuns: fileRuns)
+        }
+        // Text and JSON summaries only appear at the end: nothing is written before the run is known to be exact.
+        let deferred = summaryOnly && format != .ndjson
+        if !deferred { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
+        var options = options
+        options.fileOfPacket = nil  // each worker notes its own
+        let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
+                                                    render: options, summaryOnly: summaryOnly))
+        let progress = Progress(total: reader.totalBytes)
+        let outcome = engine.run(fill: { reader.fill($0) }, into: prerendered) { batch in
+            progress.update(read: batch.bytesRead)
+        }
+        progress.clear()
+        if deferred && !outcome.exact {
+            // A shared cap or a resumed TLS session across workers: the ordinary single pass.
+            let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer).open()
+            return try run(reader: again.0, link: link, renderer: makeRenderer(), fileRuns: fileRuns)
+        }
+        let warnings = reader.damage.map(\.description)
+        if !outcome.closed {
+            if deferred { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
+            if let first = outcome.firstTime { renderer.firstPacket(time: first) }
+            renderer.end(counters: outcome.counters, warnings: warnings)
+        }
+        if !outcome.exact && !outcome.closed {
+            Terminal.warn("a limit shared by all connections (--max-connections, held bytes) was reached or a TLS session "
+                          + "was resumed across workers: with --threads \(workers) the output may differ from --threads 1")
+        }
+        for w in warnings { Terminal.warn(w) }
+        if !warnings.isEmpty { throw ExitCode(1) }
     }
 
     static func size(of path: String) -> Int {
@@ -81,19 +125,62 @@ struct FileAnalysis {
     }
 }
 
-/// A packet counter on stderr for long reads on a terminal.
+/// Progress of a long read on a terminal's stderr: bytes read of the total, percent, rate and
+/// time left, redrawn about four times a second, cleared at the end. Nothing when stderr is not
+/// a terminal, the size is unknown (standard input), or the read ends within half a second.
 final class Progress {
-    let enabled: Bool
+    private let total: Int
+    private let enabled: Bool
     private var shown = false
-    init(enabled: Bool) { self.enabled = enabled }
+    private let start: Double
+    private var lastDraw: Double
 
-    func tick(packets: Int) {
-        guard enabled, packets & 0x3ffff == 0 else { return }
-        fputs("\r\(packets) packets…", stderr)
+    init(total: Int) {
+        self.total = total
+        enabled = total > 0 && Terminal.isTTY(2)
+        start = Progress.now()
+        lastDraw = start + 0.25  // the first line after half a second
+    }
+
+    func update(read: Int) {
+        guard enabled else { return }
+        let now = Progress.now()
+        guard now - lastDraw >= 0.25 else { return }
+        lastDraw = now
+        let elapsed = now - start
+        let rate = Double(read) / max(elapsed, 1e-3)
+        let left = rate > 0 ? Double(max(0, total - read)) / rate : 0
+        let line = Progress.line(read: read, total: total, rate: rate, secondsLeft: left)
+        fputs("\r" + line + "\u{1b}[K", stderr)
         shown = true
     }
 
     func clear() {
         if shown { fputs("\r\u{1b}[K", stderr) }
+        shown = false
+    }
+
+    /// "412.0 MiB of 1.0 GiB  40%  350.2 MiB/s  0:02 left"
+    static func line(read: Int, total: Int, rate: Double, secondsLeft: Double) -> String {
+        let percent = total > 0 ? min(100, read * 100 / total) : 0
+        let s = Int(secondsLeft.rounded(.up))
+        let left = s >= 3600 ? "\(s / 3600):\(two((s / 60) % 60)):\(two(s % 60))" : "\(s / 60):\(two(s % 60))"
+        return "\(bytes(Double(read))) of \(bytes(Double(total)))  \(percent)%  \(bytes(rate))/s  \(left) left"
+    }
+
+    private static func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+    private static func bytes(_ v: Double) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = v, u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        let tenths = Int((v * 10).rounded())
+        return u == 0 ? "\(Int(v)) B" : "\(tenths / 10).\(tenths % 10) \(units[u])"
+    }
+
+    private static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }

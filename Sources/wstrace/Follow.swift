@@ -6,8 +6,8 @@ struct Follow: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print one connection's messages as a conversation, with direction, time, opcode and text.")
 
-    @Argument(help: "Capture file (.pcap or .pcapng), or - for standard input.")
-    var file: String
+    @Argument(help: "Capture files (.pcap or .pcapng), read as one capture merged by time; a directory (its files); or - for standard input.")
+    var files: [String]
 
     @Option(name: .long, help: "The stream to follow (TCP connection index, from 0).")
     var stream: Int
@@ -30,17 +30,18 @@ struct Follow: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
-        let analysis = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        let paths = try InputFiles.expandOrExit(files)
+        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
         let options = RenderOptions(payloads: payloads, maxPayload: maxPayload, timeDecimals: capture.timestampDecimals,
                                     stream: stream)
         var analyzerOptions = limits.analyzerOptions(retention: options.retention)
-        analyzerOptions.keyLog = try keys.load(capture: file)
-        let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
+        analyzerOptions.keyLog = try keys.load(captures: paths)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
         let renderer = FollowRenderer(sink: raw ? OutputSink(fd: -1) : sink, options: options, stream: stream)
         let wanted = stream
-        try run.run(file: capture, link: link, renderer: renderer) { analyzer in
+        try run.run(reader: capture, link: link, renderer: renderer) { analyzer in
             guard raw else { return }
             analyzer.streamObserver = { stream, side, bytes, gap in
                 guard stream == wanted else { return }
@@ -55,7 +56,7 @@ struct Follow: ParsableCommand {
         }
         sink.flush()
         if !renderer.foundStream {
-            Terminal.warn("\(file): no stream \(stream) in this capture")
+            Terminal.warn("\(capture.displayName): no stream \(stream) in this capture")
             throw ExitCode(1)
         }
     }

@@ -15,7 +15,7 @@ struct KeyLogOptions: ParsableArguments {
 
     /// The key log for a capture file: the option's file and the file's own DSBs; nil when there
     /// are none. Bad lines are reported on stderr with their line numbers; the others are used.
-    func load(capture path: String?) throws -> TLSKeyLog? {
+    func load(captures paths: [String]) throws -> TLSKeyLog? {
         let log = TLSKeyLog()
         var any = false
         if let keylog {
@@ -26,7 +26,7 @@ struct KeyLogOptions: ParsableArguments {
             log.add(text, source: keylog)
             any = true
         }
-        if let path {
+        for path in paths where path != "-" {
             for (i, text) in PcapngSecrets.tlsKeyLogs(path: path).enumerated() {
                 log.add(text, source: "\(path) (Decryption Secrets Block \(i + 1))")
                 any = true

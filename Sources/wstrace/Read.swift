@@ -1,4 +1,5 @@
 import ArgumentParser
+import WSEngine
 import WSOutput
 
 /// `wstrace read FILE`: the timeline and lifecycle summaries of a capture.
@@ -6,8 +7,8 @@ struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read a capture file (.pcap, .pcapng, - for stdin) and show each connection's life.")
 
-    @Argument(help: "Capture file (.pcap or .pcapng), or - for standard input.")
-    var file: String
+    @Argument(help: "Capture files (.pcap or .pcapng), read as one capture merged by time; a directory (its files, e.g. rotated by tcpdump -C); or - for standard input.")
+    var files: [String]
 
     @Option(name: [.customShort("f"), .customLong("filter")], help: "BPF filter; packet numbers stay the file's own.")
     var filter: String?
@@ -22,7 +23,7 @@ struct Read: ParsableCommand {
     var summary = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "Threads for reading a file: with --summary, each follows a share of the TCP flows (default: one per core, up to 4, for files of 16 MiB or more); otherwise one more renders the output (default when there are 2 cores or more). 1: everything on one thread.",
+        "Flow workers: each analyses and renders a share of the TCP connections, and one reader feeds them and merges their output in packet order (the same bytes as one thread). Default: one per core (up to 16) for captures of 16 MiB or more; below that one thread, with the output rendered on a second. 1: everything on one thread.",
         valueName: "n"))
     var threads: Int?
 
@@ -42,37 +43,41 @@ struct Read: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
-        let analysis = FileAnalysis(path: file, filter: filter,
-                                    analyzer: limits.analyzerOptions(retention: 0))
-        let (capture, link) = try analysis.open()
-        let options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: stream)
+        let paths = try InputFiles.expandOrExit(files)
+        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        let (reader, link) = try analysis.open()
+        let (options, fileRuns) = FileAnalysis.withFiles(
+            display.renderOptions(format: format, timeDecimals: reader.timestampDecimals, stream: stream), reader)
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.buildsEvents = !summary || format == .mermaid
-        analyzerOptions.keyLog = try keys.load(capture: file)
-        let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
+        analyzerOptions.keyLog = try keys.load(captures: paths)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
-        sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && file == "-"
-        let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
-        if summary, let summaries = renderer as? SummaryRendering, stream == nil, file != "-",
-           case let workers = ShardedSummary.workers(requested: threads, path: file), workers > 1 {
-            let progress = Progress(enabled: Terminal.isTTY(2) && FileAnalysis.size(of: file) > 64 << 20)
-            let sharded = ShardedSummary(path: file, filter: filter, link: link, options: analyzerOptions, workers: workers,
-                                         format: format, renderOptions: options)
-            let outcome = sharded.run(progress: progress)
-            progress.clear()
-            if let outcome {
-                try outcome.render(into: summaries, file: file, linkType: capture.linkTypeName)
-                return
-            }
-            // A shared cap may have acted: the ordinary single pass gives the exact answer.
+        let stdin = paths == ["-"]
+        sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && stdin
+        let summaryOnly = summary
+        let makeRenderer = { format.makeRenderer(sink: sink, options: options, summaryOnly: summaryOnly) }
+        let workers = Read.workers(requested: threads, bytes: reader.totalBytes)
+        if workers > 1 && !stdin && ParallelEngine.supports(format: format, render: options) {
+            try run.runParallel(reader: reader, link: link, workers: workers, format: format, options: options,
+                                summaryOnly: summary, fileRuns: fileRuns, makeRenderer: makeRenderer)
+            return
         }
+        let renderer = makeRenderer()
         // Rendering on a second thread, when there is a core for it and the input is a file
         // (stdin may be a live pipe, whose lines should not wait for a batch).
-        let pipelined = format != .mermaid && !summary && file != "-" && (threads ?? WorkerThread.cores) > 1
-        try run.run(file: capture, link: link, renderer: pipelined ? PipelinedRenderer(renderer) : renderer)
+        let pipelined = format != .mermaid && !summary && !stdin && threads == nil && WorkerThread.cores > 1
+        try run.run(reader: reader, link: link, renderer: pipelined ? PipelinedRenderer(renderer) : renderer, fileRuns: fileRuns)
         if let mermaid = renderer as? MermaidRenderer, !mermaid.foundStream, let stream {
-            Terminal.warn("\(file): no stream \(stream) in this capture")
+            Terminal.warn("\(reader.displayName): no stream \(stream) in this capture")
             throw ExitCode(1)
         }
+    }
+
+    /// Flow workers for a capture of `bytes`: `requested` when given, else one per core (up
+    /// to 16) from 16 MiB on, where they pay for themselves.
+    static func workers(requested: Int?, bytes: Int) -> Int {
+        if let requested { return max(1, requested) }
+        return bytes >= 16 << 20 ? min(WorkerThread.cores, 16) : 1
     }
 }

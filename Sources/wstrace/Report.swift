@@ -10,8 +10,8 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a self-contained HTML lifecycle report: an index of connections and a ladder diagram of each.")
 
-    @Argument(help: "Capture file (.pcap or .pcapng), or - for standard input.")
-    var file: String
+    @Argument(help: "Capture files (.pcap or .pcapng), read as one capture merged by time; a directory (its files); or - for standard input.")
+    var files: [String]
 
     @Option(name: [.customShort("o"), .customLong("output")], help: "The HTML file to write (- for standard output).")
     var output: String
@@ -29,13 +29,14 @@ struct Report: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
-        let analysis = FileAnalysis(path: file, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        let paths = try InputFiles.expandOrExit(files)
+        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
         // Previews in the report are at most a few hundred bytes per message.
         let options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
         var analyzerOptions = limits.analyzerOptions(retention: 512)
-        analyzerOptions.keyLog = try keys.load(capture: file)
-        let run = FileAnalysis(path: file, filter: filter, analyzer: analyzerOptions)
+        analyzerOptions.keyLog = try keys.load(captures: paths)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
 
         let fd: Int32
         if output == "-" {
@@ -50,7 +51,7 @@ struct Report: ParsableCommand {
         defer { if fd != 1 { close(fd) } }
         let sink = OutputSink(fd: fd)
         let renderer = HTMLReportRenderer(sink: sink, options: options)
-        try run.run(file: capture, link: link, renderer: renderer)
+        try run.run(reader: capture, link: link, renderer: renderer)
         sink.flush()
         if sink.closed && fd != 1 {
             Terminal.warn("\(output): write failed")

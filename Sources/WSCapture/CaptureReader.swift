@@ -1,0 +1,144 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// One capture read from one or several files, as `mergecap` joins them: records in timestamp
+/// order across the files (a tie goes to the file given first), numbered continuously from 1
+/// (records a filter skips are numbered too), each tagged with the index of its file. One file
+/// is read as it is, in file order.
+///
+/// Damage in a file ends that file (its records before the damage are kept) and is reported in
+/// `damage`; the other files are read to their end.
+public final class CaptureReader {
+    public let files: [CaptureFile]
+    /// The files' total size in bytes (0 for standard input), and how much of it was read.
+    public let totalBytes: Int
+    public private(set) var bytesRead = 0
+    /// What went wrong reading, in the order it happened.
+    public private(set) var damage: [CaptureError] = []
+
+    private var ahead: [RecordBatch] = []
+    private var heads: [Int] = []
+    private var ended: [Bool] = []
+    private var numbered = 0
+
+    /// Opens every file; all must have the same link type.
+    public init(paths: [String], filter: String?) throws(CaptureError) {
+        precondition(!paths.isEmpty)
+        var files: [CaptureFile] = []
+        var total = 0
+        for path in paths {
+            let file = try CaptureFile(path: path)
+            if let first = files.first, file.linkType != first.linkType {
+                throw .cannotOpen(path: path, reason: "link type \(file.linkTypeName) differs from \(first.path)'s "
+                                  + "\(first.linkTypeName): files read as one capture must share one")
+            }
+            if let filter { try file.setFilter(filter) }
+            files.append(file)
+            total += CaptureReader.size(of: path)
+        }
+        self.files = files
+        totalBytes = total
+        if files.count > 1 {
+            ahead = files.map { _ in RecordBatch(capacity: 1 << 20) }
+            heads = Array(repeating: 0, count: files.count)
+            ended = Array(repeating: false, count: files.count)
+        }
+    }
+
+    public var linkType: Int32 { files[0].linkType }
+    public var linkTypeName: String { files[0].linkTypeName }
+    /// The most decimals any file's timestamps have.
+    public var timestampDecimals: Int { files.map(\.timestampDecimals).max() ?? 6 }
+    /// The path of file `index`, and all of them for display ("a.pcap" or "a.pcap, b.pcap").
+    public func path(_ index: Int) -> String { files[index].path }
+    public var displayName: String { files.map(\.path).joined(separator: ", ") }
+
+    /// Fills the empty `batch` with the capture's next records. False, with nothing added, at the end.
+    public func fill(_ batch: RecordBatch) -> Bool {
+        defer { batch.bytesRead = bytesRead }
+        if files.count == 1 {
+            guard ended.isEmpty else { return false }
+            do {
+                if try files[0].fill(batch) {
+                    bytesRead = files[0].position
+                    return true
+                }
+            } catch {
+                damage.append(error)
+            }
+            ended = [true]
+            bytesRead = totalBytes
+            return !batch.isEmpty
+        }
+        while true {
+            var pick = -1
+            var pickTime = Int64.max
+            for i in files.indices where !ended[i] {
+                if heads[i] >= ahead[i].count { refill(i) }
+                guard !ended[i] else { continue }
+                let t = ahead[i].records[heads[i]].time
+                if t < pickTime { pick = i; pickTime = t }
+            }
+            guard pick >= 0 else { return !batch.isEmpty }
+            let source = ahead[pick]
+            let record = source.records[heads[pick]]
+            let bytes = source.bytes(of: record)
+            guard batch.hasRoom(for: bytes.count + 8) else { return true }
+            heads[pick] += 1
+            numbered += 1
+            if files[pick].matches(wireLength: record.wireLength, bytes: bytes) {
+                batch.append(number: numbered, time: record.time, wireLength: record.wireLength, bytes: bytes, file: pick)
+            }
+        }
+    }
+
+    /// Calls `body` for each record of the capture in order, until the end or `body` returns false.
+    public func forEach(_ body: (PacketHeader, _ file: Int, UnsafeRawBufferPointer) -> Bool) {
+        if files.count == 1 {
+            do {
+                try files[0].forEach { header, bytes in body(header, 0, bytes) }
+            } catch {
+                damage.append(error)
+            }
+            return
+        }
+        let batch = RecordBatch()
+        while fill(batch) {
+            for r in batch.records {
+                let header = PacketHeader(number: r.number, timestampNanoseconds: r.time,
+                                          capturedLength: r.length, wireLength: r.wireLength)
+                if !body(header, r.file, batch.bytes(of: r)) { return }
+            }
+            batch.reset()
+        }
+    }
+
+    private func refill(_ i: Int) {
+        let batch = ahead[i]
+        batch.reset()
+        heads[i] = 0
+        if pendingEnd.contains(i) {
+            ended[i] = true
+            return
+        }
+        let before = files[i].position
+        do {
+            if try !files[i].fill(batch, file: i, filtered: false) { ended[i] = true }
+        } catch {
+            damage.append(error)
+            ended[i] = batch.isEmpty
+            if !batch.isEmpty { pendingEnd.insert(i) }
+        }
+        bytesRead += max(0, files[i].position - before)
+    }
+
+    /// Files whose damage was found while their last records are still to be merged.
+    private var pendingEnd: Set<Int> = []
+
+    static func size(of path: String) -> Int {
+        guard path != "-" else { return 0 }
+        var st = stat()
+        return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+}

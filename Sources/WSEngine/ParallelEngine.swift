@@ -1,0 +1,489 @@
+import WSCapture
+import WSDecode
+import WSOutput
+import WSTimeline
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// One reader, many workers, an ordered merge: a capture analysed on several cores, printing
+/// byte for byte what one `Analyzer` on one thread prints.
+///
+/// - The reader (the thread calling `run`) fills batches of records (a classic pcap file is
+///   read straight into the batch's buffer) and finds each record's worker: the flow's
+///   `FlowShard` by a symmetric hash of its 4-tuple, from a glance at the headers. Records it
+///   cannot place at a glance (IPv4 fragments, VLAN tags, tunnels, anything not plain TCP) go
+///   to every worker; each decodes them, the flow's owner analyses one that turns out to be TCP,
+///   and worker 0 reports one that does not. Every worker sees every batch.
+/// - Each worker runs an `Analyzer` over its flows and renders their events and summaries into
+///   bytes (`EventBytes`); the other workers' packets only move its clock, so idle connections
+///   are released at the same packets as in a one-thread run.
+/// - Between batches the reader merges the workers' output of the oldest finished batch back
+///   into the one-thread order: a packet's clock sweep (by stream) first, then the packet's
+///   own rows; at the end the analyzers' three finishing steps, each by stream. A stream's index
+///   is the rank of its first packet among every worker's streams, written into its rows as
+///   they are merged.
+///
+/// Two limits are shared by all flows (connections tracked at once, bytes held out of order or
+/// for recognition) and TLS 1.2 sessions are shared across connections: when the workers'
+/// peaks add up to more than a limit allows, or a worker missed a resumed session, the output
+/// may differ from one thread's, and `Outcome.exact` says so.
+public final class ParallelEngine {
+    public struct Settings {
+        public var workers: Int
+        public var linkType: LinkType
+        public var analyzer: AnalyzerOptions
+        public var format: OutputFormat
+        public var render: RenderOptions
+        /// Only summaries are printed (events are not built).
+        public var summaryOnly: Bool
+        /// Batches in flight at once (reading ahead of the slowest worker).
+        public var slots: Int
+
+        public init(workers: Int, linkType: LinkType, analyzer: AnalyzerOptions, format: OutputFormat,
+                    render: RenderOptions, summaryOnly: Bool) {
+            self.workers = workers
+            self.linkType = linkType
+            self.analyzer = analyzer
+            self.format = format
+            self.render = render
+            self.summaryOnly = summaryOnly
+            slots = workers + 3
+        }
+    }
+
+    /// What the run found, for the renderer's `end`.
+    public struct Outcome {
+        public var counters = CaptureCounters()
+        /// The capture's first packet time (nil: no packet).
+        public var firstTime: Int64?
+        /// False when a shared limit may have acted differently than in a one-thread run.
+        public var exact = true
+        /// The renderer's output was closed (a pipe's reader went away).
+        public var closed = false
+    }
+
+    public let settings: Settings
+
+    public init(settings: Settings) {
+        precondition(settings.workers >= 1 && settings.workers <= 255)
+        precondition(settings.format != .mermaid && settings.render.timeFormat != .delta)
+        self.settings = settings
+    }
+
+    /// Whether the engine can render `format` with `render` (Mermaid draws one connection as a
+    /// whole; delta times need the previous row of every connection).
+    public static func supports(format: OutputFormat, render: RenderOptions) -> Bool {
+        format != .mermaid && render.timeFormat != .delta
+    }
+
+    /// Reads batches from `fill` (false: no more records) until the end, merging the workers'
+    /// output into `renderer` in one-thread order. Does not call the renderer's `begin` or
+    /// `end`. `afterBatch` runs after each batch is read (progress, flushing).
+    public func run(fill: (RecordBatch) -> Bool, into renderer: PrerenderedRendering,
+                    afterBatch: (RecordBatch) -> Void = { _ in }) -> Outcome {
+        let shared = Shared(settings: settings)
+        let workers = (0..<settings.workers).map { Worker(index: $0, shared: shared) }
+        let threads = workers.map { worker in EngineThread { worker.run() } }
+        let merge = Merge(shared: shared, renderer: renderer)
+        let router = Router(linkType: settings.linkType, workers: settings.workers)
+        var outcome = Outcome()
+        var sequence = 0
+        var lastTime: Int64?
+        reading: while true {
+            // Merge what is finished; wait for the oldest batch when every slot is in use.
+            while merge.next < sequence {
+                let full = sequence - merge.next >= shared.slots.count
+                guard shared.isDone(merge.next, wait: full) else { break }
+                merge.batch(shared.slots[merge.next % shared.slots.count])
+                if renderer.isClosed { outcome.closed = true; break reading }
+            }
+            let slot = shared.slots[sequence % shared.slots.count]
+            slot.input.reset()
+            guard fill(slot.input) else { break }
+            if outcome.firstTime == nil, let first = slot.input.records.first {
+                outcome.firstTime = first.time
+                shared.firstTime = first.time
+            }
+            lastTime = slot.input.records.last?.time ?? lastTime
+            router.route(slot)
+            shared.publish(slot, sequence: sequence)
+            sequence += 1
+            afterBatch(slot.input)
+        }
+        shared.finishInput()
+        if !outcome.closed {
+            while merge.next < sequence {
+                _ = shared.isDone(merge.next, wait: true)
+                merge.batch(shared.slots[merge.next % shared.slots.count])
+                if renderer.isClosed { outcome.closed = true; break }
+            }
+        }
+        shared.stopIfClosed(outcome.closed)
+        for t in threads { t.join() }
+        if !outcome.closed {
+            merge.ends(workers.map(\.end))
+        }
+        outcome.counters = ShardMerge.counters(workers.map(\.analyzer.counters), firstTime: outcome.firstTime,
+                                               lastTime: lastTime)
+        let limits = settings.analyzer.reassembly
+        outcome.exact = workers.reduce(0, { $0 + $1.analyzer.peakConnections }) <= limits.maxConnections
+            && workers.reduce(0, { $0 + $1.analyzer.peakBufferedBytes }) <= limits.maxBufferedTotal
+            && workers.reduce(0, { $0 + $1.analyzer.peakRecognitionBytes }) <= settings.analyzer.maxRecognitionHeld
+            && workers.allSatisfy({ $0.analyzer.unresolvedResumptions == 0 })
+        return outcome
+    }
+}
+
+// MARK: - Batches in flight
+
+/// One row of a worker's output: an event's or a summary's bytes in the worker's buffer, and
+/// where it goes in the merged order.
+struct OutputItem {
+    /// The packet being processed when it was emitted (Int.max: the end of the input).
+    var packet: Int
+    /// 0: the packet's clock sweep; 1: the packet's own rows; 2, 3, 4: the finishing steps.
+    var kind: Int
+    /// The worker's own stream index (-1: none).
+    var stream: Int
+    var start: Int
+    var end: Int
+    /// Where the stream digits are, from `start` (-1: none).
+    var streamAt: Int
+    var isSummary: Bool
+}
+
+/// What one worker made of one batch (or of the end of the input).
+final class WorkerOutput {
+    var writer = JSONWriter()
+    var items: [OutputItem] = []
+    /// Streams the worker opened, in order: (its own index, first packet).
+    var openings: [(stream: Int, packet: Int)] = []
+
+    func clear() {
+        writer.reset()
+        items.removeAll(keepingCapacity: true)
+        openings.removeAll(keepingCapacity: true)
+    }
+}
+
+final class Slot: @unchecked Sendable {
+    let input = RecordBatch()
+    /// Each record's worker (`Router.everyone`: all of them).
+    var routes: [UInt8] = []
+    let outputs: [WorkerOutput]
+    /// Workers still working on it (guarded by `Shared`'s lock).
+    var remaining = 0
+    var sequence = -1
+
+    init(workers: Int) {
+        outputs = (0..<workers).map { _ in WorkerOutput() }
+    }
+}
+
+/// What the reader and the workers share: the slots, and a lock with two conditions.
+final class Shared: @unchecked Sendable {
+    let settings: ParallelEngine.Settings
+    let slots: [Slot]
+    /// The capture's first packet time, set before the first batch is published.
+    var firstTime: Int64?
+    private var published = 0
+    private var inputEnded = false
+    private(set) var stopped = false
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let available = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init(settings: ParallelEngine.Settings) {
+        self.settings = settings
+        slots = (0..<max(2, settings.slots)).map { _ in Slot(workers: settings.workers) }
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(available, nil)
+        pthread_cond_init(done, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(available)
+        pthread_cond_destroy(done)
+        mutex.deallocate()
+        available.deallocate()
+        done.deallocate()
+    }
+
+    func publish(_ slot: Slot, sequence: Int) {
+        pthread_mutex_lock(mutex)
+        slot.sequence = sequence
+        slot.remaining = settings.workers
+        published = sequence + 1
+        pthread_cond_broadcast(available)
+        pthread_mutex_unlock(mutex)
+    }
+
+    func finishInput() {
+        pthread_mutex_lock(mutex)
+        inputEnded = true
+        pthread_cond_broadcast(available)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The output is gone: workers stop at their next batch.
+    func stopIfClosed(_ closed: Bool) {
+        guard closed else { return }
+        pthread_mutex_lock(mutex)
+        stopped = true
+        inputEnded = true
+        pthread_cond_broadcast(available)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The batch `sequence` for a worker, once published; nil at the end of the input.
+    func take(_ sequence: Int) -> Slot? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while published <= sequence && !inputEnded && !stopped { pthread_cond_wait(available, mutex) }
+        guard published > sequence, !stopped else { return nil }
+        return slots[sequence % slots.count]
+    }
+
+    func finished(_ slot: Slot) {
+        pthread_mutex_lock(mutex)
+        slot.remaining -= 1
+        if slot.remaining == 0 { pthread_cond_broadcast(done) }
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Whether every worker is done with batch `sequence` (waiting for it when `wait`).
+    func isDone(_ sequence: Int, wait: Bool) -> Bool {
+        let slot = slots[sequence % slots.count]
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while wait && slot.remaining > 0 { pthread_cond_wait(done, mutex) }
+        return slot.remaining == 0
+    }
+}
+
+/// Finds each record's worker from a glance at its headers.
+final class Router {
+    static let everyone: UInt8 = 255
+    private let decoder: PacketDecoder
+    private let workers: Int
+
+    init(linkType: LinkType, workers: Int) {
+        decoder = PacketDecoder(linkType: linkType)
+        self.workers = workers
+    }
+
+    func route(_ slot: Slot) {
+        let batch = slot.input
+        slot.routes.removeAll(keepingCapacity: true)
+        slot.routes.reserveCapacity(batch.count)
+        batch.records.withUnsafeBufferPointer { records in
+            for r in records {
+                if let (a, b) = decoder.quickTCPEndpoints(batch.bytes(of: r)) {
+                    slot.routes.append(UInt8(FlowShard.shard(of: a, b, count: workers)))
+                } else {
+                    slot.routes.append(Router.everyone)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - Workers
+
+final class Worker: @unchecked Sendable {
+    let index: Int
+    let shared: Shared
+    let analyzer: Analyzer
+    private let eventBytes: EventBytes
+    private let summaryOnly: Bool
+    /// What the finishing steps produced.
+    let end = WorkerOutput()
+    private var output: WorkerOutput
+    private var packet = 0
+    private var finishing = -1
+    /// Which file each packet came from, noted from every record (several files only).
+    private var fileRuns: FileRuns?
+
+    init(index: Int, shared: Shared) {
+        self.index = index
+        self.shared = shared
+        let settings = shared.settings
+        var options = settings.analyzer
+        options.shard = FlowShard(index: index, count: settings.workers)
+        analyzer = Analyzer(linkType: settings.linkType, options: options)
+        var render = settings.render
+        render.stream = nil  // the merge picks the stream, once its index is known
+        if render.files.count > 1 {
+            let runs = FileRuns()
+            fileRuns = runs
+            render.fileOfPacket = { runs.file(of: $0) }
+        }
+        eventBytes = EventBytes(format: settings.format, options: render)
+        summaryOnly = settings.summaryOnly
+        output = end
+        analyzer.onStreamOpened = { [unowned self] stream, packet in
+            self.output.openings.append((stream, packet))
+        }
+    }
+
+    func run() {
+        var sequence = 0
+        let emit: (TimelineEvent) -> Void = { [unowned self] e in self.add(e) }
+        let summary: (ConnectionSummary) -> Void = { [unowned self] s in self.add(s) }
+        while let slot = shared.take(sequence) {
+            output = slot.outputs[index]
+            output.clear()
+            if eventBytes.firstTime == nil { eventBytes.firstTime = shared.firstTime }
+            let batch = slot.input
+            let me = UInt8(index)
+            slot.routes.withUnsafeBufferPointer { routes in
+                batch.records.withUnsafeBufferPointer { records in
+                    for i in 0..<records.count {
+                        let r = records[i]
+                        let route = routes[i]
+                        fileRuns?.note(r.number, file: r.file)
+                        if route == me || route == Router.everyone {
+                            packet = r.number
+                            analyzer.process(number: r.number, time: r.time, wireLength: r.wireLength,
+                                             bytes: batch.bytes(of: r), routed: route == me, emit: emit, summary: summary)
+                        } else {
+                            packet = r.number
+                            analyzer.advanceClock(number: r.number, time: r.time, wireLength: r.wireLength,
+                                                  capturedLength: r.length, emit: emit, summary: summary)
+                        }
+                    }
+                }
+            }
+            shared.finished(slot)
+            sequence += 1
+        }
+        guard !shared.stopped else { return }
+        output = end
+        end.clear()
+        packet = Int.max
+        analyzer.finish(emit: emit, summary: summary, step: { [unowned self] in self.finishing = $0 })
+    }
+
+    private var kind: Int {
+        if packet == Int.max { return 2 + finishing }
+        return analyzer.inClockSweep ? 0 : 1
+    }
+
+    private func add(_ e: TimelineEvent) {
+        let start = output.writer.count
+        let at = eventBytes.render(e, into: &output.writer)
+        output.items.append(OutputItem(packet: packet, kind: kind, stream: e.stream ?? -1, start: start,
+                                       end: output.writer.count, streamAt: at >= 0 ? at - start : -1, isSummary: false))
+    }
+
+    private func add(_ s: ConnectionSummary) {
+        let start = output.writer.count
+        output.writer.append(RenderedSummaries.rendered(s, format: shared.settings.format, options: shared.settings.render,
+                                                        firstTime: eventBytes.firstTime ?? shared.firstTime))
+        output.items.append(OutputItem(packet: packet, kind: kind, stream: s.stream, start: start,
+                                       end: output.writer.count, streamAt: -1, isSummary: true))
+    }
+}
+
+// MARK: - The merge
+
+/// Puts the workers' output back into one-thread order, numbering streams as it goes.
+final class Merge {
+    private let shared: Shared
+    private let renderer: PrerenderedRendering
+    private var globalOf: [[Int]]
+    private var streams = 0
+    /// The next batch to merge.
+    private(set) var next = 0
+
+    init(shared: Shared, renderer: PrerenderedRendering) {
+        self.shared = shared
+        self.renderer = renderer
+        globalOf = Array(repeating: [], count: shared.settings.workers)
+    }
+
+    func batch(_ slot: Slot) {
+        merge(slot.outputs)
+        next += 1
+    }
+
+    func ends(_ outputs: [WorkerOutput]) {
+        merge(outputs)
+    }
+
+    private func merge(_ outputs: [WorkerOutput]) {
+        number(outputs)
+        var heads = Array(repeating: 0, count: outputs.count)
+        while true {
+            var best = -1
+            var bestKey = (Int.max, Int.max, Int.max)
+            for w in outputs.indices where heads[w] < outputs[w].items.count {
+                let item = outputs[w].items[heads[w]]
+                let key = (item.packet, item.kind, item.kind == 1 || item.stream < 0 ? 0 : globalOf[w][item.stream])
+                if best < 0 || key < bestKey {
+                    best = w
+                    bestKey = key
+                }
+            }
+            guard best >= 0 else { return }
+            let out = outputs[best]
+            let item = out.items[heads[best]]
+            heads[best] += 1
+            let stream = item.stream >= 0 ? globalOf[best][item.stream] : nil
+            let bytes = out.writer.bytes(item.start..<item.end)
+            if item.isSummary {
+                renderer.connection(rendered: Array(bytes), stream: stream ?? 0)
+            } else {
+                renderer.event(rendered: bytes, stream: stream, streamAt: item.streamAt)
+            }
+        }
+    }
+
+    /// Gives the streams opened in these outputs their capture-wide indexes, by first packet.
+    private func number(_ outputs: [WorkerOutput]) {
+        var opened: [(packet: Int, worker: Int)] = []
+        for (w, out) in outputs.enumerated() {
+            for o in out.openings { opened.append((o.packet, w)) }
+        }
+        guard !opened.isEmpty else { return }
+        opened.sort { ($0.packet, $0.worker) < ($1.packet, $1.worker) }
+        for o in opened {
+            globalOf[o.worker].append(streams)
+            streams += 1
+        }
+    }
+}
+
+// MARK: - Threads
+
+/// A POSIX thread running one closure; `join()` waits for it to return.
+final class EngineThread {
+    private final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    private var thread = pthread_t()
+    private var started = false
+
+    /// Starts `body` on a new thread. If no thread can be made, runs it now, on this one.
+    init(_ body: @escaping () -> Void) {
+        let context = Unmanaged.passRetained(Body(body)).toOpaque()
+        let status = pthread_create(&thread, nil, { raw in
+            Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
+            return nil
+        }, context)
+        if status == 0 {
+            started = true
+        } else {
+            Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
+        }
+    }
+
+    func join() {
+        if started { pthread_join(thread, nil) }
+        started = false
+    }
+}
