@@ -5,6 +5,8 @@
 #   summary  wstrace read --summary                       (full dissection, summaries only)
 #   ndjson   wstrace read --format ndjson --payloads none (every event)
 #   tshark   tshark -Y websocket -T fields ...            (Debian's tshark)
+#   summary1, ndjson1   the same on one thread (--threads 1): "vs 1 thread" is the engine's gain
+#            (the default runs one flow worker per core, up to 16, from 16 MiB on; THREADS=N sets it)
 # and prints MB/s, packets/s, peak RSS (/usr/bin/time) and the ratios, as a Markdown table.
 # The wss variants (tls13: TLS_AES_128_GCM_SHA256, tls12: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) are
 # read with the generator's key log (tshark with -o tls.keylog_file), and --summary is also run
@@ -29,8 +31,10 @@ measure() {  # prints "seconds maxrss_kb" of a command, its output discarded
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | ndjson vs tshark | wss vs cleartext |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+THREADS=${THREADS:-}
+threads=(); [ -n "$THREADS" ] && threads=(--threads "$THREADS")
+echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | vs tshark | vs 1 thread | wss vs cleartext |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   for variant in plain deflate tls13 tls12; do
     [ "$variant" != plain ] && [ "$size" != "${SIZES%% *}" ] && continue  # other variants at the first size only
@@ -58,15 +62,19 @@ for got, name in ((summary, "summary"), (nd, "ndjson")):
 print(f"<!-- counts ok: {want} -->")
 PY
     declare -A T R
-    for tool in floor summary cleartext ndjson tshark; do T[$tool]=""; R[$tool]=""; done
+    tools="floor summary summary1 cleartext ndjson ndjson1 tshark"
+    for tool in $tools; do T[$tool]=""; R[$tool]=""; done
     for run in $(seq "$RUNS"); do
-      for tool in floor summary cleartext ndjson tshark; do
+      for tool in $tools; do
         case $tool in
           floor) m=$(measure "$BIN/wsbench" pcap-loop "$f") ;;
-          summary) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --summary) ;;
+          summary) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" "${threads[@]}" --summary) ;;
+          summary1) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --threads 1 --summary) ;;
           cleartext) [ -n "$twin" ] || continue
-                  m=$(measure "$BIN/wstrace" read "$twin" --summary) ;;
-          ndjson) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --format ndjson --payloads none) ;;
+                  m=$(measure "$BIN/wstrace" read "$twin" "${threads[@]}" --summary) ;;
+          ndjson) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" "${threads[@]}" --format ndjson --payloads none) ;;
+          ndjson1) [ "$size" = "${SIZES%% *}" ] || continue
+                  m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --threads 1 --format ndjson --payloads none) ;;
           tshark) [ "$TSHARK" = 1 ] || continue
                   m=$(measure tshark -r "$f" "${tkeys[@]}" -Y websocket -T fields -e frame.number -e websocket.opcode -e websocket.payload_length) ;;
         esac
@@ -76,17 +84,21 @@ PY
     floor=$(echo ${T[floor]} | tr ' ' '\n' | median)
     tshark_s=$( [ "$TSHARK" = 1 ] && echo ${T[tshark]} | tr ' ' '\n' | median || echo 0)
     clear_s=$( [ -n "$twin" ] && echo ${T[cleartext]} | tr ' ' '\n' | median || echo 0)
-    for tool in floor summary cleartext ndjson tshark; do
+    one_s=$( [ -n "${T[summary1]}" ] && echo ${T[summary1]} | tr ' ' '\n' | median || echo 0)
+    one_n=$( [ -n "${T[ndjson1]}" ] && echo ${T[ndjson1]} | tr ' ' '\n' | median || echo 0)
+    for tool in $tools; do
       [ -z "${T[$tool]}" ] && continue
       s=$(echo ${T[$tool]} | tr ' ' '\n' | median)
       rss=$(echo ${R[$tool]} | tr ' ' '\n' | sort -n | tail -1)
       python3 -c "
-s=$s; b=$bytes; p=$packets; floor=$floor; ts=$tshark_s; cs=$clear_s
+s=$s; b=$bytes; p=$packets; floor=$floor; ts=$tshark_s; cs=$clear_s; o1=$one_s; n1=$one_n
 vs = f'{s/floor:.2f}x' if floor>0 else '-'
-nd = f'{ts/s:.1f}x faster' if '$tool'=='ndjson' and ts>0 else ''
+nd = f'{ts/s:.1f}x faster' if '$tool' in ('ndjson','summary','ndjson1','summary1') and ts>0 else ''
+one = {'summary': o1, 'ndjson': n1}.get('$tool', 0)
+th = f'{s/one:.2f}x the time' if one>0 else ''
 wc = f'{s/cs:.2f}x' if '$tool'=='summary' and cs>0 else ''
-tool = 'summary (cleartext twin)' if '$tool'=='cleartext' else '$tool'
-print(f'| ws-$size-$variant ({b/1048576:.0f} MiB, {p} pkts) | {tool} | {s:.2f} | {b/1e6/max(s,1e-9):.0f} | {p/max(s,1e-9):,.0f} | {$rss/1024:.1f} | {vs} | {nd} | {wc} |')"
+tool = {'cleartext': 'summary (cleartext twin)', 'summary1': 'summary --threads 1', 'ndjson1': 'ndjson --threads 1'}.get('$tool', '$tool')
+print(f'| ws-$size-$variant ({b/1048576:.0f} MiB, {p} pkts) | {tool} | {s:.2f} | {b/1e6/max(s,1e-9):.0f} | {p/max(s,1e-9):,.0f} | {$rss/1024:.1f} | {vs} | {nd} | {th} | {wc} |')"
     done
   done
 done

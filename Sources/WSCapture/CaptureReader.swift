@@ -21,6 +21,8 @@ public final class CaptureReader {
     private var heads: [Int] = []
     private var ended: [Bool] = []
     private var numbered = 0
+    /// How far each file was read, as last counted into `bytesRead`.
+    private var positions: [Int] = []
 
     /// Opens every file; all must have the same link type.
     public init(paths: [String], filter: String?) throws(CaptureError) {
@@ -43,6 +45,7 @@ public final class CaptureReader {
             ahead = files.map { _ in RecordBatch(capacity: 1 << 20) }
             heads = Array(repeating: 0, count: files.count)
             ended = Array(repeating: false, count: files.count)
+            positions = Array(repeating: 0, count: files.count)
         }
     }
 
@@ -122,7 +125,6 @@ public final class CaptureReader {
             ended[i] = true
             return
         }
-        let before = files[i].position
         do {
             if try !files[i].fill(batch, file: i, filtered: false) { ended[i] = true }
         } catch {
@@ -130,7 +132,9 @@ public final class CaptureReader {
             ended[i] = batch.isEmpty
             if !batch.isEmpty { pendingEnd.insert(i) }
         }
-        bytesRead += max(0, files[i].position - before)
+        let position = files[i].position
+        bytesRead += max(0, position - positions[i])
+        positions[i] = position
     }
 
     /// Files whose damage was found while their last records are still to be merged.

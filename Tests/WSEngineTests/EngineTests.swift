@@ -1,0 +1,250 @@
+import Foundation
+import Testing
+import WSCapture
+import WSDecode
+import WSEngine
+import WSOutput
+import WSTimeline
+
+/// The engine prints, byte for byte, what one analyzer on one thread prints: every format, any
+/// number of workers, real captures (the repository's fixtures).
+@Suite struct EngineTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    /// Captures with many connections, idle pauses, TCP oddities, mid-stream pick-ups, non-TCP
+    /// packets, fragments and several link types.
+    static let captures = [
+        "seed-walkthrough.pcap", "websocket/ws-concurrent.pcap", "tcp/tcp-ack-before-data.pcap",
+        "tcp/tcp-captured-twice.pcap", "tcp/tcp-late-segment.pcap", "linktypes/ipv4-fragments.pcap",
+        "linktypes/qinq-8021ad.pcap", "linktypes/mixed-nontcp.pcap", "linktypes/null-le.pcap", "linktypes/dumpcap.pcapng",
+        "external/zeek/http__docker-http-upgrade.pcap", "external/zeek/websocket__broker-websocket.pcap",
+        "external/zeek/websocket__jupyter-websocket.pcap", "tls/wss-tls13-midstream.pcap",
+    ].filter { FileManager.default.fileExists(atPath: fixtures.appendingPathComponent($0).path) }
+
+    /// What the files print through `format` on one thread, or through the engine on `workers`.
+    static func output(_ paths: [String], format: OutputFormat, workers: Int, summaryOnly: Bool = false,
+                       idleSeconds: Int? = nil) throws -> String {
+        let reader = try CaptureReader(paths: paths, filter: nil)
+        let link = try #require(LinkType(dlt: reader.linkType))
+        var analyzer = AnalyzerOptions()
+        analyzer.buildsEvents = !summaryOnly
+        if let idleSeconds { analyzer.reassembly.idleTimeoutNanoseconds = Int64(idleSeconds) * 1_000_000_000 }
+        var options = RenderOptions(timeDecimals: reader.timestampDecimals)
+        if paths.count > 1 { options.files = paths }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)")
+        let fd = open(out.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { unlink(out.path) }
+        let sink = OutputSink(fd: fd)
+        let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summaryOnly)
+        renderer.begin(file: reader.displayName, linkType: reader.linkTypeName)
+        if workers == 0 {
+            let analysis = Analyzer(linkType: link, options: analyzer)
+            var first = true
+            let runs = FileRuns()
+            var sequential = options
+            if paths.count > 1 { sequential.fileOfPacket = { runs.file(of: $0) } }
+            _ = sequential
+            reader.forEach { header, file, bytes in
+                if first { renderer.firstPacket(time: header.timestampNanoseconds); first = false }
+                runs.note(header.number, file: file)
+                analysis.process(number: header.number, time: header.timestampNanoseconds, wireLength: header.wireLength,
+                                 bytes: bytes, emit: { renderer.event($0) }, summary: { renderer.connection($0) })
+                return true
+            }
+            analysis.finish(emit: { renderer.event($0) }, summary: { renderer.connection($0) })
+            renderer.end(counters: analysis.counters, warnings: [])
+        } else {
+            let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
+                                                        render: options, summaryOnly: summaryOnly))
+            let outcome = engine.run(fill: { reader.fill($0) }, into: try #require(renderer as? PrerenderedRendering))
+            #expect(outcome.exact)
+            if let first = outcome.firstTime { renderer.firstPacket(time: first) }
+            renderer.end(counters: outcome.counters, warnings: [])
+        }
+        sink.flush()
+        close(fd)
+        return try String(contentsOf: out, encoding: .utf8)
+    }
+
+    @Test(arguments: captures)
+    func workersPrintWhatOneThreadPrints(capture: String) throws {
+        let path = Self.fixtures.appendingPathComponent(capture).path
+        for format in [OutputFormat.text, .ndjson, .json] {
+            for summaryOnly in [false, true] {
+                let one = try Self.output([path], format: format, workers: 0, summaryOnly: summaryOnly)
+                #expect(!one.isEmpty)
+                for workers in [1, 2, 3, 5] {
+                    let many = try Self.output([path], format: format, workers: workers, summaryOnly: summaryOnly)
+                    #expect(many == one, "\(capture) \(format) summaryOnly=\(summaryOnly) workers=\(workers)")
+                }
+            }
+        }
+    }
+
+    /// Idle connections released mid-capture (by other connections' packets, in other workers)
+    /// come out at the same packets, and later streams get the same indexes.
+    @Test func idleReleasesMergeInPlace() throws {
+        for capture in ["websocket/ws-concurrent.pcap", "external/zeek/http__docker-http-upgrade.pcap", "seed-walkthrough.pcap"] {
+            let path = Self.fixtures.appendingPathComponent(capture).path
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let one = try Self.output([path], format: .ndjson, workers: 0, idleSeconds: 1)
+            for workers in [2, 4] {
+                #expect(try Self.output([path], format: .ndjson, workers: workers, idleSeconds: 1) == one, "\(capture) \(workers)")
+            }
+        }
+    }
+
+    /// Stream indexes in the merged output are the order of the streams' first packets.
+    @Test func streamsAreNumberedByFirstPacket() throws {
+        let path = Self.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        let lines = try Self.output([path], format: .ndjson, workers: 3).split(separator: "\n")
+        var firstPacket: [Int: Int] = [:]
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard object["type"] as? String == "event", let stream = object["stream"] as? Int,
+                  let packet = object["packet"] as? Int else { continue }
+            if firstPacket[stream] == nil { firstPacket[stream] = packet }
+        }
+        #expect(firstPacket.count > 2)
+        let byStream = firstPacket.sorted { $0.key < $1.key }.map(\.value)
+        #expect(byStream == byStream.sorted())
+        #expect(Set(firstPacket.keys) == Set(0..<firstPacket.count))
+    }
+
+    /// A renderer whose output goes away stops the run: the workers end, nothing hangs.
+    @Test func closedOutputStopsTheRun() throws {
+        final class Closing: PrerenderedRendering {
+            var rows = 0
+            var isClosed: Bool { rows >= 10 }
+            func begin(file: String, linkType: String) {}
+            func event(_ e: TimelineEvent) {}
+            func connection(_ s: ConnectionSummary) {}
+            func end(counters: CaptureCounters, warnings: [String]) {}
+            func connection(rendered: [UInt8], stream: Int) { rows += 1 }
+            func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) { rows += 1 }
+        }
+        let path = Self.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        let reader = try CaptureReader(paths: [path], filter: nil)
+        let engine = ParallelEngine(settings: .init(workers: 3, linkType: try #require(LinkType(dlt: reader.linkType)),
+                                                    analyzer: AnalyzerOptions(), format: .ndjson,
+                                                    render: RenderOptions(), summaryOnly: false))
+        let renderer = Closing()
+        let outcome = engine.run(fill: { batch in
+            // Small batches, so that the output closes while input is still coming.
+            reader.fill(batch)
+        }, into: renderer)
+        #expect(outcome.closed)
+        #expect(renderer.rows >= 10)
+    }
+}
+
+/// Several files read as one capture, as mergecap joins them.
+@Suite struct CaptureReaderTests {
+    /// Writes `records` as a classic microsecond pcap with `link`.
+    static func write(_ records: [(time: Int64, bytes: [UInt8], wire: Int)], link: UInt32, to path: String) throws {
+        var out: [UInt8] = []
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        u32(0xa1b2_c3d4); u16(2); u16(4); u32(0); u32(0); u32(262_144); u32(link)
+        for r in records {
+            u32(UInt32(r.time / 1_000_000_000)); u32(UInt32((r.time % 1_000_000_000) / 1000))
+            u32(UInt32(r.bytes.count)); u32(UInt32(r.wire))
+            out += r.bytes
+        }
+        try Data(out).write(to: URL(fileURLWithPath: path))
+    }
+
+    static func records(_ path: String) throws -> (link: Int32, list: [(number: Int, time: Int64, bytes: [UInt8], wire: Int, file: Int)]) {
+        let reader = try CaptureReader(paths: [path], filter: nil)
+        var list: [(Int, Int64, [UInt8], Int, Int)] = []
+        reader.forEach { h, file, bytes in
+            list.append((h.number, h.timestampNanoseconds, Array(bytes), h.wireLength, file))
+            return true
+        }
+        return (reader.linkType, list)
+    }
+
+    /// A capture cut in three (as `editcap -c` or `tcpdump -C` rotates) reads back as the
+    /// whole: the same records, numbered 1…n, each saying its file; and the same through `fill`.
+    @Test func rotatedFilesReadAsTheWhole() throws {
+        let whole = EngineTests.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        let (link, all) = try Self.records(whole)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rotated-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cut = [0, all.count / 3, 2 * all.count / 3, all.count]
+        var paths: [String] = []
+        for part in 0..<3 {
+            let path = dir.appendingPathComponent("part\(part).pcap").path
+            try Self.write(all[cut[part]..<cut[part + 1]].map { ($0.time, $0.bytes, $0.wire) }, link: UInt32(link), to: path)
+            paths.append(path)
+        }
+        // Given in the wrong order: time decides.
+        let reader = try CaptureReader(paths: paths.reversed(), filter: nil)
+        var merged: [(Int, Int64, [UInt8], Int)] = []
+        reader.forEach { h, file, bytes in
+            merged.append((h.number, h.timestampNanoseconds, Array(bytes), 2 - file))
+            return true
+        }
+        #expect(merged.count == all.count)
+        for (i, m) in merged.enumerated() {
+            #expect(m.0 == i + 1)
+            #expect(m.1 == all[i].time && m.2 == all[i].bytes)
+            #expect(m.3 == (i < cut[1] ? 0 : i < cut[2] ? 1 : 2))
+        }
+        let again = try CaptureReader(paths: paths, filter: nil)
+        let batch = RecordBatch(capacity: 64 << 10)
+        var numbers: [Int] = []
+        while again.fill(batch) {
+            numbers += batch.records.map(\.number)
+            batch.reset()
+        }
+        #expect(numbers == Array(1...all.count))
+        #expect(again.bytesRead == again.totalBytes)
+    }
+
+    /// Interleaved files (two interfaces captured at once) are merged by time; a tie goes to
+    /// the file given first; a filter skips records but they keep their numbers.
+    @Test func interleavedFilesMergeByTime() throws {
+        let (link, all) = try Self.records(EngineTests.fixtures.appendingPathComponent("seed-walkthrough.pcap").path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("merge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = dir.appendingPathComponent("a.pcap").path, b = dir.appendingPathComponent("b.pcap").path
+        let odd = all.enumerated().filter { $0.offset % 2 == 0 }.map { ($0.element.time, $0.element.bytes, $0.element.wire) }
+        let even = all.enumerated().filter { $0.offset % 2 == 1 }.map { ($0.element.time, $0.element.bytes, $0.element.wire) }
+        try Self.write(odd, link: UInt32(link), to: a)
+        try Self.write([(odd[0].0, odd[0].1, odd[0].2)] + even, link: UInt32(link), to: b)
+        let reader = try CaptureReader(paths: [b, a], filter: nil)
+        var seen: [(Int64, Int)] = []
+        reader.forEach { h, file, _ in
+            seen.append((h.timestampNanoseconds, file))
+            return true
+        }
+        #expect(seen.count == all.count + 1)
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.0 <= $1.0 })
+        // The first record's time is in both files: b (given first) comes first.
+        #expect(seen[0].1 == 0 && seen[1].1 == 1 && seen[0].0 == seen[1].0)
+        let filtered = try CaptureReader(paths: [a, b], filter: "tcp[tcpflags] & tcp-syn != 0")
+        var numbers: [Int] = []
+        filtered.forEach { h, _, _ in numbers.append(h.number); return true }
+        #expect(!numbers.isEmpty && numbers.count < all.count)
+        #expect(numbers.allSatisfy { (1...(all.count + 1)).contains($0) })
+    }
+
+    @Test func differentLinkTypesAreRefused() throws {
+        let ethernet = EngineTests.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        let other = try FileManager.default.contentsOfDirectory(atPath: EngineTests.fixtures.appendingPathComponent("linktypes").path)
+            .map { EngineTests.fixtures.appendingPathComponent("linktypes/" + $0).path }
+            .first { path in (try? CaptureReader(paths: [path], filter: nil))?.linkType ?? 1 != 1 }
+        let path = try #require(other)
+        #expect(throws: CaptureError.self) { _ = try CaptureReader(paths: [ethernet, path], filter: nil) }
+    }
+
+    @Test func fileRunsFindEachPacketsFile() {
+        let runs = FileRuns()
+        for (n, f) in [(1, 0), (2, 0), (3, 1), (4, 0), (5, 2), (6, 2)] { runs.note(n, file: f) }
+        #expect((1...6).map { runs.file(of: $0) } == [0, 0, 1, 0, 2, 2])
+    }
+}
