@@ -24,10 +24,11 @@ import WSTimeline
 ///   is the rank of its first packet among every worker's streams, written into its rows as
 ///   they are merged.
 ///
-/// Two limits are shared by all flows (connections tracked at once, bytes held out of order or
-/// for recognition) and TLS 1.2 sessions are shared across connections: when the workers'
-/// peaks add up to more than a limit allows, or a worker missed a resumed session, the output
-/// may differ from one thread's, and `Outcome.exact` says so.
+/// TLS 1.2 sessions are shared across connections: the workers share them (`SharedSessions`),
+/// each lookup seeing what one thread would have seen at that packet. Two limits are shared by
+/// all flows (connections tracked at once, bytes held out of order or for recognition): when
+/// the workers' peaks add up to more than a limit allows, the output may differ from one
+/// thread's, and `Outcome.exact` says so.
 public final class ParallelEngine {
     public struct Settings {
         public var workers: Int
@@ -130,7 +131,7 @@ public final class ParallelEngine {
         outcome.exact = workers.reduce(0, { $0 + $1.analyzer.peakConnections }) <= limits.maxConnections
             && workers.reduce(0, { $0 + $1.analyzer.peakBufferedBytes }) <= limits.maxBufferedTotal
             && workers.reduce(0, { $0 + $1.analyzer.peakRecognitionBytes }) <= settings.analyzer.maxRecognitionHeld
-            && workers.allSatisfy({ $0.analyzer.unresolvedResumptions == 0 })
+
         return outcome
     }
 }
@@ -185,6 +186,7 @@ final class Slot: @unchecked Sendable {
 final class Shared: @unchecked Sendable {
     let settings: ParallelEngine.Settings
     let slots: [Slot]
+    let sessions: SharedSessions
     /// The capture's first packet time, set before the first batch is published.
     var firstTime: Int64?
     private var published = 0
@@ -197,6 +199,7 @@ final class Shared: @unchecked Sendable {
     init(settings: ParallelEngine.Settings) {
         self.settings = settings
         slots = (0..<max(2, settings.slots)).map { _ in Slot(workers: settings.workers) }
+        sessions = SharedSessions(workers: settings.workers)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(available, nil)
         pthread_cond_init(done, nil)
@@ -230,6 +233,7 @@ final class Shared: @unchecked Sendable {
     /// The output is gone: workers stop at their next batch.
     func stopIfClosed(_ closed: Bool) {
         guard closed else { return }
+        sessions.marks.setAll(Int.max)
         pthread_mutex_lock(mutex)
         stopped = true
         inputEnded = true
@@ -301,7 +305,12 @@ final class Worker: @unchecked Sendable {
     /// What the finishing steps produced.
     let end = WorkerOutput()
     private var output: WorkerOutput
-    private var packet = 0
+    /// The packet being analysed (the shared TLS sessions stamp it).
+    private let packetBox: PacketBox
+    private var packet: Int {
+        get { packetBox.packet }
+        set { packetBox.packet = newValue }
+    }
     private var finishing = -1
     /// Which file each packet came from, noted from every record (several files only).
     private var fileRuns: FileRuns?
@@ -312,7 +321,10 @@ final class Worker: @unchecked Sendable {
         let settings = shared.settings
         var options = settings.analyzer
         options.shard = FlowShard(index: index, count: settings.workers)
+        let box = PacketBox()
+        options.tlsSessions = WorkerSessions(shared: shared.sessions, worker: index, packet: { box.packet })
         analyzer = Analyzer(linkType: settings.linkType, options: options)
+        packetBox = box
         var render = settings.render
         render.stream = nil  // the merge picks the stream, once its index is known
         if render.files.count > 1 {
@@ -327,6 +339,8 @@ final class Worker: @unchecked Sendable {
             self.output.openings.append((stream, packet))
         }
     }
+
+    private var marks: Marks { shared.sessions.marks }
 
     func run() {
         var sequence = 0
@@ -344,6 +358,7 @@ final class Worker: @unchecked Sendable {
                         let r = records[i]
                         let route = routes[i]
                         fileRuns?.note(r.number, file: r.file)
+                        marks.set(index, r.number)
                         if route == me || route == Router.everyone {
                             packet = r.number
                             analyzer.process(number: r.number, time: r.time, wireLength: r.wireLength,
@@ -356,9 +371,11 @@ final class Worker: @unchecked Sendable {
                     }
                 }
             }
+            if let last = batch.records.last { marks.set(index, last.number + 1) }
             shared.finished(slot)
             sequence += 1
         }
+        marks.set(index, Int.max)
         guard !shared.stopped else { return }
         output = end
         end.clear()
@@ -486,4 +503,9 @@ final class EngineThread {
         if started { pthread_join(thread, nil) }
         started = false
     }
+}
+
+/// The packet a worker is analysing, read by its TLS session store.
+final class PacketBox: @unchecked Sendable {
+    var packet = 0
 }

@@ -150,28 +150,37 @@ public func tlsHex<C: Collection>(_ bytes: C) -> String where C.Element == UInt8
     return String(decoding: out, as: UTF8.self)
 }
 
+/// Where TLS 1.2 sessions learned in a capture are kept for the connections that resume them:
+/// one `TLSSessionCache` on one thread; a parallel run shares one between its workers.
+public protocol TLSSessionStore: AnyObject {
+    func remember(sessionID: [UInt8], master: [UInt8])
+    func remember(ticket: [UInt8], master: [UInt8])
+    func master(sessionID: [UInt8]) -> [UInt8]?
+    func master(ticket: [UInt8]) -> [UInt8]?
+}
+
 /// TLS 1.2 sessions learned in this capture, for decrypting the connections that resume them
 /// (by session ID or by ticket) when the key log has no line of their own: what Wireshark does.
 /// Capture-wide, like the key log.
-public final class TLSSessionCache: @unchecked Sendable {
+public final class TLSSessionCache: TLSSessionStore, @unchecked Sendable {
     private var byID: [[UInt8]: [UInt8]] = [:]
     private var byTicket: [[UInt8]: [UInt8]] = [:]
     private let limit: Int
 
     public init(limit: Int = 65_536) { self.limit = limit }
 
-    func remember(sessionID: [UInt8], master: [UInt8]) {
+    public func remember(sessionID: [UInt8], master: [UInt8]) {
         guard !sessionID.isEmpty else { return }
         if byID.count >= limit { byID.removeAll(keepingCapacity: true) }
         byID[sessionID] = master
     }
 
-    func remember(ticket: [UInt8], master: [UInt8]) {
+    public func remember(ticket: [UInt8], master: [UInt8]) {
         guard !ticket.isEmpty else { return }
         if byTicket.count >= limit { byTicket.removeAll(keepingCapacity: true) }
         byTicket[ticket] = master
     }
 
-    func master(sessionID: [UInt8]) -> [UInt8]? { sessionID.isEmpty ? nil : byID[sessionID] }
-    func master(ticket: [UInt8]) -> [UInt8]? { ticket.isEmpty ? nil : byTicket[ticket] }
+    public func master(sessionID: [UInt8]) -> [UInt8]? { sessionID.isEmpty ? nil : byID[sessionID] }
+    public func master(ticket: [UInt8]) -> [UInt8]? { ticket.isEmpty ? nil : byTicket[ticket] }
 }

@@ -147,7 +147,7 @@ public final class TLSSession {
 
     public let limits: TLSLimits
     private let keyLog: TLSKeyLog?
-    private let cache: TLSSessionCache
+    private let cache: any TLSSessionStore
     private let scratch: SealScratch
     private let client = Direction()
     private let server = Direction()
@@ -169,7 +169,7 @@ public final class TLSSession {
     public private(set) var info = TLSConnectionInfo()
 
     /// `scratch`: one per analysis thread, shared by its connections.
-    public init(keyLog: TLSKeyLog?, cache: TLSSessionCache, limits: TLSLimits = TLSLimits(), scratch: SealScratch = SealScratch()) {
+    public init(keyLog: TLSKeyLog?, cache: any TLSSessionStore, limits: TLSLimits = TLSLimits(), scratch: SealScratch = SealScratch()) {
         self.keyLog = keyLog
         self.cache = cache
         self.scratch = scratch

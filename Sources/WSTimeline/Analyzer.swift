@@ -351,7 +351,7 @@ public final class Analyzer {
                 // The TLS stage joins a connection whose first payload is the client's ClientHello.
                 t.tlsChecked = true
                 if offset == 0 && side == .client && !t.summary.midstream && TLSSession.startsHandshake(bytes) {
-                    t.tls = TLSSession(keyLog: options.keyLog, cache: tlsCache, limits: options.tls, scratch: sealScratch)
+                    t.tls = TLSSession(keyLog: options.keyLog, cache: options.tlsSessions ?? tlsCache, limits: options.tls, scratch: sealScratch)
                 }
             }
             if let tls = t.tls {

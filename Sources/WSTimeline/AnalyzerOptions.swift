@@ -19,6 +19,9 @@ public struct AnalyzerOptions: Sendable {
     /// Secrets for decrypting TLS (`--keylog`, pcapng Decryption Secrets Blocks); nil: none.
     public var keyLog: TLSKeyLog?
     public var tls = TLSLimits()
+    /// TLS 1.2 sessions shared with other analyzers (a parallel run's workers); nil: this
+    /// analyzer keeps its own.
+    public var tlsSessions: (any TLSSessionStore & Sendable)?
 
     public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),
                 buildsEvents: Bool = true) {
