@@ -78,8 +78,8 @@ public final class ParallelEngine {
         format != .mermaid && render.timeFormat != .delta
     }
 
-    /// Reads batches from `fill` (false: no more records) until the end, merging the workers'
-    /// output into `renderer` in one-thread order. Does not call the renderer's `begin` or
+    /// Reads batches from `fill` (false: no more records; true with an empty batch: none yet,
+    /// ask again) until the end, merging the workers' output into `renderer` in one-thread order. Does not call the renderer's `begin` or
     /// `end`. `afterBatch` runs after each batch is read (progress, flushing).
     public func run(fill: (RecordBatch) -> Bool, into renderer: PrerenderedRendering,
                     afterBatch: (RecordBatch) -> Void = { _ in }) -> Outcome {
@@ -102,6 +102,8 @@ public final class ParallelEngine {
             let slot = shared.slots[sequence % shared.slots.count]
             slot.input.reset()
             guard fill(slot.input) else { break }
+            // Nothing yet (a live capture's quiet moment): merge what is done, and ask again.
+            if slot.input.isEmpty { continue }
             if outcome.firstTime == nil, let first = slot.input.records.first {
                 outcome.firstTime = first.time
                 shared.firstTime = first.time

@@ -1,6 +1,7 @@
 import ArgumentParser
 import WSCapture
 import WSDecode
+import WSEngine
 import WSOutput
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -55,6 +56,11 @@ struct CaptureCommand: ParsableCommand {
     @Flag(name: .long, help: "Full analysis, but print only the per-connection summaries (at the end).")
     var summary = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Flow workers analysing the capture, fed by the capture thread (the output is the same). Default: one per core (up to 16) on hosts with 4 cores or more, else 1; 1 (or a key log that grows) analyses on one thread.",
+        valueName: "n"))
+    var threads: Int?
+
     @OptionGroup var display: DisplayOptions
 
     @Flag(name: .customLong("no-drop-privileges"), help: "Stay root while dissecting (not recommended).")
@@ -74,6 +80,7 @@ struct CaptureCommand: ParsableCommand {
         guard bufferKiB > 0 else { throw ValidationError("-B must be positive") }
         if write == "-" { throw ValidationError("-w - is not supported: standard output carries the timeline") }
         if format == .mermaid { throw ValidationError("--format mermaid draws one connection of a file: use read --stream N") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
     }
 
     func run() throws {
@@ -108,6 +115,14 @@ struct CaptureCommand: ParsableCommand {
         analyzerOptions.keyLog = keyLog
         let live = LiveAnalysis(capture: capture, link: link, analyzer: analyzerOptions,
                                 count: count, duration: duration, verbose: verbose)
+        // A key log that grows is re-read by the thread that misses a key: one thread then.
+        let workers = threads ?? (WorkerThread.cores >= 4 ? min(WorkerThread.cores, 16) : 1)
+        if workers > 1, keyLog?.grows != true, ParallelEngine.supports(format: format, render: options),
+           let prerendered = renderer as? PrerenderedRendering {
+            try live.runParallel(workers: workers, renderer: prerendered, format: format, options: options,
+                                 summaryOnly: summary, sink: sink)
+            return
+        }
         try live.run(renderer: renderer, sink: sink)
     }
 

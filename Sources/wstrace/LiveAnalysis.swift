@@ -1,7 +1,9 @@
 import ArgumentParser
 import Dispatch
+import Synchronization
 import WSCapture
 import WSDecode
+import WSEngine
 import WSOutput
 import WSTimeline
 #if canImport(Glibc)
@@ -90,4 +92,158 @@ final class StopSignals {
     deinit {
         for s in sources { s.cancel() }
     }
+}
+
+/// Batches of captured packets on their way from the capture thread to the engine's reader: a
+/// bounded queue (when the analysis falls behind, the capture thread waits and the kernel's
+/// buffer takes the rest, its drops counted as usual), with its batches reused.
+final class LiveBatches: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var queue: [RecordBatch] = []
+    private var free: [RecordBatch] = []
+    private var ended = false
+    private let capacity = 8
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(changed)
+        mutex.deallocate()
+        changed.deallocate()
+    }
+
+    /// An empty batch to fill.
+    func fresh() -> RecordBatch {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if let b = free.popLast() {
+            b.reset()
+            return b
+        }
+        return RecordBatch()
+    }
+
+    /// Hands a filled batch over; waits while the queue is full (returns at once once ended).
+    func put(_ batch: RecordBatch) {
+        pthread_mutex_lock(mutex)
+        while queue.count >= capacity && !ended { pthread_cond_wait(changed, mutex) }
+        if !ended { queue.append(batch) }
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    enum Taken { case batch(RecordBatch), nothingYet, end }
+
+    /// The next batch, waiting at most `milliseconds`.
+    func take(milliseconds: Int) -> Taken {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        if queue.isEmpty && !ended {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            var until = now
+            until.tv_nsec += milliseconds * 1_000_000
+            until.tv_sec += until.tv_nsec / 1_000_000_000
+            until.tv_nsec %= 1_000_000_000
+            _ = pthread_cond_timedwait(changed, mutex, &until)
+        }
+        guard !queue.isEmpty else { return ended ? .end : .nothingYet }
+        let b = queue.removeFirst()
+        pthread_cond_broadcast(changed)
+        return .batch(b)
+    }
+
+    func recycle(_ batch: RecordBatch) {
+        pthread_mutex_lock(mutex)
+        free.append(batch)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// No more batches: the capture ended, or the output is gone.
+    func finish() {
+        pthread_mutex_lock(mutex)
+        ended = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+extension LiveAnalysis {
+    /// The capture on a capture thread, analysed by `workers` flow workers (`ParallelEngine`),
+    /// the rows merged and written here as they come (at most about 50 ms after their batch).
+    func runParallel(workers: Int, renderer: PrerenderedRendering, format: OutputFormat, options: RenderOptions,
+                     summaryOnly: Bool, sink: OutputSink) throws {
+        renderer.begin(file: capture.device, linkType: capture.linkTypeName)
+        let batches = LiveBatches()
+        let result = CaptureResult()
+        nonisolated(unsafe) let capture = self.capture
+        let count = self.count, duration = self.duration
+        let thread = WorkerThread {
+            var current = batches.fresh()
+            do {
+                result.reason = try capture.forEach(maxPackets: count, duration: duration, afterBatch: {
+                    if !current.isEmpty {
+                        batches.put(current)
+                        current = batches.fresh()
+                    }
+                }) { header, bytes in
+                    if !current.append(number: header.number, time: header.timestampNanoseconds,
+                                       wireLength: header.wireLength, bytes: bytes) {
+                        batches.put(current)
+                        current = batches.fresh()
+                        current.append(number: header.number, time: header.timestampNanoseconds,
+                                       wireLength: header.wireLength, bytes: bytes)
+                    }
+                    return !result.closed.load(ordering: .relaxed)
+                }
+            } catch {
+                result.failure = (error as? CaptureError)?.description ?? "\(error)"
+            }
+            if !current.isEmpty { batches.put(current) }
+            batches.finish()
+        }
+        let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
+                                                    render: options, summaryOnly: summaryOnly))
+        let outcome = engine.run(fill: { slot in
+            sink.flush()
+            switch batches.take(milliseconds: 50) {
+            case .end: return false
+            case .nothingYet: return true
+            case let .batch(b):
+                for r in b.records {
+                    slot.append(number: r.number, time: r.time, wireLength: r.wireLength, bytes: b.bytes(of: r))
+                }
+                batches.recycle(b)
+                return true
+            }
+        }, into: renderer)
+        if outcome.closed {
+            result.closed.store(true, ordering: .relaxed)
+            _ = capture.stopper.stop()
+            batches.finish()
+        }
+        thread.join()
+        if verbose, let reason = result.reason { Terminal.warn("capture stopped: \(LiveAnalysis.describe(reason))") }
+        let warnings = result.failure.map { [$0] } ?? []
+        if !outcome.closed {
+            if let first = outcome.firstTime { renderer.firstPacket(time: first) }
+            renderer.end(counters: outcome.counters, warnings: warnings)
+        }
+        sink.flush()
+        for w in warnings { Terminal.warn(w) }
+        reportStatistics()
+        if result.failure != nil { throw ExitCode(1) }
+    }
+}
+
+/// What the capture thread reports back.
+final class CaptureResult: @unchecked Sendable {
+    var reason: LiveCapture.StopReason?
+    var failure: String?
+    let closed = Atomic<Bool>(false)
 }

@@ -125,8 +125,10 @@ struct LiveCaptureTests {
     // MARK: - end to end
 
     /// A real websockets server and client on loopback; wstrace streams the walk-through as it
-    /// happens, stops on SIGINT, and the -w file reads back to the same events.
-    @Test func capturesAWebSocketSessionEndToEnd() throws {
+    /// happens, stops on SIGINT, and the -w file reads back to the same events: on one thread,
+    /// and with a capture thread feeding three flow workers.
+    @Test(arguments: ["1", "3"])
+    func capturesAWebSocketSessionEndToEnd(threads: String) throws {
         guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
         let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -142,7 +144,7 @@ struct LiveCaptureTests {
         let port = try #require(Int(portLine.dropFirst(5)))
 
         let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)",
-                                                  "--format", "ndjson", "-w", out.path])
+                                                  "--format", "ndjson", "-w", out.path, "--threads", threads])
         defer { capture.kill() }
         #expect(Streamed.wait(seconds: 10) { capture.stderr.contains("listening on lo") }, "\(capture.stderr)")
         peer.send("go\n")
