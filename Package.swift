@@ -54,7 +54,7 @@ let package = Package(
         // Shared by the tests: reads real fixtures without libpcap.
         .target(name: "WSTestSupport", path: "Tests/WSTestSupport"),
         // Benchmark tools: a realistic capture generator and a bare libpcap read loop.
-        .executableTarget(name: "wsbench", dependencies: ["CPcap", "CZlib", "WSDissector", "WSTLS",
+        .executableTarget(name: "wsbench", dependencies: ["CPcap", "CZlib", "WSDissector", "WSTLS", "WSCapture", "WSDecode", "WSEngine",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
 
         .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode", "WSTestSupport"]),

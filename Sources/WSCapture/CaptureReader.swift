@@ -42,7 +42,7 @@ public final class CaptureReader {
         self.files = files
         totalBytes = total
         if files.count > 1 {
-            ahead = files.map { _ in RecordBatch(capacity: 1 << 20) }
+            ahead = files.map { _ in RecordBatch() }
             heads = Array(repeating: 0, count: files.count)
             ended = Array(repeating: false, count: files.count)
             positions = Array(repeating: 0, count: files.count)

@@ -26,7 +26,9 @@ final class ChunkedPcapRecords {
     private let snapshotLength: Int
     /// Chunk size: at least the largest record libpcap accepts (16 + 262,144 bytes).
     private static let chunkSize = 1 << 20
-    private let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 64)
+    /// Allocated at the first `forEach` (`fill` reads into the caller's batch instead).
+    private lazy var buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.chunkSize, alignment: 64)
+    private var allocated = false
     /// The buffer holds file bytes [chunkStart, chunkStart + chunkLength).
     private var chunkStart = 0
     private var chunkLength = 0
@@ -61,11 +63,12 @@ final class ChunkedPcapRecords {
         snapshotLength = snapshot
     }
 
-    deinit { buffer.deallocate() }
+    deinit { if allocated { buffer.deallocate() } }
 
     /// Fills the buffer so that it holds [start, start + count); false when the file cannot
     /// give that many bytes there.
     private func load(_ start: Int, _ count: Int) -> Bool {
+        allocated = true
         if start >= chunkStart && start + count <= chunkStart + chunkLength { return true }
         let want = min(Self.chunkSize, size - start)
         guard want >= count else { return false }

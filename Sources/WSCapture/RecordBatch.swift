@@ -19,7 +19,9 @@ public final class RecordBatch: @unchecked Sendable {
         public var file: Int
     }
 
-    /// The buffer's size: a chunk of a file plus the largest record libpcap accepts.
+    /// The buffer's size. The default holds 256 KiB of a file plus the largest record libpcap
+    /// accepts: small enough that a parallel run's batches in flight (a few per worker) stay
+    /// a few MiB, large enough that handing one over costs nothing per packet.
     public let capacity: Int
     public let base: UnsafeMutableRawPointer
     /// Bytes of the buffer in use.
@@ -28,7 +30,7 @@ public final class RecordBatch: @unchecked Sendable {
     /// The reader's position after this batch: bytes read of all files (for progress).
     public var bytesRead = 0
 
-    public init(capacity: Int = (1 << 20) + 262_160) {
+    public init(capacity: Int = (256 << 10) + 262_160) {
         self.capacity = capacity
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
         records.reserveCapacity(4096)

@@ -138,6 +138,29 @@ public final class ParallelEngine {
     }
 }
 
+extension ParallelEngine {
+    /// The reader's work alone (batches filled, every record routed, nothing analysed): for
+    /// measuring what the reader costs per packet (`wsbench reader`). Returns the records
+    /// routed to each worker and those sent to all.
+    public static func readOnly(fill: (RecordBatch) -> Bool, linkType: LinkType, workers: Int)
+        -> (packets: Int, broadcast: Int, perWorker: [Int]) {
+        let router = Router(linkType: linkType, workers: workers)
+        let slot = Slot(workers: 0)
+        var perWorker = Array(repeating: 0, count: workers)
+        var packets = 0, broadcast = 0
+        while true {
+            slot.input.reset()
+            guard fill(slot.input) else { break }
+            router.route(slot)
+            for r in slot.routes {
+                if r == Router.everyone { broadcast += 1 } else { perWorker[Int(r)] += 1 }
+            }
+            packets += slot.routes.count
+        }
+        return (packets, broadcast, perWorker)
+    }
+}
+
 // MARK: - Batches in flight
 
 /// One row of a worker's output: an event's or a summary's bytes in the worker's buffer, and

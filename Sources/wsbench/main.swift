@@ -3,7 +3,12 @@
 //       writes a realistic capture, prints its counts as JSON; with --tls13/--tls12 the traffic
 //       is wss (AES-128-GCM), OUT.keys its key log and OUT-cleartext.pcap the same traffic in clear
 //   wsbench pcap-loop FILE                                            a bare pcap_next_ex loop (the floor), prints packets and bytes
+//   wsbench reader FILE [WORKERS]     the parallel engine's reader alone (batches filled and routed, no worker): its
+//                                     cost per packet, under callgrind, against a whole analysis
 import CPcap
+import WSCapture
+import WSDecode
+import WSEngine
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -29,6 +34,14 @@ case "generate":
     print("{\"connections\": \(c.connections), \"packets\": \(c.packets), \"frames\": \(c.frames), \"messages\": \(c.messages), "
           + "\"text\": \(c.text), \"binary\": \(c.binary), \"ping\": \(c.ping), \"pong\": \(c.pong), \"close\": \(c.close), "
           + "\"long_frames\": \(c.longFrames)}")
+case "reader":
+    guard args.count >= 3 else { fail("usage: wsbench reader FILE [WORKERS]") }
+    let workers = args.count >= 4 ? Int(args[3]) ?? 2 : 2
+    guard let reader = try? CaptureReader(paths: [args[2]], filter: nil), let link = LinkType(dlt: reader.linkType) else {
+        fail("cannot read \(args[2])")
+    }
+    let counts = ParallelEngine.readOnly(fill: { reader.fill($0) }, linkType: link, workers: workers)
+    print("{\"packets\": \(counts.packets), \"broadcast\": \(counts.broadcast), \"per_worker\": \(counts.perWorker)}")
 case "pcap-loop":
     guard args.count >= 3 else { fail("usage: wsbench pcap-loop FILE") }
     var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
