@@ -16,6 +16,7 @@ BIN=$(swift build -c release --show-bin-path)
 # without debug information (the instructions are the same).
 STRIPPED=${TMPDIR:-/tmp}/wstrace-smoke-bin
 strip -o "$STRIPPED" "$BIN/wstrace"
+strip -o "$STRIPPED-wsbench" "$BIN/wsbench"
 CAPTURE=${TMPDIR:-/tmp}/wstrace-smoke-10.pcap
 [ -s "$CAPTURE" ] && [ -s "$CAPTURE.counts.json" ] || "$BIN/wsbench" generate "$CAPTURE" 10 > "$CAPTURE.counts.json"
 packets=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['packets'])" "$CAPTURE.counts.json")
@@ -30,3 +31,8 @@ echo "|---|---:|---:|"
 count --summary
 count --format ndjson --payloads none
 count --no-color
+# The parallel engine's reader alone (batches filled and routed by flow, nothing analysed): what
+# one reader can feed, against what each packet's analysis costs a worker.
+out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$STRIPPED-wsbench" reader "$CAPTURE" 16 2>&1 >/dev/null \
+      | grep -o "Collected : [0-9]*" | grep -o "[0-9]*$")
+echo "| \`wsbench reader\` (the engine's reader alone, 16 workers) | $out | $((out / packets)) |"

@@ -75,7 +75,7 @@ final class FrameStream {
 
     private var inflater: Inflater {
         if let inflaterStorage { return inflaterStorage }
-        let made = Inflater(windowBits: windowBits)
+        let made = contextTakeover ? Inflater(windowBits: windowBits) : scratch.inflater(windowBits: windowBits)
         inflaterStorage = made
         return made
     }
@@ -462,6 +462,7 @@ final class FrameStream {
         // 32 KiB window) is freed between messages, so idle connections hold none. After a cap or
         // an error the window misses bytes, so start afresh too (later messages then fail or recover).
         if message.compressed && !contextTakeover {
+            if let done = inflaterStorage { scratch.recycle(done) }
             inflaterStorage = nil
         } else if message.compressed && message.inflateStopped {
             inflaterStorage?.reset()

@@ -10,4 +10,25 @@ public final class UnmaskScratch {
     }
 
     deinit { bytes.deallocate() }
+
+    /// Inflaters between messages, by window size, for connections without context takeover:
+    /// such a connection needs zlib only while a message lasts, and setting up a new inflater
+    /// (zlib's state, its window, the output buffer) per message cost more than the inflating
+    /// of a small message. At most `idleInflaters` wait here; the rest are freed, so memory
+    /// still follows the messages in progress.
+    private var idle: [[Inflater]] = Array(repeating: [], count: 16)
+    static let idleInflaters = 16
+
+    /// A reset inflater for a `windowBits` window, reused or new.
+    func inflater(windowBits: Int) -> Inflater {
+        let bits = min(max(windowBits, 8), 15)
+        return idle[bits].popLast() ?? Inflater(windowBits: bits)
+    }
+
+    /// Hands back an inflater whose message is over (its window is forgotten).
+    func recycle(_ inflater: Inflater) {
+        guard idle[inflater.windowBits].count < Self.idleInflaters else { return }
+        inflater.reset()
+        idle[inflater.windowBits].append(inflater)
+    }
 }

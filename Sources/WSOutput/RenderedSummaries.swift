@@ -56,10 +56,36 @@ public final class RenderedSummaries {
 
     /// `rendered` with the placeholder replaced by `stream`.
     static func numbered(_ rendered: [UInt8], stream: Int) -> [UInt8] {
-        let marker = Array(String(placeholder).utf8)
-        guard let at = rendered.firstRange(of: marker) else { return rendered }
-        return Array(rendered[..<at.lowerBound]) + Array(String(stream).utf8) + Array(rendered[at.upperBound...])
+        let marker = marker
+        // The marker is digits only, once near the start: a plain scan finds it at once.
+        let found: Int? = rendered.withUnsafeBufferPointer { hay in
+            marker.withUnsafeBufferPointer { needle in
+                guard hay.count >= needle.count else { return nil }
+                var i = 0
+                let last = hay.count - needle.count
+                while i <= last {
+                    if hay[i] == needle[0] {
+                        var k = 1
+                        while k < needle.count && hay[i + k] == needle[k] { k += 1 }
+                        if k == needle.count { return i }
+                    }
+                    i += 1
+                }
+                return nil
+            }
+        }
+        guard let at = found else { return rendered }
+        var out: [UInt8] = []
+        out.reserveCapacity(rendered.count)
+        out.append(contentsOf: rendered[..<at])
+        var digits = ByteBuffer(capacity: 24)
+        digits.appendDecimal(stream)
+        out.append(contentsOf: UnsafeRawBufferPointer(start: digits.base, count: digits.count))
+        out.append(contentsOf: rendered[(at + marker.count)...])
+        return out
     }
+
+    private static let marker = Array(String(placeholder).utf8)
 }
 
 /// Renderers that keep per-connection summaries until the end (text and JSON documents) and can
