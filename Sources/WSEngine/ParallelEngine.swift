@@ -49,7 +49,9 @@ public final class ParallelEngine {
             self.format = format
             self.render = render
             self.summaryOnly = summaryOnly
-            slots = workers + 3
+            // Enough for the reader to stay ahead of the slowest worker; more only hold memory
+            // (each slot has a batch and every worker's output of it).
+            slots = max(4, min(workers + 2, 8))
         }
     }
 
