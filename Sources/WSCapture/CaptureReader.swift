@@ -13,7 +13,9 @@ public final class CaptureReader {
     public let files: [CaptureFile]
     /// The files' total size in bytes (0 for standard input), and how much of it was read.
     public let totalBytes: Int
-    public private(set) var bytesRead = 0
+    /// Bytes read so far of all files.
+    public var bytesRead: Int { files.count == 1 ? files[0].position : mergedBytes }
+    private var mergedBytes = 0
     /// What went wrong reading, in the order it happened.
     public private(set) var damage: [CaptureError] = []
 
@@ -63,15 +65,11 @@ public final class CaptureReader {
         if files.count == 1 {
             guard ended.isEmpty else { return false }
             do {
-                if try files[0].fill(batch) {
-                    bytesRead = files[0].position
-                    return true
-                }
+                if try files[0].fill(batch) { return true }
             } catch {
                 damage.append(error)
             }
             ended = [true]
-            bytesRead = totalBytes
             return !batch.isEmpty
         }
         while true {
@@ -133,7 +131,7 @@ public final class CaptureReader {
             if !batch.isEmpty { pendingEnd.insert(i) }
         }
         let position = files[i].position
-        bytesRead += max(0, position - positions[i])
+        mergedBytes += max(0, position - positions[i])
         positions[i] = position
     }
 

@@ -139,7 +139,9 @@ final class Progress {
         self.total = total
         enabled = total > 0 && Terminal.isTTY(2)
         start = Progress.now()
-        lastDraw = start + 0.25  // the first line after half a second
+        // The first line after half a second (WSTRACE_PROGRESS_DELAY seconds: for the tests).
+        let delay = getenv("WSTRACE_PROGRESS_DELAY").flatMap { Double(String(cString: $0)) } ?? 0.5
+        lastDraw = start + delay - 0.25
     }
 
     func update(read: Int) {

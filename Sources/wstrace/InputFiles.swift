@@ -6,7 +6,8 @@ import ArgumentParser
 /// The capture files named on the command line: a file as it is; a directory as the capture
 /// files in it (sorted by name, hidden files left out), as a rotated set from `tcpdump -C/-G`
 /// or `dumpcap -b` is kept; a pattern with `*`, `?` or `[` that names no file as its matches,
-/// for a pattern the shell left alone (quoted). `-` (standard input) only alone.
+/// for a pattern the shell left alone (quoted), capture files only in both. `-` (standard
+/// input) only alone.
 enum InputFiles {
     static func expand(_ arguments: [String]) throws(InputError) -> [String] {
         if arguments == ["-"] { return arguments }
@@ -43,7 +44,8 @@ enum InputFiles {
         }
     }
 
-    /// Regular files in `path` whose names do not start with a dot, sorted by name.
+    /// The capture files in `path` (regular files starting with a pcap or pcapng magic number,
+    /// names not starting with a dot), sorted by name: a key log or notes beside them are left out.
     static func directory(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
@@ -55,16 +57,25 @@ enum InputFiles {
             guard !name.hasPrefix(".") else { continue }
             let full = path.hasSuffix("/") ? path + name : path + "/" + name
             var st = stat()
-            if stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { names.append(full) }
+            if stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, isCapture(full) { names.append(full) }
         }
         return names.sorted()
+    }
+
+    /// Whether the file starts like a pcap (either byte order, µs or ns) or pcapng file.
+    static func isCapture(_ path: String) -> Bool {
+        guard let f = fopen(path, "rb") else { return false }
+        defer { fclose(f) }
+        var magic: UInt32 = 0
+        guard fread(&magic, 4, 1, f) == 1 else { return false }
+        return [0xa1b2_c3d4, 0xd4c3_b2a1, 0xa1b2_3c4d, 0x4d3c_b2a1, 0x0a0d_0d0a].contains(magic)
     }
 
     static func glob(_ pattern: String) -> [String] {
         var g = glob_t()
         defer { globfree(&g) }
         guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
-        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.filter(isCapture).sorted()
     }
 
     struct InputError: Error, CustomStringConvertible {

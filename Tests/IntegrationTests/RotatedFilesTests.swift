@@ -36,6 +36,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let parts = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         #expect(parts.count >= 3, "\(parts)")
+        // What else lies in such a directory is not a capture file, and is left out.
+        try Data("notes\n".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        try Data("# keys\n".utf8).write(to: dir.appendingPathComponent("part.keys"))
         let keys = Self.keys(path)
         let whole = try Tools.json(try Tools.wstrace(["read", path, "--summary", "--format", "json", "--threads", "1"] + keys).stdout)
         for threads in ["1", "2", "3"] {
@@ -84,5 +87,30 @@ import Testing
         #expect(r.status == 1 && r.stderr.contains("standard input"))
         let none = try Tools.wstrace(["read", "/nonexistent-dir/*.pcap"])
         #expect(none.status == 1 && none.stderr.contains("no file matches"))
+    }
+}
+
+/// Progress of a long read: on a terminal's stderr only, cleared at the end.
+@Suite struct ProgressTests {
+    @Test func progressOnATerminalOnly() throws {
+        let capture = Tools.fixtures.appendingPathComponent("tls/wss-tls13-large.pcap").path
+        let keys = Tools.fixtures.appendingPathComponent("tls/wss-tls13-large.keys").path
+        // Not a terminal: nothing on stderr.
+        let plain = try Tools.wstrace(["read", capture, "--keylog", keys, "--summary", "--threads", "2"],
+                                      environment: ["WSTRACE_PROGRESS_DELAY": "0"])
+        #expect(plain.status == 0 && plain.stderr.isEmpty, "\(plain.stderr)")
+        // A terminal (script(1) gives the command one): lines with the total, percent, rate and
+        // time left, redrawn in place, then cleared.
+        guard let script = Tools.which("script") else {
+            if Tools.isCI { Issue.record("script (util-linux) is required under CI") }
+            return
+        }
+        let command = "'\(Tools.wstrace.path)' read '\(capture)' --keylog '\(keys)' --summary --threads 2 >/dev/null"
+        let tty = try Tools.run(script, ["-qec", command, "/dev/null"], environment: ["WSTRACE_PROGRESS_DELAY": "0"])
+        #expect(tty.status == 0)
+        let shown = tty.text
+        #expect(shown.contains(" of 1.8 MiB  "), "\(shown)")
+        #expect(shown.contains("%  ") && shown.contains("/s  ") && shown.contains(" left"), "\(shown)")
+        #expect(shown.hasSuffix("\r\u{1b}[K"), "\(shown.debugDescription)")
     }
 }
