@@ -72,9 +72,18 @@ final class ChunkedPcapRecords {
         if start >= chunkStart && start + count <= chunkStart + chunkLength { return true }
         let want = min(Self.chunkSize, size - start)
         guard want >= count else { return false }
+        let got = read(into: buffer, count: want, at: start)
+        chunkStart = start
+        chunkLength = got
+        return got >= count
+    }
+
+    /// Reads up to `count` bytes of the file at `position` into `destination`; returns how
+    /// many it got (fewer only at the end of the file or on an error).
+    private func read(into destination: UnsafeMutableRawPointer, count: Int, at position: Int) -> Int {
         var got = 0
-        while got < want {
-            let n = pread(fd, buffer + got, want - got, off_t(start + got))
+        while got < count {
+            let n = pread(fd, destination + got, count - got, off_t(position + got))
             if n > 0 {
                 got += n
             } else if n < 0 && errno == EINTR {
@@ -83,9 +92,25 @@ final class ChunkedPcapRecords {
                 break
             }
         }
-        chunkStart = start
-        chunkLength = got
-        return got >= count
+        return got
+    }
+
+    /// A record header's time in ns (as libpcap gives it: signed 32-bit fields, microseconds
+    /// scaled up), length on the wire and captured length.
+    @inline(__always)
+    private func header(_ record: UnsafeRawPointer) -> (time: Int64, wire: UInt32, length: Int) {
+        var seconds = record.loadUnaligned(as: UInt32.self)
+        var fraction = record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        var captured = record.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
+        var wire = record.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
+        if swapped {
+            seconds = seconds.byteSwapped
+            fraction = fraction.byteSwapped
+            captured = captured.byteSwapped
+            wire = wire.byteSwapped
+        }
+        let scale: Int64 = nanoseconds ? 1 : 1000
+        return (Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale, wire, Int(captured))
     }
 
     /// Reads the next records straight into `batch`'s buffer (one `pread`, no copy per
@@ -95,41 +120,19 @@ final class ChunkedPcapRecords {
     /// well-formed was reached (`offset` says where; `atEnd` which).
     func fill(_ batch: RecordBatch, number: inout Int, file: Int,
               filter: (_ wire: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
-        let scale: Int64 = nanoseconds ? 1 : 1000
         let room = batch.capacity - batch.used
         let want = min(room, size - offset)
         guard want >= 16 else { return false }
         let destination = batch.base + batch.used
-        var got = 0
-        while got < want {
-            let n = pread(fd, destination + got, want - got, off_t(offset + got))
-            if n > 0 {
-                got += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
+        let got = read(into: destination, count: want, at: offset)
         var at = 0
         var added = false
         while at + 16 <= got {
             let record = UnsafeRawPointer(destination) + at
-            var seconds = record.loadUnaligned(as: UInt32.self)
-            var fraction = record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-            var captured = record.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
-            var wire = record.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
-            if swapped {
-                seconds = seconds.byteSwapped
-                fraction = fraction.byteSwapped
-                captured = captured.byteSwapped
-                wire = wire.byteSwapped
-            }
-            let length = Int(captured)
+            let (time, wire, length) = header(record)
             // An odd record ends the walk here (libpcap reads it); one cut by the chunk's end
             // is read again at the start of the next batch.
             guard length <= snapshotLength, offset + 16 + length <= size, at + 16 + length <= got else { break }
-            let time = Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale
             let bytes = UnsafeRawBufferPointer(start: record + 16, count: length)
             number += 1
             if filter(wire, bytes) {
@@ -152,24 +155,11 @@ final class ChunkedPcapRecords {
     /// record that is not plainly well-formed, or `body` returning false. Returns whether the end
     /// of the file was reached.
     func forEach(_ body: (_ time: Int64, _ wireLength: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
-        let scale: Int64 = nanoseconds ? 1 : 1000
         while offset + 16 <= size {
             guard load(offset, 16) else { return false }
-            let record = UnsafeRawPointer(buffer) + (offset - chunkStart)
-            var seconds = record.loadUnaligned(as: UInt32.self)
-            var fraction = record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-            var captured = record.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
-            var wire = record.loadUnaligned(fromByteOffset: 12, as: UInt32.self)
-            if swapped {
-                seconds = seconds.byteSwapped
-                fraction = fraction.byteSwapped
-                captured = captured.byteSwapped
-                wire = wire.byteSwapped
-            }
-            let length = Int(captured)
+            let (time, wire, length) = header(UnsafeRawPointer(buffer) + (offset - chunkStart))
             guard length <= snapshotLength, offset + 16 + length <= size, load(offset, 16 + length) else { return false }
             let start = UnsafeRawPointer(buffer) + (offset - chunkStart) + 16
-            let time = Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale
             offset += 16 + length
             if !body(time, wire, UnsafeRawBufferPointer(start: start, count: length)) { return false }
         }

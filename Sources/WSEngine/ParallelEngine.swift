@@ -40,6 +40,8 @@ public final class ParallelEngine {
         public var summaryOnly: Bool
         /// Batches in flight at once (reading ahead of the slowest worker).
         public var slots: Int
+        /// Starts a worker's thread (nil: the system gave none). Tests replace it.
+        public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
 
         public init(workers: Int, linkType: LinkType, analyzer: AnalyzerOptions, format: OutputFormat,
                     render: RenderOptions, summaryOnly: Bool) {
@@ -64,6 +66,8 @@ public final class ParallelEngine {
         public var exact = true
         /// The renderer's output was closed (a pipe's reader went away).
         public var closed = false
+        /// No worker thread could be started: nothing was read or rendered.
+        public var noThreads = false
     }
 
     public let settings: Settings
@@ -87,7 +91,15 @@ public final class ParallelEngine {
                     afterBatch: (RecordBatch) -> Void = { _ in }) -> Outcome {
         let shared = Shared(settings: settings)
         let workers = (0..<settings.workers).map { Worker(index: $0, shared: shared) }
-        let threads = workers.map { worker in EngineThread { worker.run() } }
+        let threads = workers.compactMap { worker in settings.startThread { worker.run() } }
+        guard threads.count == workers.count else {
+            // The system would not give the threads: nothing was read; the caller runs on one.
+            shared.stopIfClosed(true)
+            for t in threads { t.join() }
+            var outcome = Outcome()
+            outcome.noThreads = true
+            return outcome
+        }
         let merge = Merge(shared: shared, renderer: renderer)
         let router = Router(linkType: settings.linkType, workers: settings.workers)
         var outcome = Outcome()
@@ -503,17 +515,26 @@ final class Merge {
 // MARK: - Threads
 
 /// A POSIX thread running one closure; `join()` waits for it to return.
-final class EngineThread {
+public final class WorkerThread {
     private final class Body {
-        let run: () -> Void
-        init(_ run: @escaping () -> Void) { self.run = run }
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
     private var thread = pthread_t()
     private var started = false
 
     /// Starts `body` on a new thread. If no thread can be made, runs it now, on this one.
-    init(_ body: @escaping () -> Void) {
+    public convenience init(_ body: @escaping @Sendable () -> Void) {
+        self.init(body, runHereIfNoThread: true)!
+    }
+
+    /// Starts `body` on a new thread; nil (and `body` not run) when no thread can be made.
+    public static func start(_ body: @escaping @Sendable () -> Void) -> WorkerThread? {
+        WorkerThread(body, runHereIfNoThread: false)
+    }
+
+    private init?(_ body: @escaping @Sendable () -> Void, runHereIfNoThread: Bool) {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
         let status = pthread_create(&thread, nil, { raw in
             Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
@@ -521,15 +542,21 @@ final class EngineThread {
         }, context)
         if status == 0 {
             started = true
-        } else {
-            Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
+            return
         }
+        let body = Unmanaged<Body>.fromOpaque(context).takeRetainedValue()
+        guard runHereIfNoThread else { return nil }
+        body.run()
     }
 
-    func join() {
+    /// Waits until the closure has returned.
+    public func join() {
         if started { pthread_join(thread, nil) }
         started = false
     }
+
+    /// The cores online: how many threads a run can keep busy.
+    public static var cores: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 }
 
 /// The packet a worker is analysing, read by its TLS session store.

@@ -49,10 +49,10 @@ struct FileAnalysis {
     /// were read to their end or the output closed; throws ExitCode(1) after rendering when a
     /// file was damaged.
     func run(reader: CaptureReader, link: LinkType, renderer: Renderer, fileRuns runs: FileRuns? = nil,
-             configure: (Analyzer) -> Void = { _ in }) throws {
+             begun: Bool = false, configure: (Analyzer) -> Void = { _ in }) throws {
         let analysis = Analyzer(linkType: link, options: analyzer)
         configure(analysis)
-        renderer.begin(file: reader.displayName, linkType: reader.linkTypeName)
+        if !begun { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
         let progress = Progress(total: reader.totalBytes)
         let emit: (TimelineEvent) -> Void = { renderer.event($0) }
         let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
@@ -100,6 +100,10 @@ struct FileAnalysis {
             progress.update(read: batch.bytesRead)
         }
         progress.clear()
+        if outcome.noThreads {
+            Terminal.warn("no threads for \(workers) workers: reading on one thread")
+            return try run(reader: reader, link: link, renderer: renderer, fileRuns: fileRuns, begun: !deferred)
+        }
         if deferred && !outcome.exact {
             // A shared cap or a resumed TLS session across workers: the ordinary single pass.
             let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer).open()

@@ -178,12 +178,11 @@ extension LiveAnalysis {
     /// the rows merged and written here as they come (at most about 50 ms after their batch).
     func runParallel(workers: Int, renderer: PrerenderedRendering, format: OutputFormat, options: RenderOptions,
                      summaryOnly: Bool, sink: OutputSink) throws {
-        renderer.begin(file: capture.device, linkType: capture.linkTypeName)
         let batches = LiveBatches()
         let result = CaptureResult()
         nonisolated(unsafe) let capture = self.capture
         let count = self.count, duration = self.duration
-        let thread = WorkerThread {
+        let started = WorkerThread.start {
             var current = batches.fresh()
             do {
                 result.reason = try capture.forEach(maxPackets: count, duration: duration, afterBatch: {
@@ -207,6 +206,11 @@ extension LiveAnalysis {
             if !current.isEmpty { batches.put(current) }
             batches.finish()
         }
+        guard let thread = started else {
+            Terminal.warn("no thread for the capture: analysing on one thread")
+            return try run(renderer: renderer, sink: sink)
+        }
+        renderer.begin(file: capture.device, linkType: capture.linkTypeName)
         let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
                                                     render: options, summaryOnly: summaryOnly))
         let outcome = engine.run(fill: { slot in
@@ -222,6 +226,12 @@ extension LiveAnalysis {
                 return true
             }
         }, into: renderer)
+        var counters = outcome.counters
+        if outcome.noThreads {
+            // No worker threads: the batches the capture thread hands over are analysed here.
+            Terminal.warn("no threads for \(workers) workers: analysing on one thread")
+            counters = analyseHere(batches, renderer: renderer, sink: sink)
+        }
         if outcome.closed {
             result.closed.store(true, ordering: .relaxed)
             _ = capture.stopper.stop()
@@ -230,14 +240,44 @@ extension LiveAnalysis {
         thread.join()
         if verbose, let reason = result.reason { Terminal.warn("capture stopped: \(LiveAnalysis.describe(reason))") }
         let warnings = result.failure.map { [$0] } ?? []
-        if !outcome.closed {
+        if !outcome.closed && !renderer.isClosed {
             if let first = outcome.firstTime { renderer.firstPacket(time: first) }
-            renderer.end(counters: outcome.counters, warnings: warnings)
+            renderer.end(counters: counters, warnings: warnings)
         }
         sink.flush()
         for w in warnings { Terminal.warn(w) }
         reportStatistics()
         if result.failure != nil { throw ExitCode(1) }
+    }
+}
+
+extension LiveAnalysis {
+    /// The capture thread's batches analysed on this thread, to the end of the capture.
+    func analyseHere(_ batches: LiveBatches, renderer: Renderer, sink: OutputSink) -> CaptureCounters {
+        let analysis = Analyzer(linkType: link, options: analyzer)
+        let emit: (TimelineEvent) -> Void = { renderer.event($0) }
+        let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
+        var first = true
+        reading: while !renderer.isClosed {
+            switch batches.take(milliseconds: 50) {
+            case .end: break reading
+            case .nothingYet: sink.flush()
+            case let .batch(b):
+                for r in b.records {
+                    if first { renderer.firstPacket(time: r.time); first = false }
+                    analysis.process(number: r.number, time: r.time, wireLength: r.wireLength, bytes: b.bytes(of: r),
+                                     emit: emit, summary: summary)
+                }
+                batches.recycle(b)
+            }
+        }
+        if renderer.isClosed {
+            _ = capture.stopper.stop()
+            batches.finish()
+        } else {
+            analysis.finish(emit: emit, summary: summary)
+        }
+        return analysis.counters
     }
 }
 

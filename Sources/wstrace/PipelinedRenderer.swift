@@ -1,5 +1,6 @@
 import Synchronization
 import WSDissector
+import WSEngine
 import WSOutput
 import WSTimeline
 #if canImport(Glibc)

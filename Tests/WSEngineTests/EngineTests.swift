@@ -112,6 +112,29 @@ import WSTimeline
         #expect(Set(firstPacket.keys) == Set(0..<firstPacket.count))
     }
 
+    /// When the system gives fewer threads than workers, nothing is read or rendered and the
+    /// outcome says so (the command line then reads on one thread); the threads that did start end.
+    @Test func noThreadsReadsNothing() throws {
+        let path = Self.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        let reader = try CaptureReader(paths: [path], filter: nil)
+        var settings = ParallelEngine.Settings(workers: 3, linkType: try #require(LinkType(dlt: reader.linkType)),
+                                               analyzer: AnalyzerOptions(), format: .ndjson, render: RenderOptions(),
+                                               summaryOnly: false)
+        nonisolated(unsafe) var given = 0
+        settings.startThread = { body in
+            given += 1
+            return given == 2 ? nil : WorkerThread.start(body)
+        }
+        var filled = 0
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)")
+        let fd = open(out.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        defer { close(fd); unlink(out.path) }
+        let renderer = try #require(OutputFormat.ndjson.makeRenderer(sink: OutputSink(fd: fd), options: RenderOptions(),
+                                                                    summaryOnly: false) as? PrerenderedRendering)
+        let outcome = ParallelEngine(settings: settings).run(fill: { filled += 1; return reader.fill($0) }, into: renderer)
+        #expect(outcome.noThreads && filled == 0 && outcome.counters.packets == 0)
+    }
+
     /// A renderer whose output goes away stops the run: the workers end, nothing hangs.
     @Test func closedOutputStopsTheRun() throws {
         final class Closing: PrerenderedRendering {
