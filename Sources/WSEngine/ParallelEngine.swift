@@ -40,6 +40,11 @@ public final class ParallelEngine {
         public var summaryOnly: Bool
         /// Batches in flight at once (reading ahead of the slowest worker).
         public var slots: Int
+        /// Bytes of the file per batch (a record larger than that still fits). Larger batches
+        /// cost fewer hand-overs and cache lines moved between cores (on two cores 1 MiB took
+        /// about 10% less time than 256 KiB); with many workers, each batch's output is spread
+        /// over more buffers, so they are kept small there to keep memory flat.
+        public var batchBytes: Int
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
 
@@ -54,6 +59,7 @@ public final class ParallelEngine {
             // Enough for the reader to stay ahead of the slowest worker; more only hold memory
             // (each slot has a batch and every worker's output of it).
             slots = max(4, min(workers + 2, 8))
+            batchBytes = workers <= 4 ? 1 << 20 : 256 << 10
         }
     }
 
@@ -208,7 +214,7 @@ final class WorkerOutput {
 }
 
 final class Slot: @unchecked Sendable {
-    let input = RecordBatch()
+    let input: RecordBatch
     /// Each record's worker (`Router.everyone`: all of them).
     var routes: [UInt8] = []
     let outputs: [WorkerOutput]
@@ -216,7 +222,8 @@ final class Slot: @unchecked Sendable {
     var remaining = 0
     var sequence = -1
 
-    init(workers: Int) {
+    init(workers: Int, batchBytes: Int = 256 << 10) {
+        input = RecordBatch(capacity: batchBytes + 262_160)
         outputs = (0..<workers).map { _ in WorkerOutput() }
     }
 }
@@ -237,7 +244,7 @@ final class Shared: @unchecked Sendable {
 
     init(settings: ParallelEngine.Settings) {
         self.settings = settings
-        slots = (0..<max(2, settings.slots)).map { _ in Slot(workers: settings.workers) }
+        slots = (0..<max(2, settings.slots)).map { _ in Slot(workers: settings.workers, batchBytes: settings.batchBytes) }
         sessions = SharedSessions(workers: settings.workers)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(available, nil)
