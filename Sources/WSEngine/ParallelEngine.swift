@@ -41,9 +41,9 @@ public final class ParallelEngine {
         /// Batches in flight at once (reading ahead of the slowest worker).
         public var slots: Int
         /// Bytes of the file per batch (a record larger than that still fits). Larger batches
-        /// cost fewer hand-overs and cache lines moved between cores (on two cores 1 MiB took
-        /// about 10% less time than 256 KiB); with many workers, each batch's output is spread
-        /// over more buffers, so they are kept small there to keep memory flat.
+        /// cost fewer hand-overs and cache lines moved between cores (on two cores a `--summary`
+        /// with 1 MiB took about 10% less time than with 256 KiB); events (a batch's rendered
+        /// rows wait in every slot) and many workers keep them small, and memory flat.
         public var batchBytes: Int
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
@@ -59,7 +59,7 @@ public final class ParallelEngine {
             // Enough for the reader to stay ahead of the slowest worker; more only hold memory
             // (each slot has a batch and every worker's output of it).
             slots = max(4, min(workers + 2, 8))
-            batchBytes = workers <= 4 ? 1 << 20 : 256 << 10
+            batchBytes = workers <= 4 && summaryOnly ? 1 << 20 : 256 << 10
         }
     }
 

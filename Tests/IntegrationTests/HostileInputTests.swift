@@ -39,6 +39,26 @@ import Testing
     func connections(_ doc: [String: Any]) -> [[String: Any]] { doc["connections"] as? [[String: Any]] ?? [] }
     func capture(_ doc: [String: Any]) -> [String: Any] { doc["capture"] as? [String: Any] ?? [:] }
 
+    /// Every hostile capture and every fuzz regression through the flow workers: no crash, and
+    /// the one-thread output byte for byte (default caps, which these small captures stay under).
+    @Test func hostileCapturesOnWorkers() throws {
+        let dir = try #require(Self.dir, "scripts/hostile/gen.py failed (python3 needed)")
+        let regressions = Tools.root.appendingPathComponent("Tests/FuzzRegressions")
+        let paths = try FileManager.default.contentsOfDirectory(atPath: dir.path).map { dir.appendingPathComponent($0).path }
+            + FileManager.default.contentsOfDirectory(atPath: regressions.path).filter { $0.hasSuffix(".pcap") }
+                .map { regressions.appendingPathComponent($0).path }
+        #expect(paths.count >= 10)
+        for path in paths.sorted() where path.hasSuffix(".pcap") {
+            for format in ["ndjson", "text"] {
+                let one = try Tools.wstrace(["read", path, "--format", format, "--threads", "1"])
+                let three = try Tools.wstrace(["read", path, "--format", format, "--threads", "3"])
+                #expect(three.status == one.status && (one.status == 0 || one.status == 1), "\(path) \(format)")
+                #expect(three.stdout == one.stdout, "\(path) \(format)")
+                #expect(three.stderr == one.stderr, "\(path) \(format)")
+            }
+        }
+    }
+
     // MARK: - The cases
 
     /// 64-bit lengths of 2^63-1 and with the high bit set, and a frame longer than the capture:
