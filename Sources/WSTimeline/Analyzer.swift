@@ -247,17 +247,12 @@ public final class Analyzer {
         step(0)
         for stream in trackers.keys.sorted() {
             guard let t = trackers[stream], let tls = t.tls else { continue }
-            number = t.lastPacket
+            atLastPacket(of: t)
             tls.finish { out in handleTLS(out, tracker: t, emit: emit) }
         }
         step(1)
         table.finish { event in
-            if let stream = event.stream, let last = trackers[stream]?.lastPacket {
-                number = last
-            }
-            eventsThisPacket = 1  // flushed events belong to packets already shown
-            tcpInfo = nil
-            packetEndpoints = nil
+            if let stream = event.stream, let t = trackers[stream] { atLastPacket(of: t) }
             handleStream(event, emit: emit, summary: summary)
         }
         step(2)
@@ -275,12 +270,28 @@ public final class Analyzer {
         cached = nil
     }
 
+    /// What the end of the input flushes for `t` is reported on its last packet: that packet's
+    /// number, time and lengths, no TCP details of its own (they were shown), nothing of the
+    /// packet read last (another connection's, or another worker's).
+    private func atLastPacket(of t: ConnectionTracker) {
+        number = t.lastPacket
+        time = t.lastTime
+        wireLength = Int(t.lastLengths.wire)
+        capturedLength = Int(t.lastLengths.captured)
+        truncated = capturedLength < wireLength
+        eventsThisPacket = 1  // flushed events belong to packets already shown
+        if tcpInfo != nil { tcpInfo = nil }
+        if acknowledges != nil { acknowledges = nil }
+        packetEndpoints = nil
+    }
+
     // MARK: - TCP
 
     private func noteSegment(_ t: ConnectionTracker, report: SegmentReport, tcp: TCPHeader, side: Side) {
         // The per-packet fields live in the tracker's first cache lines (see ConnectionTracker).
         t.lastTime = time
         t.lastPacket = number
+        t.lastLengths = (Int32(truncatingIfNeeded: wireLength), Int32(truncatingIfNeeded: capturedLength))
         t.state = report.state
         // A packet captured twice is one packet on the wire: its copy counts once, as a duplicate.
         let copy = report.analysis.contains(.duplicate)

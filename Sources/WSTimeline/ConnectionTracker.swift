@@ -10,9 +10,11 @@ final class ConnectionTracker {
     // lines); `summary`, about 1 KiB, comes last and is brought up to date by `syncSummary()`
     // before anyone reads it.
     let stream: Int
-    /// The last packet of this connection (flushed events at the end are reported on it).
+    /// The last packet of this connection (flushed events at the end are reported on it, with
+    /// its time and lengths).
     var lastPacket = 0
     var lastTime: Int64
+    var lastLengths: (wire: Int32, captured: Int32) = (0, 0)
     var state: ConnectionState = .established
     var clientPackets = 0
     var serverPackets = 0
