@@ -25,6 +25,8 @@ public final class CaptureFile {
     private var hasFilter = false
     /// The chunked fast path for regular classic pcap files (nil: libpcap reads).
     private var chunked: ChunkedPcapRecords?
+    /// A record libpcap read that the last batch had no room for.
+    private var heldRecord: (number: Int, time: Int64, wire: Int, bytes: [UInt8])?
 
     /// Opens `path` ("-" for standard input). `fastPath: false` makes libpcap read every record
     /// (by default regular classic pcap files are read in large chunks, see
@@ -159,7 +161,14 @@ public final class CaptureFile {
                 }
                 packetsRead = number
                 if !batch.isEmpty { return true }
-                if !more { break }
+                if !more {
+                    // A record larger than the batch: the batch grows for it.
+                    if let need = chunked.nextRecordSize(), need + 8 > batch.capacity - batch.used {
+                        batch.reserve(need + 8)
+                        continue
+                    }
+                    break
+                }
             }
             self.chunked = nil
             if chunked.atEnd { return false }
@@ -167,15 +176,26 @@ public final class CaptureFile {
         }
         var headerPointer: UnsafeMutablePointer<pcap_pkthdr>?
         var dataPointer: UnsafePointer<UInt8>?
-        while batch.hasRoom(for: 262_144 + 8) && batch.count < 8192 {
+        // A record that did not fit the last batch goes first (a batch that is empty grows for it).
+        if let held = heldRecord {
+            batch.reserve(held.bytes.count + 8)
+            held.bytes.withUnsafeBytes { batch.append(number: held.number, time: held.time, wireLength: held.wire, bytes: $0, file: file) }
+            heldRecord = nil
+        }
+        while batch.count < 8192 {
             let status = pcap_next_ex(handle, &headerPointer, &dataPointer)
             if status == 1, let h = headerPointer, let d = dataPointer {
                 packetsRead += 1
                 if filtered && hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
                 let hdr = h.pointee
                 let ts = Int64(hdr.ts.tv_sec) * 1_000_000_000 + Int64(hdr.ts.tv_usec)
-                batch.append(number: packetsRead, time: ts, wireLength: Int(hdr.len),
-                             bytes: UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen)), file: file)
+                let bytes = UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))
+                if batch.isEmpty { batch.reserve(bytes.count + 8) }
+                if !batch.append(number: packetsRead, time: ts, wireLength: Int(hdr.len), bytes: bytes, file: file) {
+                    // libpcap's bytes last until the next read: keep a copy for the next batch.
+                    heldRecord = (packetsRead, ts, Int(hdr.len), Array(bytes))
+                    break
+                }
                 // Standard input may be a live pipe: what arrived goes now rather than waiting for a full batch.
                 if path == "-" && batch.count >= 64 { break }
             } else if status == -2 || status == 0 {
@@ -184,7 +204,7 @@ public final class CaptureFile {
                 throw .damaged(path: path, reason: String(cString: pcap_geterr(handle)), lastGoodPacket: packetsRead)
             }
         }
-        return !batch.isEmpty
+        return !batch.isEmpty || heldRecord != nil
     }
 
     /// 9 for nanosecond pcap files and pcapng files whose first interface says so, else 6.

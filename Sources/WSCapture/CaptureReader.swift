@@ -44,7 +44,9 @@ public final class CaptureReader {
         self.files = files
         totalBytes = total
         if files.count > 1 {
-            ahead = files.map { _ in RecordBatch() }
+            // Small read-ahead per file (a rotated set may have hundreds); a larger record grows
+            // its batch, and a file's batch is let go when the file ends.
+            ahead = files.map { _ in RecordBatch(capacity: 128 << 10) }
             heads = Array(repeating: 0, count: files.count)
             ended = Array(repeating: false, count: files.count)
             positions = Array(repeating: 0, count: files.count)
@@ -120,19 +122,23 @@ public final class CaptureReader {
         batch.reset()
         heads[i] = 0
         if pendingEnd.contains(i) {
-            ended[i] = true
+            end(i)
             return
         }
         do {
-            if try !files[i].fill(batch, file: i, filtered: false) { ended[i] = true }
+            if try !files[i].fill(batch, file: i, filtered: false) { end(i) }
         } catch {
             damage.append(error)
-            ended[i] = batch.isEmpty
-            if !batch.isEmpty { pendingEnd.insert(i) }
+            if batch.isEmpty { end(i) } else { pendingEnd.insert(i) }
         }
         let position = files[i].position
         mergedBytes += max(0, position - positions[i])
         positions[i] = position
+    }
+
+    private func end(_ i: Int) {
+        ended[i] = true
+        ahead[i] = RecordBatch(capacity: 64)
     }
 
     /// Files whose damage was found while their last records are still to be merged.

@@ -147,6 +147,18 @@ final class ChunkedPcapRecords {
         return added || (at > 0 && offset < size)
     }
 
+    /// Bytes the record at `offset` takes (header included) when its header reads as plainly
+    /// well-formed: what a batch needs to take it.
+    func nextRecordSize() -> Int? {
+        guard offset + 16 <= size else { return nil }
+        var raw = (UInt64(0), UInt64(0))
+        let got = withUnsafeMutableBytes(of: &raw) { read(into: $0.baseAddress!, count: 16, at: offset) }
+        guard got == 16 else { return nil }
+        let length = withUnsafeBytes(of: &raw) { header($0.baseAddress!).length }
+        guard length <= snapshotLength, offset + 16 + length <= size else { return nil }
+        return 16 + length
+    }
+
     /// Whether every record was read.
     var atEnd: Bool { offset == size }
 

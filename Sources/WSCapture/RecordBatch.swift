@@ -22,8 +22,8 @@ public final class RecordBatch: @unchecked Sendable {
     /// The buffer's size. The default holds 256 KiB of a file plus the largest record libpcap
     /// accepts: small enough that a parallel run's batches in flight (a few per worker) stay
     /// a few MiB, large enough that handing one over costs nothing per packet.
-    public let capacity: Int
-    public let base: UnsafeMutableRawPointer
+    public private(set) var capacity: Int
+    public private(set) var base: UnsafeMutableRawPointer
     /// Bytes of the buffer in use.
     public var used = 0
     public var records: [Record] = []
@@ -51,6 +51,16 @@ public final class RecordBatch: @unchecked Sendable {
     @inline(__always)
     public func bytes(of record: Record) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: base + record.offset, count: record.length)
+    }
+
+    /// Makes an empty batch hold at least `bytes` (its records point into the buffer, so a
+    /// batch with records keeps its buffer).
+    public func reserve(_ bytes: Int) {
+        guard records.isEmpty, bytes > capacity else { return }
+        base.deallocate()
+        base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        capacity = bytes
+        used = 0
     }
 
     /// Whether `length` more bytes fit.
