@@ -21,7 +21,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tlsfix  # noqa: E402
-from tlsfix import FIXTURES, LOG_DIR, OUT_DIR, SNI, TMP, FixtureLog, client_socket, \
+from tlsfix import FIXTURES, OUT_DIR, SNI, TMP, FixtureLog, client_socket, \
     hook_websockets, key_lines_only, keylog_lines, make_certs, tls_view  # noqa: E402
 
 from websockets.asyncio.client import connect  # noqa: E402
@@ -144,13 +144,7 @@ async def main(name):
     spec = FIXTURES[name]
     certs = make_certs()
     crt, key = certs[spec["cert"]]
-    os.makedirs(OUT_DIR, exist_ok=True)
-    os.makedirs(LOG_DIR, exist_ok=True)
-    keys = os.path.join(OUT_DIR, name + ".keys")
-    skeys = os.path.join(TMP, name + ".server.keys")
-    for p in (keys, skeys):
-        if os.path.exists(p):
-            os.unlink(p)
+    keys, skeys = tlsfix.fresh_key_paths(name)
     log = FixtureLog(name)
     state = {"sni": [], "server_view": []}
 

@@ -32,7 +32,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import tlsfix  # noqa: E402
-from tlsfix import LOG_DIR, OUT_DIR, SNI, TMP, FixtureLog, client_socket, \
+from tlsfix import SNI, FixtureLog, client_socket, \
     key_lines_only, keylog_lines, make_certs, tshark  # noqa: E402
 
 from websockets.asyncio.server import serve  # noqa: E402
@@ -114,13 +114,7 @@ def server_hello(pcap):
 async def main(name):
     spec = ALERTS[name]
     crt, key = make_certs()["rsa"]
-    os.makedirs(OUT_DIR, exist_ok=True)
-    os.makedirs(LOG_DIR, exist_ok=True)
-    keys = os.path.join(OUT_DIR, name + ".keys")
-    skeys = os.path.join(TMP, name + ".server.keys")
-    for p in (keys, skeys):
-        if os.path.exists(p):
-            os.unlink(p)
+    keys, skeys = tlsfix.fresh_key_paths(name)
     errors = []
     sni = []
 

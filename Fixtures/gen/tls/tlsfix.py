@@ -163,6 +163,19 @@ def tls_view(sslobj):
             "resumed": bool(sslobj.session_reused)}
 
 
+def fresh_key_paths(name):
+    """Makes the output and log folders, and returns the paths of NAME's client key log
+    (beside the capture) and server key log (in TMP), each removed if a run left one."""
+    os.makedirs(OUT_DIR, exist_ok=True)
+    os.makedirs(LOG_DIR, exist_ok=True)
+    keys = os.path.join(OUT_DIR, name + ".keys")
+    skeys = os.path.join(TMP, name + ".server.keys")
+    for p in (keys, skeys):
+        if os.path.exists(p):
+            os.unlink(p)
+    return keys, skeys
+
+
 def keylog_lines(path):
     with open(path) as f:
         return f.read().splitlines()
