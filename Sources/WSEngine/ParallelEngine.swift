@@ -506,14 +506,10 @@ final class Merge {
 
     /// Gives the streams opened in these outputs their capture-wide indexes, by first packet.
     private func number(_ outputs: [WorkerOutput]) {
-        var opened: [(packet: Int, worker: Int)] = []
-        for (w, out) in outputs.enumerated() {
-            for o in out.openings { opened.append((o.packet, w)) }
-        }
-        guard !opened.isEmpty else { return }
-        opened.sort { ($0.packet, $0.worker) < ($1.packet, $1.worker) }
-        for o in opened {
-            globalOf[o.worker].append(streams)
+        guard outputs.contains(where: { !$0.openings.isEmpty }) else { return }
+        // Each worker's streams open in its own index order, so its n-th pair here is its n-th stream.
+        for at in ShardMerge.order(firstPackets: outputs.map { $0.openings.map(\.packet) }) {
+            globalOf[at.shard].append(streams)
             streams += 1
         }
     }

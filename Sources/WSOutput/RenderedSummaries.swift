@@ -1,40 +1,14 @@
 import WSTimeline
 
-/// Per-connection summaries rendered away from the renderer (on a shard's thread, see
-/// `read --summary` on several threads) and kept as bytes, spilled to a temporary file past
-/// 256 KiB: memory stays flat however many connections a capture had, where the summaries
-/// themselves take a few KiB each.
+/// Per-connection summaries rendered away from the renderer (on an engine's worker) as the
+/// renderer would render them.
 ///
 /// Their stream index is not known yet when they are rendered (it is the rank of the
-/// stream's first packet among every shard's), so they carry `placeholder` in its place;
+/// stream's first packet among every worker's), so they carry `placeholder` in its place;
 /// `SummaryRendering.connection(rendered:stream:)` writes the real one in.
-public final class RenderedSummaries {
+public enum RenderedSummaries {
     /// Written where the stream index goes: a number no capture reaches, found exactly once.
     static let placeholder = 999_999_999_989
-    private let format: OutputFormat
-    private let options: RenderOptions
-    private let spool = SummarySpool()
-    /// The first packet of each summary, in the order they were added.
-    public private(set) var firstPackets: [Int] = []
-
-    /// Summaries for a `format` renderer (text or JSON) with `options`.
-    public init(format: OutputFormat, options: RenderOptions) {
-        self.format = format
-        self.options = options
-    }
-
-    /// Renders `s` as the renderer would (`firstTime`: the capture's first packet time).
-    public func add(_ s: ConnectionSummary, firstTime: Int64?) {
-        var s = s
-        s.stream = Self.placeholder
-        firstPackets.append(s.firstPacket)
-        spool.append(stream: firstPackets.count - 1, Self.render(s, format: format, options: options, firstTime: firstTime))
-    }
-
-    /// The bytes of the `index`-th summary added.
-    public func bytes(at index: Int) -> [UInt8] {
-        spool.bytes(at: index)
-    }
 
     /// `s` rendered for a `format` renderer, its stream index left as the placeholder that
     /// `SummaryRendering.connection(rendered:stream:)` replaces.

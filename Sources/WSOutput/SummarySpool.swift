@@ -32,12 +32,6 @@ final class SummarySpool {
         if file != nil { write(bytes) } else { memory.append(contentsOf: bytes) }
     }
 
-    /// The bytes of the `index`-th summary appended.
-    func bytes(at index: Int) -> [UInt8] {
-        let e = index < self.index.count ? self.index[index] : (stream: 0, offset: 0, length: 0)
-        return read(e.offset, e.length)
-    }
-
     private func read(_ offset: Int, _ length: Int) -> [UInt8] {
         guard let file else { return Array(memory[offset ..< offset + length]) }
         fflush(file)

@@ -81,7 +81,7 @@ public final class Analyzer {
         var countsPackets = true
         if !routed, let shard = options.shard {
             if let (a, b) = decoder.quickTCPEndpoints(bytes) {
-                guard shard.owns(a, b) else { return advanceClockOnly(emit: emit, summary: summary) }
+                guard shard.owns(a, b) else { return sweepClock(emit: emit, summary: summary) }
             } else {
                 countsPackets = shard.index == 0
             }
@@ -115,7 +115,7 @@ public final class Analyzer {
         let source = Endpoint(address: src, port: tcp.sourcePort)
         let destination = Endpoint(address: dst, port: tcp.destinationPort)
         if let shard = options.shard, !shard.owns(source, destination) {
-            return advanceClockOnly(emit: emit, summary: summary)
+            return sweepClock(emit: emit, summary: summary)
         }
         currentTracker = nil
         // Capture time moves first: what that releases (idle connections, holes whose grace is
@@ -144,12 +144,6 @@ public final class Analyzer {
             // so memory follows open connections, not the connections a capture ever had.
             tracker.session = nil
         }
-    }
-
-    /// Another shard's packet: only the clock moves, so this shard's connections are released
-    /// at the same packets as in a run over all flows.
-    private func advanceClockOnly(emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
-        sweepClock(emit: emit, summary: summary)
     }
 
     /// A plain TCP packet of another shard, seen by a parallel engine's worker: only the clock
@@ -191,9 +185,6 @@ public final class Analyzer {
     public var peakConnections: Int { table.peakCount }
     public var peakBufferedBytes: Int { table.peakBufferedBytes }
     public var peakRecognitionBytes: Int { recognitionBudget.peak }
-    /// TLS 1.2 connections that resumed a session this run did not see and had no key line of
-    /// their own: in a sharded run, another shard may hold the session (so the run is redone).
-    public private(set) var unresolvedResumptions = 0
 
     /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
     /// while the reassembly works on the segment.
@@ -690,7 +681,6 @@ public final class Analyzer {
 
     private func finalize(_ t: ConnectionTracker) {
         t.syncSummary()
-        if let tls = t.summary.tls, tls.resumed, tls.version == 0x0303, tls.decryption == .noKey { unresolvedResumptions += 1 }
         t.summary.end = max(t.summary.end, t.summary.start)
         if t.summary.teardown.rstFrom == nil && t.summary.teardown.complete { t.summary.state = .closed }
     }

@@ -123,10 +123,6 @@ struct FileAnalysis {
         if !warnings.isEmpty { throw ExitCode(1) }
     }
 
-    static func size(of path: String) -> Int {
-        var st = stat()
-        return stat(path, &st) == 0 ? Int(st.st_size) : 0
-    }
 }
 
 /// Progress of a long read on a terminal's stderr: bytes read of the total, percent, rate and
