@@ -192,9 +192,13 @@ class EventLog:
             self.order.append((cport, sport))
         self.extra.setdefault((cport, sport), {}).update(extra)
 
-    def add(self, t, cport, sport, side, opcode, fin, payload, compressed=False):
+    def add(self, t, cport, sport, side, opcode, fin, payload, compressed=False, extra=None):
+        """extra: fields added to the entry of this frame in the log (hand-built frames:
+        their bytes on the wire, RSV bits).  A frame with a reserved opcode gets an entry
+        of its own with "opcode": "0xN" (ConnLog knows only the defined opcodes)."""
         self.declare(cport, sport)
-        self.events.append((t, cport, sport, side, opcode, bool(fin), bytes(payload), bool(compressed)))
+        self.events.append((t, cport, sport, side, opcode, bool(fin), bytes(payload), bool(compressed),
+                            extra))
 
     def sink(self, cport, sport):
         log = self
@@ -224,8 +228,14 @@ class EventLog:
         conns = {}
         for key in self.order:
             conns[key] = log.conn(key[0], key[1], **self.extra.get(key, {}))
-        for t, cport, sport, side, op, fin, payload, comp in sorted(self.events, key=lambda e: e[0]):
-            conns[(cport, sport)].frame(side, op, fin, payload, compressed=comp)
+        for t, cport, sport, side, op, fin, payload, comp, extra in sorted(self.events, key=lambda e: e[0]):
+            c = conns[(cport, sport)]
+            if op in wsfix.OPNAMES:
+                c.frame(side, op, fin, payload, compressed=comp)
+            else:
+                c.record(side, "0x%x" % op, payload)
+            if extra:
+                c.sent[-1].update(extra)
         return log
 
 
