@@ -35,6 +35,10 @@ import wsfix  # noqa: E402
 from wsfix import FixtureLog, ConnLog, client_socket, hook_websockets  # noqa: E402,F401
 from peerfix import frames_from_lines, wait_port  # noqa: E402,F401
 
+# SIGTERM (e.g. from timeout(1)) raises KeyboardInterrupt like SIGINT, so that the finally
+# blocks and context managers that kill tcpdump and the child peers run.
+signal.signal(signal.SIGTERM, signal.default_int_handler)
+
 FIXTURES = wsfix.FIXTURES
 OUT_DIR = os.path.join(FIXTURES, "failures")
 LOG_DIR = wsfix.LOG_DIR
