@@ -41,13 +41,15 @@ let package = Package(
                 swiftSettings: hotPath),
         // timeline: joins the layers into ordered events and per-connection summaries.
         .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"], swiftSettings: hotPath),
+        // diagnosis: why each connection ended, its health figures, capture-wide patterns and stats.
+        .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
         // output: text, JSON and NDJSON renderers.
-        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
         // engine: one reader, flow workers, ordered merge (a capture on several cores).
-        .target(name: "WSEngine", dependencies: ["WSCapture", "WSDecode", "WSTimeline", "WSOutput"], swiftSettings: hotPath),
+        .target(name: "WSEngine", dependencies: ["WSCapture", "WSDecode", "WSTimeline", "WSDiagnosis", "WSOutput"], swiftSettings: hotPath),
         // CLI: argument parsing and wiring only.
         .executableTarget(name: "wstrace", dependencies: [
-            "WSCapture", "WSTimeline", "WSOutput", "WSTLS", "WSEngine",
+            "WSCapture", "WSTimeline", "WSOutput", "WSTLS", "WSEngine", "WSDiagnosis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib"]),
         .testTarget(name: "WSTLSTests", dependencies: ["WSTLS", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
+        .testTarget(name: "WSDiagnosisTests", dependencies: ["WSDiagnosis", "WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
         .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]

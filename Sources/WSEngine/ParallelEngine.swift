@@ -1,5 +1,6 @@
 import WSCapture
 import WSDecode
+import WSDiagnosis
 import WSOutput
 import WSTimeline
 #if canImport(Glibc)
@@ -194,7 +195,8 @@ struct OutputItem {
     var stream: Int
     var start: Int
     var end: Int
-    /// Where the stream digits are, from `start` (-1: none).
+    /// Where the stream digits are, from `start` (-1: none); for a summary, its index in
+    /// the output's `endings`.
     var streamAt: Int
     var isSummary: Bool
 }
@@ -205,11 +207,14 @@ final class WorkerOutput {
     var items: [OutputItem] = []
     /// Streams the worker opened, in order: (its own index, first packet).
     var openings: [(stream: Int, packet: Int)] = []
+    /// What the capture-wide diagnosis pass needs of each summary rendered here.
+    var endings: [EndingRecord] = []
 
     func clear() {
         writer.reset()
         items.removeAll(keepingCapacity: true)
         openings.removeAll(keepingCapacity: true)
+        endings.removeAll(keepingCapacity: true)
     }
 }
 
@@ -443,10 +448,12 @@ final class Worker: @unchecked Sendable {
 
     private func add(_ s: ConnectionSummary) {
         let start = output.writer.count
-        output.writer.append(RenderedSummaries.rendered(s, format: shared.settings.format, options: shared.settings.render,
-                                                        firstTime: eventBytes.firstTime ?? shared.firstTime))
+        let rendered = RenderedSummaries.rendered(s, format: shared.settings.format, options: shared.settings.render,
+                                                  firstTime: eventBytes.firstTime ?? shared.firstTime)
+        output.writer.append(rendered.bytes)
+        output.endings.append(rendered.ending)
         output.items.append(OutputItem(packet: packet, kind: kind, stream: s.stream, start: start,
-                                       end: output.writer.count, streamAt: -1, isSummary: true))
+                                       end: output.writer.count, streamAt: output.endings.count - 1, isSummary: true))
     }
 }
 
@@ -497,7 +504,7 @@ final class Merge {
             let stream = item.stream >= 0 ? globalOf[best][item.stream] : nil
             let bytes = out.writer.bytes(item.start..<item.end)
             if item.isSummary {
-                renderer.connection(rendered: Array(bytes), stream: stream ?? 0)
+                renderer.connection(rendered: Array(bytes), stream: stream ?? 0, ending: out.endings[item.streamAt])
             } else {
                 renderer.event(rendered: bytes, stream: stream, streamAt: item.streamAt)
             }

@@ -2,13 +2,14 @@ import WSTLS
 import WSDecode
 import WSDissector
 import WSReassembly
+import WSDiagnosis
 import WSTimeline
 
-/// Writes a connection summary as a JSON object (schema 2).
+/// Writes a connection summary as a JSON object (schema 3), with its diagnosis and health.
 struct ConnectionJSON {
     let options: RenderOptions
 
-    func write(_ s: ConnectionSummary, into w: inout JSONWriter) {
+    func write(_ s: ConnectionSummary, diagnosis d: Diagnosis, into w: inout JSONWriter) {
         let decimals = options.timeDecimals
         w.beginObject()
         w.field("type", "connection")
@@ -189,6 +190,7 @@ struct ConnectionJSON {
         }
         w.endArray()
         if s.violationsDropped > 0 { w.field("violations_not_listed", s.violationsDropped) }
+        DiagnosisJSON.write(d, Health(s), into: &w)
         w.endObject()
     }
 }

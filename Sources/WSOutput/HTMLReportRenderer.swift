@@ -1,3 +1,4 @@
+import WSDiagnosis
 import WSTimeline
 
 /// The visual lifecycle report: one self-contained HTML page with an index of connections and,
@@ -24,6 +25,9 @@ public final class HTMLReportRenderer: Renderer {
     private var open: [Int: Draft] = [:]
     /// Rendered connections: the index row and the section (collapsed; opened at the end when few).
     private var sections: [(stream: Int, indexRow: String, bad: Bool, content: String)] = []
+    /// The capture-wide diagnosis pass and the charts, over every connection.
+    private let splicer = DiagnosisSplicer()
+    private let charts = HTMLReportCharts()
 
     /// A report written to `sink` when the analysis ends; `options.timeDecimals` sets the time precision.
     public init(sink: OutputSink, options: RenderOptions) {
@@ -50,12 +54,16 @@ public final class HTMLReportRenderer: Renderer {
         }
         draft.ladder.add(e)
         draft.messages.add(e)
+        if case let .frame(f, _) = e.detail, f.message != nil { charts.message(at: e.time) }
     }
 
     public func connection(_ s: ConnectionSummary) {
         let draft = open.removeValue(forKey: s.stream) ?? Draft()
         draft.ladder.finish()
-        let section = HTMLReportSection(summary: s, firstTime: firstTime ?? s.start, decimals: options.timeDecimals)
+        let d = Diagnoser.diagnose(s)
+        splicer.add(EndingRecord(s, d))
+        charts.add(s, d)
+        let section = HTMLReportSection(summary: s, diagnosis: d, firstTime: firstTime ?? s.start, decimals: options.timeDecimals)
         // Render now, so only HTML text outlives the connection; `open` is decided at the end.
         sections.append((s.stream, section.indexRow(), section.isBad,
                          section.content(items: draft.ladder.items, messages: draft.messages)))
@@ -71,9 +79,22 @@ public final class HTMLReportRenderer: Renderer {
         if counters.duplicates > 0 { totals += ", \(counters.duplicates) duplicate packet(s)" }
         sink.write(HTMLReportPage.index(file: escapedText(file, limit: 400), linkType: linkType, totals: totals,
                                         rows: sections.map(\.indexRow).joined(), count: sections.count))
+        let cross = splicer.resolve()
+        sink.write(charts.html(cross: cross, first: firstTime))
+        if !cross.patterns.isEmpty || !cross.pairs.isEmpty {
+            sink.write("<section id=\"across\"><h2>Across connections</h2>\n<pre>" + htmlEscaped(DiagnosisText.captureWide(cross)) + "</pre></section>\n")
+        }
         let expand = sections.count <= Self.openLimit
         for s in sections {
-            sink.write(HTMLReportSection.wrap(stream: s.stream, bad: s.bad, open: expand, s.content))
+            var content = s.content
+            let note = DiagnosisText.pattern(cross, stream: s.stream)
+            var lines: [String] = []
+            if let o = cross.overrides[s.stream] { lines.append("Diagnosis across connections: " + DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary)) }
+            for l in note.split(separator: "\n") { lines.append(l.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")) }
+            if !lines.isEmpty, let at = content.range(of: "</summary>\n") {
+                content.insert(contentsOf: lines.map { "<p class=\"pattern\">\(htmlEscaped($0))</p>\n" }.joined(), at: at.upperBound)
+            }
+            sink.write(HTMLReportSection.wrap(stream: s.stream, bad: s.bad, open: expand, content))
             if sink.closed { return }
         }
         sink.write(HTMLReportPage.tail(warnings: warnings))

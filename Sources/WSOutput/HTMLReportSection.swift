@@ -1,3 +1,4 @@
+import WSDiagnosis
 import WSDissector
 import WSTimeline
 
@@ -5,6 +6,7 @@ import WSTimeline
 /// summary table, message list). Everything from the capture is HTML-escaped here.
 struct HTMLReportSection {
     let summary: ConnectionSummary
+    let diagnosis: Diagnosis
     let firstTime: Int64
     let decimals: Int
 
@@ -69,11 +71,14 @@ struct HTMLReportSection {
 
     /// The lifecycle summary (the text view's `SummaryText`) as a table: phase, packets, times, what happened.
     func summaryTable() -> String {
-        let text = SummaryText(options: RenderOptions(timeDecimals: decimals), firstTime: firstTime, color: false)
-            .render(summary)
+        let marked = SummaryText(options: RenderOptions(timeDecimals: decimals), firstTime: firstTime, color: false)
+            .render(summary, diagnosis: diagnosis)
+        // The capture-wide pass's additions come in the section's note (HTMLReportRenderer.end).
+        let text = String(decoding: DiagnosisSplicer.apply(Array(marked.utf8), stream: summary.stream, text: true, cross: nil), as: UTF8.self)
         var out = "<table class=\"lifecycle\"><thead><tr><th>phase</th><th>packets</th><th>time (s)</th><th></th></tr></thead><tbody>\n"
         for row in Self.rows(of: text) {
-            let bad = (row.label == "Violations" && hasViolations) ? " class=\"bad\"" : ""
+            let bad = (row.label == "Violations" && hasViolations) || (row.label == "Diagnosis" && diagnosis.cause.isFailure)
+                ? " class=\"bad\"" : ""
             out += "<tr\(bad)><th>\(htmlEscaped(row.label))</th><td>\(htmlEscaped(row.packets))</td>"
                 + "<td>\(htmlEscaped(row.times))</td><td>\(htmlEscaped(row.text))</td></tr>\n"
         }

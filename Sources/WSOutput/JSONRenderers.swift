@@ -1,3 +1,4 @@
+import WSDiagnosis
 import WSTimeline
 
 /// One JSON document: `{"schema": 2, "file", "events": [...], "connections": [...], "capture", "packets"}`.
@@ -10,6 +11,8 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
     private var firstTime: Int64?
     private var eventCount = 0
     private let connections = SummarySpool()
+    /// The capture-wide diagnosis pass, over every connection (shown or not).
+    private let splicer = DiagnosisSplicer()
     private var file = ""
     private var linkType = ""
 
@@ -27,7 +30,7 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
         self.linkType = linkType
         sink.writeJSON { w in
             w.beginObject()  // closed by `end`
-            w.field("schema", 2)
+            w.field("schema", 3)
             w.field("file", file)
             w.key("events")
         }
@@ -51,11 +54,16 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
     }
 
     public func connection(_ s: ConnectionSummary) {
+        let d = Diagnoser.diagnose(s)
+        splicer.add(EndingRecord(s, d))
         guard options.stream == nil || s.stream == options.stream else { return }
-        connections.append(stream: s.stream, RenderedSummaries.render(s, format: .json, options: options, firstTime: nil))
+        connections.append(stream: s.stream, RenderedSummaries.render(s, d, format: .json, options: options, firstTime: nil))
     }
 
-    public func connection(rendered: [UInt8], stream: Int) {
+    public func connection(rendered: [UInt8], stream: Int, ending: EndingRecord) {
+        var ending = ending
+        ending.stream = stream
+        splicer.add(ending)
         guard options.stream == nil || stream == options.stream else { return }
         connections.append(stream: stream, RenderedSummaries.numbered(rendered, stream: stream))
     }
@@ -63,12 +71,17 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
     public func end(counters: CaptureCounters, warnings: [String]) {
         sink.write("\n],\n\"connections\": [")
         var first = true
-        connections.forEachSorted { c in
+        let cross = splicer.resolve()
+        connections.forEachSorted { stream, c in
             sink.write(first ? "\n" : ",\n")
-            sink.write(bytes: c)
+            sink.write(bytes: DiagnosisSplicer.apply(c, stream: stream, text: false, cross: cross))
             first = false
         }
-        sink.write("\n],\n\"capture\": ")
+        sink.write("\n],\n\"patterns\": ")
+        sink.writeJSON { PatternsJSON.write(cross, into: &$0) }
+        sink.write(",\n\"proxy_pairs\": ")
+        sink.writeJSON { PatternsJSON.writePairs(cross, into: &$0) }
+        sink.write(",\n\"capture\": ")
         sink.writeJSON { CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &$0) }
         sink.write(",\n\"link_type\": ")
         sink.writeJSON { $0.string(linkType) }
@@ -88,6 +101,7 @@ public final class NDJSONRenderer: PrerenderedRendering {
     private var firstTime: Int64?
     private var file = ""
     private var linkType = ""
+    private let splicer = DiagnosisSplicer()
 
     init(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) {
         self.sink = sink
@@ -122,14 +136,22 @@ public final class NDJSONRenderer: PrerenderedRendering {
     }
 
     public func connection(_ s: ConnectionSummary) {
+        let d = Diagnoser.diagnose(s)
+        splicer.add(EndingRecord(s, d))
         guard options.stream == nil || s.stream == options.stream else { return }
-        sink.writeJSON { ConnectionJSON(options: options).write(s, into: &$0) }
+        var w = JSONWriter(capacity: 4096)
+        ConnectionJSON(options: options).write(s, diagnosis: d, into: &w)
+        sink.write(bytes: DiagnosisSplicer.apply(w.bytes, stream: s.stream, text: false, cross: nil))
         sink.endLine()
     }
 
-    public func connection(rendered: [UInt8], stream: Int) {
+    public func connection(rendered: [UInt8], stream: Int, ending: EndingRecord) {
+        var ending = ending
+        ending.stream = stream
+        splicer.add(ending)
         guard options.stream == nil || stream == options.stream else { return }
-        sink.write(bytes: RenderedSummaries.numbered(rendered, stream: stream))
+        let numbered = RenderedSummaries.numbered(rendered, stream: stream)
+        sink.write(bytes: DiagnosisSplicer.apply(numbered, stream: stream, text: false, cross: nil))
         sink.endLine()
     }
 
@@ -140,6 +162,14 @@ public final class NDJSONRenderer: PrerenderedRendering {
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {
+        // A connection's line left before the capture-wide pass: patterns and proxy pairs
+        // come as lines of their own, and a connection whose head the pass changed gets a
+        // `diagnosis_update` line.
+        let cross = splicer.resolve()
+        for line in PatternsJSON.lines(cross, stream: options.stream) {
+            sink.write(bytes: line)
+            sink.endLine()
+        }
         sink.writeJSON { CaptureJSON(options: options).write(counters, file: file, linkType: linkType, warnings: warnings, into: &$0) }
         sink.endLine()
         sink.flush()

@@ -1,3 +1,4 @@
+import WSDiagnosis
 import WSTimeline
 
 /// Per-connection summaries rendered away from the renderer (on an engine's worker) as the
@@ -12,20 +13,24 @@ public enum RenderedSummaries {
 
     /// `s` rendered for a `format` renderer, its stream index left as the placeholder that
     /// `SummaryRendering.connection(rendered:stream:)` replaces.
-    public static func rendered(_ s: ConnectionSummary, format: OutputFormat, options: RenderOptions, firstTime: Int64?) -> [UInt8] {
+    /// Also returns what the capture-wide diagnosis pass needs of the connection.
+    public static func rendered(_ s: ConnectionSummary, format: OutputFormat, options: RenderOptions,
+                                firstTime: Int64?) -> (bytes: [UInt8], ending: EndingRecord) {
+        let d = Diagnoser.diagnose(s)
+        let ending = EndingRecord(s, d)
         var s = s
         s.stream = placeholder
-        return render(s, format: format, options: options, firstTime: firstTime)
+        return (render(s, d, format: format, options: options, firstTime: firstTime), ending)
     }
 
-    /// What a text or JSON document renderer keeps for `s`.
-    static func render(_ s: ConnectionSummary, format: OutputFormat, options: RenderOptions, firstTime: Int64?) -> [UInt8] {
+    /// What a text or JSON document renderer keeps for `s`, diagnosed as `d`.
+    static func render(_ s: ConnectionSummary, _ d: Diagnosis, format: OutputFormat, options: RenderOptions, firstTime: Int64?) -> [UInt8] {
         if format != .text {
             var writer = JSONWriter(capacity: 4096)
-            ConnectionJSON(options: options).write(s, into: &writer)
+            ConnectionJSON(options: options).write(s, diagnosis: d, into: &writer)
             return writer.bytes
         }
-        return Array(SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).render(s).utf8)
+        return Array(SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).render(s, diagnosis: d).utf8)
     }
 
     /// `rendered` with the placeholder replaced by `stream`.
@@ -65,8 +70,9 @@ public enum RenderedSummaries {
 /// Renderers that keep per-connection summaries until the end (text and JSON documents) and can
 /// take them rendered elsewhere, by `RenderedSummaries`.
 public protocol SummaryRendering: Renderer {
-    /// Keeps a summary rendered by `RenderedSummaries` as the connection `stream`.
-    func connection(rendered: [UInt8], stream: Int)
+    /// Keeps a summary rendered by `RenderedSummaries` as the connection `stream`, with what
+    /// the capture-wide diagnosis pass needs of it.
+    func connection(rendered: [UInt8], stream: Int, ending: EndingRecord)
 }
 
 /// Renderers that also take events rendered elsewhere (`EventBytes`, on an engine's worker).

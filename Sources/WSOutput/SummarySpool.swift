@@ -41,11 +41,11 @@ final class SummarySpool {
     }
 
     /// Calls `body` with each summary's bytes, by stream number (stable for equal numbers).
-    func forEachSorted(_ body: ([UInt8]) -> Void) {
+    func forEachSorted(_ body: (_ stream: Int, _ bytes: [UInt8]) -> Void) {
         let order = index.enumerated().sorted { ($0.element.stream, $0.offset) < ($1.element.stream, $1.offset) }
         for (_, e) in order {
             let bytes = read(e.offset, e.length)
-            if bytes.count == e.length { body(bytes) }
+            if bytes.count == e.length { body(e.stream, bytes) }
         }
     }
 

@@ -1,6 +1,7 @@
 import WSTLS
 import WSDecode
 import WSDissector
+import WSDiagnosis
 import WSTimeline
 
 /// The lifecycle summary of one connection, as text.
@@ -9,7 +10,7 @@ struct SummaryText {
     let firstTime: Int64
     let color: Bool
 
-    func render(_ s: ConnectionSummary) -> String {
+    func render(_ s: ConnectionSummary, diagnosis d: Diagnosis) -> String {
         var out = ""
         out.reserveCapacity(1024)
         /// Appends `s` and spaces up to `width` columns; `columns` is the width of `s` (all the
@@ -169,6 +170,11 @@ struct SummaryText {
             line("Violations", nil, color ? "\u{1b}[31m" + text + "\u{1b}[0m" : text)
         }
         line("Verdict", nil, s.verdict)
+        // Marked for the capture-wide pass (DiagnosisOutput.swift): the head, then the pattern lines.
+        line("Diagnosis", nil, "\u{1}" + DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary) + "\u{2}")
+        if let evidence = DiagnosisText.evidence(d) { line("Evidence", nil, evidence) }
+        line("Health", nil, DiagnosisText.health(Health(s)))
+        out += "\u{3}"
         return out + "\n"
     }
 

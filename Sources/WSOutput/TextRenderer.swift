@@ -1,5 +1,6 @@
 import WSDecode
 import WSDissector
+import WSDiagnosis
 import WSTimeline
 
 /// The Wireshark-like timeline: one row per event, then a lifecycle summary per connection.
@@ -12,6 +13,8 @@ public final class TextRenderer: PrerenderedRendering {
     private var previousTime: Int64?
     /// Rendered summaries, printed by stream at the end (spilled to a temp file when large).
     private let summaries = SummarySpool()
+    /// The capture-wide diagnosis pass, over every connection (shown or not).
+    private let splicer = DiagnosisSplicer()
     private var wroteHeader = false
 
     init(sink: OutputSink, options: RenderOptions, summaryOnly: Bool) {
@@ -59,18 +62,29 @@ public final class TextRenderer: PrerenderedRendering {
     }
 
     public func connection(_ s: ConnectionSummary) {
+        let d = Diagnoser.diagnose(s)
+        splicer.add(EndingRecord(s, d))
         guard options.stream == nil || s.stream == options.stream else { return }
-        summaries.append(stream: s.stream, RenderedSummaries.render(s, format: .text, options: options, firstTime: firstTime))
+        summaries.append(stream: s.stream, RenderedSummaries.render(s, d, format: .text, options: options, firstTime: firstTime))
     }
 
-    public func connection(rendered: [UInt8], stream: Int) {
+    public func connection(rendered: [UInt8], stream: Int, ending: EndingRecord) {
+        var ending = ending
+        ending.stream = stream
+        splicer.add(ending)
         guard options.stream == nil || stream == options.stream else { return }
         summaries.append(stream: stream, RenderedSummaries.numbered(rendered, stream: stream))
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {
         if !summaries.isEmpty && wroteHeader { sink.endLine() }
-        summaries.forEachSorted { sink.write(bytes: $0) }
+        let cross = splicer.resolve()
+        summaries.forEachSorted { stream, bytes in
+            sink.write(bytes: DiagnosisSplicer.apply(bytes, stream: stream, text: true, cross: cross))
+        }
+        if options.stream == nil && (!cross.patterns.isEmpty || !cross.pairs.isEmpty) {
+            sink.write(DiagnosisText.captureWide(cross))
+        }
         var totals = "\(counters.packets) packets: \(counters.tcp) TCP"
         if counters.udp > 0 { totals += ", \(counters.udp) UDP" }
         if counters.icmp > 0 { totals += ", \(counters.icmp) ICMP" }

@@ -296,6 +296,10 @@ public final class Analyzer {
             t.serverPackets += 1
             t.serverTCPBytes += UInt64(report.payloadLength)
         }
+        if !copy {
+            t.summary.facts.segment(from: side, report: report, window: tcp.window, packet: number, time: time,
+                                    start: t.summary.start)
+        }
         switch report.handshake {
         case .syn?:
             if report.handshakeRetransmission { t.summary.handshake.synRetransmissions += 1 }
@@ -507,6 +511,7 @@ public final class Analyzer {
                 counters.webSocketConnections += 1
             }
             var role: CloseRole?
+            t.summary.facts.frame(f, packet: number, time: time)
             t.summary.withCounts(f.side) { c in
                 c.frames += 1
                 c.wireBytes.addSaturating(UInt64(f.headerLength))
@@ -575,6 +580,7 @@ public final class Analyzer {
             emitEvent(tracker: t, side: info.side, proto: t.summary.isWebSocket ? "WebSocket" : "TCP",
                       phase: t.closeSeen ? .close : .data, detail: .gap(info), violations: [], emit: emit)
         case let .violation(v):
+            if let side = packetEndpoints?.side { t.summary.facts.violation(from: side, code: v.code, packet: number) }
             pendingViolations.append(v)
             t.addViolations([v], packet: number)
             counters.violations += 1
@@ -587,6 +593,7 @@ public final class Analyzer {
                            detail: EventDetail, violations: [Violation], emit: (TimelineEvent) -> Void) {
         var all = violations
         if !violations.isEmpty {
+            t.summary.facts.violation(from: side, code: violations[violations.count - 1].code, packet: number)
             t.addViolations(violations, packet: number)
             counters.violations += violations.count
         }
@@ -682,6 +689,7 @@ public final class Analyzer {
     private func finalize(_ t: ConnectionTracker) {
         t.syncSummary()
         t.summary.end = max(t.summary.end, t.summary.start)
+        t.summary.facts.finish(at: t.summary.end)
         if t.summary.teardown.rstFrom == nil && t.summary.teardown.complete { t.summary.state = .closed }
     }
 

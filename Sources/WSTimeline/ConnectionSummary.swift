@@ -174,6 +174,8 @@ public struct ConnectionSummary: Sendable {
     public var incompleteMessages = 0
     /// Packets that were copies of packets already captured (counted nowhere else).
     public var duplicatePackets = 0
+    /// What the Diagnosis stage reads: retransmissions, windows, pings, message sizes, silences.
+    public var facts = ConnectionFacts()
 
     public static let violationLimit = 1000
 

@@ -1,0 +1,461 @@
+import WSDissector
+import WSReassembly
+import WSTimeline
+
+/// Why a connection ended: a closed list (docs/json.md, "diagnosis").
+public enum Cause: String, Sendable, CaseIterable {
+    case cleanClose = "clean_close"
+    case errorClose = "error_close"
+    case idleTimeout = "idle_timeout"
+    case keepaliveTimeout = "keepalive_timeout"
+    case peerUnreachable = "peer_unreachable"
+    case reset = "reset"
+    case closedWithoutCloseFrame = "closed_without_close_frame"
+    case receiverStalled = "receiver_stalled"
+    case upgradeRefused = "upgrade_refused"
+    case handshakeFailed = "handshake_failed"
+    case tlsAlert = "tls_alert"
+    case openAtEnd = "open_at_end"
+    case notWebSocket = "not_websocket"
+
+    /// Words for the text summary and `stats`.
+    public var words: String {
+        switch self {
+        case .cleanClose: return "closed cleanly"
+        case .errorClose: return "closed with an error code"
+        case .idleTimeout: return "idle timeout"
+        case .keepaliveTimeout: return "keepalive timeout"
+        case .peerUnreachable: return "peer unreachable"
+        case .reset: return "reset"
+        case .closedWithoutCloseFrame: return "closed without a close frame"
+        case .receiverStalled: return "receiver stalled"
+        case .upgradeRefused: return "upgrade refused"
+        case .handshakeFailed: return "handshake failed"
+        case .tlsAlert: return "TLS alert"
+        case .openAtEnd: return "open at end of capture"
+        case .notWebSocket: return "not WebSocket"
+        }
+    }
+
+    /// A cause that says something went wrong (everything but a clean close, a connection
+    /// still open when the capture ended, and a connection that never was WebSocket).
+    public var isFailure: Bool { !(self == .cleanClose || self == .openAtEnd || self == .notWebSocket) }
+}
+
+/// Who ended a connection.
+public enum Ender: String, Sendable {
+    case client, server, intermediary
+
+    init(_ side: Side) { self = side == .client ? .client : .server }
+}
+
+/// One number a cause rests on.
+public enum FigureValue: Sendable, Equatable {
+    case count(Int)
+    case seconds(Double)
+    case text(String)
+}
+
+/// One packet of evidence and what it shows.
+public struct Evidence: Sendable, Equatable {
+    public var packet: Int
+    public var what: String
+}
+
+/// A capture-wide pattern a connection is part of (found after every connection ended).
+public struct PatternRef: Sendable, Equatable {
+    public var kind: PatternKind
+    public var connections: Int
+    public var windowSeconds: Double
+}
+
+/// Why one connection ended, in the contract's shape (`diagnosis` in docs/json.md).
+public struct Diagnosis: Sendable {
+    public var cause: Cause
+    public var by: Ender?
+    /// One line, with the figures in words.
+    public var summary: String
+    public var evidence: [Evidence]
+    /// Named figures, in a fixed order (`idle_s`, `pings_unanswered`, `retransmissions`,
+    /// `zero_window_s`, `close_code`, `offending_packet`, ...).
+    public var figures: [(name: String, value: FigureValue)]
+    public var pattern: PatternRef?
+
+    public func figure(_ name: String) -> FigureValue? { figures.first { $0.name == name }?.value }
+}
+
+/// Thresholds of the diagnosis, in one place (docs/diagnosis.md explains each).
+public enum DiagnosisRules {
+    /// A FIN or RST after at least this much silence, with no close frame, is an idle timeout.
+    public static let idleNs: Int64 = 1_000_000_000
+    /// A zero window held at least this long is a stalled receiver.
+    public static let stalledNs: Int64 = 1_000_000_000
+    /// Retransmissions with no ACK in between, at least this many, make a peer unreachable.
+    public static let unreachableRetransmissions = 3
+}
+
+/// Per-connection diagnosis: a pure function of the summary.
+public enum Diagnoser {
+    public static func diagnose(_ s: ConnectionSummary) -> Diagnosis {
+        var d = Builder(s)
+        d.run()
+        return d.result
+    }
+}
+
+public func sideName(_ side: Side) -> String { side == .client ? "client" : "server" }
+
+public func spanText(_ ns: Int64) -> String {
+    let s = Double(ns) / 1e9
+    if s >= 10 { return formatFixed(s, 1) + " s" }
+    if s >= 0.1 { return formatFixed(s, 2) + " s" }
+    return formatFixed(s * 1000, 1) + " ms"
+}
+
+/// `value` with `digits` decimals, without Foundation.
+public func formatFixed(_ value: Double, _ digits: Int) -> String {
+    guard value.isFinite else { return "0" }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let negative = value < 0
+    let n = Int64((abs(value) * scale).rounded())
+    let whole = n / Int64(scale)
+    var out = (negative && n != 0 ? "-" : "") + String(whole)
+    if digits > 0 {
+        var frac = String(n % Int64(scale))
+        while frac.count < digits { frac = "0" + frac }
+        out += "." + frac
+    }
+    return out
+}
+
+func seconds(_ ns: Int64) -> Double { (Double(ns) / 1e6).rounded() / 1e3 }
+
+private struct Builder {
+    let s: ConnectionSummary
+    let f: ConnectionFacts
+    var result: Diagnosis
+
+    init(_ s: ConnectionSummary) {
+        self.s = s
+        f = s.facts
+        result = Diagnosis(cause: .openAtEnd, by: nil, summary: "", evidence: [], figures: [], pattern: nil)
+    }
+
+    mutating func set(_ cause: Cause, _ by: Side?, _ summary: String) {
+        result.cause = cause
+        result.by = by.map(Ender.init)
+        result.summary = summary
+    }
+
+    mutating func evidence(_ packet: Int?, _ what: String) {
+        guard let packet else { return }
+        result.evidence.append(Evidence(packet: packet, what: what))
+    }
+
+    mutating func figure(_ name: String, _ value: FigureValue) { result.figures.append((name, value)) }
+
+    /// The FIN or RST that ended the TCP connection, in words.
+    var endingWords: String? {
+        guard let e = f.ending else { return nil }
+        return (e.reset ? "RST" : "FIN") + " from " + sideName(e.side)
+    }
+
+    mutating func run() {
+        if tlsHandshakeAlert() { return }
+        if !s.isWebSocket { return notWebSocket() }
+        if tlsAlertAfterHandshake() { return }
+        if keepalive() { return }
+        if let close = s.close {
+            if closeFrame(close) { return }
+        }
+        noCloseFrame()
+    }
+
+    // MARK: before WebSocket
+
+    mutating func tlsHandshakeAlert() -> Bool {
+        guard let tls = s.tls, tls.handshakeDonePacket == nil, !s.isWebSocket,
+              let fatal = tls.alerts.first(where: { $0.isFatal }) else { return false }
+        let side: Side = fatal.fromClient ? .client : .server
+        set(.tlsAlert, side, "TLS handshake failed: fatal alert \(fatal.name) from \(sideName(side))")
+        evidence(fatal.packet, "fatal alert \(fatal.name)")
+        figure("alert", .text(fatal.name))
+        return true
+    }
+
+    mutating func tlsAlertAfterHandshake() -> Bool {
+        guard let tls = s.tls, let fatal = tls.alerts.first(where: { $0.isFatal }) else { return false }
+        let side: Side = fatal.fromClient ? .client : .server
+        set(.tlsAlert, side, "fatal TLS alert \(fatal.name) from \(sideName(side)) ended the connection")
+        evidence(fatal.packet, "fatal alert \(fatal.name)")
+        figure("alert", .text(fatal.name))
+        return true
+    }
+
+    mutating func notWebSocket() {
+        let h = s.handshake
+        if let syn = h.synPacket, h.synAckPacket == nil, !s.midstream {
+            if let rst = s.teardown.rstPacket, s.teardown.rstFrom == .server {
+                set(.handshakeFailed, .server, "TCP handshake refused: SYN answered by RST from server (nothing listening)")
+                evidence(syn, "SYN")
+                evidence(rst, "RST from server")
+            } else {
+                let tries = h.synRetransmissions + 1
+                set(.handshakeFailed, nil, "TCP handshake never completed: \(tries) SYN\(tries == 1 ? "" : "s") unanswered over \(spanText(s.duration))")
+                evidence(syn, "first SYN")
+                if s.lastPacket != syn { evidence(s.lastPacket, "last SYN") }
+                figure("syn_retransmissions", .count(h.synRetransmissions))
+            }
+            return
+        }
+        if let u = s.upgrade {
+            if let status = u.status {
+                set(.upgradeRefused, .server, "WebSocket upgrade refused: \(status) \(u.reason ?? "")".trimmedRight)
+                evidence(u.requestPacket, "Upgrade request")
+                evidence(u.responsePacket, "\(status) response")
+                figure("status", .count(status))
+            } else {
+                set(.handshakeFailed, nil, "WebSocket upgrade requested, no response captured")
+                evidence(u.requestPacket, "Upgrade request")
+            }
+            return
+        }
+        set(.notWebSocket, nil, "not a WebSocket connection")
+    }
+
+    // MARK: WebSocket
+
+    /// Pings from the side that ended the connection that its peer never answered, with
+    /// the peer silent since the first of them.
+    mutating func keepalive() -> Bool {
+        let ender: Side?
+        if let close = s.close { ender = close.initiator } else { ender = f.ending?.side }
+        guard let side = ender else { return false }
+        let me = f.side(side)
+        let peer = f.side(side == .client ? .server : .client)
+        guard let first = me.pendingPings.first else { return false }
+        // The peer said nothing (no new payload) after the first unanswered ping.
+        if let last = peer.lastPayload, last.time > first.time { return false }
+        let unanswered = me.pendingPings.count
+        let endWords: String
+        if let close = s.close, close.initiator == side {
+            endWords = "then sent close \(close.code.map(String.init) ?? "without a code")"
+                + (close.replyPacket == nil ? " (not answered)" : "")
+        } else {
+            endWords = "then ended TCP (\(endingWords ?? "no FIN or RST"))"
+        }
+        let pong = me.lastAnsweringPong.map { "last pong at packet \($0.packet)" } ?? "no pong ever"
+        set(.keepaliveTimeout, side, "keepalive timeout: \(unanswered) ping\(unanswered == 1 ? "" : "s") from \(sideName(side)) unanswered (\(pong)), \(endWords)")
+        evidence(first.packet, "first unanswered ping")
+        if let last = me.pendingPings.last, last.packet != first.packet { evidence(last.packet, "last unanswered ping") }
+        if let p = me.lastAnsweringPong { evidence(p.packet, "last pong") }
+        if let close = s.close, close.initiator == side { evidence(close.initiatorPacket, "close \(close.code.map(String.init) ?? "")".trimmedRight) }
+        if let e = f.ending { evidence(e.packet, e.reset ? "RST" : "FIN") }
+        figure("pings_unanswered", .count(unanswered))
+        if let code = s.close?.code, s.close?.initiator == side { figure("close_code", .count(Int(code))) }
+        figure("silence_s", .seconds(seconds((s.close?.initiatorTime ?? f.ending?.time ?? s.end) - first.time)))
+        return true
+    }
+
+    static func isCleanCode(_ code: UInt16?) -> Bool {
+        guard let code else { return true }
+        return code == 1000 || code == 1001 || code == 1012
+    }
+
+    mutating func closeFrame(_ close: CloseSummary) -> Bool {
+        let side = close.initiator
+        let codeText = close.code.map { "\($0) (\(closeCodeName($0)))" } ?? "no status code"
+        let replied = close.replyPacket != nil
+        if !Self.isCleanCode(close.code), let code = close.code {
+            var summary = "closed by \(sideName(side)) with \(codeText)"
+            if let reason = close.reason, !reason.isEmpty { summary += " \"\(reason)\"" }
+            if !replied { summary += ", not answered" }
+            set(.errorClose, side, summary)
+            figure("close_code", .count(Int(code)))
+            offending(close, code: code)
+            evidence(close.initiatorPacket, "close \(code) from \(sideName(side))")
+            evidence(close.replyPacket, "close reply")
+            return true
+        }
+        if replied {
+            var summary = "closed cleanly by \(sideName(side)), \(codeText)"
+            if let rst = s.teardown.rstFrom { summary += "; then RST from \(sideName(rst))" }
+            set(.cleanClose, side, summary)
+            if let code = close.code { figure("close_code", .count(Int(code))) }
+            evidence(close.initiatorPacket, "close from \(sideName(side))")
+            evidence(close.replyPacket, "close reply")
+            return true
+        }
+        // A clean code the peer never answered: what ended it comes from TCP.
+        return false
+    }
+
+    /// The frame that provoked an error close: the peer's last message or rule-breaking frame.
+    mutating func offending(_ close: CloseSummary, code: UInt16) {
+        let peerSide: Side = close.initiator == .client ? .server : .client
+        let peer = f.side(peerSide)
+        let before = { (p: Int) in p <= close.initiatorPacket }
+        switch code {
+        case 1002, 1007:
+            if let v = peer.lastViolation, before(v.packet) {
+                result.summary += "; provoked by \(sideName(peerSide))'s frame at packet \(v.packet) (\(v.code.rawValue))"
+                figure("offending_packet", .count(v.packet))
+                evidence(v.packet, "\(v.code.rawValue) from \(sideName(peerSide))")
+                return
+            }
+            if code == 1007, let m = peer.lastMessage, m.opcode == 1, before(m.packet) {
+                result.summary += "; after \(sideName(peerSide))'s text message at packet \(m.packet)"
+                figure("offending_packet", .count(m.packet))
+                evidence(m.packet, "text message from \(sideName(peerSide))")
+            }
+        case 1009:
+            if let m = peer.lastMessage {
+                let larger = m.size > peer.largestBeforeLast
+                result.summary += "; provoked by \(sideName(peerSide))'s \(m.size)-byte message at packet \(m.packet)"
+                    + (larger && peer.messages > 1 ? ", larger than any before it (\(peer.largestBeforeLast) bytes)" : "")
+                figure("offending_packet", .count(m.packet))
+                figure("offending_size", .count(Int(clamping: m.size)))
+                evidence(m.packet, "\(m.size)-byte message from \(sideName(peerSide))")
+            } else if let fr = peer.lastFrame, fr.opcode <= 2 {
+                result.summary += "; after \(sideName(peerSide))'s unfinished message"
+                figure("offending_packet", .count(fr.packet))
+                evidence(fr.packet, "frame from \(sideName(peerSide))")
+            }
+        default:
+            if let m = peer.lastMessage, before(m.packet) {
+                result.summary += "; right after \(sideName(peerSide))'s message at packet \(m.packet)"
+                figure("offending_packet", .count(m.packet))
+                evidence(m.packet, "last message from \(sideName(peerSide))")
+            }
+        }
+    }
+
+    mutating func noCloseFrame() {
+        let unansweredClose = s.close.map { c -> String in
+            "close \(c.code.map(String.init) ?? "without a code") from \(sideName(c.initiator)) not answered; "
+        } ?? ""
+        if let close = s.close { evidence(close.initiatorPacket, "unanswered close from \(sideName(close.initiator))") }
+        // A side that kept sending without an ACK until the end: its peer is gone.
+        for side in [Side.client, .server] {
+            let me = f.side(side)
+            guard me.unackedRetransmissions >= DiagnosisRules.unreachableRetransmissions,
+                  let first = me.unackedFirst, let last = me.unackedLast else { continue }
+            let peer: Side = side == .client ? .server : .client
+            let peerFacts = f.side(peer)
+            // Nothing came back from the peer after the retransmissions began.
+            if let p = peerFacts.lastPacket, p.time > first.time { continue }
+            var words = "peer unreachable: \(me.unackedRetransmissions) retransmissions from \(sideName(side)) over \(spanText(last.time - first.time)) with no ACK"
+            let ack = peerFacts.lastPacket.map { "last packet from \(sideName(peer)) at packet \($0.packet)" }
+            if let ack { words += " (\(ack))" }
+            if let backoff = backoffWords(me.unackedTimes) { words += ", backoff \(backoff)" }
+            if let e = f.ending, e.packet >= first.packet {
+                words += "; then \(e.reset ? "RST" : "FIN") from \(sideName(e.side))"
+            } else {
+                words += "; capture ended"
+            }
+            set(.peerUnreachable, side, unansweredClose + words)
+            evidence(peerFacts.lastPacket?.packet, "last packet from \(sideName(peer))")
+            evidence(first.packet, "first retransmission")
+            evidence(last.packet, "last retransmission")
+            if let e = f.ending, e.packet >= first.packet { evidence(e.packet, e.reset ? "RST" : "FIN") }
+            figure("retransmissions", .count(me.unackedRetransmissions))
+            figure("retransmitting_s", .seconds(seconds(last.time - first.time)))
+            return
+        }
+        // A receiver whose window stayed shut.
+        for side in [Side.client, .server] {
+            let me = f.side(side)
+            guard me.zeroWindowNs >= DiagnosisRules.stalledNs, let first = me.firstZeroWindowPacket else { continue }
+            var words = "receiver stalled: \(sideName(side)) advertised a zero window for \(spanText(me.zeroWindowNs))"
+                + (me.zeroWindowOpenAtEnd ? " (still shut at the end)" : "")
+            let ender = f.ending?.side
+            if let e = f.ending { words += "; then \(e.reset ? "RST" : "FIN") from \(sideName(e.side))" } else { words += "; capture ended" }
+            set(.receiverStalled, ender, unansweredClose + words)
+            evidence(first, "first zero window from \(sideName(side))")
+            if let e = f.ending { evidence(e.packet, e.reset ? "RST" : "FIN") }
+            figure("zero_window_s", .seconds(seconds(me.zeroWindowNs)))
+            figure("stalled_side", .text(sideName(side)))
+            return
+        }
+        guard let e = f.ending else {
+            var words = unansweredClose + "still open when the capture ended"
+            if let r = s.releaseReason, r == .evicted || r == .idle { words = unansweredClose + "released early by wstrace (\(r.rawValue))" }
+            set(.openAtEnd, nil, words)
+            if let last = f.lastPayload {
+                evidence(last.packet, "last payload")
+                figure("idle_s", .seconds(seconds(s.end - last.time)))
+            }
+            return
+        }
+        let what = e.reset ? "RST" : "FIN"
+        if s.close == nil && e.silenceNs >= DiagnosisRules.idleNs {
+            set(.idleTimeout, e.side, "idle timeout: \(what) from \(sideName(e.side)) after \(spanText(e.silenceNs)) without traffic, no close frame")
+            evidence(f.lastPayload?.packet, "last payload")
+            evidence(e.packet, what)
+            figure("idle_s", .seconds(seconds(e.silenceNs)))
+            return
+        }
+        if e.reset {
+            var words = unansweredClose + "reset by \(sideName(e.side)) \(resetPhase)"
+            if let after = lastBefore(e.packet) { words += ", right after \(after.words)" }
+            set(.reset, e.side, words)
+            if let after = lastBefore(e.packet) { evidence(after.packet, after.words) }
+            evidence(e.packet, "RST from \(sideName(e.side))")
+            figure("idle_s", .seconds(seconds(e.silenceNs)))
+            return
+        }
+        var words = unansweredClose + "TCP closed by \(sideName(e.side)) without a WebSocket close frame"
+        if let after = lastBefore(e.packet) { words += ", \(spanText(e.silenceNs)) after \(after.words)" }
+        set(.closedWithoutCloseFrame, e.side, words)
+        if let after = lastBefore(e.packet) { evidence(after.packet, after.words) }
+        evidence(e.packet, "FIN from \(sideName(e.side))")
+        figure("idle_s", .seconds(seconds(e.silenceNs)))
+    }
+
+    var resetPhase: String {
+        switch s.teardown.rstState {
+        case .handshake?: return "during the TCP handshake"
+        case .halfClosed?: return "during teardown"
+        default: return s.close != nil ? "after a close frame" : "during data"
+        }
+    }
+
+    /// The last thing either side sent before `packet`, in words.
+    func lastBefore(_ packet: Int) -> (packet: Int, words: String)? {
+        var best: (packet: Int, words: String)?
+        for side in [Side.client, .server] {
+            let me = f.side(side)
+            if let fr = me.lastFrame, fr.packet <= packet, best == nil || fr.packet > best!.packet {
+                let kind: String
+                switch fr.opcode {
+                case 8: kind = "close frame"
+                case 9: kind = "ping"
+                case 10: kind = "pong"
+                default: kind = "message"
+                }
+                best = (fr.packet, "\(sideName(side))'s \(kind) (packet \(fr.packet))")
+            }
+            if let p = me.lastPayload, p.packet <= packet, best == nil || p.packet > best!.packet {
+                best = (p.packet, "data from \(sideName(side)) (packet \(p.packet))")
+            }
+        }
+        return best
+    }
+
+    /// The intervals between retransmissions, when they grow ("0.2 s, 0.4 s, 0.8 s").
+    func backoffWords(_ times: [Int64]) -> String? {
+        guard times.count >= 3 else { return nil }
+        var gaps: [Int64] = []
+        for i in 1..<min(times.count, 8) { gaps.append(times[i] - times[i - 1]) }
+        return gaps.map(spanText).joined(separator: ", ") + (times.count > 8 ? ", …" : "")
+    }
+}
+
+extension String {
+    var trimmedRight: String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,300 @@
+import WSDecode
+import WSDissector
+import WSReassembly
+import WSTimeline
+
+public enum PatternKind: String, Sendable {
+    case massDisconnect = "mass_disconnect"
+    case commonIdleTimeout = "common_idle_timeout"
+}
+
+/// What the capture-wide pass needs of one connection: a few numbers kept after its summary
+/// has been rendered (about 200 bytes a connection).
+public struct EndingRecord: Sendable {
+    public var stream: Int
+    public var cause: Cause
+    public var by: Ender?
+    public var summary: String
+    public var isWebSocket: Bool
+    public var start: Int64
+    /// When the connection was ended (its first close frame, else its first FIN or RST).
+    public var endTime: Int64?
+    public var endSide: Side?
+    public var closeFrame: Bool
+    public var closeCode: UInt16?
+    public var reset: Bool
+    /// Silence before the FIN or RST, for an idle timeout.
+    public var idleNs: Int64?
+    public var client: Endpoint
+    public var server: Endpoint
+    public var fingerprint: UInt64
+    public var fingerprintTimes: [(side: Side, time: Int64)]
+
+    public init(_ s: ConnectionSummary, _ d: Diagnosis) {
+        stream = s.stream
+        cause = d.cause
+        by = d.by
+        summary = d.summary
+        isWebSocket = s.isWebSocket
+        start = s.start
+        let f = s.facts
+        if let close = s.close {
+            endTime = close.initiatorTime
+            endSide = close.initiator
+        } else if let e = f.ending {
+            endTime = e.time
+            endSide = e.side
+        }
+        closeFrame = s.close != nil
+        closeCode = s.close?.code
+        reset = s.teardown.rstFrom != nil
+        idleNs = d.cause == .idleTimeout ? f.ending?.silenceNs : nil
+        client = s.client
+        server = s.server
+        fingerprint = f.fingerprint
+        fingerprintTimes = f.fingerprintTimes
+    }
+}
+
+/// A capture-wide pattern: connections that ended the same way.
+public struct Pattern: Sendable {
+    public var kind: PatternKind
+    public var streams: [Int]
+    public var windowSeconds: Double
+    /// For a common idle timeout: the silence (s); for a mass disconnect: who ended them.
+    public var idleSeconds: Double?
+    public var by: Ender?
+    /// A mass disconnect whose every connection was closed with 1001 or 1012.
+    public var graceful: Bool?
+    public var summary: String
+
+    public var ref: PatternRef { PatternRef(kind: kind, connections: streams.count, windowSeconds: windowSeconds) }
+}
+
+/// Two connections carrying the same messages in the same order: the two legs of a proxy.
+public struct ProxyPair: Sendable {
+    /// The client's leg (client → proxy) and the backend leg (proxy → backend).
+    public var front: Int
+    public var back: Int
+    /// Mean time the proxy took to relay a message, ms, each way (nil: none seen that way).
+    public var relayClientToServer: Double?
+    public var relayServerToClient: Double?
+    /// The leg that was ended first (its stream), and whether the proxy sent a close frame on
+    /// the leg it ended.
+    public var endedFirst: Int?
+    public var proxyCloseFrame: Bool
+    public var proxyEndedBoth: Bool
+}
+
+/// A changed head (cause, who, one line) for a connection, decided across connections.
+public struct Override: Sendable {
+    public var cause: Cause
+    public var by: Ender?
+    public var summary: String
+}
+
+/// What the capture-wide pass found.
+public struct CrossConnection: Sendable {
+    public var patterns: [Pattern] = []
+    public var pairs: [ProxyPair] = []
+    /// Per stream: its pattern, its proxy pair, a changed head.
+    public var patternOf: [Int: Int] = [:]
+    public var pairOf: [Int: Int] = [:]
+    public var overrides: [Int: Override] = [:]
+
+    public init() {}
+
+    public func pattern(of stream: Int) -> Pattern? { patternOf[stream].map { patterns[$0] } }
+    public func pair(of stream: Int) -> ProxyPair? { pairOf[stream].map { pairs[$0] } }
+}
+
+/// The capture-wide pass: runs once every connection has ended (after the engine's merge).
+public enum PatternFinder {
+    /// Connections ended by the same side within this window are a mass disconnect.
+    public static let massWindowNs: Int64 = 1_000_000_000
+    public static let massMinimum = 3
+    /// Idle timeouts agree when their silences differ by at most this (or 2%).
+    public static let idleToleranceNs: Int64 = 50_000_000
+
+    public static func find(_ records: [EndingRecord]) -> CrossConnection {
+        var out = CrossConnection()
+        let byStream = Dictionary(records.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
+        pairs(records, into: &out)
+        commonIdle(records, into: &out)
+        mass(records, into: &out)
+        // An idle timeout that is one of many connections ended at once, whose silences
+        // differ, was not a timeout: something ended them all (a restart, a crash).
+        for p in out.patterns where p.kind == .massDisconnect {
+            for stream in p.streams {
+                guard let r = byStream[stream], r.cause == .idleTimeout else { continue }
+                let what = r.reset ? "reset" : "TCP closed"
+                let who = r.endSide.map(sideName) ?? "?"
+                out.overrides[stream] = Override(
+                    cause: r.reset ? .reset : .closedWithoutCloseFrame, by: r.endSide.map(Ender.init),
+                    summary: "\(what) by \(who) without a WebSocket close frame, with \(p.streams.count - 1) other connection\(p.streams.count == 2 ? "" : "s") within \(spanText(Int64(p.windowSeconds * 1e9))) (silences differ: not an idle timeout)")
+            }
+        }
+        proxyOverrides(byStream, into: &out)
+        return out
+    }
+
+    static func endable(_ r: EndingRecord) -> Bool {
+        r.isWebSocket && r.endTime != nil && ![.openAtEnd, .notWebSocket, .handshakeFailed, .upgradeRefused].contains(r.cause)
+    }
+
+    static func commonIdle(_ records: [EndingRecord], into out: inout CrossConnection) {
+        let idle = records.filter { $0.cause == .idleTimeout && $0.idleNs != nil }.sorted { $0.idleNs! < $1.idleNs! }
+        var i = 0
+        while i < idle.count {
+            let base = idle[i].idleNs!
+            let tolerance = max(idleToleranceNs, base / 50)
+            var j = i
+            while j + 1 < idle.count && idle[j + 1].idleNs! - base <= tolerance { j += 1 }
+            if j > i {
+                let group = Array(idle[i...j])
+                let silences = group.map { Double($0.idleNs!) / 1e9 }.sorted()
+                let median = silences[(silences.count - 1) / 2]
+                let ends = group.compactMap(\.endTime)
+                let window = Double((ends.max() ?? 0) - (ends.min() ?? 0)) / 1e9
+                let bys = Set(group.compactMap(\.by))
+                let by = bys.count == 1 ? bys.first : nil
+                let text = "\(group.count) connections ended after \(formatFixed(median, 1)) s idle: looks like a proxy or load balancer idle timeout of \(formatFixed(median, 1)) s"
+                out.patterns.append(Pattern(kind: .commonIdleTimeout, streams: group.map(\.stream).sorted(),
+                                            windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: (median * 1000).rounded() / 1000,
+                                            by: by, graceful: nil, summary: text))
+                for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
+            }
+            i = j + 1
+        }
+    }
+
+    static func mass(_ records: [EndingRecord], into out: inout CrossConnection) {
+        for ender in [Ender.server, .client, .intermediary] {
+            let candidates = records.filter { r in
+                guard endable(r), out.patternOf[r.stream] == nil else { return false }
+                let by = r.endSide.map(Ender.init)
+                guard by == ender || (ender == .intermediary && r.by == .intermediary) else { return false }
+                // Clients leaving cleanly together (the end of a test run) are no alarm.
+                return ender != .client || r.cause.isFailure
+            }.sorted { $0.endTime! < $1.endTime! }
+            var i = 0
+            while i < candidates.count {
+                var j = i
+                while j + 1 < candidates.count && candidates[j + 1].endTime! - candidates[i].endTime! <= massWindowNs { j += 1 }
+                if j - i + 1 >= massMinimum {
+                    let group = Array(candidates[i...j])
+                    let window = Double(group.last!.endTime! - group.first!.endTime!) / 1e9
+                    let graceful = group.allSatisfy { $0.closeFrame && ($0.closeCode == 1001 || $0.closeCode == 1012) }
+                    let closes = group.filter(\.closeFrame).count
+                    var text = "\(group.count) connections ended by \(ender.rawValue) within \(spanText(Int64(window * 1e9)))"
+                    if graceful {
+                        text += ", each with a close frame (1001/1012): a graceful shutdown or restart"
+                    } else if closes == 0 {
+                        text += ", none with a close frame: looks like a \(ender.rawValue) crash or restart"
+                    } else {
+                        text += " (\(closes) with a close frame): looks like a \(ender.rawValue) restart or deploy"
+                    }
+                    out.patterns.append(Pattern(kind: .massDisconnect, streams: group.map(\.stream).sorted(),
+                                                windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: nil,
+                                                by: ender, graceful: graceful, summary: text))
+                    for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
+                    i = j + 1
+                } else {
+                    i += 1
+                }
+            }
+        }
+    }
+
+    static func pairs(_ records: [EndingRecord], into out: inout CrossConnection) {
+        var groups: [UInt64: [EndingRecord]] = [:]
+        for r in records where r.isWebSocket && r.fingerprintTimes.count >= 2 {
+            groups[r.fingerprint &+ UInt64(r.fingerprintTimes.count), default: []].append(r)
+        }
+        for key in groups.keys.sorted() {
+            let legs = groups[key]!.sorted { ($0.start, $0.stream) < ($1.start, $1.stream) }
+            guard legs.count >= 2 else { continue }
+            // Same messages on several pairs (clients sending the same thing): each leg pairs
+            // with the later leg whose messages come out of the proxy soonest after its own.
+            var taken = Set<Int>()
+            for a in legs where !taken.contains(a.stream) {
+                var best: (leg: EndingRecord, c2s: [Int64], s2c: [Int64], total: Int64)?
+                for b in legs where b.stream != a.stream && !taken.contains(b.stream) && b.start >= a.start {
+                    // The proxy is the front leg's server and the back leg's client: distinct endpoints.
+                    guard a.server != b.server, a.client != b.client else { continue }
+                    var c2s: [Int64] = [], s2c: [Int64] = []
+                    for (x, y) in zip(a.fingerprintTimes, b.fingerprintTimes) {
+                        if x.side == .client { c2s.append(y.time - x.time) } else { s2c.append(x.time - y.time) }
+                    }
+                    // Each message must go into the proxy before it comes out.
+                    guard c2s.allSatisfy({ $0 >= 0 }), s2c.allSatisfy({ $0 >= 0 }) else { continue }
+                    let total = c2s.reduce(0, +) + s2c.reduce(0, +)
+                    if best == nil || total < best!.total { best = (b, c2s, s2c, total) }
+                }
+                guard let found = best else { continue }
+                taken.insert(a.stream)
+                taken.insert(found.leg.stream)
+                pair(front: a, back: found.leg, c2s: found.c2s, s2c: found.s2c, into: &out)
+            }
+        }
+    }
+
+    static func pair(front: EndingRecord, back: EndingRecord, c2s: [Int64], s2c: [Int64], into out: inout CrossConnection) {
+            let mean = { (v: [Int64]) -> Double? in v.isEmpty ? nil : (Double(v.reduce(0, +)) / Double(v.count) / 1e6 * 1000).rounded() / 1000 }
+            var endedFirst: Int?
+            if let a = front.endTime, let b = back.endTime { endedFirst = a <= b ? front.stream : back.stream }
+            // The proxy is the front leg's server and the back leg's client. It ended the pair
+            // itself when the leg that ended first was ended from its side; otherwise it relayed
+            // the end of a far peer.
+            let frontByProxy = front.endSide == .server
+            let backByProxy = back.endSide == .client
+            let originated = endedFirst == front.stream ? frontByProxy : (endedFirst == back.stream ? backByProxy : false)
+            let firstLeg = endedFirst == front.stream ? front : back
+            let proxyClosed = originated && firstLeg.closeFrame
+            out.pairs.append(ProxyPair(front: front.stream, back: back.stream, relayClientToServer: mean(c2s),
+                                       relayServerToClient: mean(s2c), endedFirst: endedFirst,
+                                       proxyCloseFrame: proxyClosed, proxyEndedBoth: originated && frontByProxy && backByProxy))
+            out.pairOf[front.stream] = out.pairs.count - 1
+            out.pairOf[back.stream] = out.pairs.count - 1
+    }
+
+    /// On paired legs, the end the proxy made itself (on both legs, without a close frame it
+    /// relayed) is the intermediary's.
+    static func proxyOverrides(_ byStream: [Int: EndingRecord], into out: inout CrossConnection) {
+        for p in out.pairs {
+            guard let front = byStream[p.front], let back = byStream[p.back] else { continue }
+            for (leg, other, isFront) in [(front, back, true), (back, front, false)] {
+                let current = out.overrides[leg.stream] ?? Override(cause: leg.cause, by: leg.by, summary: leg.summary)
+                var o = current
+                let legName = isFront ? "client leg" : "backend leg"
+                let otherName = isFront ? "backend leg" : "client leg"
+                if p.proxyEndedBoth && !leg.closeFrame && !other.closeFrame {
+                    o.by = .intermediary
+                    o.summary = current.summary.replacingFirst(of: "from \(isFront ? "server" : "client")", with: "from the proxy")
+                        .replacingFirst(of: "by \(isFront ? "server" : "client")", with: "by the proxy")
+                    o.summary += "; the proxy ended both legs without a close frame (\(legName) of a pair with stream \(other.stream))"
+                } else {
+                    let first = p.endedFirst == leg.stream ? "this leg ended first" : "the \(otherName) (stream \(other.stream)) ended first"
+                    o.summary += "; \(legName) of a proxy pair with stream \(other.stream): \(first)"
+                }
+                out.overrides[leg.stream] = o
+            }
+        }
+    }
+}
+
+extension String {
+    func replacingFirst(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty, let r = range(of: target) else { return self }
+        return self[..<r.lowerBound] + replacement + self[r.upperBound...]
+    }
+
+    func range(of target: String) -> Range<String.Index>? {
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,393 @@
+import WSDecode
+import WSDiagnosis
+import WSDissector
+import WSTimeline
+
+/// The diagnosis and health figures of a connection in its text and JSON summary.
+///
+/// A summary is rendered when its connection ends (on an engine's worker, perhaps), before the
+/// capture-wide pass knows its pattern or its proxy pair. So the rendered bytes carry three
+/// marks that the document renderers resolve at the end (`DiagnosisSplicer`): bytes 0x01 and
+/// 0x02 around the head (cause, who, one line), which the pass may change, and 0x03 where the
+/// pattern goes. Neither output ever holds these bytes otherwise (JSON escapes control
+/// characters, text shows them as escapes).
+enum DiagnosisMarks {
+    static let headStart: UInt8 = 1
+    static let headEnd: UInt8 = 2
+    static let pattern: UInt8 = 3
+}
+
+enum DiagnosisJSON {
+    /// `"diagnosis": {...}, "health": {...}` into the connection object being written.
+    static func write(_ d: Diagnosis, _ h: Health, into w: inout JSONWriter) {
+        w.key("diagnosis")
+        w.beginObject()
+        w.out.append(DiagnosisMarks.headStart)
+        w.out.append(head(cause: d.cause, by: d.by, summary: d.summary))
+        w.out.append(DiagnosisMarks.headEnd)
+        w.key("evidence")
+        w.beginArray()
+        for e in d.evidence {
+            w.beginObject()
+            w.field("packet", e.packet)
+            w.field("what", e.what)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("figures")
+        w.beginObject()
+        for (name, value) in d.figures {
+            w.key(named: name)
+            switch value {
+            case let .count(n): w.int(n)
+            case let .seconds(s): w.number(formatFixed(s, 3))
+            case let .text(t): w.string(t)
+            }
+        }
+        w.endObject()
+        w.key("pattern")
+        w.out.append(DiagnosisMarks.pattern)
+        w.endObject()
+
+        w.key("health")
+        w.beginObject()
+        w.key("ping_rtt_ms")
+        distribution(h.pingRTT, into: &w)
+        w.field("pings", h.pingsSent)
+        w.field("pongs", h.pongsAnswering)
+        w.key("tcp_rtt_ms")
+        distribution(h.tcpRTT, into: &w, handshake: h.handshakeRTT)
+        w.field("retransmissions", h.retransmissions.client + h.retransmissions.server)
+        w.field("dup_acks", h.duplicateAcks.client + h.duplicateAcks.server)
+        w.key("zero_window_s")
+        w.number(formatFixed(h.zeroWindow.client + h.zeroWindow.server, 3))
+        w.key("longest_silence_s")
+        w.number(formatFixed(h.longestSilence, 3))
+        w.key("rate")
+        w.beginObject()
+        for (name, r, sizes) in [("client", h.rate.client, h.messageBytes.client), ("server", h.rate.server, h.messageBytes.server)] {
+            w.key(named: name)
+            w.beginObject()
+            w.field("messages", r.messages)
+            w.field("bytes", r.bytes)
+            w.key("messages_per_s")
+            w.number(formatFixed(r.messagesPerSecond, 3))
+            w.key("bytes_per_s")
+            w.number(formatFixed(r.bytesPerSecond, 3))
+            w.key("message_bytes")
+            percentiles(sizes, into: &w, digits: 0)
+            w.endObject()
+        }
+        w.endObject()
+        w.key("by_side")
+        w.beginObject()
+        for (name, retrans, dups, zero) in [("client", h.retransmissions.client, h.duplicateAcks.client, h.zeroWindow.client),
+                                            ("server", h.retransmissions.server, h.duplicateAcks.server, h.zeroWindow.server)] {
+            w.key(named: name)
+            w.beginObject()
+            w.field("retransmissions", retrans)
+            w.field("dup_acks", dups)
+            w.key("zero_window_s")
+            w.number(formatFixed(zero, 3))
+            w.endObject()
+        }
+        w.endObject()
+        w.endObject()
+    }
+
+    /// `"cause":…,"by":…,"summary":…` (no braces): the part the capture-wide pass may change.
+    static func head(cause: Cause, by: Ender?, summary: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.field("cause", cause.rawValue)
+        w.field("by", by?.rawValue)
+        w.field("summary", summary)
+        w.endObject()
+        let bytes = w.bytes
+        return Array(bytes[1..<(bytes.count - 1)])
+    }
+
+    static func distribution(_ d: Distribution?, into w: inout JSONWriter, handshake: Double?? = nil) {
+        w.beginObject()
+        if let handshake {
+            w.key("handshake")
+            if let v = handshake { w.number(formatFixed(v, 3)) } else { w.null() }
+        }
+        w.field("count", d?.count ?? 0)
+        for (key, value) in [("min", d?.min), ("median", d?.median), ("max", d?.max)] {
+            w.key(named: key)
+            if let value { w.number(formatFixed(value, 3)) } else { w.null() }
+        }
+        w.endObject()
+    }
+
+    static func percentiles(_ d: Distribution?, into w: inout JSONWriter, digits: Int) {
+        w.beginObject()
+        w.field("count", d?.count ?? 0)
+        for (key, value) in [("p50", d?.median), ("p90", d?.p90), ("p99", d?.p99), ("max", d?.max)] {
+            w.key(named: key)
+            if let value { w.number(formatFixed(value, digits)) } else { w.null() }
+        }
+        w.endObject()
+    }
+
+    /// What replaces the pattern mark: the pattern object (or null), then the proxy pair.
+    static func pattern(_ cross: CrossConnection?, stream: Int) -> [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("pattern")
+        if let p = cross?.pattern(of: stream) {
+            w.beginObject()
+            w.field("kind", p.kind.rawValue)
+            w.field("connections", p.streams.count)
+            w.key("window_s")
+            w.number(formatFixed(p.windowSeconds, 3))
+            if let idle = p.idleSeconds {
+                w.key("idle_s")
+                w.number(formatFixed(idle, 3))
+            }
+            w.field("by", p.by?.rawValue)
+            w.field("graceful", p.graceful)
+            w.field("summary", p.summary)
+            w.endObject()
+        } else {
+            w.null()
+        }
+        if let pair = cross?.pair(of: stream) {
+            w.key("proxy")
+            proxy(pair, stream: stream, into: &w)
+        }
+        w.endObject()
+        let bytes = w.bytes
+        // Drop `{"pattern":` and the closing brace: the key is already written.
+        return Array(bytes[11..<(bytes.count - 1)])
+    }
+
+    static func proxy(_ pair: ProxyPair, stream: Int, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("leg", pair.front == stream ? "client" : "backend")
+        w.field("other_stream", pair.front == stream ? pair.back : pair.front)
+        w.field("front_stream", pair.front)
+        w.field("back_stream", pair.back)
+        w.key("relay_ms")
+        w.beginObject()
+        for (key, value) in [("client_to_server", pair.relayClientToServer), ("server_to_client", pair.relayServerToClient)] {
+            w.key(named: key)
+            if let value { w.number(formatFixed(value, 3)) } else { w.null() }
+        }
+        w.endObject()
+        w.field("ended_first_stream", pair.endedFirst)
+        w.field("proxy_close_frame", pair.proxyCloseFrame)
+        w.field("proxy_ended_both", pair.proxyEndedBoth)
+        w.endObject()
+    }
+}
+
+enum DiagnosisText {
+    /// The head as the text summary shows it.
+    static func head(cause: Cause, by: Ender?, summary: String) -> String {
+        "[\(cause.rawValue)\(by.map { " by " + $0.rawValue } ?? "")] " + summary
+    }
+
+    static func evidence(_ d: Diagnosis) -> String? {
+        guard !d.evidence.isEmpty else { return nil }
+        return d.evidence.map { "#\($0.packet) \($0.what)" }.joined(separator: ", ")
+    }
+
+    static func health(_ h: Health) -> String {
+        var parts: [String] = []
+        if let p = h.pingRTT {
+            parts.append("ping RTT \(ms(p.min))/\(ms(p.median))/\(ms(p.max)) ms min/median/max over \(p.count) (\(h.pingsSent) ping(s))")
+        } else if h.pingsSent > 0 {
+            parts.append("\(h.pingsSent) ping(s), none answered")
+        }
+        var tcp: [String] = []
+        if let hs = h.handshakeRTT { tcp.append("handshake \(ms(hs)) ms") }
+        if let t = h.tcpRTT { tcp.append("data \(ms(t.min))/\(ms(t.median))/\(ms(t.max)) ms over \(t.count)") }
+        if !tcp.isEmpty { parts.append("TCP RTT " + tcp.joined(separator: ", ")) }
+        let retrans = h.retransmissions.client + h.retransmissions.server
+        let dups = h.duplicateAcks.client + h.duplicateAcks.server
+        if retrans > 0 { parts.append("\(retrans) retransmission(s) (client \(h.retransmissions.client), server \(h.retransmissions.server))") }
+        if dups > 0 { parts.append("\(dups) duplicate ACK(s)") }
+        if h.zeroWindow.client > 0 { parts.append("client zero window \(formatFixed(h.zeroWindow.client, 3)) s") }
+        if h.zeroWindow.server > 0 { parts.append("server zero window \(formatFixed(h.zeroWindow.server, 3)) s") }
+        parts.append("longest silence \(formatFixed(h.longestSilence, 3)) s")
+        for (name, r, d) in [("client", h.rate.client, h.messageBytes.client), ("server", h.rate.server, h.messageBytes.server)] where r.messages > 0 {
+            var t = "\(name) \(r.messages) msg \(r.bytes) B (\(formatFixed(r.messagesPerSecond, 1)) msg/s, \(formatFixed(r.bytesPerSecond, 0)) B/s)"
+            if let d { t += " sizes p50/p90/max \(Int(d.median))/\(Int(d.p90))/\(Int(d.max)) B" }
+            parts.append(t)
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    static func ms(_ v: Double) -> String { formatFixed(v, v < 1 ? 3 : 1) }
+
+    /// The lines that replace the pattern mark (each "  Label      text\n").
+    static func pattern(_ cross: CrossConnection?, stream: Int) -> String {
+        var out = ""
+        if let p = cross?.pattern(of: stream) {
+            out += "  Pattern    " + String(repeating: " ", count: 40) + p.summary + " (streams " + streamList(p.streams) + ")\n"
+        }
+        if let pair = cross?.pair(of: stream) {
+            let front = pair.front == stream
+            var t = front ? "client leg of a proxy; backend leg is stream \(pair.back)" : "backend leg of a proxy; client leg is stream \(pair.front)"
+            var relay: [String] = []
+            if let v = pair.relayClientToServer { relay.append("client→server \(ms(v)) ms") }
+            if let v = pair.relayServerToClient { relay.append("server→client \(ms(v)) ms") }
+            if !relay.isEmpty { t += "; relay delay " + relay.joined(separator: ", ") }
+            if let first = pair.endedFirst { t += first == stream ? "; this leg ended first" : "; the other leg ended first" }
+            t += pair.proxyCloseFrame ? "; the proxy sent a close frame" : "; the proxy sent no close frame of its own"
+            out += "  Proxy      " + String(repeating: " ", count: 40) + t + "\n"
+        }
+        return out
+    }
+
+    static func streamList(_ streams: [Int]) -> String {
+        if streams.count <= 12 { return streams.map(String.init).joined(separator: ", ") }
+        return streams.prefix(10).map(String.init).joined(separator: ", ") + ", … \(streams.count - 10) more"
+    }
+}
+
+/// Resolves the marks of rendered summaries once every connection has ended: the text and JSON
+/// documents keep a small `EndingRecord` per connection for the capture-wide pass.
+final class DiagnosisSplicer {
+    private(set) var records: [EndingRecord] = []
+    private var cross: CrossConnection?
+
+    func add(_ record: EndingRecord) { records.append(record) }
+
+    /// Runs the capture-wide pass (once).
+    func resolve() -> CrossConnection {
+        if let cross { return cross }
+        let found = PatternFinder.find(records)
+        cross = found
+        records = []
+        return found
+    }
+
+    /// `bytes` with the marks resolved for `stream` (`text`: the text summary's marks).
+    static func apply(_ bytes: [UInt8], stream: Int, text: Bool, cross: CrossConnection?) -> [UInt8] {
+        guard let a = bytes.firstIndex(of: DiagnosisMarks.headStart),
+              let b = bytes[a...].firstIndex(of: DiagnosisMarks.headEnd),
+              let c = bytes[b...].firstIndex(of: DiagnosisMarks.pattern) else { return bytes }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 128)
+        out.append(contentsOf: bytes[..<a])
+        if let o = cross?.overrides[stream] {
+            if text {
+                out.append(contentsOf: Array(DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary).utf8))
+            } else {
+                out.append(contentsOf: DiagnosisJSON.head(cause: o.cause, by: o.by, summary: o.summary))
+            }
+        } else {
+            out.append(contentsOf: bytes[(a + 1)..<b])
+        }
+        out.append(contentsOf: bytes[(b + 1)..<c])
+        if text {
+            out.append(contentsOf: Array(DiagnosisText.pattern(cross, stream: stream).utf8))
+        } else {
+            out.append(contentsOf: DiagnosisJSON.pattern(cross, stream: stream))
+        }
+        out.append(contentsOf: bytes[(c + 1)...])
+        return out
+    }
+}
+
+/// The capture-wide pass's findings as JSON: the document's `patterns` and `proxy_pairs`,
+/// NDJSON's lines.
+enum PatternsJSON {
+    static func write(_ cross: CrossConnection, into w: inout JSONWriter) {
+        w.beginArray()
+        for p in cross.patterns { pattern(p, into: &w) }
+        w.endArray()
+    }
+
+    static func writePairs(_ cross: CrossConnection, into w: inout JSONWriter) {
+        w.beginArray()
+        for pair in cross.pairs {
+            w.beginObject()
+            w.field("front_stream", pair.front)
+            w.field("back_stream", pair.back)
+            w.key("relay_ms")
+            w.beginObject()
+            for (key, value) in [("client_to_server", pair.relayClientToServer), ("server_to_client", pair.relayServerToClient)] {
+                w.key(named: key)
+                if let value { w.number(formatFixed(value, 3)) } else { w.null() }
+            }
+            w.endObject()
+            w.field("ended_first_stream", pair.endedFirst)
+            w.field("proxy_close_frame", pair.proxyCloseFrame)
+            w.field("proxy_ended_both", pair.proxyEndedBoth)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    static func pattern(_ p: Pattern, into w: inout JSONWriter, type: Bool = false) {
+        w.beginObject()
+        if type { w.field("type", "pattern") }
+        w.field("kind", p.kind.rawValue)
+        w.field("connections", p.streams.count)
+        w.key("window_s")
+        w.number(formatFixed(p.windowSeconds, 3))
+        if let idle = p.idleSeconds {
+            w.key("idle_s")
+            w.number(formatFixed(idle, 3))
+        }
+        w.field("by", p.by?.rawValue)
+        w.field("graceful", p.graceful)
+        w.field("summary", p.summary)
+        w.field("streams", ints: p.streams)
+        w.endObject()
+    }
+
+    /// NDJSON: a `pattern` line per pattern, a `proxy_pair` line per pair, and a
+    /// `diagnosis_update` line per connection the pass has something to add to.
+    static func lines(_ cross: CrossConnection, stream: Int?) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        if stream == nil {
+            for p in cross.patterns {
+                var w = JSONWriter(capacity: 512)
+                pattern(p, into: &w, type: true)
+                out.append(w.bytes)
+            }
+        }
+        var streams = Set(cross.patternOf.keys).union(cross.pairOf.keys).union(cross.overrides.keys)
+        if let stream { streams = streams.filter { $0 == stream } }
+        for s in streams.sorted() {
+            var w = JSONWriter(capacity: 512)
+            w.beginObject()
+            w.field("type", "diagnosis_update")
+            w.field("stream", s)
+            if let o = cross.overrides[s] {
+                w.field("cause", o.cause.rawValue)
+                w.field("by", o.by?.rawValue)
+                w.field("summary", o.summary)
+            }
+            w.out.append(Array("\"pattern\":".utf8))
+            w.out.append(DiagnosisJSON.pattern(cross, stream: s))
+            w.endObject()
+            out.append(w.bytes)
+        }
+        return out
+    }
+}
+
+extension DiagnosisText {
+    /// The capture-wide section after the summaries.
+    static func captureWide(_ cross: CrossConnection) -> String {
+        var out = "Across connections\n"
+        for p in cross.patterns {
+            out += "  \(p.kind.rawValue): \(p.summary) (streams \(streamList(p.streams)))\n"
+        }
+        for pair in cross.pairs {
+            var t = "  proxy pair: client leg stream \(pair.front), backend leg stream \(pair.back)"
+            if let v = pair.relayClientToServer { t += "; relay client→server \(ms(v)) ms" }
+            if let v = pair.relayServerToClient { t += ", server→client \(ms(v)) ms" }
+            t += pair.proxyEndedBoth ? "; the proxy ended both legs" : ""
+            t += pair.proxyCloseFrame ? " with a close frame" : (pair.proxyEndedBoth ? " without a close frame" : "")
+            out += t + "\n"
+        }
+        return out + "\n"
+    }
+}
