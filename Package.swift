@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "WSTLSTests", dependencies: ["WSTLS", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
         .testTarget(name: "WSDiagnosisTests", dependencies: ["WSDiagnosis", "WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
-        .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
+        .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSDiagnosis", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]
 )

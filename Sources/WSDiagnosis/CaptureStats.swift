@@ -83,7 +83,7 @@ public final class CaptureStatsBuilder {
 
     private func trimBusy() {
         busy.sort { ($0.bytes, -$0.stream) > ($1.bytes, -$1.stream) }
-        busy.removeLast(busy.count - 10)
+        if busy.count > 10 { busy.removeLast(busy.count - 10) }
     }
 
     public func finish() -> CaptureStats {

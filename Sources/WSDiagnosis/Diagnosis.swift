@@ -202,7 +202,8 @@ private struct Builder {
                 evidence(rst, "RST from server")
             } else {
                 let tries = h.synRetransmissions + 1
-                set(.handshakeFailed, nil, "TCP handshake never completed: \(tries) SYN\(tries == 1 ? "" : "s") unanswered over \(spanText(s.duration))")
+                // The client gave up (nothing answered it).
+                set(.handshakeFailed, .client, "TCP handshake never completed: \(tries) SYN\(tries == 1 ? "" : "s") unanswered over \(spanText(s.duration))")
                 evidence(syn, "first SYN")
                 if s.lastPacket != syn { evidence(s.lastPacket, "last SYN") }
                 figure("syn_retransmissions", .count(h.synRetransmissions))
@@ -221,7 +222,16 @@ private struct Builder {
             }
             return
         }
-        set(.notWebSocket, nil, "not a WebSocket connection")
+        if let tls = s.tls, tls.decryption != .decrypted {
+            // Not known to be WebSocket: what the records carried cannot be read.
+            set(.notWebSocket, nil, "TLS not decrypted (\(tls.detail.isEmpty ? "no key" : tls.detail)): no WebSocket seen, whether it carried one is unknown")
+            return
+        }
+        if s.recognition?.proto == .unknown {
+            set(.notWebSocket, nil, "not WebSocket: the payload was not recognised")
+            return
+        }
+        set(.notWebSocket, nil, s.firstRequest.map { "not WebSocket: plain HTTP (\($0))" } ?? "not a WebSocket connection")
     }
 
     // MARK: WebSocket

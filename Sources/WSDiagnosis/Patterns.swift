@@ -102,7 +102,10 @@ public struct CrossConnection: Sendable {
     public var pairOf: [Int: Int] = [:]
     public var overrides: [Int: Override] = [:]
 
-    public init() {}
+    public init(patterns: [Pattern] = [], pairs: [ProxyPair] = []) {
+        self.patterns = patterns
+        self.pairs = pairs
+    }
 
     public func pattern(of stream: Int) -> Pattern? { patternOf[stream].map { patterns[$0] } }
     public func pair(of stream: Int) -> ProxyPair? { pairOf[stream].map { pairs[$0] } }
@@ -135,6 +138,11 @@ public enum PatternFinder {
             }
         }
         proxyOverrides(byStream, into: &out)
+        // Who ended a pattern's connections, after the pass's changes (a proxy found).
+        for i in out.patterns.indices {
+            let bys = Set(out.patterns[i].streams.compactMap { out.overrides[$0]?.by ?? byStream[$0]?.by })
+            out.patterns[i].by = bys.count == 1 ? bys.first : nil
+        }
         return out
     }
 

@@ -364,7 +364,7 @@ enum PatternsJSON {
                 w.field("by", o.by?.rawValue)
                 w.field("summary", o.summary)
             }
-            w.out.append(Array("\"pattern\":".utf8))
+            w.key("pattern")
             w.out.append(DiagnosisJSON.pattern(cross, stream: s))
             w.endObject()
             out.append(w.bytes)

@@ -238,8 +238,12 @@ public struct ConnectionSummary: Sendable {
         }
         if let close {
             let code = close.code.map { String($0) } ?? "no status code"
-            if close.replyPacket != nil {
+            let clean = close.code == nil || close.code == 1000 || close.code == 1001 || close.code == 1012
+            if close.replyPacket != nil && clean {
                 parts.append("closed cleanly by \(who(close.initiator)), \(code)")
+            } else if close.replyPacket != nil {
+                // A completed close handshake with an error code is an error, not a clean close.
+                parts.append("closed with error \(code) by \(who(close.initiator)), answered")
             } else {
                 parts.append("close \(code) sent by \(who(close.initiator)), no close reply")
             }

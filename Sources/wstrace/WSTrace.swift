@@ -15,6 +15,7 @@ struct WSTrace: ParsableCommand {
             Read.self,
             Follow.self,
             Report.self,
+            Stats.self,
             CaptureCommand.self,
             Interfaces.self,
         ])

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WSCapture
 import WSDecode
+import WSDiagnosis
 import WSEngine
 import WSOutput
 import WSTimeline
@@ -144,7 +145,7 @@ import WSTimeline
             func event(_ e: TimelineEvent) {}
             func connection(_ s: ConnectionSummary) {}
             func end(counters: CaptureCounters, warnings: [String]) {}
-            func connection(rendered: [UInt8], stream: Int) { rows += 1 }
+            func connection(rendered: [UInt8], stream: Int, ending: EndingRecord) { rows += 1 }
             func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) { rows += 1 }
         }
         let path = Self.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
