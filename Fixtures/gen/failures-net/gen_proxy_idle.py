@@ -17,7 +17,7 @@ closes: the proxy's idle timer does.
 
 The proxy adds an X-Client-Port header (its client's source port) to the upgrade request,
 so the backend knows which client leg each backend leg carries; the messages name the
-client too.  Both are recorded in the log ("pattern": "pairs").
+client too.  Both are recorded in the log (expected.pattern.pairs).
 
 Send logging as in ../peers/gen_proxies.py: one list per client/backend pair (the client's
 and the backend's websockets send hooks, in call order), given to both legs.  Each peer's

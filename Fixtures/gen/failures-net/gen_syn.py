@@ -12,8 +12,8 @@ Both captures are on vC, the client's veth.
 net-syn-unanswered: a socket listens on 10.96.0.1:19610 in the server namespace, but
     nftables there drops every TCP packet to port 19610 (a filtering firewall).  The client
     (10.96.0.2:19660) sends its SYN; its kernel retransmits it 1, 2 and 3 s later (linear, not
-    exponential: kernels since 6.5 have net.ipv4.tcp_syn_linear_timeouts, default 4, the
-    number of SYN retransmissions made 1 s apart before the backoff starts; the generator
+    exponential: the kernel this was made on, 6.18, has net.ipv4.tcp_syn_linear_timeouts = 4,
+    the number of SYN retransmissions made 1 s apart before the backoff starts; the generator
     records the value of the client namespace); websockets' open_timeout (3.5 s) ends the
     attempt and closes the socket, which sends nothing.
 net-syn-refused: nothing listens on 10.96.0.1:19611; the server's kernel answers the client's
@@ -141,7 +141,7 @@ def run(name, ns_s, ns_c):
     if ruleset:
         extra["nft"] = ruleset
     write_log(log, {"source": "the setup and the client's log (not an analyzer)", "per_connection": [pc],
-                    "pattern": {"kind": "single_connection", "note": "one connection attempt; no pattern"}},
+                    "pattern": None},
               packets=packet_count(pcap),
               note="the connection never opened: neither peer sent a WebSocket frame", **extra)
     print("  %s: %d SYN (%d retransmitted), RST from %s; client gave up after %.3f s: %s" % (

@@ -297,7 +297,7 @@ def write(name, s, log, conn, timeline, state, cap_if, cap_filter):
                 "capture_ends_rel": rel(last_pkt["t"], t0),
             },
         }],
-        "pattern": {"kind": "single_connection", "note": "one connection; no pattern across connections"},
+        "pattern": None,
     }
     if problems:
         raise RuntimeError("%s: %s" % (name, "; ".join(problems)))

@@ -6,8 +6,14 @@ Per capture:
   (the comparison of ../peers/verify.py: opcode, FIN, RSV1, MASK, lengths), leaving out
   packets tshark marks tcp.analysis.retransmission (it dissects their frames again; their
   number is printed apart);
-* every TCP connection in the capture is in the log and has an "expected" entry, and every
-  expected cause is one of CAUSES;
+* every TCP connection in the capture is in the log and has an "expected" entry, every
+  expected cause is one of CAUSES, and the wire agrees with it (check_expected):
+  idle_timeout = no Close frame, the first FIN/RST from the proxy's end of the leg
+  (`by_endpoint_of_this_leg`), `idle_s` (±0.25 s) after the leg's last data packet, a FIN or RST
+  as `teardown_by_proxy` says; peer_unreachable = no FIN/RST, exactly `retransmissions`
+  retransmitted packets from `by` and none from `unreachable`, the last data packet `by`'s and
+  after the vanish; handshake_failed = no SYN-ACK, no data, `syns` SYNs, an RST from the
+  server only for `tcp_refused`;
 * printed: packets (tshark -r F | wc -l), TCP connections, FIN and RST packets,
   retransmissions (tcp.analysis.retransmission), ICMP packets, and per connection the
   expected cause, who, and the key figure.
@@ -60,6 +66,42 @@ def key_figure(e):
     return ""
 
 
+def check_expected(e, f, closes, k):
+    """Does the wire agree with the expected entry?  Returns problems."""
+    out = []
+    ends = sorted(f["fin"] + f["rst"], key=lambda x: x["frame"])
+    if e["cause"] == "idle_timeout":
+        if (k[0], k[1]) in closes or (k[1], k[0]) in closes:
+            out.append("a Close frame on an idle_timeout connection")
+        who = e["by_endpoint_of_this_leg"]
+        if not ends or ends[0]["from"] != who:
+            out.append("first FIN/RST not from the %s: %s" % (who, ends[:1]))
+        elif not f["last_data"] or abs(ends[0]["t"] - f["last_data"]["t"] - e["idle_s"]) > 0.25:
+            out.append("idle on the wire is not %.1f s" % e["idle_s"])
+        elif ("RST" if ends[0] in f["rst"] else "FIN") != e["teardown_by_proxy"]:
+            out.append("teardown is not %s" % e["teardown_by_proxy"])
+    elif e["cause"] == "peer_unreachable":
+        if ends:
+            out.append("FIN/RST on a peer_unreachable connection: %s" % ends)
+        if len(f["retransmissions"][e["by"]]) != e["retransmissions"] or f["retransmissions"][e["unreachable"]]:
+            out.append("retransmissions %s, expected %d from the %s" % (f["retransmissions"], e["retransmissions"],
+                                                                        e["by"]))
+        t_gone = f["first_t"] + e["measured"]["vanished_at_rel"]
+        if f["last_data"] is None or f["last_data"]["from"] != e["by"] or f["last_data"]["t"] < t_gone:
+            out.append("the last data is not the %s's, after the vanish" % e["by"])
+    elif e["cause"] == "handshake_failed":
+        if f["synack"] or f["data_packets"]["client"] or f["data_packets"]["server"]:
+            out.append("a SYN-ACK or data on a handshake_failed connection")
+        if len(f["syn"]) != e["syns"]:
+            out.append("%d SYNs, expected %d" % (len(f["syn"]), e["syns"]))
+        want_rst = ["server"] if e["stage"] == "tcp_refused" else []
+        if [x["from"] for x in f["rst"]] != want_rst:
+            out.append("RST from %s, expected %s" % ([x["from"] for x in f["rst"]], want_rst))
+    else:
+        out.append("no wire check for %s" % e["cause"])
+    return out
+
+
 def main():
     ok = True
     pcaps = sorted(glob.glob(os.path.join(OUT_DIR, "net-*.pcap")))
@@ -96,9 +138,12 @@ def main():
         if set(facts) != logged or logged != set(exp):
             problems.append("connections: capture %s, log %s, expected %s" % (sorted(facts), sorted(logged),
                                                                            sorted(exp)))
-        for e in exp.values():
+        closes = {(f[0], f[1]) for f in frames if f[2] == 8}
+        for k, e in exp.items():
             if e["cause"] not in CAUSES:
                 problems.append("unknown cause %s" % e["cause"])
+            if k in facts:
+                problems += ["%d->%d: %s" % (k[0], k[1], p) for p in check_expected(e, facts[k], closes, k)]
         npk = len(tshark(["-r", pcap]).splitlines())
         if log.get("packets") != npk:
             problems.append("log says %s packets, tshark %d" % (log.get("packets"), npk))
