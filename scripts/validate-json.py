@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Validate wstrace JSON documents and NDJSON streams against docs/schema.json.
 
-usage: validate-json.py SCHEMA FILE...   (files ending in .ndjson are read line by line)
+usage: validate-json.py SCHEMA FILE...   (files ending in .ndjson are read line by line; a
+file holding one object with "type": "stats" is checked as `wstrace stats --format json`)
 Prints one line per problem and exits 1 if any; prints "ok N" otherwise.
 """
 import json
@@ -16,7 +17,7 @@ def main() -> int:
     defs = schema["$defs"]
     validators = {
         name: Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": defs})
-        for name in ("Document", "Event", "Connection", "Capture")
+        for name in ("Document", "Event", "Connection", "Capture", "PatternLine", "DiagnosisUpdate", "Stats")
     }
     problems = 0
     checked = 0
@@ -30,7 +31,8 @@ def main() -> int:
                 problems += 1
             for n, line in enumerate(lines, 1):
                 obj = json.loads(line)
-                kind = {"event": "Event", "connection": "Connection", "capture": "Capture"}.get(obj.get("type"))
+                kind = {"event": "Event", "connection": "Connection", "capture": "Capture", "pattern": "PatternLine",
+                        "diagnosis_update": "DiagnosisUpdate"}.get(obj.get("type"))
                 if kind is None:
                     print(f"{path}:{n}: unknown type {obj.get('type')!r}")
                     problems += 1
@@ -41,7 +43,8 @@ def main() -> int:
                 checked += 1
         else:
             obj = json.loads(text)
-            for err in validators["Document"].iter_errors(obj):
+            # `wstrace stats --format json` prints one Stats object; `read` one Document.
+            for err in validators["Stats" if obj.get("type") == "stats" else "Document"].iter_errors(obj):
                 print(f"{path}: {err.json_path}: {err.message}")
                 problems += 1
             checked += 1

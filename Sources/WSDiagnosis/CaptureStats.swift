@@ -51,7 +51,8 @@ public final class CaptureStatsBuilder {
     private var causes: [Cause: Int] = [:]
     private var codes: [String: Int] = [:]
     private var durations: [Double] = []
-    private var sizes: [Double] = []
+    private var sizes: [UInt32] = []
+    private var messageCount = 0
     private var rtts: [Double] = []
     private var busy: [BusyConnection] = []
     private var spans: [(start: Int64, end: Int64)] = []
@@ -70,10 +71,11 @@ public final class CaptureStatsBuilder {
         if let close = s.close { codes[close.code.map(String.init) ?? "none", default: 0] += 1 }
         durations.append(Double(s.duration) / 1e9)
         let f = s.facts
-        for v in f.client.messageSizes { sizes.append(Double(v)) }
-        for v in f.server.messageSizes { sizes.append(Double(v)) }
+        sizes.append(contentsOf: f.client.messageSizes)
+        sizes.append(contentsOf: f.server.messageSizes)
         for v in f.client.pingRTTs + f.server.pingRTTs { rtts.append(Double(v) / 1e6) }
         let messages = f.client.messages + f.server.messages
+        messageCount += messages
         busy.append(BusyConnection(stream: s.stream, client: s.client, server: s.server, messages: messages,
                                    bytes: s.clientCounts.bytes + s.serverCounts.bytes,
                                    durationSeconds: Double(s.duration) / 1e9, cause: d.cause))
@@ -99,8 +101,8 @@ public final class CaptureStatsBuilder {
         stats.byCause = Cause.allCases.compactMap { c in causes[c].map { (c, $0) } }
         stats.closeCodes = codes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         stats.duration = Distribution(durations)
-        stats.messageBytes = Distribution(sizes)
-        stats.messages = sizes.count
+        stats.messageBytes = Distribution(sizes: sizes)
+        stats.messages = messageCount
         stats.pingRTT = Distribution(rtts)
         stats.patterns = cross.patterns
         stats.pairs = cross.pairs

@@ -99,6 +99,9 @@ public enum Diagnoser {
     public static func diagnose(_ s: ConnectionSummary) -> Diagnosis {
         var d = Builder(s)
         d.run()
+        // Evidence in packet order, each packet once.
+        var seen = Set<Int>()
+        d.result.evidence = d.result.evidence.sorted { $0.packet < $1.packet }.filter { seen.insert($0.packet).inserted }
         return d.result
     }
 }
@@ -408,7 +411,7 @@ private struct Builder {
         }
         if e.reset {
             var words = unansweredClose + "reset by \(sideName(e.side)) \(resetPhase)"
-            if let after = lastBefore(e.packet) { words += ", right after \(after.words)" }
+            if let after = lastBefore(e.packet) { words += ", right after \(after.words) (packet \(after.packet))" }
             set(.reset, e.side, words)
             if let after = lastBefore(e.packet) { evidence(after.packet, after.words) }
             evidence(e.packet, "RST from \(sideName(e.side))")
@@ -416,7 +419,7 @@ private struct Builder {
             return
         }
         var words = unansweredClose + "TCP closed by \(sideName(e.side)) without a WebSocket close frame"
-        if let after = lastBefore(e.packet) { words += ", \(spanText(e.silenceNs)) after \(after.words)" }
+        if let after = lastBefore(e.packet) { words += ", \(spanText(e.silenceNs)) after \(after.words) (packet \(after.packet))" }
         set(.closedWithoutCloseFrame, e.side, words)
         if let after = lastBefore(e.packet) { evidence(after.packet, after.words) }
         evidence(e.packet, "FIN from \(sideName(e.side))")
@@ -444,10 +447,10 @@ private struct Builder {
                 case 10: kind = "pong"
                 default: kind = "message"
                 }
-                best = (fr.packet, "\(sideName(side))'s \(kind) (packet \(fr.packet))")
+                best = (fr.packet, "\(sideName(side))'s \(kind)")
             }
             if let p = me.lastPayload, p.packet <= packet, best == nil || p.packet > best!.packet {
-                best = (p.packet, "data from \(sideName(side)) (packet \(p.packet))")
+                best = (p.packet, "data from \(sideName(side))")
             }
         }
         return best

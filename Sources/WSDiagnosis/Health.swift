@@ -23,6 +23,22 @@ public struct Distribution: Sendable, Equatable {
         p99 = Self.rank(sorted, 99)
     }
 
+    /// The same over sizes, without widening every one to a Double (a capture's every message).
+    public init?(sizes: [UInt32]) {
+        guard !sizes.isEmpty else { return nil }
+        let sorted = sizes.sorted()
+        let at = { (p: Int) -> Double in
+            let r = (p * sorted.count + 99) / 100
+            return Double(sorted[Swift.max(0, Swift.min(sorted.count - 1, r - 1))])
+        }
+        count = sorted.count
+        min = Double(sorted[0])
+        max = Double(sorted[sorted.count - 1])
+        median = at(50)
+        p90 = at(90)
+        p99 = at(99)
+    }
+
     /// Nearest rank: the smallest value with at least p% of the values at or below it.
     public static func rank(_ sorted: [Double], _ p: Int) -> Double {
         let n = sorted.count
@@ -87,6 +103,6 @@ public struct Health: Sendable {
                  bytesPerSecond: seconds > 0 ? Double(counts.bytes) / seconds : 0)
         }
         rate = (sideRate(f.client, s.clientCounts), sideRate(f.server, s.serverCounts))
-        messageBytes = (Distribution(f.client.messageSizes.map(Double.init)), Distribution(f.server.messageSizes.map(Double.init)))
+        messageBytes = (Distribution(sizes: f.client.messageSizes), Distribution(sizes: f.server.messageSizes))
     }
 }

@@ -1,3 +1,4 @@
+import WSDiagnosis
 import WSDecode
 import WSDissector
 import WSTimeline
@@ -82,6 +83,10 @@ public final class FollowRenderer: Renderer {
     public func connection(_ s: ConnectionSummary) {
         guard s.stream == stream else { return }
         sink.write("Verdict: " + s.verdict)
+        sink.endLine()
+        // One connection only: the capture-wide pass (patterns, proxy legs) is `read`'s.
+        let d = Diagnoser.diagnose(s)
+        sink.write("Diagnosis: " + DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary))
         sink.endLine()
     }
 

@@ -43,7 +43,7 @@ public struct SideFacts: Sendable {
     public var lastAnsweringPong: (time: Int64, packet: Int)?
     /// Pongs from the peer that answered no ping of this side (unsolicited, RFC 6455 §5.5.3).
     public var unsolicitedPongs = 0
-    /// Ping → pong round trips, ns, and the times of the pongs (the first `sampleLimit`).
+    /// Ping → pong round trips, ns, and the times of the pongs (the first `rttLimit`).
     public var pingRTTs: [Int64] = []
     public var pongTimes: [Int64] = []
     /// Payload sizes of the messages this side completed, in order (the first `sampleLimit`).
@@ -59,7 +59,9 @@ public struct SideFacts: Sendable {
     /// The last packet whose bytes from this side broke a rule, and which rule.
     public var lastViolation: (packet: Int, code: ViolationCode)?
 
-    public static let sampleLimit = 1 << 20
+    /// Bounds on what one side keeps for percentiles: 1 MiB of message sizes, 1 MiB of round trips.
+    public static let sampleLimit = 1 << 18
+    public static let rttLimit = 1 << 16
     static let pendingLimit = 256
     static let backoffLimit = 64
 
@@ -71,7 +73,7 @@ public struct SideFacts: Sendable {
 public struct ConnectionFacts: Sendable {
     public var client = SideFacts()
     public var server = SideFacts()
-    /// TCP round trips measured on data ACKs, ns (the first `SideFacts.sampleLimit`).
+    /// TCP round trips measured on data ACKs, ns (the first `SideFacts.rttLimit`).
     public var tcpRTTs: [Int64] = []
     /// The last packet that carried new payload bytes, either side.
     public var lastPayload: (time: Int64, packet: Int)?
@@ -119,7 +121,7 @@ public struct ConnectionFacts: Sendable {
             }
         }
         if let end = peerTimed, Int32(bitPattern: report.relativeAck &- end) >= 0 {
-            if tcpRTTs.count < SideFacts.sampleLimit { tcpRTTs.append(time - peerTimedAt) }
+            if tcpRTTs.count < SideFacts.rttLimit { tcpRTTs.append(time - peerTimedAt) }
             withSide(peer) { $0.timedEnd = nil }
         }
         withSide(side) { s in
@@ -183,7 +185,7 @@ public struct ConnectionFacts: Sendable {
                     let ping = p.pendingPings[i]
                     p.pingsAnswered += i + 1
                     p.pendingPings.removeFirst(i + 1)
-                    if p.pingRTTs.count < SideFacts.sampleLimit {
+                    if p.pingRTTs.count < SideFacts.rttLimit {
                         p.pingRTTs.append(time - ping.time)
                         p.pongTimes.append(time)
                     }

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// The JSON contract (docs/schema.json) holds for every capture, in json and ndjson, and the
-/// three formats agree on the counts.
+/// The JSON contract (docs/schema.json) holds for every capture, in json, ndjson and `stats`, and
+/// the three formats agree on the counts.
 @Suite struct OutputContractTests {
     @Test func everyCaptureValidatesAgainstTheSchemaAndFormatsAgree() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wstrace-schema-\(getpid())")
@@ -14,10 +14,17 @@ import Testing
             let ndjson = try Tools.wstrace(["read", path, "--format", "ndjson"])
             let text = try Tools.wstrace(["read", path, "--no-color"])
             #expect(json.status == 0 && ndjson.status == 0 && text.status == 0, "\(path)")
+            let stats = try Tools.wstrace(["stats", path, "--format", "json"])
+            #expect(stats.status == 0, "\(path): stats")
             let j = dir.appendingPathComponent("\(i).json"), n = dir.appendingPathComponent("\(i).ndjson")
+            let st = dir.appendingPathComponent("\(i)-stats.json")
             try json.stdout.write(to: j)
             try ndjson.stdout.write(to: n)
-            files += [j.path, n.path]
+            try stats.stdout.write(to: st)
+            files += [j.path, n.path, st.path]
+            // stats counts what read counts.
+            let statsObject = try Tools.json(stats.stdout)
+            #expect(statsObject["connections"] as? Int == (try Tools.json(json.stdout)["connections"] as? [Any])?.count, "\(path)")
 
             let doc = try Tools.json(json.stdout)
             let events = (doc["events"] as? [[String: Any]]) ?? []

@@ -152,6 +152,45 @@ import Testing
         }
     }
 
+    /// The charts (issue 17): the Gantt has one bar per connection, coloured by the cause the
+    /// JSON gives it; the close-code chart counts the first close frames of the JSON.
+    @Test(arguments: ["failures/net-nginx-idle.pcap", "failures/app-graceful-1001.pcap", "failures/app-server-killed.pcap",
+                      "failures/app-periodic-pings.pcap"])
+    func chartsAgreeWithTheJSON(fixture: String) throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let html = try Self.report(fixture, into: dir)
+        var page = try String(contentsOf: html, encoding: .utf8)
+        if let chromium = Self.chromium() {
+            let r = try Tools.run(chromium, Self.chromiumArguments(profile: dir.appendingPathComponent("profile"))
+                                  + ["--dump-dom", html.absoluteString])
+            #expect(r.status == 0)
+            #expect(Self.consoleProblems(r.stderr).isEmpty, "console: \(Self.consoleProblems(r.stderr))")
+            page = r.text  // what the browser parsed
+        }
+        let r = try Tools.wstrace(["read", Tools.fixtures.appendingPathComponent(fixture).path, "--format", "json", "--summary"])
+        let doc = try Tools.json(r.stdout)
+        let connections = try #require(doc["connections"] as? [[String: Any]])
+        for c in connections {
+            let stream = c["stream"] as! Int
+            let cause = (c["diagnosis"] as? [String: Any])?["cause"] as? String ?? "?"
+            #expect(page.contains("data-stream=\"\(stream)\" data-cause=\"\(cause)\""), "stream \(stream): \(cause)")
+        }
+        #expect(page.components(separatedBy: "<rect class=\"bar cause-").count - 1 == connections.count)
+        var codes: [String: Int] = [:]
+        for c in connections {
+            if let close = c["close"] as? [String: Any] { codes[(close["code"] as? Int).map(String.init) ?? "none", default: 0] += 1 }
+        }
+        for (code, n) in codes { #expect(page.contains("data-code=\"\(code)\" data-count=\"\(n)\""), "code \(code) ×\(n)") }
+        #expect(page.contains("<svg class=\"chart gantt\""))
+        if fixture.contains("pings") {
+            let pongs = (connections.first?["health"] as? [String: Any])?["pongs"] as? Int ?? -1
+            #expect(page.components(separatedBy: "<circle class=\"rtt\"").count - 1 == pongs)
+        }
+        if fixture.contains("idle") { #expect(page.contains("Across connections")) }
+        #expect(!page.contains("<script"))
+    }
+
     /// The screenshot of the seed report renders (the committed docs/report-seed.png is made the same way).
     @Test func seedScreenshotRenders() throws {
         guard let chromium = Self.chromium() else { return }

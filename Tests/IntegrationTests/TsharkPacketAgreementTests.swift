@@ -27,13 +27,16 @@ import Testing
     func tsharkRows(_ tshark: URL, _ path: String) throws -> [Row] {
         let r = try Tools.run(tshark, ["-r", path] + Tools.tsharkTCPOptions + [ "-T", "fields", "-E", "separator=|", "-o", "tcp.analyze_sequence_numbers:TRUE",
                                        "-e", "frame.number", "-e", "ip.src", "-e", "ipv6.src", "-e", "ip.dst", "-e", "ipv6.dst",
-                                       "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags", "-e", "tcp.stream"])
+                                       "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags", "-e", "tcp.stream", "-e", "icmp.type"])
         #expect(r.status == 0, "tshark failed on \(path): \(r.stderr)")
         return r.text.split(separator: "\n").map { line in
             let f = line.split(separator: "|", omittingEmptySubsequences: false).map { String($0.split(separator: ",").first ?? "") }
+            // An ICMP error quotes the TCP header of the packet it answers: tshark fills the tcp
+            // fields from the quote (net-link-down-server-side), but the packet is ICMP, not TCP.
+            let icmp = f.count > 9 && !f[9].isEmpty
             return Row(packet: Int(f[0])!, src: f[1].isEmpty ? f[2] : f[1], dst: f[3].isEmpty ? f[4] : f[3],
-                       srcPort: Int(f[5]), dstPort: Int(f[6]), flags: f[7].isEmpty ? nil : Self.flagNames(f[7]),
-                       stream: Int(f[8]))
+                       srcPort: icmp ? nil : Int(f[5]), dstPort: icmp ? nil : Int(f[6]),
+                       flags: icmp || f[7].isEmpty ? nil : Self.flagNames(f[7]), stream: icmp ? nil : Int(f[8]))
         }
     }
 
