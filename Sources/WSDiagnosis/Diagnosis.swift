@@ -115,19 +115,22 @@ public func spanText(_ ns: Int64) -> String {
     return formatFixed(s * 1000, 1) + " ms"
 }
 
-/// `value` with `digits` decimals, without Foundation.
+/// `value` with `digits` decimals, without Foundation (beyond Int64's range: Swift's own text).
 public func formatFixed(_ value: Double, _ digits: Int) -> String {
-    guard value.isFinite else { return "0" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
-    let negative = value < 0
-    let n = Int64((abs(value) * scale).rounded())
-    let whole = n / Int64(scale)
-    var out = (negative && n != 0 ? "-" : "") + String(whole)
+    let scaled = (value * scale).rounded()
+    guard scaled.isFinite, abs(scaled) < 9.0e18 else { return value.isFinite ? String(value) : "0" }
+    let negative = scaled < 0
+    let n = Int64(abs(scaled))
+    let s = Int64(scale)
+    var out = negative && n != 0 ? "-" : ""
+    out += String(n / s)
     if digits > 0 {
-        var frac = String(n % Int64(scale))
-        while frac.count < digits { frac = "0" + frac }
-        out += "." + frac
+        let frac = String(n % s)
+        out += "."
+        if frac.utf8.count < digits { out += String(repeating: "0", count: digits - frac.utf8.count) }
+        out += frac
     }
     return out
 }

@@ -9,7 +9,8 @@ import WSTimeline
 struct ConnectionJSON {
     let options: RenderOptions
 
-    func write(_ s: ConnectionSummary, diagnosis d: Diagnosis, into w: inout JSONWriter) {
+    /// `marks`: see `DiagnosisJSON.write`.
+    func write(_ s: ConnectionSummary, diagnosis d: Diagnosis, marks: Bool = true, into w: inout JSONWriter) {
         let decimals = options.timeDecimals
         w.beginObject()
         w.field("type", "connection")
@@ -190,7 +191,7 @@ struct ConnectionJSON {
         }
         w.endArray()
         if s.violationsDropped > 0 { w.field("violations_not_listed", s.violationsDropped) }
-        DiagnosisJSON.write(d, Health(s), into: &w)
+        DiagnosisJSON.write(d, Health(s), marks: marks, into: &w)
         w.endObject()
     }
 }

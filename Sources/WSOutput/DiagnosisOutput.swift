@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import WSDecode
 import WSDiagnosis
 import WSDissector
@@ -19,12 +22,21 @@ enum DiagnosisMarks {
 
 enum DiagnosisJSON {
     /// `"diagnosis": {...}, "health": {...}` into the connection object being written.
-    static func write(_ d: Diagnosis, _ h: Health, into w: inout JSONWriter) {
+    /// `marks`: leave the marks for `DiagnosisSplicer` (a document kept to the end); without
+    /// them (NDJSON, written as the connection ends) the pattern is null.
+    static func write(_ d: Diagnosis, _ h: Health, marks: Bool, into w: inout JSONWriter) {
         w.key("diagnosis")
         w.beginObject()
-        w.out.append(DiagnosisMarks.headStart)
-        w.out.append(head(cause: d.cause, by: d.by, summary: d.summary))
-        w.out.append(DiagnosisMarks.headEnd)
+        if marks {
+            // Written whole between the marks (a field after a mark would take a comma first).
+            w.out.append(DiagnosisMarks.headStart)
+            w.out.append(head(cause: d.cause, by: d.by, summary: d.summary))
+            w.out.append(DiagnosisMarks.headEnd)
+        } else {
+            w.field("cause", d.cause.rawValue)
+            w.field("by", d.by?.rawValue)
+            w.field("summary", d.summary)
+        }
         w.key("evidence")
         w.beginArray()
         for e in d.evidence {
@@ -40,13 +52,13 @@ enum DiagnosisJSON {
             w.key(named: name)
             switch value {
             case let .count(n): w.int(n)
-            case let .seconds(s): w.number(formatFixed(s, 3))
+            case let .seconds(s): w.fixed(s, 3)
             case let .text(t): w.string(t)
             }
         }
         w.endObject()
         w.key("pattern")
-        w.out.append(DiagnosisMarks.pattern)
+        if marks { w.out.append(DiagnosisMarks.pattern) } else { w.null() }
         w.endObject()
 
         w.key("health")
@@ -60,9 +72,9 @@ enum DiagnosisJSON {
         w.field("retransmissions", h.retransmissions.client + h.retransmissions.server)
         w.field("dup_acks", h.duplicateAcks.client + h.duplicateAcks.server)
         w.key("zero_window_s")
-        w.number(formatFixed(h.zeroWindow.client + h.zeroWindow.server, 3))
+        w.fixed(h.zeroWindow.client + h.zeroWindow.server, 3)
         w.key("longest_silence_s")
-        w.number(formatFixed(h.longestSilence, 3))
+        w.fixed(h.longestSilence, 3)
         w.key("rate")
         w.beginObject()
         for (name, r, sizes) in [("client", h.rate.client, h.messageBytes.client), ("server", h.rate.server, h.messageBytes.server)] {
@@ -71,9 +83,9 @@ enum DiagnosisJSON {
             w.field("messages", r.messages)
             w.field("bytes", r.bytes)
             w.key("messages_per_s")
-            w.number(formatFixed(r.messagesPerSecond, 3))
+            w.fixed(r.messagesPerSecond, 3)
             w.key("bytes_per_s")
-            w.number(formatFixed(r.bytesPerSecond, 3))
+            w.fixed(r.bytesPerSecond, 3)
             w.key("message_bytes")
             percentiles(sizes, into: &w, digits: 0)
             w.endObject()
@@ -88,7 +100,7 @@ enum DiagnosisJSON {
             w.field("retransmissions", retrans)
             w.field("dup_acks", dups)
             w.key("zero_window_s")
-            w.number(formatFixed(zero, 3))
+            w.fixed(zero, 3)
             w.endObject()
         }
         w.endObject()
@@ -111,12 +123,12 @@ enum DiagnosisJSON {
         w.beginObject()
         if let handshake {
             w.key("handshake")
-            if let v = handshake { w.number(formatFixed(v, 3)) } else { w.null() }
+            if let v = handshake { w.fixed(v, 3) } else { w.null() }
         }
         w.field("count", d?.count ?? 0)
         for (key, value) in [("min", d?.min), ("median", d?.median), ("max", d?.max)] {
             w.key(named: key)
-            if let value { w.number(formatFixed(value, 3)) } else { w.null() }
+            if let value { w.fixed(value, 3) } else { w.null() }
         }
         w.endObject()
     }
@@ -126,7 +138,7 @@ enum DiagnosisJSON {
         w.field("count", d?.count ?? 0)
         for (key, value) in [("p50", d?.median), ("p90", d?.p90), ("p99", d?.p99), ("max", d?.max)] {
             w.key(named: key)
-            if let value { w.number(formatFixed(value, digits)) } else { w.null() }
+            if let value { w.fixed(value, digits) } else { w.null() }
         }
         w.endObject()
     }
@@ -141,10 +153,10 @@ enum DiagnosisJSON {
             w.field("kind", p.kind.rawValue)
             w.field("connections", p.streams.count)
             w.key("window_s")
-            w.number(formatFixed(p.windowSeconds, 3))
+            w.fixed(p.windowSeconds, 3)
             if let idle = p.idleSeconds {
                 w.key("idle_s")
-                w.number(formatFixed(idle, 3))
+                w.fixed(idle, 3)
             }
             w.field("by", p.by?.rawValue)
             w.field("graceful", p.graceful)
@@ -173,7 +185,7 @@ enum DiagnosisJSON {
         w.beginObject()
         for (key, value) in [("client_to_server", pair.relayClientToServer), ("server_to_client", pair.relayServerToClient)] {
             w.key(named: key)
-            if let value { w.number(formatFixed(value, 3)) } else { w.null() }
+            if let value { w.fixed(value, 3) } else { w.null() }
         }
         w.endObject()
         w.field("ended_first_stream", pair.endedFirst)
@@ -195,29 +207,46 @@ enum DiagnosisText {
     }
 
     static func health(_ h: Health) -> String {
-        var parts: [String] = []
-        if let p = h.pingRTT {
-            parts.append("ping RTT \(ms(p.min))/\(ms(p.median))/\(ms(p.max)) ms min/median/max over \(p.count) (\(h.pingsSent) ping(s))")
-        } else if h.pingsSent > 0 {
-            parts.append("\(h.pingsSent) ping(s), none answered")
+        // Built as bytes: this line is rendered for every connection (see SummaryText.Bytes).
+        var out = SummaryText.Bytes()
+        out.bytes.reserveCapacity(320)
+        var first = true
+        func part(_ pieces: String...) {
+            if !first { out += "; " }
+            first = false
+            for p in pieces { out += p }
         }
-        var tcp: [String] = []
-        if let hs = h.handshakeRTT { tcp.append("handshake \(ms(hs)) ms") }
-        if let t = h.tcpRTT { tcp.append("data \(ms(t.min))/\(ms(t.median))/\(ms(t.max)) ms over \(t.count)") }
-        if !tcp.isEmpty { parts.append("TCP RTT " + tcp.joined(separator: ", ")) }
+        if let p = h.pingRTT {
+            part("ping RTT ", ms(p.min), "/", ms(p.median), "/", ms(p.max), " ms min/median/max over ", String(p.count),
+                 " (", String(h.pingsSent), " ping(s))")
+        } else if h.pingsSent > 0 {
+            part(String(h.pingsSent), " ping(s), none answered")
+        }
+        if h.handshakeRTT != nil || h.tcpRTT != nil {
+            part("TCP RTT ")
+            if let hs = h.handshakeRTT { out += "handshake "; out += ms(hs); out += " ms" }
+            if let t = h.tcpRTT {
+                if h.handshakeRTT != nil { out += ", " }
+                out += "data "; out += ms(t.min); out += "/"; out += ms(t.median); out += "/"; out += ms(t.max)
+                out += " ms over "; out += String(t.count)
+            }
+        }
         let retrans = h.retransmissions.client + h.retransmissions.server
         let dups = h.duplicateAcks.client + h.duplicateAcks.server
-        if retrans > 0 { parts.append("\(retrans) retransmission(s) (client \(h.retransmissions.client), server \(h.retransmissions.server))") }
-        if dups > 0 { parts.append("\(dups) duplicate ACK(s)") }
-        if h.zeroWindow.client > 0 { parts.append("client zero window \(formatFixed(h.zeroWindow.client, 3)) s") }
-        if h.zeroWindow.server > 0 { parts.append("server zero window \(formatFixed(h.zeroWindow.server, 3)) s") }
-        parts.append("longest silence \(formatFixed(h.longestSilence, 3)) s")
-        for (name, r, d) in [("client", h.rate.client, h.messageBytes.client), ("server", h.rate.server, h.messageBytes.server)] where r.messages > 0 {
-            var t = "\(name) \(r.messages) msg \(r.bytes) B (\(formatFixed(r.messagesPerSecond, 1)) msg/s, \(formatFixed(r.bytesPerSecond, 0)) B/s)"
-            if let d { t += " sizes p50/p90/max \(Int(d.median))/\(Int(d.p90))/\(Int(d.max)) B" }
-            parts.append(t)
+        if retrans > 0 {
+            part(String(retrans), " retransmission(s) (client ", String(h.retransmissions.client), ", server ",
+                 String(h.retransmissions.server), ")")
         }
-        return parts.joined(separator: "; ")
+        if dups > 0 { part(String(dups), " duplicate ACK(s)") }
+        if h.zeroWindow.client > 0 { part("client zero window ", formatFixed(h.zeroWindow.client, 3), " s") }
+        if h.zeroWindow.server > 0 { part("server zero window ", formatFixed(h.zeroWindow.server, 3), " s") }
+        part("longest silence ", formatFixed(h.longestSilence, 3), " s")
+        for (name, r, d) in [("client", h.rate.client, h.messageBytes.client), ("server", h.rate.server, h.messageBytes.server)] where r.messages > 0 {
+            part(name, " ", String(r.messages), " msg ", String(r.bytes), " B (", formatFixed(r.messagesPerSecond, 1), " msg/s, ",
+                 formatFixed(r.bytesPerSecond, 0), " B/s)")
+            if let d { out += " sizes p50/p90/max "; out += String(Int(d.median)); out += "/"; out += String(Int(d.p90)); out += "/"; out += String(Int(d.max)); out += " B" }
+        }
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
     static func ms(_ v: Double) -> String { formatFixed(v, v < 1 ? 3 : 1) }
@@ -267,9 +296,18 @@ final class DiagnosisSplicer {
 
     /// `bytes` with the marks resolved for `stream` (`text`: the text summary's marks).
     static func apply(_ bytes: [UInt8], stream: Int, text: Bool, cross: CrossConnection?) -> [UInt8] {
-        guard let a = bytes.firstIndex(of: DiagnosisMarks.headStart),
-              let b = bytes[a...].firstIndex(of: DiagnosisMarks.headEnd),
-              let c = bytes[b...].firstIndex(of: DiagnosisMarks.pattern) else { return bytes }
+        // The marks are bytes no output holds otherwise: memchr finds them.
+        let found: (Int, Int, Int)? = bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return nil }
+            func find(_ mark: UInt8, from: Int) -> Int? {
+                guard from < raw.count, let p = memchr(base + from, Int32(mark), raw.count - from) else { return nil }
+                return base.distance(to: UnsafeRawPointer(p))
+            }
+            guard let a = find(DiagnosisMarks.headStart, from: 0), let b = find(DiagnosisMarks.headEnd, from: a),
+                  let c = find(DiagnosisMarks.pattern, from: b) else { return nil }
+            return (a, b, c)
+        }
+        guard let (a, b, c) = found else { return bytes }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 128)
         out.append(contentsOf: bytes[..<a])
@@ -312,7 +350,7 @@ enum PatternsJSON {
             w.beginObject()
             for (key, value) in [("client_to_server", pair.relayClientToServer), ("server_to_client", pair.relayServerToClient)] {
                 w.key(named: key)
-                if let value { w.number(formatFixed(value, 3)) } else { w.null() }
+                if let value { w.fixed(value, 3) } else { w.null() }
             }
             w.endObject()
             w.field("ended_first_stream", pair.endedFirst)
@@ -329,10 +367,10 @@ enum PatternsJSON {
         w.field("kind", p.kind.rawValue)
         w.field("connections", p.streams.count)
         w.key("window_s")
-        w.number(formatFixed(p.windowSeconds, 3))
+        w.fixed(p.windowSeconds, 3)
         if let idle = p.idleSeconds {
             w.key("idle_s")
-            w.number(formatFixed(idle, 3))
+            w.fixed(idle, 3)
         }
         w.field("by", p.by?.rawValue)
         w.field("graceful", p.graceful)
@@ -389,5 +427,29 @@ extension DiagnosisText {
             out += t + "\n"
         }
         return out + "\n"
+    }
+}
+
+extension JSONWriter {
+    /// `v` as a JSON number with `digits` decimals, written in place (what `formatFixed` spells,
+    /// without building a String: these are written for every connection).
+    mutating func fixed(_ v: Double, _ digits: Int) {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (v * scale).rounded()
+        guard scaled.isFinite, Swift.abs(scaled) < 9.0e18 else { return number(formatFixed(v, digits)) }
+        number("")
+        let n = UInt64(Swift.abs(scaled))
+        if scaled < 0 && n != 0 { out.append(0x2d) }
+        let s = UInt64(scale)
+        out.appendDecimal(n / s)
+        guard digits > 0 else { return }
+        out.append(0x2e)
+        let frac = n % s
+        var width = 1
+        var probe = frac
+        while probe >= 10 { probe /= 10; width += 1 }
+        for _ in width..<digits { out.append(0x30) }
+        out.appendDecimal(frac)
     }
 }

@@ -139,9 +139,7 @@ public final class NDJSONRenderer: PrerenderedRendering {
         let d = Diagnoser.diagnose(s)
         splicer.add(EndingRecord(s, d))
         guard options.stream == nil || s.stream == options.stream else { return }
-        var w = JSONWriter(capacity: 4096)
-        ConnectionJSON(options: options).write(s, diagnosis: d, into: &w)
-        sink.write(bytes: DiagnosisSplicer.apply(w.bytes, stream: s.stream, text: false, cross: nil))
+        sink.writeJSON { ConnectionJSON(options: options).write(s, diagnosis: d, marks: false, into: &$0) }
         sink.endLine()
     }
 
@@ -150,8 +148,8 @@ public final class NDJSONRenderer: PrerenderedRendering {
         ending.stream = stream
         splicer.add(ending)
         guard options.stream == nil || stream == options.stream else { return }
-        let numbered = RenderedSummaries.numbered(rendered, stream: stream)
-        sink.write(bytes: DiagnosisSplicer.apply(numbered, stream: stream, text: false, cross: nil))
+        // Rendered without marks for NDJSON (RenderedSummaries.rendered).
+        sink.write(bytes: RenderedSummaries.numbered(rendered, stream: stream))
         sink.endLine()
     }
 

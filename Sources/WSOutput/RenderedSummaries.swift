@@ -27,10 +27,11 @@ public enum RenderedSummaries {
     static func render(_ s: ConnectionSummary, _ d: Diagnosis, format: OutputFormat, options: RenderOptions, firstTime: Int64?) -> [UInt8] {
         if format != .text {
             var writer = JSONWriter(capacity: 4096)
-            ConnectionJSON(options: options).write(s, diagnosis: d, into: &writer)
+            // NDJSON writes a connection as it ends: no marks to resolve at the end.
+            ConnectionJSON(options: options).write(s, diagnosis: d, marks: format != .ndjson, into: &writer)
             return writer.bytes
         }
-        return Array(SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).render(s, diagnosis: d).utf8)
+        return SummaryText(options: options, firstTime: firstTime ?? s.start, color: options.color).renderBytes(s, diagnosis: d)
     }
 
     /// `rendered` with the placeholder replaced by `stream`.

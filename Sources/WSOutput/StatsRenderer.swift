@@ -32,7 +32,7 @@ public final class StatsRenderer: Renderer {
         sink.flush()
     }
 
-    static func number(_ v: Double, _ digits: Int, into w: inout JSONWriter) { w.number(formatFixed(v, digits)) }
+    static func number(_ v: Double, _ digits: Int, into w: inout JSONWriter) { w.fixed(v, digits) }
 
     static func percentiles(_ d: Distribution?, digits: Int, into w: inout JSONWriter) {
         w.beginObject()

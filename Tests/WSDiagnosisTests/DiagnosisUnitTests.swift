@@ -1,0 +1,128 @@
+import Testing
+@testable import WSDiagnosis
+import WSDecode
+import WSDissector
+@testable import WSTimeline
+
+/// The Diagnosis stage's pure parts on values built here (the real captures are in
+/// IntegrationTests/DiagnosisTests).
+@Suite struct DiagnosisUnitTests {
+    static func summary(stream: Int = 0, websocket: Bool = true) -> ConnectionSummary {
+        var s = ConnectionSummary(stream: stream, client: Endpoint(address: IPAddress(ipv4: 0x7f000001), port: UInt16(40000 + stream)),
+                                  server: Endpoint(address: IPAddress(ipv4: 0x7f000001), port: 8080), start: 1_000_000_000,
+                                  end: 5_000_000_000, firstPacket: 1, lastPacket: 20, midstream: false)
+        s.isWebSocket = websocket
+        return s
+    }
+
+    @Test func nearestRankPercentiles() {
+        let d = Distribution([5, 1, 3, 2, 4])!
+        #expect(d.count == 5 && d.min == 1 && d.median == 3 && d.p90 == 5 && d.p99 == 5 && d.max == 5)
+        let hundred = Distribution((1...100).map(Double.init))!
+        #expect(hundred.median == 50 && hundred.p90 == 90 && hundred.p99 == 99)
+        let sizes = Distribution(sizes: (1...100).map(UInt32.init))!
+        #expect(sizes.median == 50 && sizes.p90 == 90 && sizes.p99 == 99 && sizes.max == 100)
+        #expect(Distribution([]) == nil && Distribution(sizes: []) == nil)
+    }
+
+    @Test func fixedDecimals() {
+        #expect(formatFixed(3.14159, 2) == "3.14")
+        #expect(formatFixed(2.5, 1) == "2.5")
+        #expect(formatFixed(0.0004, 3) == "0.000")
+        #expect(formatFixed(-0.0004, 3) == "0.000")  // no "-0.000"
+        #expect(formatFixed(-1.25, 1) == "-1.3" || formatFixed(-1.25, 1) == "-1.2")
+        #expect(formatFixed(0.05, 3) == "0.050")
+        #expect(formatFixed(12, 0) == "12")
+        #expect(!formatFixed(1e30, 3).isEmpty)  // past Int64: no trap
+        #expect(formatFixed(.nan, 3) == "0")
+    }
+
+    @Test func closeCodesDecideCleanOrError() {
+        for (code, cause) in [(UInt16(1000), Cause.cleanClose), (1001, .cleanClose), (1012, .cleanClose), (1011, .errorClose),
+                              (1009, .errorClose), (4000, .errorClose)] {
+            var s = Self.summary()
+            var close = CloseSummary(initiator: .server, code: code, reason: nil, initiatorPacket: 10, initiatorTime: 2_000_000_000)
+            close.replyPacket = 11
+            s.close = close
+            let d = Diagnoser.diagnose(s)
+            #expect(d.cause == cause, "\(code)")
+            #expect(d.by == .server)
+            if cause == .errorClose { #expect(d.figure("close_code") == .count(Int(code))) }
+        }
+        // No code at all is clean too (RFC 6455 7.1.5: 1005 is only reported, never sent).
+        var s = Self.summary()
+        var close = CloseSummary(initiator: .client, code: nil, reason: nil, initiatorPacket: 10, initiatorTime: 2_000_000_000)
+        close.replyPacket = 11
+        s.close = close
+        #expect(Diagnoser.diagnose(s).cause == .cleanClose)
+    }
+
+    @Test func unansweredPingsBeforeTheEndAreAKeepaliveTimeout() {
+        var s = Self.summary()
+        s.facts.server.pingsSent = 3
+        s.facts.server.pendingPings = [(1, 12, 3_000_000_000), (2, 14, 3_500_000_000)]
+        s.facts.server.lastAnsweringPong = (2_500_000_000, 11)
+        s.facts.client.lastPayload = (2_400_000_000, 10)
+        s.close = CloseSummary(initiator: .server, code: 1011, reason: "keepalive ping timeout", initiatorPacket: 16,
+                               initiatorTime: 4_000_000_000)
+        var d = Diagnoser.diagnose(s)
+        #expect(d.cause == .keepaliveTimeout && d.by == .server)
+        #expect(d.figure("pings_unanswered") == .count(2))
+        #expect(d.evidence.map(\.packet) == d.evidence.map(\.packet).sorted())
+        // The client spoke after the first ping: not a dead peer, the 1011 is an error close.
+        s.facts.client.lastPayload = (3_200_000_000, 13)
+        d = Diagnoser.diagnose(s)
+        #expect(d.cause == .errorClose)
+    }
+
+    @Test func aFinAfterSilenceIsAnIdleTimeoutAndAQuickOneIsNot() {
+        var s = Self.summary()
+        s.facts.lastPayload = (1_500_000_000, 8)
+        s.facts.ending = (4_500_000_000, 19, .server, false, 3_000_000_000)
+        #expect(Diagnoser.diagnose(s).cause == .idleTimeout)
+        #expect(Diagnoser.diagnose(s).figure("idle_s") == .seconds(3.0))
+        s.facts.ending = (1_600_000_000, 9, .server, false, 100_000_000)
+        #expect(Diagnoser.diagnose(s).cause == .closedWithoutCloseFrame)
+        s.facts.ending = (1_600_000_000, 9, .client, true, 100_000_000)
+        s.teardown.rstFrom = .client
+        #expect(Diagnoser.diagnose(s).cause == .reset)
+        #expect(Diagnoser.diagnose(s).by == .client)
+    }
+
+    static func record(_ stream: Int, cause: Cause, end: Int64, idle: Int64?, side: Side = .server) -> EndingRecord {
+        var r = EndingRecord(summary(stream: stream), Diagnoser.diagnose(summary(stream: stream)))
+        r.cause = cause
+        r.by = Ender(side)
+        r.endTime = end
+        r.endSide = side
+        r.idleNs = idle
+        r.summary = "test"
+        return r
+    }
+
+    @Test func sameSilenceIsACommonIdleTimeout() {
+        let records = (0..<4).map { Self.record($0, cause: .idleTimeout, end: Int64($0) * 700_000_000, idle: 3_000_000_000 + Int64($0) * 1_000_000) }
+        let cross = PatternFinder.find(records)
+        #expect(cross.patterns.count == 1)
+        #expect(cross.patterns.first?.kind == .commonIdleTimeout)
+        #expect(cross.patterns.first?.streams == [0, 1, 2, 3])
+        #expect(cross.overrides.isEmpty)
+    }
+
+    @Test func manyEndsAtOnceWithDifferentSilencesAreAMassDisconnect() {
+        // Five connections ended by the server within 2 ms, after silences of 1.2 to 3.6 s: a
+        // crash, not a timeout. Their heads change to "closed without a close frame".
+        let records = (0..<5).map { Self.record($0, cause: .idleTimeout, end: 10_000_000_000 + Int64($0) * 500_000,
+                                                idle: 1_200_000_000 + Int64($0) * 600_000_000) }
+        let cross = PatternFinder.find(records)
+        #expect(cross.patterns.map(\.kind) == [.massDisconnect])
+        #expect(cross.patterns.first?.streams.count == 5)
+        #expect(cross.patterns.first?.graceful == false)
+        #expect(cross.overrides.count == 5)
+        #expect(cross.overrides.values.allSatisfy { $0.cause == .closedWithoutCloseFrame && $0.by == .server })
+        // Two are not a mass disconnect; clients leaving cleanly together are no alarm.
+        #expect(PatternFinder.find(Array(records.prefix(2))).patterns.filter { $0.kind == .massDisconnect }.isEmpty)
+        let clean = (0..<5).map { Self.record($0, cause: .cleanClose, end: 10_000_000_000, idle: nil, side: .client) }
+        #expect(PatternFinder.find(clean).patterns.isEmpty)
+    }
+}
