@@ -28,7 +28,8 @@ let package = Package(
         ]),
         .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"]),
-        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"]),
+        .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"]),
         // (a) capture-file bytes -> pcap records -> Analyzer -> text + JSON renderers.
         .executableTarget(name: "FuzzCapture", dependencies: ["WSDecode", "WSTimeline", "WSOutput"]),
         // (b) one TCP byte stream per direction -> WebSocketSession.

@@ -412,20 +412,17 @@ private struct Builder {
             figure("idle_s", .seconds(seconds(e.silenceNs)))
             return
         }
-        if e.reset {
-            var words = unansweredClose + "reset by \(sideName(e.side)) \(resetPhase)"
-            if let after = lastBefore(e.packet) { words += ", right after \(after.words) (packet \(after.packet))" }
-            set(.reset, e.side, words)
-            if let after = lastBefore(e.packet) { evidence(after.packet, after.words) }
-            evidence(e.packet, "RST from \(sideName(e.side))")
-            figure("idle_s", .seconds(seconds(e.silenceNs)))
-            return
+        // An RST, or a FIN with no close frame: who, and right after what.
+        let after = lastBefore(e.packet)
+        var words = unansweredClose + (e.reset ? "reset by \(sideName(e.side)) \(resetPhase)"
+                                               : s.close != nil ? "TCP closed by \(sideName(e.side)) with no close reply"
+                                               : "TCP closed by \(sideName(e.side)) without a WebSocket close frame")
+        if let after {
+            words += (e.reset ? ", right after " : ", \(spanText(e.silenceNs)) after ") + "\(after.words) (packet \(after.packet))"
+            evidence(after.packet, after.words)
         }
-        var words = unansweredClose + "TCP closed by \(sideName(e.side)) without a WebSocket close frame"
-        if let after = lastBefore(e.packet) { words += ", \(spanText(e.silenceNs)) after \(after.words) (packet \(after.packet))" }
-        set(.closedWithoutCloseFrame, e.side, words)
-        if let after = lastBefore(e.packet) { evidence(after.packet, after.words) }
-        evidence(e.packet, "FIN from \(sideName(e.side))")
+        set(e.reset ? .reset : .closedWithoutCloseFrame, e.side, words)
+        evidence(e.packet, "\(what) from \(sideName(e.side))")
         figure("idle_s", .seconds(seconds(e.silenceNs)))
     }
 

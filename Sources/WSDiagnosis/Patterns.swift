@@ -34,7 +34,9 @@ public struct EndingRecord: Sendable {
         stream = s.stream
         cause = d.cause
         by = d.by
-        summary = d.summary
+        // Kept only where the pass may rewrite it (an end without a close frame, perhaps a
+        // proxy's): a capture of many connections keeps a few bytes for each of the rest.
+        summary = s.close == nil && s.isWebSocket ? d.summary : ""
         isWebSocket = s.isWebSocket
         start = s.start
         let f = s.facts
@@ -271,20 +273,16 @@ public enum PatternFinder {
     static func proxyOverrides(_ byStream: [Int: EndingRecord], into out: inout CrossConnection) {
         for p in out.pairs {
             guard let front = byStream[p.front], let back = byStream[p.back] else { continue }
+            // Only when the proxy ended both legs itself, without a close frame: otherwise it
+            // relayed a peer's end, and the legs' `proxy` objects say which ended first.
+            guard p.proxyEndedBoth && !front.closeFrame && !back.closeFrame else { continue }
             for (leg, other, isFront) in [(front, back, true), (back, front, false)] {
                 let current = out.overrides[leg.stream] ?? Override(cause: leg.cause, by: leg.by, summary: leg.summary)
                 var o = current
-                let legName = isFront ? "client leg" : "backend leg"
-                let otherName = isFront ? "backend leg" : "client leg"
-                if p.proxyEndedBoth && !leg.closeFrame && !other.closeFrame {
-                    o.by = .intermediary
-                    o.summary = current.summary.replacingFirst(of: "from \(isFront ? "server" : "client")", with: "from the proxy")
-                        .replacingFirst(of: "by \(isFront ? "server" : "client")", with: "by the proxy")
-                    o.summary += "; the proxy ended both legs without a close frame (\(legName) of a pair with stream \(other.stream))"
-                } else {
-                    let first = p.endedFirst == leg.stream ? "this leg ended first" : "the \(otherName) (stream \(other.stream)) ended first"
-                    o.summary += "; \(legName) of a proxy pair with stream \(other.stream): \(first)"
-                }
+                o.by = .intermediary
+                o.summary = current.summary.replacingFirst(of: "from \(isFront ? "server" : "client")", with: "from the proxy")
+                    .replacingFirst(of: "by \(isFront ? "server" : "client")", with: "by the proxy")
+                o.summary += "; the proxy ended both legs without a close frame (\(isFront ? "client" : "backend") leg of a pair with stream \(other.stream))"
                 out.overrides[leg.stream] = o
             }
         }

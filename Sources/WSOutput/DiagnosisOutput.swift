@@ -149,19 +149,7 @@ enum DiagnosisJSON {
         w.beginObject()
         w.key("pattern")
         if let p = cross?.pattern(of: stream) {
-            w.beginObject()
-            w.field("kind", p.kind.rawValue)
-            w.field("connections", p.streams.count)
-            w.key("window_s")
-            w.fixed(p.windowSeconds, 3)
-            if let idle = p.idleSeconds {
-                w.key("idle_s")
-                w.fixed(idle, 3)
-            }
-            w.field("by", p.by?.rawValue)
-            w.field("graceful", p.graceful)
-            w.field("summary", p.summary)
-            w.endObject()
+            PatternsJSON.pattern(p, into: &w, streams: false)
         } else {
             w.null()
         }
@@ -175,10 +163,13 @@ enum DiagnosisJSON {
         return Array(bytes[11..<(bytes.count - 1)])
     }
 
-    static func proxy(_ pair: ProxyPair, stream: Int, into w: inout JSONWriter) {
+    /// A proxy pair: seen from one of its legs (`stream`), or on its own (nil).
+    static func proxy(_ pair: ProxyPair, stream: Int?, into w: inout JSONWriter) {
         w.beginObject()
-        w.field("leg", pair.front == stream ? "client" : "backend")
-        w.field("other_stream", pair.front == stream ? pair.back : pair.front)
+        if let stream {
+            w.field("leg", pair.front == stream ? "client" : "backend")
+            w.field("other_stream", pair.front == stream ? pair.back : pair.front)
+        }
         w.field("front_stream", pair.front)
         w.field("back_stream", pair.back)
         w.key("relay_ms")
@@ -342,26 +333,13 @@ enum PatternsJSON {
 
     static func writePairs(_ cross: CrossConnection, into w: inout JSONWriter) {
         w.beginArray()
-        for pair in cross.pairs {
-            w.beginObject()
-            w.field("front_stream", pair.front)
-            w.field("back_stream", pair.back)
-            w.key("relay_ms")
-            w.beginObject()
-            for (key, value) in [("client_to_server", pair.relayClientToServer), ("server_to_client", pair.relayServerToClient)] {
-                w.key(named: key)
-                if let value { w.fixed(value, 3) } else { w.null() }
-            }
-            w.endObject()
-            w.field("ended_first_stream", pair.endedFirst)
-            w.field("proxy_close_frame", pair.proxyCloseFrame)
-            w.field("proxy_ended_both", pair.proxyEndedBoth)
-            w.endObject()
-        }
+        for pair in cross.pairs { DiagnosisJSON.proxy(pair, stream: nil, into: &w) }
         w.endArray()
     }
 
-    static func pattern(_ p: Pattern, into w: inout JSONWriter, type: Bool = false) {
+    /// A pattern; `streams`: with the list of its streams (the document's and NDJSON's lists;
+    /// a connection's `diagnosis.pattern` leaves it out).
+    static func pattern(_ p: Pattern, into w: inout JSONWriter, type: Bool = false, streams: Bool = true) {
         w.beginObject()
         if type { w.field("type", "pattern") }
         w.field("kind", p.kind.rawValue)
@@ -375,7 +353,7 @@ enum PatternsJSON {
         w.field("by", p.by?.rawValue)
         w.field("graceful", p.graceful)
         w.field("summary", p.summary)
-        w.field("streams", ints: p.streams)
+        if streams { w.field("streams", ints: p.streams) }
         w.endObject()
     }
 
