@@ -247,6 +247,13 @@ public enum PatternFinder {
                 pair(front: a, back: found.leg, c2s: found.c2s, s2c: found.s2c, into: &out)
             }
         }
+        // By the client leg's stream, whatever order the fingerprints came in.
+        out.pairs.sort { $0.front < $1.front }
+        out.pairOf = [:]
+        for (i, p) in out.pairs.enumerated() {
+            out.pairOf[p.front] = i
+            out.pairOf[p.back] = i
+        }
     }
 
     static func pair(front: EndingRecord, back: EndingRecord, c2s: [Int64], s2c: [Int64], into out: inout CrossConnection) {

@@ -16,7 +16,11 @@ final class HTMLReportCharts {
         if messageTimes.count < Self.sampleLimit { messageTimes.append(time) }
     }
 
+    /// Connections seen (the Gantt shows the first `ganttLimit` to end).
+    private var connections = 0
+
     func add(_ s: ConnectionSummary, _ d: Diagnosis) {
+        connections += 1
         if bars.count < Self.ganttLimit { bars.append((s.stream, s.start, s.end, d.cause, d.summary)) }
         if let close = s.close { codes[close.code.map(String.init) ?? "none", default: 0] += 1 }
         for side in [s.facts.client, s.facts.server] {
@@ -48,6 +52,7 @@ final class HTMLReportCharts {
     func html(cross: CrossConnection, first: Int64?) -> String {
         guard !bars.isEmpty else { return "" }
         for i in bars.indices { if let o = cross.overrides[bars[i].stream] { bars[i].cause = o.cause; bars[i].summary = o.summary } }
+        bars.sort { $0.stream < $1.stream }
         let t0 = first ?? bars.map(\.start).min()!
         let t1 = max(bars.map(\.end).max()!, messageTimes.max() ?? t0, t0 + 1)
         var out = "<section id=\"charts\"><h2>Charts</h2>\n"
@@ -66,7 +71,8 @@ final class HTMLReportCharts {
         var out = "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - 10)\" y2=\"\(y)\" stroke=\"#888\"/>"
         for k in 0...4 {
             let xv = left + (width - left - 10) * Double(k) / 4
-            out += "<text x=\"\(formatFixed(xv, 1))\" y=\"\(y + 14)\" font-size=\"11\" text-anchor=\"middle\">\(formatFixed(span * Double(k) / 4, 2)) s</text>"
+            let anchor = k == 0 ? "start" : (k == 4 ? "end" : "middle")
+            out += "<text x=\"\(formatFixed(xv, 1))\" y=\"\(y + 14)\" font-size=\"11\" text-anchor=\"\(anchor)\">\(formatFixed(span * Double(k) / 4, 2)) s</text>"
         }
         return out
     }
@@ -83,7 +89,11 @@ final class HTMLReportCharts {
             out += "<rect class=\"bar cause-\(b.cause.rawValue)\" data-stream=\"\(b.stream)\" data-cause=\"\(b.cause.rawValue)\" x=\"\(formatFixed(xa, 1))\" y=\"\(formatFixed(y, 1))\" width=\"\(formatFixed(xb - xa, 1))\" height=\"\(row - 4)\" fill=\"\(Self.color(b.cause))\"><title>stream \(b.stream): \(htmlEscaped(b.cause.rawValue)): \(htmlEscaped(b.summary))</title></rect>"
         }
         out += axis(t0, t1, y: Double(bars.count) * row + 8)
-        out += "</svg>\n<p class=\"legend\">"
+        out += "</svg>\n"
+        if connections > bars.count {
+            out += "<p class=\"muted\">The first \(bars.count) of \(connections) connections to end.</p>\n"
+        }
+        out += "<p class=\"legend\">"
         let present = Cause.allCases.filter { c in bars.contains { $0.cause == c } }
         out += present.map { "<span><svg width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\" fill=\"\(Self.color($0))\"/></svg> \($0.rawValue)</span>" }.joined(separator: " ")
         return out + "</p>\n"
@@ -134,7 +144,7 @@ final class HTMLReportCharts {
         var out = "<h3>Close codes</h3>\n<svg class=\"chart codes\" role=\"img\" aria-label=\"close codes\" width=\"\(Int(width))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(width)) \(Int(h))\">"
         for (i, (code, n)) in list.enumerated() {
             let y = Double(i) * row + 4
-            let w = (width - left - 80) * Double(n) / Double(peak)
+            let w = (width - left - 220) * Double(n) / Double(peak)
             let name = UInt16(code).map { closeCodeName($0) } ?? "no code"
             out += "<text x=\"\(left - 6)\" y=\"\(formatFixed(y + 12, 1))\" font-size=\"11\" text-anchor=\"end\">\(code)</text>"
             out += "<rect class=\"code\" data-code=\"\(code)\" data-count=\"\(n)\" x=\"\(left)\" y=\"\(formatFixed(y, 1))\" width=\"\(formatFixed(max(w, 2), 1))\" height=\"\(row - 6)\" fill=\"\(code == "1000" || code == "1001" || code == "1012" || code == "none" ? "#2e7d32" : "#c62828")\"><title>\(code) \(htmlEscaped(name)): \(n)</title></rect>"

@@ -82,7 +82,10 @@ public final class HTMLReportRenderer: Renderer {
         let cross = splicer.resolve()
         sink.write(charts.html(cross: cross, first: firstTime))
         if !cross.patterns.isEmpty || !cross.pairs.isEmpty {
-            sink.write("<section id=\"across\"><h2>Across connections</h2>\n<pre>" + htmlEscaped(DiagnosisText.captureWide(cross)) + "</pre></section>\n")
+            // One paragraph a finding (htmlEscaped turns line ends into U+FFFD).
+            let lines = DiagnosisText.captureWide(cross).split(separator: "\n").dropFirst()
+                .map { "<p class=\"pattern\">" + htmlEscaped($0.trimmingLeadingSpaces) + "</p>\n" }
+            sink.write("<section id=\"across\"><h2>Across connections</h2>\n" + lines.joined() + "</section>\n")
         }
         let expand = sections.count <= Self.openLimit
         for s in sections {
@@ -104,4 +107,8 @@ public final class HTMLReportRenderer: Renderer {
     private func lastComponent(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }
+}
+
+extension Substring {
+    var trimmingLeadingSpaces: String { String(drop { $0 == " " }) }
 }
