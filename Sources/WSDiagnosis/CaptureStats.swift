@@ -127,7 +127,7 @@ public final class CaptureStatsBuilder {
         var out = (0..<count).map { TimeBucket(start: Double($0) * width, opened: 0, ended: 0, open: 0) }
         let index = { (t: Int64) in min(count - 1, Int(Double(t - first) / 1e9 / width)) }
         for s in spans {
-            let a = index(s.start), b = index(s.end)
+            let a = index(s.start), b = max(a, index(s.end))
             out[a].opened += 1
             out[b].ended += 1
             for k in a...b { out[k].open += 1 }
