@@ -90,8 +90,10 @@ public final class CaptureStatsBuilder {
 
     public func finish() -> CaptureStats {
         let cross = PatternFinder.find(records)
+        // Streams to records once (a mass disconnect may change thousands of heads).
+        let index = Dictionary(records.indices.map { (records[$0].stream, $0) }, uniquingKeysWith: { a, _ in a })
         for (stream, o) in cross.overrides {
-            if let i = records.firstIndex(where: { $0.stream == stream }), records[i].cause != o.cause {
+            if let i = index[stream], records[i].cause != o.cause {
                 causes[records[i].cause, default: 0] -= 1
                 if causes[records[i].cause] == 0 { causes[records[i].cause] = nil }
                 causes[o.cause, default: 0] += 1

@@ -32,18 +32,6 @@ public final class StatsRenderer: Renderer {
         sink.flush()
     }
 
-    static func number(_ v: Double, _ digits: Int, into w: inout JSONWriter) { w.fixed(v, digits) }
-
-    static func percentiles(_ d: Distribution?, digits: Int, into w: inout JSONWriter) {
-        w.beginObject()
-        w.field("count", d?.count ?? 0)
-        for (key, value) in [("p50", d?.median), ("p90", d?.p90), ("p99", d?.p99), ("max", d?.max)] {
-            w.key(named: key)
-            if let value { number(value, digits, into: &w) } else { w.null() }
-        }
-        w.endObject()
-    }
-
     static func write(_ s: CaptureStats, file: String, counters: CaptureCounters, warnings: [String], into w: inout JSONWriter) {
         w.beginObject()
         w.field("type", "stats")
@@ -67,12 +55,12 @@ public final class StatsRenderer: Renderer {
         }
         w.endObject()
         w.key("duration_s")
-        percentiles(s.duration, digits: 3, into: &w)
+        DiagnosisJSON.percentiles(s.duration, into: &w, digits: 3)
         w.field("messages", s.messages)
         w.key("message_bytes")
-        percentiles(s.messageBytes, digits: 0, into: &w)
+        DiagnosisJSON.percentiles(s.messageBytes, into: &w, digits: 0)
         w.key("ping_rtt_ms")
-        percentiles(s.pingRTT, digits: 3, into: &w)
+        DiagnosisJSON.percentiles(s.pingRTT, into: &w, digits: 3)
         w.key("patterns")
         PatternsJSON.write(CrossConnection(patterns: s.patterns), into: &w)
         w.key("proxy_pairs")
@@ -87,7 +75,7 @@ public final class StatsRenderer: Renderer {
             w.field("messages", b.messages)
             w.field("bytes", b.bytes)
             w.key("duration_s")
-            number(b.durationSeconds, 3, into: &w)
+            w.fixed(b.durationSeconds, 3)
             w.field("cause", b.cause.rawValue)
             w.endObject()
         }
@@ -95,15 +83,15 @@ public final class StatsRenderer: Renderer {
         w.key("over_time")
         w.beginObject()
         w.key("bucket_s")
-        number(s.bucketSeconds, 3, into: &w)
+        w.fixed(s.bucketSeconds, 3)
         w.key("span_s")
-        number(s.spanSeconds, 3, into: &w)
+        w.fixed(s.spanSeconds, 3)
         w.key("buckets")
         w.beginArray()
         for b in s.overTime {
             w.beginObject()
             w.key("start_s")
-            number(b.start, 3, into: &w)
+            w.fixed(b.start, 3)
             w.field("opened", b.opened)
             w.field("ended", b.ended)
             w.field("open", b.open)
@@ -121,19 +109,19 @@ public final class StatsRenderer: Renderer {
         out += "Connections by cause\n"
         let width = max(10, s.byCause.map { $0.cause.rawValue.count }.max() ?? 10)
         for (cause, n) in s.byCause {
-            out += "  " + cause.rawValue + String(repeating: " ", count: width - cause.rawValue.count) + "  " + pad(String(n), 6) + "  " + cause.words + "\n"
+            out += "  " + pad(cause.rawValue, width) + "  " + pad(String(n), 6, right: true) + "  " + cause.words + "\n"
         }
         if s.byCause.isEmpty { out += "  (none)\n" }
         out += "\nClose codes (first close frame of each connection)\n"
         for (code, n) in s.closeCodes {
             let name = UInt16(code).map(closeCodeName) ?? "no status code"
-            out += "  " + pad(code, 5, left: true) + "  " + pad(String(n), 6) + "  " + name + "\n"
+            out += "  " + pad(code, 5) + "  " + pad(String(n), 6, right: true) + "  " + name + "\n"
         }
         if s.closeCodes.isEmpty { out += "  (no close frames)\n" }
-        out += "\n" + pad("", 24, left: true) + pad("count", 8) + pad("p50", 12) + pad("p90", 12) + pad("p99", 12) + pad("max", 12) + "\n"
+        out += "\n" + pad("", 24) + pad("count", 8, right: true) + pad("p50", 12, right: true) + pad("p90", 12, right: true) + pad("p99", 12, right: true) + pad("max", 12, right: true) + "\n"
         func row(_ label: String, _ d: Distribution?, _ digits: Int) {
-            out += "  " + pad(label, 22, left: true) + pad(String(d?.count ?? 0), 8)
-            for v in [d?.median, d?.p90, d?.p99, d?.max] { out += pad(v.map { formatFixed($0, digits) } ?? "-", 12) }
+            out += "  " + pad(label, 22) + pad(String(d?.count ?? 0), 8, right: true)
+            for v in [d?.median, d?.p90, d?.p99, d?.max] { out += pad(v.map { formatFixed($0, digits) } ?? "-", 12, right: true) }
             out += "\n"
         }
         row("duration (s)", s.duration, 3)
@@ -152,24 +140,16 @@ public final class StatsRenderer: Renderer {
         if !s.busiest.isEmpty {
             out += "\nBusiest connections (by bytes)\n"
             for b in s.busiest {
-                out += "  stream " + pad(String(b.stream), 5, left: true) + "  \(b.client.text) ⇄ \(b.server.text)  \(b.messages) msg, \(b.bytes) B, \(formatFixed(b.durationSeconds, 3)) s, \(b.cause.rawValue)\n"
+                out += "  stream " + pad(String(b.stream), 5) + "  \(b.client.text) ⇄ \(b.server.text)  \(b.messages) msg, \(b.bytes) B, \(formatFixed(b.durationSeconds, 3)) s, \(b.cause.rawValue)\n"
             }
         }
         if !s.overTime.isEmpty {
             out += "\nConnections over time (intervals of \(formatFixed(s.bucketSeconds, 1)) s)\n"
-            out += "  " + pad("from (s)", 10, left: true) + pad("opened", 8) + pad("ended", 8) + pad("open", 8) + "\n"
+            out += "  " + pad("from (s)", 10) + pad("opened", 8, right: true) + pad("ended", 8, right: true) + pad("open", 8, right: true) + "\n"
             for b in s.overTime {
-                out += "  " + pad(formatFixed(b.start, 1), 10, left: true) + pad(String(b.opened), 8) + pad(String(b.ended), 8) + pad(String(b.open), 8) + "\n"
+                out += "  " + pad(formatFixed(b.start, 1), 10) + pad(String(b.opened), 8, right: true) + pad(String(b.ended), 8, right: true) + pad(String(b.open), 8, right: true) + "\n"
             }
         }
         return out
-    }
-
-    /// `s` padded to `width` columns, on the right (numbers) or the left.
-    static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
-        let n = s.count
-        guard n < width else { return s }
-        let spaces = String(repeating: " ", count: width - n)
-        return left ? s + spaces : spaces + s
     }
 }
