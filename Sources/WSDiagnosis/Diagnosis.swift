@@ -106,7 +106,6 @@ public enum Diagnoser {
     }
 }
 
-public func sideName(_ side: Side) -> String { side == .client ? "client" : "server" }
 
 public func spanText(_ ns: Int64) -> String {
     let s = Double(ns) / 1e9
@@ -164,7 +163,7 @@ private struct Builder {
     /// The FIN or RST that ended the TCP connection, in words.
     var endingWords: String? {
         guard let e = f.ending else { return nil }
-        return (e.reset ? "RST" : "FIN") + " from " + sideName(e.side)
+        return (e.reset ? "RST" : "FIN") + " from " + e.side.name
     }
 
     mutating func run() {
@@ -184,7 +183,7 @@ private struct Builder {
         guard let tls = s.tls, tls.handshakeDonePacket == nil, !s.isWebSocket,
               let fatal = tls.alerts.first(where: { $0.isFatal }) else { return false }
         let side: Side = fatal.fromClient ? .client : .server
-        set(.tlsAlert, side, "TLS handshake failed: fatal alert \(fatal.name) from \(sideName(side))")
+        set(.tlsAlert, side, "TLS handshake failed: fatal alert \(fatal.name) from \(side.name)")
         evidence(fatal.packet, "fatal alert \(fatal.name)")
         figure("alert", .text(fatal.name))
         return true
@@ -193,7 +192,7 @@ private struct Builder {
     mutating func tlsAlertAfterHandshake() -> Bool {
         guard let tls = s.tls, let fatal = tls.alerts.first(where: { $0.isFatal }) else { return false }
         let side: Side = fatal.fromClient ? .client : .server
-        set(.tlsAlert, side, "fatal TLS alert \(fatal.name) from \(sideName(side)) ended the connection")
+        set(.tlsAlert, side, "fatal TLS alert \(fatal.name) from \(side.name) ended the connection")
         evidence(fatal.packet, "fatal alert \(fatal.name)")
         figure("alert", .text(fatal.name))
         return true
@@ -249,7 +248,7 @@ private struct Builder {
         if let close = s.close { ender = close.initiator } else { ender = f.ending?.side }
         guard let side = ender else { return false }
         let me = f.side(side)
-        let peer = f.side(side == .client ? .server : .client)
+        let peer = f.side(side.peer)
         guard let first = me.pendingPings.first else { return false }
         // The peer said nothing (no new payload) after the first unanswered ping.
         if let last = peer.lastPayload, last.time > first.time { return false }
@@ -262,7 +261,7 @@ private struct Builder {
             endWords = "then ended TCP (\(endingWords ?? "no FIN or RST"))"
         }
         let pong = me.lastAnsweringPong.map { "last pong at packet \($0.packet)" } ?? "no pong ever"
-        set(.keepaliveTimeout, side, "keepalive timeout: \(unanswered) ping\(unanswered == 1 ? "" : "s") from \(sideName(side)) unanswered (\(pong)), \(endWords)")
+        set(.keepaliveTimeout, side, "keepalive timeout: \(unanswered) ping\(unanswered == 1 ? "" : "s") from \(side.name) unanswered (\(pong)), \(endWords)")
         evidence(first.packet, "first unanswered ping")
         if let last = me.pendingPings.last, last.packet != first.packet { evidence(last.packet, "last unanswered ping") }
         if let p = me.lastAnsweringPong { evidence(p.packet, "last pong") }
@@ -284,22 +283,22 @@ private struct Builder {
         let codeText = close.code.map { "\($0) (\(closeCodeName($0)))" } ?? "no status code"
         let replied = close.replyPacket != nil
         if !Self.isCleanCode(close.code), let code = close.code {
-            var summary = "closed by \(sideName(side)) with \(codeText)"
+            var summary = "closed by \(side.name) with \(codeText)"
             if let reason = close.reason, !reason.isEmpty { summary += " \"\(reason)\"" }
             if !replied { summary += ", not answered" }
             set(.errorClose, side, summary)
             figure("close_code", .count(Int(code)))
             offending(close, code: code)
-            evidence(close.initiatorPacket, "close \(code) from \(sideName(side))")
+            evidence(close.initiatorPacket, "close \(code) from \(side.name)")
             evidence(close.replyPacket, "close reply")
             return true
         }
         if replied {
-            var summary = "closed cleanly by \(sideName(side)), \(codeText)"
-            if let rst = s.teardown.rstFrom { summary += "; then RST from \(sideName(rst))" }
+            var summary = "closed cleanly by \(side.name), \(codeText)"
+            if let rst = s.teardown.rstFrom { summary += "; then RST from \(rst.name)" }
             set(.cleanClose, side, summary)
             if let code = close.code { figure("close_code", .count(Int(code))) }
-            evidence(close.initiatorPacket, "close from \(sideName(side))")
+            evidence(close.initiatorPacket, "close from \(side.name)")
             evidence(close.replyPacket, "close reply")
             return true
         }
@@ -309,69 +308,69 @@ private struct Builder {
 
     /// The frame that provoked an error close: the peer's last message or rule-breaking frame.
     mutating func offending(_ close: CloseSummary, code: UInt16) {
-        let peerSide: Side = close.initiator == .client ? .server : .client
+        let peerSide = close.initiator.peer
         let peer = f.side(peerSide)
         let before = { (p: Int) in p <= close.initiatorPacket }
         switch code {
         case 1002, 1007:
             if let v = peer.lastViolation, before(v.packet) {
-                result.summary += "; provoked by \(sideName(peerSide))'s frame at packet \(v.packet) (\(v.code.rawValue))"
+                result.summary += "; provoked by \(peerSide.name)'s frame at packet \(v.packet) (\(v.code.rawValue))"
                 figure("offending_packet", .count(v.packet))
-                evidence(v.packet, "\(v.code.rawValue) from \(sideName(peerSide))")
+                evidence(v.packet, "\(v.code.rawValue) from \(peerSide.name)")
                 return
             }
             if code == 1007, let m = peer.lastMessage, m.opcode == 1, before(m.packet) {
-                result.summary += "; after \(sideName(peerSide))'s text message at packet \(m.packet)"
+                result.summary += "; after \(peerSide.name)'s text message at packet \(m.packet)"
                 figure("offending_packet", .count(m.packet))
-                evidence(m.packet, "text message from \(sideName(peerSide))")
+                evidence(m.packet, "text message from \(peerSide.name)")
             }
         case 1009:
             if let m = peer.lastMessage {
                 let larger = m.size > peer.largestBeforeLast
-                result.summary += "; provoked by \(sideName(peerSide))'s \(m.size)-byte message at packet \(m.packet)"
+                result.summary += "; provoked by \(peerSide.name)'s \(m.size)-byte message at packet \(m.packet)"
                     + (larger && peer.messages > 1 ? ", larger than any before it (\(peer.largestBeforeLast) bytes)" : "")
                 figure("offending_packet", .count(m.packet))
                 figure("offending_size", .count(Int(clamping: m.size)))
-                evidence(m.packet, "\(m.size)-byte message from \(sideName(peerSide))")
+                evidence(m.packet, "\(m.size)-byte message from \(peerSide.name)")
             } else if let fr = peer.lastFrame, fr.opcode <= 2 {
-                result.summary += "; after \(sideName(peerSide))'s unfinished message"
+                result.summary += "; after \(peerSide.name)'s unfinished message"
                 figure("offending_packet", .count(fr.packet))
-                evidence(fr.packet, "frame from \(sideName(peerSide))")
+                evidence(fr.packet, "frame from \(peerSide.name)")
             }
         default:
             if let m = peer.lastMessage, before(m.packet) {
-                result.summary += "; right after \(sideName(peerSide))'s message at packet \(m.packet)"
+                result.summary += "; right after \(peerSide.name)'s message at packet \(m.packet)"
                 figure("offending_packet", .count(m.packet))
-                evidence(m.packet, "last message from \(sideName(peerSide))")
+                evidence(m.packet, "last message from \(peerSide.name)")
             }
         }
     }
 
     mutating func noCloseFrame() {
         let unansweredClose = s.close.map { c -> String in
-            "close \(c.code.map(String.init) ?? "without a code") from \(sideName(c.initiator)) not answered; "
+            "close \(c.code.map(String.init) ?? "without a code") from \(c.initiator.name) not answered; "
         } ?? ""
-        if let close = s.close { evidence(close.initiatorPacket, "unanswered close from \(sideName(close.initiator))") }
+        if let close = s.close { evidence(close.initiatorPacket, "unanswered close from \(close.initiator.name)") }
         // A side that kept sending without an ACK until the end: its peer is gone.
         for side in [Side.client, .server] {
             let me = f.side(side)
             guard me.unackedRetransmissions >= DiagnosisRules.unreachableRetransmissions,
                   let first = me.unackedFirst, let last = me.unackedLast else { continue }
-            let peer: Side = side == .client ? .server : .client
+            let peer = side.peer
             let peerFacts = f.side(peer)
             // Nothing came back from the peer after the retransmissions began.
             if let p = peerFacts.lastPacket, p.time > first.time { continue }
-            var words = "peer unreachable: \(me.unackedRetransmissions) retransmissions from \(sideName(side)) over \(spanText(last.time - first.time)) with no ACK"
-            let ack = peerFacts.lastPacket.map { "last packet from \(sideName(peer)) at packet \($0.packet)" }
+            var words = "peer unreachable: \(me.unackedRetransmissions) retransmissions from \(side.name) over \(spanText(last.time - first.time)) with no ACK"
+            let ack = peerFacts.lastPacket.map { "last packet from \(peer.name) at packet \($0.packet)" }
             if let ack { words += " (\(ack))" }
             if let backoff = backoffWords(me.unackedTimes) { words += ", backoff \(backoff)" }
             if let e = f.ending, e.packet >= first.packet {
-                words += "; then \(e.reset ? "RST" : "FIN") from \(sideName(e.side))"
+                words += "; then \(e.reset ? "RST" : "FIN") from \(e.side.name)"
             } else {
                 words += "; capture ended"
             }
             set(.peerUnreachable, side, unansweredClose + words)
-            evidence(peerFacts.lastPacket?.packet, "last packet from \(sideName(peer))")
+            evidence(peerFacts.lastPacket?.packet, "last packet from \(peer.name)")
             evidence(first.packet, "first retransmission")
             evidence(last.packet, "last retransmission")
             if let e = f.ending, e.packet >= first.packet { evidence(e.packet, e.reset ? "RST" : "FIN") }
@@ -383,15 +382,15 @@ private struct Builder {
         for side in [Side.client, .server] {
             let me = f.side(side)
             guard me.zeroWindowNs >= DiagnosisRules.stalledNs, let first = me.firstZeroWindowPacket else { continue }
-            var words = "receiver stalled: \(sideName(side)) advertised a zero window for \(spanText(me.zeroWindowNs))"
+            var words = "receiver stalled: \(side.name) advertised a zero window for \(spanText(me.zeroWindowNs))"
                 + (me.zeroWindowOpenAtEnd ? " (still shut at the end)" : "")
             let ender = f.ending?.side
-            if let e = f.ending { words += "; then \(e.reset ? "RST" : "FIN") from \(sideName(e.side))" } else { words += "; capture ended" }
+            if let e = f.ending { words += "; then \(e.reset ? "RST" : "FIN") from \(e.side.name)" } else { words += "; capture ended" }
             set(.receiverStalled, ender, unansweredClose + words)
-            evidence(first, "first zero window from \(sideName(side))")
+            evidence(first, "first zero window from \(side.name)")
             if let e = f.ending { evidence(e.packet, e.reset ? "RST" : "FIN") }
             figure("zero_window_s", .seconds(seconds(me.zeroWindowNs)))
-            figure("stalled_side", .text(sideName(side)))
+            figure("stalled_side", .text(side.name))
             return
         }
         guard let e = f.ending else {
@@ -406,7 +405,7 @@ private struct Builder {
         }
         let what = e.reset ? "RST" : "FIN"
         if s.close == nil && e.silenceNs >= DiagnosisRules.idleNs {
-            set(.idleTimeout, e.side, "idle timeout: \(what) from \(sideName(e.side)) after \(spanText(e.silenceNs)) without traffic, no close frame")
+            set(.idleTimeout, e.side, "idle timeout: \(what) from \(e.side.name) after \(spanText(e.silenceNs)) without traffic, no close frame")
             evidence(f.lastPayload?.packet, "last payload")
             evidence(e.packet, what)
             figure("idle_s", .seconds(seconds(e.silenceNs)))
@@ -414,15 +413,15 @@ private struct Builder {
         }
         // An RST, or a FIN with no close frame: who, and right after what.
         let after = lastBefore(e.packet)
-        var words = unansweredClose + (e.reset ? "reset by \(sideName(e.side)) \(resetPhase)"
-                                               : s.close != nil ? "TCP closed by \(sideName(e.side)) with no close reply"
-                                               : "TCP closed by \(sideName(e.side)) without a WebSocket close frame")
+        var words = unansweredClose + (e.reset ? "reset by \(e.side.name) \(resetPhase)"
+                                               : s.close != nil ? "TCP closed by \(e.side.name) with no close reply"
+                                               : "TCP closed by \(e.side.name) without a WebSocket close frame")
         if let after {
             words += (e.reset ? ", right after " : ", \(spanText(e.silenceNs)) after ") + "\(after.words) (packet \(after.packet))"
             evidence(after.packet, after.words)
         }
         set(e.reset ? .reset : .closedWithoutCloseFrame, e.side, words)
-        evidence(e.packet, "\(what) from \(sideName(e.side))")
+        evidence(e.packet, "\(what) from \(e.side.name)")
         figure("idle_s", .seconds(seconds(e.silenceNs)))
     }
 
@@ -447,10 +446,10 @@ private struct Builder {
                 case 10: kind = "pong"
                 default: kind = "message"
                 }
-                best = (fr.packet, "\(sideName(side))'s \(kind)")
+                best = (fr.packet, "\(side.name)'s \(kind)")
             }
             if let p = me.lastPayload, p.packet <= packet, best == nil || p.packet > best!.packet {
-                best = (p.packet, "data from \(sideName(side))")
+                best = (p.packet, "data from \(side.name)")
             }
         }
         return best

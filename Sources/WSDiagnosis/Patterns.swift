@@ -133,7 +133,7 @@ public enum PatternFinder {
             for stream in p.streams {
                 guard let r = byStream[stream], r.cause == .idleTimeout else { continue }
                 let what = r.reset ? "reset" : "TCP closed"
-                let who = r.endSide.map(sideName) ?? "?"
+                let who = r.endSide.map(\.name) ?? "?"
                 out.overrides[stream] = Override(
                     cause: r.reset ? .reset : .closedWithoutCloseFrame, by: r.endSide.map(Ender.init),
                     summary: "\(what) by \(who) without a WebSocket close frame, with \(p.streams.count - 1) other connection\(p.streams.count == 2 ? "" : "s") within \(spanText(Int64(p.windowSeconds * 1e9))) (silences differ: not an idle timeout)")

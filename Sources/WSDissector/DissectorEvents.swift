@@ -9,6 +9,9 @@ public enum Side: UInt8, Sendable, Hashable {
 
     /// The other peer.
     public var peer: Side { self == .client ? .server : .client }
+
+    /// "client" or "server", as the summaries and JSON spell it.
+    public var name: String { self == .client ? "client" : "server" }
 }
 
 /// Caps on what one connection may make the dissector hold. Every cap has a reported consequence.

@@ -106,7 +106,7 @@ public struct ConnectionFacts: Sendable {
         let payload = report.payloadLength > 0 && !retransmission && !a.contains(.keepAlive)
             && !a.contains(.zeroWindowProbe) && !a.contains(.late)
         let isSynOrFin = report.handshake != nil || !report.teardown.isEmpty
-        let peer: Side = side == .client ? .server : .client
+        let peer = side.peer
         var peerTimed: UInt32?
         var peerTimedAt: Int64 = 0
         if report.ackedOffset != nil {
@@ -167,7 +167,7 @@ public struct ConnectionFacts: Sendable {
 
     /// A WebSocket frame from `f.side`, reported on `packet`.
     mutating func frame(_ f: FrameInfo, packet: Int, time: Int64) {
-        let peer: Side = f.side == .client ? .server : .client
+        let peer = f.side.peer
         switch f.opcode {
         case 9:
             let hash = Self.hash(f.payload)
