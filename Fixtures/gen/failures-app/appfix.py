@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "peers"))
 
 import wsfix  # noqa: E402
 from wsfix import FixtureLog, ConnLog, client_socket, hook_websockets  # noqa: E402,F401
+import peerfix  # noqa: E402
 from peerfix import frames_from_lines, wait_port  # noqa: E402,F401
 
 # SIGTERM (e.g. from timeout(1)) raises KeyboardInterrupt like SIGINT, so that the finally
@@ -49,8 +50,8 @@ def check_port(p):
     return p
 
 
-class AppCapture(wsfix.Capture):
-    """wsfix.Capture into Fixtures/failures/, with -B 32768 and a drop check."""
+class AppCapture(peerfix.PeerCapture):
+    """peerfix.PeerCapture (-B 32768, a drop check) into Fixtures/failures/."""
 
     def __init__(self, name, ports, iface="lo"):
         for p in ports:
@@ -60,37 +61,11 @@ class AppCapture(wsfix.Capture):
         self.path = os.path.join(OUT_DIR, name + ".pcap")
         self.name = name
 
-    def start(self):
-        if os.path.exists(self.path):
-            os.unlink(self.path)
-        flt = "tcp and (" + " or ".join("port %d" % p for p in self.ports) + ")"
-        self.proc = subprocess.Popen(
-            ["tcpdump", "-i", self.iface, "-U", "--immediate-mode", "-B", "32768", "-s", "0", "-Z", "root",
-             "-w", self.path, flt],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 5
-        buf = b""
-        os.set_blocking(self.proc.stderr.fileno(), False)
-        while time.time() < deadline and b"listening on" not in buf:
-            try:
-                buf += self.proc.stderr.read() or b""
-            except BlockingIOError:
-                pass
-            time.sleep(0.05)
-        time.sleep(0.5)
-        return self
-
     def kill(self):
         """On failure: stop tcpdump without waiting for teardowns."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-    def stop(self, *a, **kw):
-        super().stop(*a, **kw)
-        m = re.search(r"(\d+) packets dropped by kernel", self.stats)
-        if m is None or int(m.group(1)) != 0:
-            raise RuntimeError("%s: tcpdump dropped packets: %s" % (self.name, self.stats))
 
     async def __aexit__(self, exc_type, *exc):
         import asyncio

@@ -175,15 +175,7 @@ class NetCapture(wsfix.Capture):
             pre + ["tcpdump", "-i", self.iface, "-U", "--immediate-mode", "-B", "4096", "-s", "0", "-Z", "root",
                    "-w", self.path, self.filter],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 5
-        buf = b""
-        os.set_blocking(self.proc.stderr.fileno(), False)
-        while time.time() < deadline and b"listening on" not in buf:
-            try:
-                buf += self.proc.stderr.read() or b""
-            except BlockingIOError:
-                pass
-            time.sleep(0.05)
+        buf = wsfix.wait_listening(self.proc)
         if b"listening on" not in buf:
             self.proc.kill()
             raise RuntimeError("tcpdump did not start: %r" % buf)

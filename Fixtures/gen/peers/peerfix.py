@@ -63,15 +63,7 @@ class PeerCapture(wsfix.Capture):
             ["tcpdump", "-i", self.iface, "-U", "--immediate-mode", "-B", "32768", "-s", "0", "-Z", "root",
              "-w", self.path, flt],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.time() + 5
-        buf = b""
-        os.set_blocking(self.proc.stderr.fileno(), False)
-        while time.time() < deadline and b"listening on" not in buf:
-            try:
-                buf += self.proc.stderr.read() or b""
-            except BlockingIOError:
-                pass
-            time.sleep(0.05)
+        wsfix.wait_listening(self.proc)
         time.sleep(0.5)
         return self
 

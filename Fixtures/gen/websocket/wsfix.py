@@ -29,6 +29,21 @@ OPNAMES = {0x0: "continuation", 0x1: "text", 0x2: "binary", 0x8: "close", 0x9: "
 
 
 # --------------------------------------------------------------------------- capture
+def wait_listening(proc, seconds=5):
+    """Waits (at most `seconds`) for tcpdump `proc` to say "listening on" on stderr; returns
+    what it printed (the callers' own checks decide what a silent tcpdump means)."""
+    deadline = time.time() + seconds
+    buf = b""
+    os.set_blocking(proc.stderr.fileno(), False)
+    while time.time() < deadline and b"listening on" not in buf:
+        try:
+            buf += proc.stderr.read() or b""
+        except BlockingIOError:
+            pass
+        time.sleep(0.05)
+    return buf
+
+
 class Capture:
     """tcpdump -i lo -U --immediate-mode -w F 'tcp and (port a or port b)'."""
 
@@ -46,19 +61,7 @@ class Capture:
         self.proc = subprocess.Popen(
             ["tcpdump", "-i", self.iface, "-U", "--immediate-mode", "-s", "0", "-Z", "root", "-w", self.path, flt],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        # wait for tcpdump to be listening
-        deadline = time.time() + 5
-        buf = b""
-        os.set_blocking(self.proc.stderr.fileno(), False)
-        while time.time() < deadline:
-            try:
-                chunk = self.proc.stderr.read() or b""
-            except BlockingIOError:
-                chunk = b""
-            buf += chunk
-            if b"listening on" in buf:
-                break
-            time.sleep(0.05)
+        wait_listening(self.proc)
         time.sleep(0.5)
         return self
 
