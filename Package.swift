@@ -39,17 +39,22 @@ let package = Package(
         // websocket: HTTP Upgrade, frames, messages, permessage-deflate, violations.
         .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: hotPath),
+        // app: the application protocols inside WebSocket messages (Socket.IO, MQTT, STOMP,
+        // GraphQL over WebSocket, JSON-RPC, JSON) and their request/response pairing.
+        .target(name: "WSApp", swiftSettings: hotPath),
         // timeline: joins the layers into ordered events and per-connection summaries.
-        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"], swiftSettings: hotPath),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "WSApp", "CPrefetch"], swiftSettings: hotPath),
+        // filter: display filters (-Y), compiled once and applied to rows.
+        .target(name: "WSFilter", dependencies: ["WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
         // diagnosis: why each connection ended, its health figures, capture-wide patterns and stats.
         .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
         // output: text, JSON and NDJSON renderers.
-        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly", "WSApp", "WSFilter"], swiftSettings: hotPath),
         // engine: one reader, flow workers, ordered merge (a capture on several cores).
-        .target(name: "WSEngine", dependencies: ["WSCapture", "WSDecode", "WSTimeline", "WSDiagnosis", "WSOutput"], swiftSettings: hotPath),
+        .target(name: "WSEngine", dependencies: ["WSCapture", "WSDecode", "WSTimeline", "WSDiagnosis", "WSOutput", "WSFilter"], swiftSettings: hotPath),
         // CLI: argument parsing and wiring only.
         .executableTarget(name: "wstrace", dependencies: [
-            "WSCapture", "WSTimeline", "WSOutput", "WSTLS", "WSEngine", "WSDiagnosis",
+            "WSCapture", "WSTimeline", "WSOutput", "WSTLS", "WSEngine", "WSDiagnosis", "WSApp", "WSFilter",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,6 +72,8 @@ let package = Package(
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
         .testTarget(name: "WSDiagnosisTests", dependencies: ["WSDiagnosis", "WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
         .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSDiagnosis", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
+        .testTarget(name: "WSAppTests", dependencies: ["WSApp"]),
+        .testTarget(name: "WSFilterTests", dependencies: ["WSFilter", "WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]
 )

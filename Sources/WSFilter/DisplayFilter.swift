@@ -1,0 +1,1 @@
+// Display filters (-Y): compiled once, applied to rows.
