@@ -45,7 +45,7 @@ let package = Package(
         // timeline: joins the layers into ordered events and per-connection summaries.
         .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "WSApp", "CPrefetch"], swiftSettings: hotPath),
         // filter: display filters (-Y), compiled once and applied to rows.
-        .target(name: "WSFilter", dependencies: ["WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
+        .target(name: "WSFilter", dependencies: ["WSTimeline", "WSApp", "WSDiagnosis", "WSDecode", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
         // diagnosis: why each connection ended, its health figures, capture-wide patterns and stats.
         .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
         // output: text, JSON and NDJSON renderers.

@@ -43,6 +43,9 @@ final class FrameStream {
     private var message = MessageState()
     private var inflaterStorage: Inflater?
     private let scratch: UnmaskScratch
+    /// Bytes of each message's payload kept: `limits.payloadRetention`, or more while a later
+    /// stage (the application protocols) reads messages (`WebSocketSession.messageRetention`).
+    var messageRetention: Int
 
     /// - Parameters:
     ///   - deflate: negotiated permessage-deflate parameters, if any.
@@ -54,6 +57,7 @@ final class FrameStream {
         let midstream = midstream ?? scanning
         self.side = side
         self.limits = limits
+        messageRetention = limits.payloadRetention
         self.deflate = deflate != nil
         if let deflate {
             contextTakeover = side == .server ? !deflate.serverNoContextTakeover : !deflate.clientNoContextTakeover
@@ -302,7 +306,7 @@ final class FrameStream {
     private var needsPayloadBytes: Bool {
         if limits.payloadRetention > 0 || header.opcode >= 8 { return true }
         guard frameInMessage else { return false }
-        return message.compressed || (message.opcode == 1 && !message.utf8Reported)
+        return message.compressed || (message.opcode == 1 && !message.utf8Reported) || messageRetention > 0
     }
 
     private func consume(_ bytes: UnsafeRawBufferPointer) {
@@ -356,7 +360,7 @@ final class FrameStream {
                 violation(.invalidUTF8, "Text message is not valid UTF-8")
             }
         }
-        let room = limits.payloadRetention - message.retention.count
+        let room = messageRetention - message.retention.count
         if room > 0 {
             append(bytes, upTo: room, to: &message.retention)
             if bytes.count > room { message.truncated = true }

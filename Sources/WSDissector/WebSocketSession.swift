@@ -78,6 +78,16 @@ public final class WebSocketSession {
 
     private let budget: RecognitionBudget?
 
+    /// Bytes of each message's payload kept (nil: `limits.payloadRetention`): raised while the
+    /// application-protocol stage reads this connection's messages, whatever is displayed.
+    public var messageRetention: Int? {
+        didSet {
+            let n = messageRetention ?? limits.payloadRetention
+            clientFrames?.messageRetention = n
+            serverFrames?.messageRetention = n
+        }
+    }
+
     // MARK: - Public entry points
 
     /// Asks the CPU for the frame parser of `side`, likely not in cache, ahead of `receive`.
@@ -228,6 +238,7 @@ public final class WebSocketSession {
     private func startFrames(_ side: Side, scanning: Bool, midstream: Bool? = nil) {
         let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning,
                                  midstream: midstream, scratch: scratch)
+        if let messageRetention { stream.messageRetention = messageRetention }
         if side == .client { clientFrames = stream } else { serverFrames = stream }
         let address = Unmanaged.passUnretained(stream).toOpaque()
         if side == .client { framesAddresses.client = address } else { framesAddresses.server = address }

@@ -1,3 +1,4 @@
+import WSApp
 import CPrefetch
 import WSDecode
 import WSDissector
@@ -501,6 +502,7 @@ public final class Analyzer {
             if r.upgraded {
                 t.summary.isWebSocket = true
                 counters.webSocketConnections += 1
+                startApp(t)
             }
             emitEvent(tracker: t, side: r.side, proto: "HTTP", phase: .upgrade, detail: .httpResponse(r),
                       violations: r.violations, emit: emit)
@@ -554,8 +556,9 @@ public final class Analyzer {
                 t.closeSeen = true
             }
             let phase: Phase = f.opcode == 8 || t.closeSeen ? .close : .data
+            let app = f.message.map { applicationMessages($0, tracker: t) } ?? []
             emitEvent(tracker: t, side: f.side, proto: "WebSocket", phase: phase, detail: .frame(f, role),
-                      violations: f.violations, emit: emit)
+                      violations: f.violations, app: app, emit: emit)
         case let .progress(p):
             let proto: String
             if case .httpHeader = p.unit { proto = "HTTP" } else { proto = "WebSocket" }
@@ -590,7 +593,8 @@ public final class Analyzer {
     // MARK: - Events
 
     private func emitEvent(tracker t: ConnectionTracker, side: Side, proto: String, phase: Phase,
-                           detail: EventDetail, violations: [Violation], emit: (TimelineEvent) -> Void) {
+                           detail: EventDetail, violations: [Violation], app: [AppMessage] = [],
+                           emit: (TimelineEvent) -> Void) {
         var all = violations
         if !violations.isEmpty {
             t.summary.facts.violation(from: side, code: violations[violations.count - 1].code, packet: number)
@@ -625,6 +629,7 @@ public final class Analyzer {
             capturedLength: capturedLength, phase: phase, side: side, detail: detail, tcp: tcpInfo,
             showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
         event.otherDirection = otherDirection
+        event.app = app
         if t.tls != nil && (proto == "WebSocket" || proto == "HTTP") { event.decrypted = true }
         eventsThisPacket += 1
         emit(event)
@@ -686,7 +691,52 @@ public final class Analyzer {
         emit(event)
     }
 
+    // MARK: - The App stage
+
+    /// The App stage for a connection that now carries WebSocket messages (at its 101, or at
+    /// its first frame when picked up mid-stream).
+    @discardableResult
+    private func startApp(_ t: ConnectionTracker) -> AppSession? {
+        guard options.app.enabled else { return nil }
+        if let app = t.app { return app }
+        let app = AppSession(subprotocol: t.summary.upgrade?.subprotocol, path: t.summary.upgrade?.path,
+                             decodeAs: options.app.decodeAs)
+        t.app = app
+        keepMessages(t, app)
+        return app
+    }
+
+    /// While the stage reads a connection's messages, its dissector keeps them (up to the
+    /// stage's retention) whatever is displayed.
+    private func keepMessages(_ t: ConnectionTracker, _ app: AppSession) {
+        let want: Int? = app.wantsPayload ? max(options.app.retention, options.dissector.payloadRetention) : nil
+        if t.session?.messageRetention != want { t.session?.messageRetention = want }
+    }
+
+    /// What the application protocol said in a completed message; counted in the summary.
+    private func applicationMessages(_ m: MessageInfo, tracker t: ConnectionTracker) -> [AppMessage] {
+        guard let app = startApp(t) else { return [] }
+        let before = app.latencies.count
+        let found = app.message(fromClient: m.side == .client, text: m.opcode == 1, payload: m.payload, length: m.length,
+                                payloadComplete: m.complete && !m.truncated, packet: number, time: time)
+        if !found.isEmpty {
+            var summary = t.summary.app ?? AppSummary(proto: found[0].proto, subprotocol: t.summary.upgrade?.subprotocol)
+            for x in found {
+                summary.note(x)
+                if summary.proto == .json || (summary.proto == .engineIO && x.proto == .socketIO) { summary.proto = x.proto }
+            }
+            let answers = app.latencies
+            if answers.count > before {
+                for l in answers[before...] { summary.answered(l, keepAll: options.app.keepsLatencies) }
+            }
+            t.summary.app = summary
+        }
+        keepMessages(t, app)
+        return found
+    }
+
     private func finalize(_ t: ConnectionTracker) {
+        if let app = t.app, t.summary.app != nil { t.summary.app?.pending = app.pendingRequests }
         t.syncSummary()
         t.summary.end = max(t.summary.end, t.summary.start)
         t.summary.facts.finish(at: t.summary.end)

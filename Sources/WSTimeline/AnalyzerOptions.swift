@@ -1,3 +1,4 @@
+import WSApp
 import WSTLS
 import WSDissector
 import WSReassembly
@@ -23,10 +24,26 @@ public struct AnalyzerOptions: Sendable {
     /// analyzer keeps its own.
     public var tlsSessions: (any TLSSessionStore & Sendable)?
 
+    /// The App stage: application protocols inside WebSocket messages.
+    public var app = AppOptions()
+
     public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),
                 buildsEvents: Bool = true) {
         self.dissector = dissector
         self.reassembly = reassembly
         self.buildsEvents = buildsEvents
     }
+}
+
+/// Settings of the App stage.
+public struct AppOptions: Sendable {
+    /// Decode application protocols at all.
+    public var enabled = true
+    /// `--decode-as`: this protocol for every WebSocket connection, whatever was negotiated.
+    public var decodeAs: AppProtocol?
+    /// Bytes of each message kept for the stage while it reads a connection's messages.
+    public var retention = 1 << 20
+    /// Keep every answered request's latency in the summary (for `stats`), not only the slowest.
+    public var keepsLatencies = false
+    public init() {}
 }

@@ -1,3 +1,4 @@
+import WSApp
 import WSTLS
 import WSDecode
 import WSDissector
@@ -176,6 +177,8 @@ public struct ConnectionSummary: Sendable {
     public var duplicatePackets = 0
     /// What the Diagnosis stage reads: retransmissions, windows, pings, message sizes, silences.
     public var facts = ConnectionFacts()
+    /// What the App stage found in the messages (nil: no application data).
+    public var app: AppSummary?
 
     public static let violationLimit = 1000
 
@@ -275,5 +278,55 @@ extension String {
         var s = self
         while s.last == " " { s.removeLast() }
         return s
+    }
+}
+
+/// The application protocol of a connection, as the App stage read its messages.
+public struct AppSummary: Sendable {
+    /// The protocol of most of its messages (the first seen, on a tie).
+    public var proto: AppProtocol
+    public var subprotocol: String?
+    /// Application messages decoded, and how many were bad application data.
+    public var messages = 0
+    public var problems = 0
+    /// Messages per protocol and type ("socket.io EVENT"), in order of first appearance.
+    public var types: [(key: String, count: Int)] = []
+    /// The slowest answered requests, slowest first (at most `slowestKept`).
+    public var slowest: [AppLatency] = []
+    /// Every answered request, in answer order, when the run keeps them (`stats`).
+    public var latencies: [AppLatency] = []
+    public var answered = 0
+    /// Requests never answered by the end.
+    public var pending = 0
+
+    public static let slowestKept = 5
+
+    public init(proto: AppProtocol, subprotocol: String?) {
+        self.proto = proto
+        self.subprotocol = subprotocol
+    }
+
+    /// Counts one application message.
+    public mutating func note(_ m: AppMessage) {
+        messages += 1
+        if m.problem != nil { problems += 1 }
+        let key = m.proto.rawValue + " " + m.type
+        if let i = types.firstIndex(where: { $0.key == key }) {
+            types[i].count += 1
+        } else if types.count < 64 {
+            types.append((key, 1))
+        }
+    }
+
+    /// Keeps an answered request among the slowest.
+    public mutating func answered(_ l: AppLatency, keepAll: Bool) {
+        answered += 1
+        if keepAll && latencies.count < 1 << 16 { latencies.append(l) }
+        if slowest.count < AppSummary.slowestKept || l.latency > slowest[slowest.count - 1].latency {
+            var i = slowest.count
+            while i > 0 && slowest[i - 1].latency < l.latency { i -= 1 }
+            slowest.insert(l, at: i)
+            if slowest.count > AppSummary.slowestKept { slowest.removeLast() }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import WSApp
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -25,6 +26,8 @@ final class ConnectionTracker {
     private var currentPhase: Phase?
     private var currentSpan = PhaseSpan(firstPacket: 0, lastPacket: 0, firstTime: 0, lastTime: 0)
     var session: WebSocketSession?
+    /// The App stage's state, once the connection carries WebSocket messages.
+    var app: AppSession?
     /// The TLS stage, when the connection starts with a ClientHello.
     var tls: TLSSession?
     /// The first payload was looked at for a ClientHello.

@@ -1,3 +1,4 @@
+import WSApp
 import WSDecode
 import WSDissector
 import WSReassembly
@@ -83,4 +84,7 @@ public struct TimelineEvent {
     public var otherDirection: Bool = false
     /// An HTTP or WebSocket row whose bytes were decrypted from TLS.
     public var decrypted: Bool = false
+    /// What the application protocol said in the message this row completes (the App stage):
+    /// several when one WebSocket message holds several (MQTT packets, a JSON-RPC batch).
+    public var app: [AppMessage] = []
 }
