@@ -2,6 +2,7 @@ import WSCapture
 import WSDecode
 import WSDiagnosis
 import WSOutput
+import WSFilter
 import WSTimeline
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -46,6 +47,9 @@ public final class ParallelEngine {
         /// with 1 MiB took about 10% less time than with 256 KiB); events (a batch's rendered
         /// rows wait in every slot) and many workers keep them small, and memory flat.
         public var batchBytes: Int
+        /// The display filter (-Y): each worker keeps its rows that match, and the summaries of
+        /// its connections with a kept row.
+        public var displayFilter: DisplayFilter?
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
 
@@ -150,6 +154,7 @@ public final class ParallelEngine {
         }
         outcome.counters = ShardMerge.counters(workers.map(\.analyzer.counters), firstTime: outcome.firstTime,
                                                lastTime: lastTime)
+        outcome.counters.displayed = workers.reduce(0) { $0 + ($1.gate?.matched ?? 0) }
         let limits = settings.analyzer.reassembly
         outcome.exact = workers.reduce(0, { $0 + $1.analyzer.peakConnections }) <= limits.maxConnections
             && workers.reduce(0, { $0 + $1.analyzer.peakBufferedBytes }) <= limits.maxBufferedTotal
@@ -353,6 +358,8 @@ final class Worker: @unchecked Sendable {
     let analyzer: Analyzer
     private let eventBytes: EventBytes
     private let summaryOnly: Bool
+    /// The display filter applied to this worker's rows and summaries.
+    let gate: FilterGate?
     /// What the finishing steps produced.
     let end = WorkerOutput()
     private var output: WorkerOutput
@@ -385,6 +392,7 @@ final class Worker: @unchecked Sendable {
         }
         eventBytes = EventBytes(format: settings.format, options: render)
         summaryOnly = settings.summaryOnly
+        gate = settings.displayFilter.map { FilterGate($0) }
         output = end
         analyzer.onStreamOpened = { [unowned self] stream, packet in
             self.output.openings.append((stream, packet))
@@ -400,7 +408,10 @@ final class Worker: @unchecked Sendable {
         while let slot = shared.take(sequence) {
             output = slot.outputs[index]
             output.clear()
-            if eventBytes.firstTime == nil { eventBytes.firstTime = shared.firstTime }
+            if eventBytes.firstTime == nil {
+                eventBytes.firstTime = shared.firstTime
+                gate?.firstTime = shared.firstTime ?? 0
+            }
             let batch = slot.input
             let me = UInt8(index)
             slot.routes.withUnsafeBufferPointer { routes in
@@ -440,6 +451,9 @@ final class Worker: @unchecked Sendable {
     }
 
     private func add(_ e: TimelineEvent) {
+        if let gate {
+            guard gate.keep(e), !summaryOnly else { return }
+        }
         let start = output.writer.count
         let at = eventBytes.render(e, into: &output.writer)
         output.items.append(OutputItem(packet: packet, kind: kind, stream: e.stream ?? -1, start: start,
@@ -447,6 +461,7 @@ final class Worker: @unchecked Sendable {
     }
 
     private func add(_ s: ConnectionSummary) {
+        if let gate, !gate.keep(s) { return }
         let start = output.writer.count
         let rendered = RenderedSummaries.rendered(s, format: shared.settings.format, options: shared.settings.render,
                                                   firstTime: eventBytes.firstTime ?? shared.firstTime)

@@ -226,6 +226,10 @@ struct CaptureJSON {
         w.field("first_time", seconds: c.firstTime, decimals: options.timeDecimals)
         w.field("last_time", seconds: c.lastTime, decimals: options.timeDecimals)
         w.field("warnings", strings: warnings)
+        if let f = options.displayFilter {
+            w.field("filter", f)
+            w.field("matched", c.displayed)
+        }
         w.endObject()
     }
 }

@@ -1,3 +1,4 @@
+import WSApp
 import Foundation
 import WSTLS
 import WSDecode
@@ -82,6 +83,7 @@ struct EventJSON {
         case let .frame(f, role):
             writeFrame(f, role: role, packet: e.packet, into: &w)
             if let m = f.message { writeMessage(m, into: &w) }
+            if !e.app.isEmpty { AppJSON.write(e.app, into: &w) }
         case let .progress(p):
             w.key("progress")
             w.beginObject()
@@ -307,4 +309,58 @@ func writeTLS(_ r: TLSRecordEvent, into w: inout JSONWriter) {
     }
     w.endArray()
     w.endObject()
+}
+
+/// An event's `app` list: one object per application message (docs/json.md).
+enum AppJSON {
+    static func write(_ app: [AppMessage], into w: inout JSONWriter) {
+        w.key("app")
+        w.beginArray()
+        for a in app {
+            w.beginObject()
+            w.field("proto", a.proto.rawValue)
+            if let s = a.subprotocol { w.field("subprotocol", s) }
+            w.field("type", a.type)
+            w.key("id")
+            value(a.id, into: &w)
+            for f in a.fields {
+                w.key(named: f.name)
+                value(f.value, into: &w)
+            }
+            if let r = a.replyTo {
+                w.key("reply_to")
+                w.beginObject()
+                w.field("packet", r.packet)
+                w.field("latency_s", seconds: r.latency)
+                w.endObject()
+            }
+            if let p = a.problem { w.field("problem", p) }
+            w.field("info", a.info)
+            w.endObject()
+        }
+        w.endArray()
+    }
+
+    static func value(_ v: AppValue, into w: inout JSONWriter) {
+        switch v {
+        case .null: w.null()
+        case .bool(let b): w.bool(b)
+        case .int(let i): w.int(i)
+        case .string(let s): w.string(s)
+        case .json(let text):
+            var text = text
+            text.withUTF8 { w.encoded(UnsafeRawBufferPointer($0)) }
+        case .list(let items):
+            w.beginArray()
+            for i in items { value(i, into: &w) }
+            w.endArray()
+        case .object(let fields):
+            w.beginObject()
+            for f in fields {
+                w.key(named: f.name)
+                value(f.value, into: &w)
+            }
+            w.endObject()
+        }
+    }
 }

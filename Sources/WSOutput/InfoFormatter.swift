@@ -1,3 +1,4 @@
+import WSApp
 import WSTLS
 import WSDecode
 import WSDissector
@@ -12,9 +13,13 @@ import WSTimeline
 public struct InfoFormatter: Sendable {
     /// Characters of payload shown in Info.
     public var previewLimit: Int
+    /// Payload previews are shown (`--payloads` is not `none`). Message bytes may be kept for
+    /// the application protocols even when none are shown.
+    public var showsPayload: Bool
 
-    public init(previewLimit: Int = 60) {
+    public init(previewLimit: Int = 60, showsPayload: Bool = true) {
         self.previewLimit = previewLimit
+        self.showsPayload = showsPayload
     }
 
     public func info(_ e: TimelineEvent) -> String {
@@ -94,7 +99,7 @@ public struct InfoFormatter: Sendable {
                 out.append("upgrade rejected")
             }
         case let .frame(f, role):
-            writeFrame(f, role: role, into: &out)
+            writeFrame(f, role: role, app: e.app, into: &out)
             if f.completedPacket != 0 && f.completedPacket != e.packet {
                 out.append(" [completed in #")
                 out.appendDecimal(f.completedPacket)
@@ -325,7 +330,7 @@ public struct InfoFormatter: Sendable {
     }
 
     /// Appends `frameText(f, role:)`.
-    func writeFrame(_ f: FrameInfo, role: CloseRole?, into out: inout ByteBuffer) {
+    func writeFrame(_ f: FrameInfo, role: CloseRole?, app: [AppMessage] = [], into out: inout ByteBuffer) {
         writeOpcodeTitle(f.opcode, into: &out)
         if f.fin { out.append(" [FIN]") }
         if f.rsv & 4 != 0 { out.append(" [RSV1]") }
@@ -386,6 +391,11 @@ public struct InfoFormatter: Sendable {
                 }
             }
             if !m.complete { out.append(" [incomplete]") }
+            if !app.isEmpty {
+                out.append(" — ")
+                writeApp(app, into: &out)
+                return
+            }
             out.append(0x20)
             writePreview(m.payload, text: m.opcode == 1 && m.utf8Valid != false, truncated: m.truncated, into: &out)
         } else if f.opcode == 9 || f.opcode == 10 || f.opcode >= 3 {
@@ -402,9 +412,37 @@ public struct InfoFormatter: Sendable {
         }
     }
 
+    /// The application messages of a row: "MQTT PUBLISH qos=1 id=3 topic=sensors/t1 5 bytes",
+    /// with "(reply to #12 after 3.2 ms)" on a response and "[bad: ...]" on bad data; several
+    /// joined by "; ".
+    func writeApp(_ app: [AppMessage], into out: inout ByteBuffer) {
+        for (i, a) in app.enumerated() {
+            if i > 0 { out.append("; ") }
+            if i == 8 && app.count > 9 {
+                out.append("… ")
+                out.appendDecimal(app.count - 8)
+                out.append(" more")
+                return
+            }
+            out.appendEscaped(a.info, limit: max(previewLimit * 2, 80))
+            if let r = a.replyTo {
+                out.append(" (reply to #")
+                out.appendDecimal(r.packet)
+                out.append(" after ")
+                out.appendUTF8(durationText(r.latency))
+                out.append(0x29)
+            }
+            if let p = a.problem {
+                out.append(" [bad: ")
+                out.appendEscaped(p, limit: 80)
+                out.append(0x5d)
+            }
+        }
+    }
+
     /// A payload as quoted, escaped text or as hex, with "…" when there is more than shown.
     func writePreview(_ bytes: UnsafeRawBufferPointer, text: Bool, truncated: Bool, into out: inout ByteBuffer) {
-        if bytes.isEmpty { out.append(truncated ? "…" : "\"\""); return }
+        if bytes.isEmpty || !showsPayload { out.append(truncated || !bytes.isEmpty ? "…" : "\"\""); return }
         let from = out.count
         if text {
             out.appendEscapedPreview(bytes, limit: previewLimit)

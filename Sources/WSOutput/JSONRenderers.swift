@@ -20,7 +20,7 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
         self.sink = sink
         self.options = options
         self.summaryOnly = summaryOnly
-        eventJSON = EventJSON(options: options, formatter: InfoFormatter(previewLimit: options.previewLimit))
+        eventJSON = EventJSON(options: options, formatter: InfoFormatter(previewLimit: options.previewLimit, showsPayload: options.payloads != .none))
     }
 
     public var isClosed: Bool { sink.closed }
@@ -107,7 +107,7 @@ public final class NDJSONRenderer: PrerenderedRendering {
         self.sink = sink
         self.options = options
         self.summaryOnly = summaryOnly
-        eventJSON = EventJSON(options: options, formatter: InfoFormatter(previewLimit: options.previewLimit))
+        eventJSON = EventJSON(options: options, formatter: InfoFormatter(previewLimit: options.previewLimit, showsPayload: options.payloads != .none))
     }
 
     public var isClosed: Bool { sink.closed }

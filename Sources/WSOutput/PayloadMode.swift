@@ -25,6 +25,8 @@ public struct RenderOptions: Sendable {
     /// (JSON events then say `file`, an index into the capture object's `files`).
     public var files: [String] = []
     public var fileOfPacket: (@Sendable (Int) -> Int)?
+    /// The display filter (-Y) the rows were chosen by, as typed (JSON: `capture.filter`).
+    public var displayFilter: String?
 
     public init(payloads: PayloadMode = .preview, maxPayload: Int = 1 << 20, previewLimit: Int = 60,
                 timeFormat: TimeFormat = .relative, color: Bool = false, timeDecimals: Int = 6, stream: Int? = nil) {

@@ -115,7 +115,7 @@ public final class EventBytes {
     public init(format: OutputFormat, options: RenderOptions) {
         precondition(format != .mermaid && options.timeFormat != .delta)
         self.format = format
-        let formatter = InfoFormatter(previewLimit: options.previewLimit)
+        let formatter = InfoFormatter(previewLimit: options.previewLimit, showsPayload: options.payloads != .none)
         row = TextRow(options: options, formatter: formatter)
         eventJSON = EventJSON(options: options, formatter: formatter)
     }

@@ -21,7 +21,7 @@ public final class TextRenderer: PrerenderedRendering {
         self.sink = sink
         self.options = options
         self.summaryOnly = summaryOnly
-        formatter = InfoFormatter(previewLimit: options.previewLimit)
+        formatter = InfoFormatter(previewLimit: options.previewLimit, showsPayload: options.payloads != .none)
     }
 
     public var isClosed: Bool { sink.closed }
@@ -96,6 +96,7 @@ public final class TextRenderer: PrerenderedRendering {
         totals += "; \(counters.frames) frames, \(counters.messages) messages, \(counters.violations) violation(s)"
         if counters.gaps > 0 { totals += ", \(counters.gaps) gap(s)" }
         if counters.duplicates > 0 { totals += ", \(counters.duplicates) duplicate packet(s)" }
+        if let f = options.displayFilter { totals += "; display filter \"\(f)\": \(counters.displayed) row(s) matched" }
         sink.write(totals)
         sink.endLine()
         sink.flush()

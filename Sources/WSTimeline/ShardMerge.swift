@@ -20,6 +20,7 @@ public enum ShardMerge {
             total.events += c.events
             total.frames += c.frames
             total.messages += c.messages
+            total.displayed += c.displayed
             total.violations += c.violations
             total.gaps += c.gaps
             total.duplicates += c.duplicates

@@ -3,6 +3,8 @@ import WSDissector
 import WSOutput
 import WSReassembly
 import WSTimeline
+import WSFilter
+import WSApp
 
 extension TimeFormat: ExpressibleByArgument {}
 extension PayloadMode: ExpressibleByArgument {}
@@ -76,5 +78,58 @@ struct DisplayOptions: ParsableArguments {
         return RenderOptions(payloads: mode, maxPayload: maxPayload, previewLimit: 60, timeFormat: timeFormat,
                              color: format == .text && Terminal.useColor(force: color),
                              timeDecimals: timeDecimals, stream: stream)
+    }
+}
+
+/// The display filter (-Y) and the application-protocol choice (--decode-as): shared by
+/// `read`, `capture`, `report` and `stats`.
+struct AppFilterOptions: ParsableArguments {
+    @Option(name: [.customShort("Y"), .customLong("display-filter")], help: ArgumentHelp(
+        "Display filter, in Wireshark's syntax and field names (docs/filters.md): only matching rows are shown, and the summaries of connections with a matching row. Packet numbers stay the file's own.",
+        valueName: "expr"))
+    var displayFilter: String?
+
+    @Option(name: .customLong("decode-as"), help: ArgumentHelp(
+        "Decode every WebSocket connection's messages as this protocol, whatever was negotiated: socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc or json (like Wireshark's Decode As).",
+        valueName: "proto"))
+    var decodeAs: String?
+
+    @Flag(name: .customLong("no-app"), help: "Do not decode application protocols inside messages.")
+    var noApp = false
+
+    func validate() throws {
+        if let decodeAs, AppProtocol(decodeAs: decodeAs) == nil {
+            throw ValidationError("--decode-as \(decodeAs): unknown protocol (socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc, json)")
+        }
+    }
+
+    /// The compiled filter, or exit 64 with the expression and a caret under the fault, as tshark does.
+    func compiled() throws -> DisplayFilter? {
+        guard let displayFilter else { return nil }
+        do {
+            return try DisplayFilter(displayFilter)
+        } catch {
+            Terminal.warn(error.caretText)
+            throw ExitCode(64)
+        }
+    }
+
+    /// What the analysis needs for this filter and protocol choice: rows built when the filter
+    /// tests rows (even for summaries), payload kept when it tests payload.
+    func apply(_ filter: DisplayFilter?, to options: inout AnalyzerOptions, maxPayload: Int = 1 << 20) {
+        options.app.enabled = !noApp
+        options.app.decodeAs = decodeAs.flatMap { AppProtocol(decodeAs: $0) }
+        guard let filter else { return }
+        if !filter.connectionLevel { options.buildsEvents = true }
+        if filter.needsPayload {
+            options.dissector.payloadRetention = max(options.dissector.payloadRetention, maxPayload)
+        }
+    }
+
+    /// A filter on connection-level fields cannot choose rows as they stream out.
+    func requireSummaries(_ filter: DisplayFilter?, summaries: Bool) throws {
+        guard let filter, filter.connectionLevel, !summaries else { return }
+        Terminal.warn("\(filter.expression): wstrace.verdict and wstrace.cause are known only when a connection ends: use the filter with --summary, stats or report")
+        throw ExitCode(64)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import WSCapture
 import WSDecode
 import WSEngine
+import WSFilter
 import WSOutput
 import WSTimeline
 #if canImport(Glibc)
@@ -15,6 +16,8 @@ struct FileAnalysis {
     let paths: [String]
     let filter: String?
     let analyzer: AnalyzerOptions
+    /// The display filter (-Y), applied to rows and summaries on their way to the renderer.
+    var display: DisplayFilter? = nil
 
     /// Opens the files and checks their link type; exits 1 with a message when it cannot.
     func open() throws -> (CaptureReader, LinkType) {
@@ -54,12 +57,21 @@ struct FileAnalysis {
         configure(analysis)
         if !begun { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
         let progress = Progress(total: reader.totalBytes)
-        let emit: (TimelineEvent) -> Void = { renderer.event($0) }
-        let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
+        let gate = display.map { FilterGate($0) }
+        let emit: (TimelineEvent) -> Void
+        let summary: (ConnectionSummary) -> Void
+        if let gate {
+            emit = { if gate.keep($0) { renderer.event($0) } }
+            summary = { if gate.keep($0) { renderer.connection($0) } }
+        } else {
+            emit = { renderer.event($0) }
+            summary = { renderer.connection($0) }
+        }
         var first = true
         reader.forEach { header, file, bytes in
             if first {
                 renderer.firstPacket(time: header.timestampNanoseconds)
+                gate?.firstTime = header.timestampNanoseconds
                 first = false
             }
             runs?.note(header.number, file: file)
@@ -72,7 +84,9 @@ struct FileAnalysis {
         let warnings = reader.damage.map(\.description)
         if !renderer.isClosed {
             analysis.finish(emit: emit, summary: summary)
-            renderer.end(counters: analysis.counters, warnings: warnings)
+            var counters = analysis.counters
+            counters.displayed = gate?.matched ?? 0
+            renderer.end(counters: counters, warnings: warnings)
         }
         for w in warnings { Terminal.warn(w) }
         if !warnings.isEmpty { throw ExitCode(1) }
@@ -93,8 +107,10 @@ struct FileAnalysis {
         if !deferred { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
         var options = options
         options.fileOfPacket = nil  // each worker notes its own
-        let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
-                                                    render: options, summaryOnly: summaryOnly))
+        var settings = ParallelEngine.Settings(workers: workers, linkType: link, analyzer: analyzer, format: format,
+                                               render: options, summaryOnly: summaryOnly)
+        settings.displayFilter = display
+        let engine = ParallelEngine(settings: settings)
         let progress = Progress(total: reader.totalBytes)
         let outcome = engine.run(fill: { reader.fill($0) }, into: prerendered) { batch in
             progress.update(read: batch.bytesRead)
@@ -106,7 +122,7 @@ struct FileAnalysis {
         }
         if deferred && !outcome.exact {
             // A shared cap or a resumed TLS session across workers: the ordinary single pass.
-            let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer).open()
+            let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer, display: display).open()
             return try run(reader: again.0, link: link, renderer: makeRenderer(), fileRuns: fileRuns)
         }
         let warnings = reader.damage.map(\.description)

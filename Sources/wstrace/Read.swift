@@ -33,6 +33,8 @@ struct Read: ParsableCommand {
 
     @OptionGroup var keys: KeyLogOptions
 
+    @OptionGroup var app: AppFilterOptions
+
     func validate() throws {
         if let stream, stream < 0 { throw ValidationError("--stream must not be negative") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be between 1 and 64") }
@@ -43,15 +45,19 @@ struct Read: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
+        let display = try app.compiled()
+        try app.requireSummaries(display, summaries: summary)
         let paths = try InputFiles.expandOrExit(files)
         let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (reader, link) = try analysis.open()
-        let (options, fileRuns) = FileAnalysis.withFiles(
-            display.renderOptions(format: format, timeDecimals: reader.timestampDecimals, stream: stream), reader)
+        var (options, fileRuns) = FileAnalysis.withFiles(
+            self.display.renderOptions(format: format, timeDecimals: reader.timestampDecimals, stream: stream), reader)
+        options.displayFilter = display?.expression
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.buildsEvents = !summary || format == .mermaid
         analyzerOptions.keyLog = try keys.load(captures: paths)
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
+        app.apply(display, to: &analyzerOptions, maxPayload: options.maxPayload)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
         let sink = OutputSink()
         let stdin = paths == ["-"]
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && stdin
