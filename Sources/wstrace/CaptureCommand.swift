@@ -73,6 +73,8 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup var keys: KeyLogOptions
 
+    @OptionGroup var app: AppFilterOptions
+
     func validate() throws {
         if let count, count <= 0 { throw ValidationError("-c must be positive") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
@@ -85,6 +87,8 @@ struct CaptureCommand: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
+        let displayFilter = try app.compiled()
+        try app.requireSummaries(displayFilter, summaries: summary)
         let capture = try open()
         let signals = StopSignals(stopper: capture.stopper)
         defer { withExtendedLifetime(signals) {} }
@@ -105,7 +109,8 @@ struct CaptureCommand: ParsableCommand {
         let keyLog = try keys.loadGrowing()
         try dropPrivileges()
 
-        let options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: nil)
+        var options = display.renderOptions(format: format, timeDecimals: capture.timestampDecimals, stream: nil)
+        options.displayFilter = displayFilter?.expression
         let sink = OutputSink()
         let renderer = format.makeRenderer(sink: sink, options: options, summaryOnly: summary)
         Terminal.warn("listening on \(interface), link-type \(capture.linkTypeName) (\(capture.linkTypeDescription)), "
@@ -113,8 +118,10 @@ struct CaptureCommand: ParsableCommand {
         if verbose { reportIdentity() }
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.keyLog = keyLog
-        let live = LiveAnalysis(capture: capture, link: link, analyzer: analyzerOptions,
+        app.apply(displayFilter, to: &analyzerOptions, maxPayload: options.maxPayload)
+        var live = LiveAnalysis(capture: capture, link: link, analyzer: analyzerOptions,
                                 count: count, duration: duration, verbose: verbose)
+        live.display = displayFilter
         // A key log that grows is re-read by the thread that misses a key: one thread then.
         let workers = threads ?? (WorkerThread.cores >= 4 ? min(WorkerThread.cores, 16) : 1)
         if workers > 1, keyLog?.grows != true, ParallelEngine.supports(format: format, render: options),

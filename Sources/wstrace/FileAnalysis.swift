@@ -57,21 +57,13 @@ struct FileAnalysis {
         configure(analysis)
         if !begun { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
         let progress = Progress(total: reader.totalBytes)
-        let gate = display.map { FilterGate($0) }
-        let emit: (TimelineEvent) -> Void
-        let summary: (ConnectionSummary) -> Void
-        if let gate {
-            emit = { if gate.keep($0) { renderer.event($0) } }
-            summary = { if gate.keep($0) { renderer.connection($0) } }
-        } else {
-            emit = { renderer.event($0) }
-            summary = { renderer.connection($0) }
-        }
+        let gated = GatedOutput(renderer, display)
+        let emit = gated.emit, summary = gated.summary
         var first = true
         reader.forEach { header, file, bytes in
             if first {
                 renderer.firstPacket(time: header.timestampNanoseconds)
-                gate?.firstTime = header.timestampNanoseconds
+                gated.firstPacket(time: header.timestampNanoseconds)
                 first = false
             }
             runs?.note(header.number, file: file)
@@ -84,9 +76,7 @@ struct FileAnalysis {
         let warnings = reader.damage.map(\.description)
         if !renderer.isClosed {
             analysis.finish(emit: emit, summary: summary)
-            var counters = analysis.counters
-            counters.displayed = gate?.matched ?? 0
-            renderer.end(counters: counters, warnings: warnings)
+            renderer.end(counters: gated.counters(analysis.counters), warnings: warnings)
         }
         for w in warnings { Terminal.warn(w) }
         if !warnings.isEmpty { throw ExitCode(1) }

@@ -4,6 +4,7 @@ import Synchronization
 import WSCapture
 import WSDecode
 import WSEngine
+import WSFilter
 import WSOutput
 import WSTimeline
 #if canImport(Glibc)
@@ -20,19 +21,23 @@ struct LiveAnalysis {
     let count: Int?
     let duration: Double?
     let verbose: Bool
+    /// The display filter (-Y).
+    var display: DisplayFilter? = nil
 
     /// Returns after a clean stop; throws ExitCode(1) when libpcap failed while capturing
     /// (after everything captured so far has been rendered and summarized).
     func run(renderer: Renderer, sink: OutputSink) throws {
         let analysis = Analyzer(linkType: link, options: analyzer)
         renderer.begin(file: capture.device, linkType: capture.linkTypeName)
-        let emit: (TimelineEvent) -> Void = { renderer.event($0) }
-        let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
+        let gated = GatedOutput(renderer, display)
+        let emit = gated.emit, summary = gated.summary
+        var first = true
         var warnings: [String] = []
         var failed = false
         do {
             let reason = try capture.forEach(maxPackets: count, duration: duration, afterBatch: { sink.flush() }) {
                 header, bytes in
+                if first { gated.firstPacket(time: header.timestampNanoseconds); first = false }
                 analysis.process(number: header.number, time: header.timestampNanoseconds,
                                  wireLength: header.wireLength, bytes: bytes, emit: emit, summary: summary)
                 return !renderer.isClosed
@@ -44,7 +49,7 @@ struct LiveAnalysis {
         }
         if !renderer.isClosed {
             analysis.finish(emit: emit, summary: summary)
-            renderer.end(counters: analysis.counters, warnings: warnings)
+            renderer.end(counters: gated.counters(analysis.counters), warnings: warnings)
         }
         sink.flush()
         for w in warnings { Terminal.warn(w) }
@@ -211,8 +216,10 @@ extension LiveAnalysis {
             return try run(renderer: renderer, sink: sink)
         }
         renderer.begin(file: capture.device, linkType: capture.linkTypeName)
-        let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
-                                                    render: options, summaryOnly: summaryOnly))
+        var settings = ParallelEngine.Settings(workers: workers, linkType: link, analyzer: analyzer, format: format,
+                                               render: options, summaryOnly: summaryOnly)
+        settings.displayFilter = display
+        let engine = ParallelEngine(settings: settings)
         let outcome = engine.run(fill: { slot in
             sink.flush()
             switch batches.take(milliseconds: 50) {
@@ -255,8 +262,8 @@ extension LiveAnalysis {
     /// The capture thread's batches analysed on this thread, to the end of the capture.
     func analyseHere(_ batches: LiveBatches, renderer: Renderer, sink: OutputSink) -> CaptureCounters {
         let analysis = Analyzer(linkType: link, options: analyzer)
-        let emit: (TimelineEvent) -> Void = { renderer.event($0) }
-        let summary: (ConnectionSummary) -> Void = { renderer.connection($0) }
+        let gated = GatedOutput(renderer, display)
+        let emit = gated.emit, summary = gated.summary
         var first = true
         reading: while !renderer.isClosed {
             switch batches.take(milliseconds: 50) {
@@ -264,7 +271,7 @@ extension LiveAnalysis {
             case .nothingYet: sink.flush()
             case let .batch(b):
                 for r in b.records {
-                    if first { renderer.firstPacket(time: r.time); first = false }
+                    if first { renderer.firstPacket(time: r.time); gated.firstPacket(time: r.time); first = false }
                     analysis.process(number: r.number, time: r.time, wireLength: r.wireLength, bytes: b.bytes(of: r),
                                      emit: emit, summary: summary)
                 }
@@ -277,7 +284,7 @@ extension LiveAnalysis {
         } else {
             analysis.finish(emit: emit, summary: summary)
         }
-        return analysis.counters
+        return gated.counters(analysis.counters)
     }
 }
 

@@ -23,20 +23,25 @@ struct Report: ParsableCommand {
 
     @OptionGroup var keys: KeyLogOptions
 
+    @OptionGroup var app: AppFilterOptions
+
     func validate() throws {
         guard !output.isEmpty else { throw ValidationError("-o needs a file name") }
     }
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
+        let display = try app.compiled()
         let paths = try InputFiles.expandOrExit(files)
         let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
         // Previews in the report are at most a few hundred bytes per message.
-        let options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
+        var options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
+        options.displayFilter = display?.expression
         var analyzerOptions = limits.analyzerOptions(retention: 512)
         analyzerOptions.keyLog = try keys.load(captures: paths)
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
+        app.apply(display, to: &analyzerOptions)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
 
         let fd: Int32
         if output == "-" {

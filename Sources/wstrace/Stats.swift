@@ -21,13 +21,18 @@ struct Stats: ParsableCommand {
 
     @OptionGroup var keys: KeyLogOptions
 
+    @OptionGroup var app: AppFilterOptions
+
     func run() throws {
         Terminal.ignoreSIGPIPE()
+        let display = try app.compiled()
         let paths = try InputFiles.expandOrExit(files)
         var analyzerOptions = limits.analyzerOptions(retention: 0)
         analyzerOptions.buildsEvents = false
         analyzerOptions.keyLog = try keys.load(captures: paths)
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
+        analyzerOptions.app.keepsLatencies = true
+        app.apply(display, to: &analyzerOptions)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
         let (reader, link) = try run.open()
         let sink = OutputSink()
         try run.run(reader: reader, link: link, renderer: StatsRenderer(sink: sink, json: format == .json))
