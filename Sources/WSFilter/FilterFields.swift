@@ -132,7 +132,7 @@ public enum FilterFields {
             }
         }
         let analyses: [(String, TCPAnalysis, String)] = [
-            ("retransmission", .retransmission, "a retransmission (present only then)"),
+            ("retransmission", [.retransmission, .duplicate], "bytes sent again: a retransmission, or a copy of a segment (Wireshark marks both)"),
             ("out_of_order", .outOfOrder, "a segment out of order"),
             ("lost_segment", .previousSegmentNotCaptured, "a previous segment was not captured"),
             ("ack_lost_segment", .ackedUnseenSegment, "ACKs a segment that was not captured"),
@@ -144,7 +144,7 @@ public enum FilterFields {
         ]
         for (name, flag, words) in analyses {
             row("tcp.analysis.\(name)", .protocolOnly, words) { e, _, v in
-                guard let t = e.tcp, t.report.analysis.contains(flag) else { return false }
+                guard let t = e.tcp, !t.report.analysis.isDisjoint(with: flag) else { return false }
                 return v(.bool(true))
             }
         }
@@ -235,9 +235,9 @@ public enum FilterFields {
             guard let f = frame(e), let r = f.closeReason else { return false }
             return v(.string(r))
         }
-        row("websocket.payload.text", .string, "a text frame's payload (unmasked; the kept prefix)", payload: true) { e, _, v in
-            guard let f = frame(e), f.opcode == 1, f.rsv & 4 == 0 else { return false }
-            return v(.string(String(decoding: f.payload, as: UTF8.self)))
+        row("websocket.payload.text", .string, "the text of the message a frame completes (joined, inflated; the kept prefix), as Wireshark shows it on the final frame", payload: true) { e, _, v in
+            guard let m = frame(e)?.message, m.opcode == 1, m.inflateError == nil else { return false }
+            return v(.string(String(decoding: m.payload, as: UTF8.self)))
         }
 
         // wstrace's own
