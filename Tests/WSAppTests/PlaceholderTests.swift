@@ -1,0 +1,4 @@
+import Testing
+@testable import WSApp
+
+@Test func placeholder() { #expect(true) }
