@@ -1,4 +1,0 @@
-import Testing
-@testable import WSApp
-
-@Test func placeholder() { #expect(true) }
