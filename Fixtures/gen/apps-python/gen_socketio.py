@@ -356,8 +356,24 @@ async def run_websocket(cap_name):
             except socketio.exceptions.ConnectionError as e:
                 events["C ConnectionError"] = str(e)
 
-            await a.disconnect()
-            await b.disconnect()
+            # the server ends client B's /chat session (a DISCONNECT packet from the server); B, left
+            # without namespaces, closes its Engine.IO connection
+            b_gone = asyncio.Event()
+
+            @b.event(namespace="/chat")
+            async def disconnect(reason=None):
+                events["B disconnect reason"] = str(reason)
+                b_gone.set()
+            await sio.disconnect(b.get_sid("/chat"), namespace="/chat")
+            await asyncio.wait_for(b_gone.wait(), 5)
+            await asyncio.sleep(0.3)
+            await a.disconnect()   # client-side disconnect
+            for _ in range(50):
+                if not b.connected and b.eio.state == "disconnected":
+                    break
+                await asyncio.sleep(0.05)
+            if b.eio.state != "disconnected":
+                await b.disconnect()
             await asyncio.sleep(0.5)
             for s in (sa, sb, sc):
                 await s.close()
@@ -412,7 +428,8 @@ def main_websocket():
              "clients": {"clientA": "port 20100, namespaces '/' and '/chat': calls add, multi (5 args), start "
                                     "(server calls back 'question' with an ack), upload (2 binary attachments, "
                                     "binary ack), emits 'chat message' on /chat (server broadcasts to /chat)",
-                         "clientB": "port 20101, namespace '/chat' only: receives the broadcast",
+                         "clientB": "port 20101, namespace '/chat' only: receives the broadcast, then the server "
+                                    "disconnects it from /chat (sio.disconnect(sid, namespace='/chat'))",
                          "clientC": "port 20102, namespace '/private' only: CONNECT_ERROR, then the client "
                                     "disconnects"},
              "log_source": "each side's 'messages' are the 'Sending packet TYPE data ...' lines of its own "
