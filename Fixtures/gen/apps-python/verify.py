@@ -10,7 +10,9 @@ Per capture:
    continuations up to FIN), counted per connection and side, must equal the number the log
    implies: the ws_message_index values of that side's entries are exactly 0..n-1.
    Each entry with a "raw" text (or "raw_hex") must sit in a text (binary) message, and,
-   when that message is not compressed (no RSV1: permessage-deflate), have its byte length.
+   when that message is not compressed (no RSV1: permessage-deflate), have its byte length;
+   the text of every text message (tshark's websocket.payload.text: unmasked, inflated)
+   must equal the raw of the entries at its ws_message_index.
 3. Size < 200 KiB.
 Prints per capture the facts the README table quotes.  Exits 1 on any mismatch.
 """
@@ -55,6 +57,22 @@ def ws_frames(pcap):
             frames.append((int(num), int(sp), int(dp), int(op, 0), fin in ("1", "True"), ln,
                            bool(int(rsv, 0) & 0x4)))
     return frames
+
+
+def ws_texts(pcap):
+    """[(sport, dport, text)] the payload of every text frame (opcode 1), in capture order, as
+    tshark shows it (websocket.payload.text: unmasked, and inflated when permessage-deflate
+    compressed it)."""
+    out = json.loads(tshark(["-r", pcap, "-Y", "websocket", "-T", "json", "-e", "tcp.srcport", "-e",
+                             "tcp.dstport", "-e", "websocket.opcode", "-e", "websocket.payload.text"]) or "[]")
+    rows = []
+    for p in out:
+        ly = p["_source"]["layers"]
+        texts = iter(ly.get("websocket.payload.text", []))
+        for op in ly.get("websocket.opcode", []):
+            if int(op, 0) == 1:
+                rows.append((int(ly["tcp.srcport"][0]), int(ly["tcp.dstport"][0]), next(texts, None)))
+    return rows
 
 
 def tcp_packets(pcap):
@@ -122,6 +140,8 @@ def check(name):
 
     # 2. WebSocket data messages
     facts = []
+    all_texts = ws_texts(pcap)
+    ntext = 0
     for c in log["connections"]:
         cport, sport = c["client_port"], c["server_port"]
         wire = messages_of(frames, cport, sport)
@@ -150,11 +170,28 @@ def check(name):
                 if (op, ln) != (want_op, want_len):
                     errs.append("%d->%d %s message %d: capture opcode %d length %d, log %d/%d" %
                                 (cport, sport, side, i, op, ln, want_op, want_len))
+            # text content: the text frames of this side (unfragmented here) against the raw of
+            # the entry at the same position among the side's text messages
+            texts = [t for sp, dp, t in all_texts if sp == (cport if side == "client" else sport)
+                     and dp == (sport if side == "client" else cport)]
+            text_idx = [i for i, w in enumerate(wire[side]) if w[0] == 1]
+            if len(texts) != len(text_idx):
+                errs.append("%d->%d %s: %d text frames, %d text messages" % (cport, sport, side, len(texts),
+                                                                             len(text_idx)))
+            else:
+                at = dict(zip(text_idx, texts))
+                for m in ents:
+                    i = m.get("ws_message_index")
+                    if m.get("raw") is not None and i in at and at[i] != m["raw"]:
+                        errs.append("%d->%d %s message %d: capture text %r, log raw %r" %
+                                    (cport, sport, side, i, (at[i] or "")[:80], m["raw"][:80]))
+                ntext += len(texts)
             counts[side] = (len(ents), len(wire[side]), sum(1 for w in wire[side] if w[2]))
         facts.append("%d->%d%s: entries/ws messages (compressed) client %d/%d (%d) server %d/%d (%d)" % (
             cport, sport, " [%s]" % c["subprotocol"] if c.get("subprotocol") else "",
             *counts["client"], *counts["server"]))
-    print("%-32s %4d packets %6d bytes %d TCP connection(s)" % (name + ".pcap", npk, size, len(seen)))
+    print("%-32s %4d packets %6d bytes %d TCP connection(s), %d texts compared" % (
+        name + ".pcap", npk, size, len(seen), ntext))
     for f in facts:
         print("    " + f)
     for e in errs:
