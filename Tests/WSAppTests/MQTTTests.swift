@@ -146,6 +146,24 @@ private func session() -> AppSession { AppSession(subprotocol: "mqtt", path: "/m
     let s3 = session()
     let over = feed(s3, client: true, text: false, mqttPacket(3, [0, 50, 0x41]), packet: 1, time: 0)
     #expect(over[0].type == "malformed" && over[0].problem?.contains("overruns") == true)
+    // A packet over the 16 MiB buffer: this side stops, with a message.
+    let s4 = session()
+    let big = feed(s4, client: false, text: false, [0x30, 0xFF, 0xFF, 0xFF, 0x7F, 0, 1], packet: 1, time: 0)
+    #expect(big.count == 1 && big[0].problem?.contains("16 MiB") == true)
+    #expect(feed(s4, client: false, text: false, mqttPacket(13, []), packet: 2, time: 0).isEmpty)
+}
+
+@Test func mqttLatenciesAreBounded() {
+    let s = session()
+    let req = mqttPacket(12, [])
+    let resp = mqttPacket(13, [])
+    for k in 0..<(65536 + 10) {
+        feed(s, client: true, text: false, req, packet: 2 * k, time: Int64(k) * 10)
+        feed(s, client: false, text: false, resp, packet: 2 * k + 1, time: Int64(k) * 10 + 3)
+    }
+    #expect(s.latencies.count == 65536 && s.latenciesDropped == 10)
+    #expect(s.latencies.last == AppLatency(proto: .mqtt, key: "PINGREQ", requestType: "PINGREQ", responseType: "PINGRESP",
+                                           requestPacket: 2 * 65535, responsePacket: 2 * 65535 + 1, latency: 3, fromClient: true))
 }
 
 @Test func mqttCutMessage() {
