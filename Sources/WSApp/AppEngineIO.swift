@@ -104,12 +104,12 @@ extension AppSession {
                         problem = "not a Socket.IO packet: " + reason + (cut.map { "; " + $0 } ?? "")
                     }
                     return [AppMessage(proto: .engineIO, type: "MESSAGE", fields: [AppField("data", .string(s))],
-                                       info: "Engine.IO MESSAGE " + clip(jsonQuoted(s), 60), problem: problem)]
+                                       info: "Engine.IO MESSAGE " + jsonQuoted(clip(s, 60)), problem: problem)]
                 }
             }
             let s = String(decoding: data, as: UTF8.self)
             return [AppMessage(proto: .engineIO, type: "MESSAGE", fields: [AppField("data", .string(s))],
-                               info: "Engine.IO MESSAGE " + clip(jsonQuoted(s), 60), problem: cut)]
+                               info: "Engine.IO MESSAGE " + jsonQuoted(clip(s, 60)), problem: cut)]
         default:
             var fields: [AppField] = []
             if data.count > 0 { fields.append(AppField("data", .string(String(decoding: data, as: UTF8.self)))) }
@@ -196,7 +196,7 @@ extension AppSession {
             if let e = a.first {
                 fields.append(AppField("event", e.appValue))
                 eventName = e.stringValue ?? e.compact
-                info += " " + clip(jsonQuoted(eventName), 60)
+                info += " " + jsonQuoted(clip(eventName, 60))
             }
             let rest = JSONValue.array(Array(a.dropFirst()))
             args = rest

@@ -106,12 +106,13 @@ extension AppSession {
             }
         }
         var depth = 0
+        let start = firstSignificant(u)
         while i < u.count {
             skipIgnored()
             guard i < u.count else { break }
             let c = u[i]
             if c == 0x7B {
-                if depth == 0 && i == firstSignificant(u) { return ("query", nil) }
+                if depth == 0 && i == start { return ("query", nil) }
                 depth += 1; i += 1; continue
             }
             if c == 0x7D { depth = max(0, depth - 1); i += 1; continue }
