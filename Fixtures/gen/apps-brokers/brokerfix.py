@@ -364,21 +364,6 @@ def tshark_rows(pcap, display_filter, fields, extra=()):
     return [l.split("\t") for l in out.splitlines()]
 
 
-def ws_messages(pcap, server_port):
-    """{(client_port, side): [opcode of each data message start]} via tshark websocket.opcode
-    (1/2 = a message starts; 0 = continuation, not counted)."""
-    res = {}
-    for sp, dp, ops in tshark_rows(pcap, "websocket", ["tcp.srcport", "tcp.dstport", "websocket.opcode"]):
-        sp, dp = int(sp), int(dp)
-        side = "server" if sp == server_port else "client"
-        cport = dp if side == "server" else sp
-        for op in ops.split(","):
-            op = int(op, 0)
-            if op in (1, 2):
-                res.setdefault((cport, side), []).append(op)
-    return res
-
-
 def ws_frames(pcap, server_port):
     """{(client_port, side): [frame]} for every WebSocket frame tshark dissects, in capture
     order; frame = {"opcode", "fin", "length", "data" (bytes, unmasked: binary frames),

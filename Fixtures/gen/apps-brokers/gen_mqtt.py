@@ -180,7 +180,7 @@ def main():
     write(broker, [sub, pub], cap)
 
 
-def connection(broker, peer, cport_of):
+def connection(broker, peer):
     sent_c = bf.paho_sent(peer.log)
     sent_s = bf.mosquitto_sent(broker.log, peer.cid)
     # SUBACK / UNSUBACK: mosquitto logs them without the packet id; paho's on_subscribe /
@@ -222,7 +222,7 @@ def connection(broker, peer, cport_of):
 
 def write(broker, peers, cap):
     pcap = cap.path
-    conns = [connection(broker, p, None) for p in peers]
+    conns = [connection(broker, p) for p in peers]
     # each side's logged packets, in order, against the MQTT packets parsed from the capture
     # (one packet per WebSocket message is what the logs' ws_message_index assumes)
     problems, checks = bf.check_mqtt(pcap, conns, V5)
@@ -270,7 +270,7 @@ def write(broker, peers, cap):
                 "per side equals the count of logged packets (no packing, no splitting, no "
                 "fragmentation seen). tshark 4.0 does not dissect MQTT inside these WebSocket "
                 "messages itself."),
-            "tshark_check": checks,
+            "wire_check": checks,
         },
         "connections": conns,
         "peer_logs": {"broker": broker.log.text()},

@@ -203,7 +203,7 @@ class StompClient:
         e["log_time"] = round(t, 6)
         self.events.append(e)
 
-    async def open(self, hb):
+    async def open(self):
         s = client_sock(self.cport, ("127.0.0.1", STOMP_PORT))
         self.ws = await connect("ws://127.0.0.1:%d/ws" % STOMP_PORT, sock=s,
                                 subprotocols=["v12.stomp", "v11.stomp", "v10.stomp"], compression=None,
@@ -265,12 +265,12 @@ class StompClient:
 async def stomp_session(log, events):
     q = "/queue/wstrace"
     c = StompClient("conn1", C_STOMP1, log, events)
-    await c.open(hb=True)
+    await c.open()
     assert c.ws.subprotocol == "v12.stomp", c.ws.subprotocol
     await c.send("CONNECT", [("accept-version", "1.0,1.1,1.2"), ("host", "/"), ("login", "guest"),
                              ("passcode", "guest"), ("heart-beat", "1000,1000")])
     con = await c.expect("CONNECTED")
-    cx, cy = (int(x) for x in con["headers"].get("heart-beat", "0,0").split(","))
+    _, cy = (int(x) for x in con["headers"].get("heart-beat", "0,0").split(","))
     # the client sends heart-beats every max(1000, server's cy) ms
     period = max(1000, cy) / 1000.0 if cy else None
     if period:
@@ -320,7 +320,7 @@ async def stomp_session(log, events):
     await c.close()
 
     d = StompClient("conn2", C_STOMP2, log, events)
-    await d.open(hb=False)
+    await d.open()
     await d.send("CONNECT", [("accept-version", "1.2"), ("host", "/"), ("login", "guest"), ("passcode", "guest"),
                              ("heart-beat", "0,0")])
     await d.expect("CONNECTED")
