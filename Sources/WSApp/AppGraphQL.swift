@@ -26,8 +26,17 @@ extension AppSession {
         }
         let sub = subprotocol?.lowercased()
         let legacy: Bool
+        var inferred: String?
         if sub == "graphql-ws" { legacy = true } else if sub == "graphql-transport-ws" { legacy = false } else {
-            legacy = !graphqlTransportTypes.contains(type) && graphqlLegacyTypes.contains(type)
+            // No subprotocol (--decode-as): a type only one of the two has says which, for the
+            // rest of the connection.
+            let onlyLegacy = !graphqlTransportTypes.contains(type) && graphqlLegacyTypes.contains(type)
+            let onlyTransport = graphqlTransportTypes.contains(type) && !graphqlLegacyTypes.contains(type)
+            if graphqlInferred == nil && (onlyLegacy || onlyTransport) {
+                graphqlInferred = onlyLegacy ? "graphql-ws" : "graphql-transport-ws"
+            }
+            inferred = graphqlInferred
+            legacy = inferred == "graphql-ws" || (inferred == nil && onlyLegacy)
         }
         if !(legacy ? graphqlLegacyTypes : graphqlTransportTypes).contains(type) {
             problem = joinProblems("not a \(legacy ? "graphql-ws" : "graphql-transport-ws") message type", problem)
@@ -87,7 +96,8 @@ extension AppSession {
         default:
             break
         }
-        return [AppMessage(proto: .graphqlWS, type: type, id: id, fields: fields, info: info, replyTo: reply, problem: problem)]
+        return [AppMessage(proto: .graphqlWS, subprotocol: inferred, type: type, id: id, fields: fields, info: info,
+                           replyTo: reply, problem: problem)]
     }
 
     /// The first `query|mutation|subscription [Name]` of a GraphQL document (skipping comments

@@ -271,7 +271,6 @@ extension AppSession {
         case 4, 5, 6, 7: // PUBACK PUBREC PUBREL PUBCOMP
             guard let pid = r.u16() else { return bad("the packet id") }
             id = .int(Int64(pid))
-            fields.append(AppField("id", id))
             info += " id=\(pid)"
             if v5 {
                 var rc: UInt8 = 0
@@ -291,7 +290,6 @@ extension AppSession {
         case 8, 10: // SUBSCRIBE UNSUBSCRIBE
             guard let pid = r.u16() else { return bad("the packet id") }
             id = .int(Int64(pid))
-            fields.append(AppField("id", id))
             if v5, let e = skipProperties(&r) { return bad(e) }
             var topics: [AppValue] = []
             var filters: [String] = []
@@ -312,7 +310,6 @@ extension AppSession {
         case 9, 11: // SUBACK UNSUBACK
             guard let pid = r.u16() else { return bad("the packet id") }
             id = .int(Int64(pid))
-            fields.append(AppField("id", id))
             info += " id=\(pid)"
             if v5, let e = skipProperties(&r) { return bad(e) }
             var codes: [AppValue] = []

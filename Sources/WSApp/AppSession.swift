@@ -35,6 +35,8 @@ public final class AppSession {
     var engine = EngineIOState()
     var mqtt = MQTTState()
     var stomp = STOMPState()
+    /// GraphQL without a subprotocol: which of the two the message types showed (nil: not yet).
+    var graphqlInferred: String?
 
     /// subprotocol: the negotiated Sec-WebSocket-Protocol (nil if none); path: the Upgrade
     /// request target (e.g. "/socket.io/?EIO=4&transport=websocket"); decodeAs: the user's

@@ -97,6 +97,8 @@ private func checkJSON(_ v: AppValue) {
             produced += out.count
             for m in out {
                 for f in m.fields { checkJSON(f.value) }
+                // The id is AppMessage.id, never a field too (one "id" in JSON output).
+                #expect(!m.fields.contains { $0.name == "id" })
                 if let r = m.replyTo { #expect(r.packet <= k) }
             }
         }

@@ -55,3 +55,14 @@ import Testing
     // A graphql-transport-ws type under graphql-ws is labelled.
     #expect(feed(s, client: false, #"{"id":"8","type":"next"}"#, packet: 6, time: 0)[0].problem != nil)
 }
+
+@Test func graphqlWithoutSubprotocol() {
+    // --decode-as graphql and no subprotocol: the message types say which protocol.
+    let s = AppSession(subprotocol: nil, path: "/", decodeAs: .graphqlWS)
+    let i = feed(s, client: true, #"{"type":"connection_init"}"#, packet: 1, time: 0)
+    #expect(i[0].subprotocol == nil && i[0].problem == nil)
+    let st = feed(s, client: true, #"{"id":"1","type":"start","payload":{"query":"{ a }"}}"#, packet: 2, time: 0)
+    #expect(st[0].subprotocol == "graphql-ws" && st[0].problem == nil)
+    let n = feed(s, client: false, #"{"id":"1","type":"next"}"#, packet: 3, time: 0)
+    #expect(n[0].subprotocol == "graphql-ws" && n[0].problem != nil)
+}

@@ -38,7 +38,7 @@ private func session() -> AppSession { AppSession(subprotocol: "mqtt", path: "/m
     #expect(pub[0].bool("dup") == false && pub[0].int("payload_length") == 5 && pub[0].id == .int(3))
     #expect(pub[0].info == "MQTT PUBLISH qos=1 id=3 topic=sensors/t1 5 bytes")
     let ack = feed(s, client: false, text: false, mqttPacket(4, u16(3)), packet: 11, time: 1_750_000)
-    #expect(ack[0].type == "PUBACK" && ack[0].info == "MQTT PUBACK id=3")
+    #expect(ack[0].type == "PUBACK" && ack[0].info == "MQTT PUBACK id=3" && ack[0].id == .int(3))
     #expect(ack[0].replyTo == AppReply(packet: 10, latency: 750_000))
     #expect(s.latencies.last == AppLatency(proto: .mqtt, key: "sensors/t1", requestType: "PUBLISH", responseType: "PUBACK",
                                            requestPacket: 10, responsePacket: 11, latency: 750_000, fromClient: true))
