@@ -1,0 +1,65 @@
+// The App stage's JSON parser: strictness, escapes, depth cap, compact re-serialization and the
+// partial parse of cut texts. Inputs are hand-written JSON texts.
+import Testing
+@testable import WSApp
+
+private func parse(_ s: String, partial: Bool = false) -> JSONParseResult {
+    JSONParser.parse(Array(s.utf8), partial: partial)
+}
+
+private func compact(_ s: String) -> String? {
+    if case .value(let v) = parse(s) { return v.compact }
+    return nil
+}
+
+@Test func jsonCompactsAndKeepsOrder() {
+    #expect(compact(" { \"b\" : 1 , \"a\" : [ true, false, null, -1.5e+3 ] } ") == #"{"b":1,"a":[true,false,null,-1.5e+3]}"#)
+    #expect(compact("[]") == "[]")
+    #expect(compact("{}") == "{}")
+    #expect(compact("\"x\"") == "\"x\"")
+}
+
+@Test func jsonEscapesDecodeAndReserialize() {
+    guard case .value(let v) = parse(#"["a\"b\\c\/d\n\t\u00e9\ud83d\ude00\u0001"]"#) else { Issue.record("no parse"); return }
+    #expect(v.arrayValue?.first?.stringValue == "a\"b\\c/d\n\té😀\u{01}")
+    #expect(v.compact == #"["a\"b\\c/d\n\té😀\u0001"]"#)
+    // A lone surrogate becomes U+FFFD; the output is still valid JSON.
+    guard case .value(let w) = parse(#"["\ud800x"]"#) else { Issue.record("no parse"); return }
+    #expect(w.arrayValue?.first?.stringValue == "\u{FFFD}x")
+}
+
+@Test func jsonRejectsWhatIsNotJSON() {
+    for bad in ["{", "[1,]", "{\"a\"}", "{a:1}", "01", "1.", "-", "tru", "[1] x", "\"a\u{01}\"", "{\"a\":1,}", "\"\\x\"", "[1 2]"] {
+        guard case .failure = parse(bad) else { Issue.record("parsed: \(bad)"); continue }
+    }
+    guard case .failure(let e) = parse("[1,]") else { return }
+    #expect(e.offset == 3)
+    #expect(e.description.hasPrefix("JSON does not parse at byte 3: "))
+}
+
+@Test func jsonDepthIsCapped() {
+    let deep = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+    #expect(compact(deep) != nil)
+    let tooDeep = String(repeating: "[", count: 100_000)
+    guard case .failure(let e) = parse(tooDeep) else { Issue.record("parsed"); return }
+    #expect(e.reason.contains("nesting"))
+}
+
+@Test func jsonPartialKeepsCompleteMembers() {
+    guard case .partial(let v) = parse(#"{"jsonrpc":"2.0","method":"m","id":12"#, partial: true) else { Issue.record("not partial"); return }
+    // The trailing number may be cut: it is dropped.
+    #expect(v.compact == #"{"jsonrpc":"2.0","method":"m"}"#)
+    guard case .partial(let a) = parse(#"["ev",{"a":[1,2"#, partial: true) else { Issue.record("not partial"); return }
+    #expect(a.compact == #"["ev"]"#)
+    // Without partial, a cut text is a failure at its end.
+    guard case .failure(let e) = parse(#"{"a":1"#) else { Issue.record("parsed"); return }
+    #expect(e.offset == 6)
+}
+
+@Test func jsonIntegers() {
+    #expect(parseInt64("9223372036854775807") == Int64.max)
+    #expect(parseInt64("-9223372036854775808") == Int64.min)
+    #expect(parseInt64("9223372036854775808") == nil)
+    #expect(parseInt64("1.0") == nil)
+    #expect(parseInt64("-") == nil)
+}
