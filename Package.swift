@@ -47,7 +47,7 @@ let package = Package(
         // filter: display filters (-Y), compiled once and applied to rows.
         .target(name: "WSFilter", dependencies: ["WSTimeline", "WSApp", "WSDiagnosis", "WSDecode", "WSDissector", "WSReassembly"], swiftSettings: hotPath),
         // diagnosis: why each connection ended, its health figures, capture-wide patterns and stats.
-        .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
+        .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
         // output: text, JSON and NDJSON renderers.
         .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly", "WSApp", "WSFilter"], swiftSettings: hotPath),
         // engine: one reader, flow workers, ordered merge (a capture on several cores).

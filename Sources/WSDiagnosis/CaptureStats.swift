@@ -40,6 +40,9 @@ public struct CaptureStats: Sendable {
     public var patterns: [Pattern] = []
     public var pairs: [ProxyPair] = []
     public var busiest: [BusyConnection] = []
+    /// Request→response latency (ms) per application protocol and method/event/topic, most
+    /// requests first.
+    public var appLatency: [AppLatencyRow] = []
     public var bucketSeconds: Double = 1
     public var overTime: [TimeBucket] = []
     /// Capture span (first to last connection time), s.
@@ -47,7 +50,15 @@ public struct CaptureStats: Sendable {
 }
 
 /// Builds `CaptureStats` from the connections' summaries as they end, then the capture-wide pass.
+/// Latencies of one kind of request (`stats`): a JSON-RPC method, a Socket.IO event, an MQTT topic, ...
+public struct AppLatencyRow: Sendable {
+    public var proto: String
+    public var key: String
+    public var latencyMs: Distribution
+}
+
 public final class CaptureStatsBuilder {
+    private var appLatencies: [String: (proto: String, key: String, ms: [Double])] = [:]
     private var causes: [Cause: Int] = [:]
     private var codes: [String: Int] = [:]
     private var durations: [Double] = []
@@ -81,6 +92,16 @@ public final class CaptureStatsBuilder {
                                    durationSeconds: Double(s.duration) / 1e9, cause: d.cause))
         if busy.count > 40 { trimBusy() }
         spans.append((s.start, s.end))
+        if let a = s.app {
+            for l in a.latencies {
+                let id = l.proto.rawValue + "\u{0}" + l.key
+                if appLatencies[id] == nil {
+                    guard appLatencies.count < 10_000 else { continue }
+                    appLatencies[id] = (l.proto.rawValue, l.key, [])
+                }
+                appLatencies[id]!.ms.append(Double(l.latency) / 1e6)
+            }
+        }
     }
 
     private func trimBusy() {
@@ -113,6 +134,8 @@ public final class CaptureStatsBuilder {
         for i in stats.busiest.indices {
             if let o = cross.overrides[stats.busiest[i].stream] { stats.busiest[i].cause = o.cause }
         }
+        stats.appLatency = appLatencies.values.compactMap { v in Distribution(v.ms).map { AppLatencyRow(proto: v.proto, key: v.key, latencyMs: $0) } }
+            .sorted { ($0.latencyMs.count, $1.proto, $1.key) > ($1.latencyMs.count, $0.proto, $0.key) }
         buckets()
         return stats
     }

@@ -132,7 +132,7 @@ public enum FilterFields {
             }
         }
         let analyses: [(String, TCPAnalysis, String)] = [
-            ("retransmission", [.retransmission, .duplicate], "bytes sent again: a retransmission, or a copy of a segment (Wireshark marks both)"),
+            ("retransmission", .retransmission, "bytes sent again (a copy of a segment with bytes counts too, as in Wireshark)"),
             ("out_of_order", .outOfOrder, "a segment out of order"),
             ("lost_segment", .previousSegmentNotCaptured, "a previous segment was not captured"),
             ("ack_lost_segment", .ackedUnseenSegment, "ACKs a segment that was not captured"),
@@ -144,7 +144,14 @@ public enum FilterFields {
         ]
         for (name, flag, words) in analyses {
             row("tcp.analysis.\(name)", .protocolOnly, words) { e, _, v in
-                guard let t = e.tcp, !t.report.analysis.isDisjoint(with: flag) else { return false }
+                guard let t = e.tcp else { return false }
+                var a = t.report.analysis
+                // A copy of a segment (netem duplicate, captured twice) is what Wireshark calls a
+                // retransmission when it carries bytes, and a duplicate ACK when it does not.
+                if a.contains(.duplicate) {
+                    a.insert(t.length > 0 || t.flags.contains(.syn) || t.flags.contains(.fin) ? .retransmission : .duplicateAck)
+                }
+                guard !a.isDisjoint(with: flag) else { return false }
                 return v(.bool(true))
             }
         }

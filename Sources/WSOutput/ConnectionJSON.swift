@@ -191,6 +191,7 @@ struct ConnectionJSON {
         }
         w.endArray()
         if s.violationsDropped > 0 { w.field("violations_not_listed", s.violationsDropped) }
+        AppSummaryOutput.write(s.app, into: &w)
         DiagnosisJSON.write(d, Health(s), marks: marks, into: &w)
         w.endObject()
     }

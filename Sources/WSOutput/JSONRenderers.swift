@@ -9,6 +9,9 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
     private let summaryOnly: Bool
     private let eventJSON: EventJSON
     private var firstTime: Int64?
+
+    /// Times are relative to the capture's first packet, whether or not a row shows it (-Y).
+    public func firstPacket(time: Int64) { if firstTime == nil { firstTime = time } }
     private var eventCount = 0
     private let connections = SummarySpool()
     /// The capture-wide diagnosis pass, over every connection (shown or not).
@@ -99,6 +102,9 @@ public final class NDJSONRenderer: PrerenderedRendering {
     private let summaryOnly: Bool
     private let eventJSON: EventJSON
     private var firstTime: Int64?
+
+    /// Times are relative to the capture's first packet, whether or not a row shows it (-Y).
+    public func firstPacket(time: Int64) { if firstTime == nil { firstTime = time } }
     private var file = ""
     private var linkType = ""
     private let splicer = DiagnosisSplicer()

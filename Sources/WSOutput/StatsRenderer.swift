@@ -65,6 +65,17 @@ public final class StatsRenderer: Renderer {
         PatternsJSON.write(CrossConnection(patterns: s.patterns), into: &w)
         w.key("proxy_pairs")
         PatternsJSON.writePairs(CrossConnection(pairs: s.pairs), into: &w)
+        w.key("app_latency")
+        w.beginArray()
+        for r in s.appLatency {
+            w.beginObject()
+            w.field("proto", r.proto)
+            w.field("key", r.key)
+            w.key("latency_ms")
+            DiagnosisJSON.percentiles(r.latencyMs, into: &w, digits: 3)
+            w.endObject()
+        }
+        w.endArray()
         w.key("busiest")
         w.beginArray()
         for b in s.busiest {
@@ -127,6 +138,17 @@ public final class StatsRenderer: Renderer {
         row("duration (s)", s.duration, 3)
         row("message size (bytes)", s.messageBytes, 0)
         row("ping RTT (ms)", s.pingRTT, 3)
+        if !s.appLatency.isEmpty {
+            out += "\nRequest latency (ms) by method, event or topic\n"
+            out += "  " + pad("protocol", 11) + pad("request", 30) + pad("count", 8, right: true) + pad("p50", 11, right: true) + pad("p90", 11, right: true) + pad("p99", 11, right: true) + pad("max", 11, right: true) + "\n"
+            for r in s.appLatency.prefix(30) {
+                let d = r.latencyMs
+                out += "  " + pad(r.proto, 11) + pad(escapedText(r.key, limit: 28, quoted: false), 30) + pad(String(d.count), 8, right: true)
+                for v in [d.median, d.p90, d.p99, d.max] { out += pad(formatFixed(v, 3), 11, right: true) }
+                out += "\n"
+            }
+            if s.appLatency.count > 30 { out += "  (\(s.appLatency.count - 30) more in --format json)\n" }
+        }
         if !s.patterns.isEmpty || !s.pairs.isEmpty {
             out += "\nPatterns\n"
             for p in s.patterns { out += "  \(p.kind.rawValue): \(p.summary) (streams \(DiagnosisText.streamList(p.streams)))\n" }

@@ -187,6 +187,10 @@ struct SummaryText {
             let text = "\(s.violations.count + s.violationsDropped): \(list) (first: \(first))"
             line("Violations", nil, color ? "\u{1b}[31m" + text + "\u{1b}[0m" : text)
         }
+        if let a = s.app {
+            line("App", nil, AppSummaryOutput.messagesText(a))
+            if let r = AppSummaryOutput.requestsText(a) { line("Requests", nil, r) }
+        }
         line("Verdict", nil, s.verdict)
         // Marked for the capture-wide pass (DiagnosisOutput.swift): the head, then the pattern lines.
         line("Diagnosis", nil, "\u{1}" + DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary) + "\u{2}")
