@@ -253,7 +253,8 @@ extension AppSession {
         }
         let state: PendingAttachments? = last ? nil : a
         if m.fromClient { engine.clientAttachments = state } else { engine.serverAttachments = state }
-        return AppMessage(proto: .socketIO, type: "attachment", id: a.id, fields: fields,
+        // The ack id belongs to the BINARY_EVENT/BINARY_ACK (its `of_packet`), not to the attachment.
+        return AppMessage(proto: .socketIO, type: "attachment", id: .null, fields: fields,
                           info: "Socket.IO attachment \(num + 1)/\(a.total) of packet \(a.ofPacket), \(m.length) bytes",
                           problem: m.complete ? nil : m.cutText(nil))
     }

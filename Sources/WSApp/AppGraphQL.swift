@@ -79,6 +79,11 @@ extension AppSession {
             expect("gq|\(m.side)|init", proto: .graphqlWS, what: type, requestType: type, m: m)
         case "connection_ack", "connection_error":
             reply = answer("gq|\(m.otherSide)|init", responseType: type, m: m)
+        case "ping":
+            // graphql-transport-ws: either side pings, the other answers with pong.
+            expect("gq|\(m.side)|ping", proto: .graphqlWS, what: type, requestType: type, m: m)
+        case "pong":
+            reply = answer("gq|\(m.otherSide)|ping", responseType: type, m: m)
         case "subscribe", "start":
             if idText != nil {
                 expect("gq|\(m.side)|op|\(key)", proto: .graphqlWS, what: opName ?? "subscribe", requestType: type, m: m)

@@ -258,7 +258,8 @@ extension AppSession {
         var id: AppValue = .null
         let receipt = head.header("receipt")
         let receiptID = head.header("receipt-id")
-        if let receipt {
+        if m.fromClient, let receipt {
+            // Only a client frame asks for a receipt (a broker may copy the header onto MESSAGE).
             id = .string(receipt)
             info += " receipt=" + clip(receipt, 40)
         } else if cmd == "RECEIPT" || cmd == "ERROR", let receiptID {

@@ -174,24 +174,41 @@ public final class AppSession {
 
     // MARK: JSON fallback
 
+    /// Objects and arrays in text messages are JSON wherever they parse. Scalars ("42",
+    /// "\"hi\"", true) and binary messages are JSON only when they parse whole, and scalars only
+    /// in a connection that has carried JSON already: plain text is not invented into JSON.
     func jsonMessage(_ m: Msg) -> [AppMessage] {
-        guard m.text else { return [] }
         let b = m.bytes
         var k = 0
         while k < b.count, isJSONSpace(b[k]) { k += 1 }
-        guard k < b.count, b[k] == 0x7B || b[k] == 0x5B else { return [] }
-        let kind = b[k] == 0x7B ? "object" : "array"
+        guard k < b.count else { return [] }
+        let structured = b[k] == 0x7B || b[k] == 0x5B
+        guard structured || (m.text && chosen == .json) else { return [] }
         switch JSONParser.parse(b) {
         case .value(let v):
+            let kind: String
+            switch v {
+            case .object: kind = "object"
+            case .array: kind = "array"
+            case .string: kind = "string"
+            case .number: kind = "number"
+            case .bool: kind = "boolean"
+            case .null: kind = "null"
+            }
             let c = v.compact
             return [AppMessage(proto: .json, type: kind, fields: [AppField("value", .json(c))],
                                info: "JSON " + clip(c))]
         case .partial:
             return [] // not asked for
         case .failure(let e):
+            guard m.text, structured else { return [] }
+            let kind = b[k] == 0x7B ? "object" : "array"
             if !m.complete && e.offset >= b.count {
                 return [AppMessage(proto: .json, type: kind, info: "JSON \(kind) (cut)", problem: m.cutText("the JSON text is incomplete"))]
             }
+            // Text that only starts like JSON ("[m4] hello") is plain text, unless this connection
+            // has carried JSON already (or was decoded as JSON): then it is bad application data.
+            guard chosen == .json else { return [] }
             var problem = e.description
             if !m.complete { problem += "; " + m.cutText(nil) }
             return [AppMessage(proto: .json, type: "malformed", info: "JSON malformed", problem: problem)]

@@ -80,8 +80,12 @@ import Testing
     #expect(bad[0].proto == .json && bad[0].type == "malformed")
     #expect(bad[0].problem == "JSON does not parse at byte 5: unexpected character '}'")
     #expect(feed(s, client: true, "not json", packet: 5, time: 0).isEmpty)
-    #expect(feed(s, client: true, "42", packet: 6, time: 0).isEmpty)
-    #expect(feed(s, client: true, text: false, Array("{}".utf8), packet: 7, time: 0).isEmpty)
+    // Once the connection carries JSON, a scalar that parses whole is JSON too; a binary
+    // message only when it parses whole (never labelled malformed).
+    #expect(feed(s, client: true, "42", packet: 6, time: 0).first?.type == "number")
+    #expect(feed(s, client: true, text: false, Array("{}".utf8), packet: 7, time: 0).first?.type == "object")
+    #expect(feed(AppSession(subprotocol: nil, path: "/", decodeAs: .json), client: true, text: false, Array("{x".utf8), packet: 1, time: 0).isEmpty)
+    #expect(feed(AppSession(subprotocol: nil, path: "/", decodeAs: nil), client: true, "42", packet: 1, time: 0).isEmpty)
     // A later JSON-RPC message within the window still wins over the fallback.
     #expect(feed(s, client: true, #"{"jsonrpc":"2.0","method":"m"}"#, packet: 8, time: 0)[0].proto == .jsonrpc)
 }
