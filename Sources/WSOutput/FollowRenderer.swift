@@ -1,3 +1,4 @@
+import WSApp
 import WSDiagnosis
 import WSDecode
 import WSDissector
@@ -78,6 +79,21 @@ public final class FollowRenderer: Renderer {
         guard let text else { return }
         sink.write(prefix + text + (e.violations.isEmpty ? "" : "  [" + e.violations.map(\.code.rawValue).joined(separator: ", ") + "]"))
         sink.endLine()
+        // The application protocol's reading of the message, JSON pretty-printed.
+        let indent = String(repeating: " ", count: 14)
+        for a in e.app {
+            var line = indent + "↳ " + escapedText(a.info, limit: 200)
+            if let r = a.replyTo { line += " (reply to #\(r.packet) after \(durationText(r.latency)))" }
+            if let p = a.problem { line += " [bad: \(escapedText(p, limit: 120))]" }
+            sink.write(line)
+            sink.endLine()
+            if a.proto == .json, case .json(let value)? = a.field("value") {
+                for l in PrettyJSON.lines(value, limit: 200) {
+                    sink.write(indent + "    " + l)
+                    sink.endLine()
+                }
+            }
+        }
     }
 
     public func connection(_ s: ConnectionSummary) {
@@ -92,5 +108,61 @@ public final class FollowRenderer: Renderer {
 
     public func end(counters: CaptureCounters, warnings: [String]) {
         sink.flush()
+    }
+}
+
+/// Compact JSON text (valid, as the App stage writes it) laid out one member per line.
+enum PrettyJSON {
+    static func lines(_ compact: String, limit: Int) -> [String] {
+        var out: [String] = []
+        var line = ""
+        var depth = 0
+        var inString = false
+        var escaped = false
+        func newline() {
+            out.append(line)
+            line = String(repeating: "  ", count: depth)
+        }
+        let chars = Array(compact)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if out.count >= limit { out.append("…"); return out }
+            if inString {
+                line.append(c)
+                if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inString = false }
+                i += 1
+                continue
+            }
+            switch c {
+            case "\"":
+                inString = true
+                line.append(c)
+            case "{", "[":
+                // An empty object or array stays on its line.
+                if i + 1 < chars.count, chars[i + 1] == (c == "{" ? "}" : "]") {
+                    line.append(c); line.append(chars[i + 1])
+                    i += 2
+                    continue
+                }
+                line.append(c)
+                depth += 1
+                newline()
+            case "}", "]":
+                depth = max(0, depth - 1)
+                newline()
+                line.append(c)
+            case ",":
+                line.append(c)
+                newline()
+            case ":":
+                line += ": "
+            default:
+                line.append(c)
+            }
+            i += 1
+        }
+        if !line.isEmpty { out.append(line) }
+        return out
     }
 }

@@ -13,6 +13,8 @@ struct MessageEntry: Sendable {
     var size: String
     var preview: String
     var violation: Bool
+    /// The application protocol's reading ("MQTT PUBLISH qos=1 ... (reply to #8 after 2.1 ms)").
+    var app: String = ""
 }
 
 /// The messages of one connection as the report lists them: the first `limit` are kept, the
@@ -68,6 +70,12 @@ struct MessageLog {
             }
             entry.size = "\(f.payloadLength) bytes"
         }
+        entry.app = e.app.prefix(4).map { a in
+            var t = escapedText(a.info, limit: 160)
+            if let r = a.replyTo { t += " (reply to #\(r.packet) after \(durationText(r.latency)))" }
+            if let p = a.problem { t += " [bad: \(escapedText(p, limit: 80))]" }
+            return t
+        }.joined(separator: "; ") + (e.app.count > 4 ? "; … \(e.app.count - 4) more" : "")
         entries.append(entry)
     }
 
@@ -75,11 +83,11 @@ struct MessageLog {
     func html(firstTime: Int64, decimals: Int, stream: Int) -> String {
         guard !entries.isEmpty else { return "<p class=\"muted\">No messages.</p>\n" }
         var out = "<table class=\"messages\"><thead><tr><th>time (s)</th><th>pkt</th><th>dir</th><th>kind</th>"
-            + "<th>size</th><th>payload (escaped preview)</th></tr></thead><tbody>\n"
+            + "<th>size</th><th>application</th><th>payload (escaped preview)</th></tr></thead><tbody>\n"
         for m in entries {
             out += "<tr\(m.violation ? " class=\"bad\"" : "")><td>\(secondsText(m.time - firstTime, decimals: decimals))</td>"
                 + "<td>#\(m.packet)</td><td>\(m.from == .client ? "client → server" : "client ← server")</td>"
-                + "<td>\(htmlEscaped(m.kind))</td><td>\(htmlEscaped(m.size))</td>"
+                + "<td>\(htmlEscaped(m.kind))</td><td>\(htmlEscaped(m.size))</td><td>\(htmlEscaped(m.app))</td>"
                 + "<td class=\"payload\">\(htmlEscaped(m.preview))</td></tr>\n"
         }
         out += "</tbody></table>\n"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import WSApp
 import WSOutput
 
 /// `wstrace follow FILE --stream N`: one connection as a conversation.
@@ -28,6 +29,17 @@ struct Follow: ParsableCommand {
 
     @OptionGroup var keys: KeyLogOptions
 
+    @Option(name: .customLong("decode-as"), help: ArgumentHelp(
+        "Decode the messages as this protocol, whatever was negotiated: socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc or json.",
+        valueName: "proto"))
+    var decodeAs: String?
+
+    func validate() throws {
+        if let decodeAs, AppProtocol(decodeAs: decodeAs) == nil {
+            throw ValidationError("--decode-as \(decodeAs): unknown protocol (socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc, json)")
+        }
+    }
+
     func run() throws {
         Terminal.ignoreSIGPIPE()
         let paths = try InputFiles.expandOrExit(files)
@@ -37,6 +49,7 @@ struct Follow: ParsableCommand {
                                     stream: stream)
         var analyzerOptions = limits.analyzerOptions(retention: options.retention)
         analyzerOptions.keyLog = try keys.load(captures: paths)
+        analyzerOptions.app.decodeAs = decodeAs.flatMap { AppProtocol(decodeAs: $0) }
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
         let renderer = FollowRenderer(sink: raw ? OutputSink(fd: -1) : sink, options: options, stream: stream)
