@@ -18,5 +18,6 @@ struct WSTrace: ParsableCommand {
             Stats.self,
             CaptureCommand.self,
             Interfaces.self,
+            Fields.self,
         ])
 }

@@ -210,4 +210,32 @@ import Testing
             }
         }
     }
+
+    /// docs/filters.md's table is `wstrace fields --markdown`: every field documented, none stale.
+    @Test func fieldTableIsDocumented() throws {
+        let doc = try String(contentsOf: Tools.root.appendingPathComponent("docs/filters.md"), encoding: .utf8)
+        let r = try Tools.wstrace(["fields", "--markdown"])
+        #expect(r.status == 0)
+        #expect(r.text.split(separator: "\n").count > 100)
+        #expect(doc.hasSuffix(r.text), "docs/filters.md must end with `wstrace fields --markdown`")
+    }
+
+    /// --decode-as and --no-app choose what the App stage does.
+    @Test func decodeAsAndNoApp() throws {
+        let path = Tools.fixtures.appendingPathComponent("apps/socketio-websocket.pcap").path
+        func protos(_ extra: [String]) throws -> Set<String> {
+            let lines = try Tools.wstrace(["read", path, "--format", "ndjson"] + extra).text.split(separator: "\n")
+            var out = Set<String>()
+            for line in lines {
+                let o = try Tools.json(Data(line.utf8))
+                for a in o["app"] as? [[String: Any]] ?? [] { out.insert(a["proto"] as! String) }
+            }
+            return out
+        }
+        #expect(try protos([]) == ["engine.io", "socket.io"])
+        #expect(try protos(["--decode-as", "engine.io"]) == ["engine.io"])
+        #expect(try protos(["--no-app"]).isEmpty)
+        let bad = try Tools.wstrace(["read", path, "--decode-as", "smtp"])
+        #expect(bad.status == 64)
+    }
 }
