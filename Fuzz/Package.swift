@@ -27,14 +27,18 @@ let package = Package(
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
         .target(name: "WSDissector", dependencies: ["CZlib", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "CPrefetch"]),
-        .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
-        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly"]),
+        .target(name: "WSApp"),
+        .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "WSApp", "CPrefetch"]),
+        .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
+        .target(name: "WSFilter", dependencies: ["WSTimeline", "WSApp", "WSDiagnosis", "WSDecode", "WSDissector", "WSReassembly"]),
+        .target(name: "WSOutput", dependencies: ["WSTimeline", "WSDiagnosis", "WSDecode", "WSTLS", "WSDissector", "WSReassembly", "WSApp", "WSFilter"]),
         // (a) capture-file bytes -> pcap records -> Analyzer -> text + JSON renderers.
         .executableTarget(name: "FuzzCapture", dependencies: ["WSDecode", "WSTimeline", "WSOutput"]),
         // (b) one TCP byte stream per direction -> WebSocketSession.
         .executableTarget(name: "FuzzStreams", dependencies: ["WSDissector"]),
         // (c) TLS records of both directions -> the TLS stage (with and without keys) -> WebSocketSession.
         .executableTarget(name: "FuzzTLS", dependencies: ["WSTLS", "WSDissector"]),
+        // (d) WebSocket messages -> the App stage (every application protocol); filter expressions -> the compiler.
+        .executableTarget(name: "FuzzApp", dependencies: ["WSApp", "WSFilter"]),
     ]
 )

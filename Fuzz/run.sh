@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets and runs each for N executions or S seconds (whichever first).
 #
-#   Fuzz/run.sh [capture|streams|tls ...]          # default: both, one after the other
+#   Fuzz/run.sh [capture|streams|tls|app ...]      # default: all four, one after the other
 #   RUNS=100000 Fuzz/run.sh streams             # stop after 100,000 executions
 #   SECONDS_PER_TARGET=1800 Fuzz/run.sh streams # stop after 30 minutes (default 60 s)
 #
@@ -20,7 +20,7 @@ CONFIG=${CONFIG:-release}  # release: -O with the sanitizers, ~10x the execution
 SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-60}
 TARGETS=("$@")
 mkdir -p "$ROOT/Fuzz/artifacts" "$WORK"
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(streams tls capture)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(streams tls capture app)
 
 # Retried: a source edited during the build (other work in the tree) fails it once.
 for attempt in 1 2 3; do
@@ -35,7 +35,8 @@ for t in "${TARGETS[@]}"; do
         capture) bin=FuzzCapture; maxlen=65536 ;;
         streams) bin=FuzzStreams; maxlen=32768 ;;
         tls) bin=FuzzTLS; maxlen=32768 ;;
-        *) echo "unknown target $t (capture|streams|tls)" >&2; exit 2 ;;
+        app) bin=FuzzApp; maxlen=16384 ;;
+        *) echo "unknown target $t (capture|streams|tls|app)" >&2; exit 2 ;;
     esac
     mkdir -p "$WORK/$t"
     echo "== $t: $bin, runs=$RUNS, max_total_time=${SECONDS_PER_TARGET}s, log $WORK/$t.log"
