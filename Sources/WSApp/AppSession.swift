@@ -202,10 +202,9 @@ public final class AppSession {
             return [] // not asked for
         case .failure(let e):
             guard m.text, structured else { return [] }
-            let kind = b[k] == 0x7B ? "object" : "array"
-            if !m.complete && e.offset >= b.count {
-                return [AppMessage(proto: .json, type: kind, info: "JSON \(kind) (cut)", problem: m.cutText("the JSON text is incomplete"))]
-            }
+            // Cut where the kept bytes end (a display preview, a cap): nothing to say about the
+            // rest; the row shows the payload as it is.
+            if !m.complete && e.offset >= b.count { return [] }
             // Text that only starts like JSON ("[m4] hello") is plain text, unless this connection
             // has carried JSON already (or was decoded as JSON): then it is bad application data.
             guard chosen == .json else { return [] }

@@ -709,7 +709,8 @@ public final class Analyzer {
     /// While the stage reads a connection's messages, its dissector keeps them (up to the
     /// stage's retention) whatever is displayed.
     private func keepMessages(_ t: ConnectionTracker, _ app: AppSession) {
-        let want: Int? = app.wantsPayload ? max(options.app.retention, options.dissector.payloadRetention) : nil
+        // Plain JSON (no protocol) is only shown: it reads what is kept for display.
+        let want: Int? = app.wantsPayload && app.chosen != .json ? max(options.app.retention, options.dissector.payloadRetention) : nil
         if t.session?.messageRetention != want { t.session?.messageRetention = want }
     }
 
@@ -719,11 +720,13 @@ public final class Analyzer {
         let before = app.latencies.count
         let found = app.message(fromClient: m.side == .client, text: m.opcode == 1, payload: m.payload, length: m.length,
                                 payloadComplete: m.complete && !m.truncated, packet: number, time: time)
-        if !found.isEmpty {
-            var summary = t.summary.app ?? AppSummary(proto: found[0].proto, subprotocol: t.summary.upgrade?.subprotocol)
-            for x in found {
+        // The summary counts application protocols; plain JSON is only shown (its rows and
+        // `--summary` read different amounts of each message, the summary must not differ).
+        if let first = found.first(where: { $0.proto != .json }) {
+            var summary = t.summary.app ?? AppSummary(proto: first.proto, subprotocol: t.summary.upgrade?.subprotocol)
+            for x in found where x.proto != .json {
                 summary.note(x)
-                if summary.proto == .json || (summary.proto == .engineIO && x.proto == .socketIO) { summary.proto = x.proto }
+                if summary.proto == .engineIO && x.proto == .socketIO { summary.proto = x.proto }
             }
             let answers = app.latencies
             if answers.count > before {

@@ -95,8 +95,7 @@ import Testing
     let s = AppSession(subprotocol: nil, path: "/ws", decodeAs: .json)
     let text = Array(#"{"a":"0123456789","b":2}"#.utf8)
     let cut = feed(s, client: true, Array(text.prefix(10)), packet: 1, time: 0, length: UInt64(text.count), complete: false)
-    #expect(cut[0].type == "object" && cut[0].field("value") == nil)
-    #expect(cut[0].problem == "message cut: 10 of 24 bytes kept; the JSON text is incomplete")
+    #expect(cut.isEmpty)  // cut where the kept bytes end: no guess about the rest
     // JSON-RPC: the complete members kept are decoded.
     let r = AppSession(subprotocol: "jsonrpc", path: "/", decodeAs: nil)
     let req = Array(#"{"jsonrpc":"2.0","id":3,"method":"upload","params":["xxxxxxxxxxxxxxxxxxxxxxxx"]}"#.utf8)
