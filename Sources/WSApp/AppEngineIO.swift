@@ -66,7 +66,7 @@ extension AppSession {
             var fields: [AppField] = []
             var info = "Engine.IO OPEN"
             var problem = cut
-            switch JSONParser.parse(data, partial: !m.complete) {
+            switch JSONParser.parse(data, partial: !m.complete, expand: 2) {
             case .value(let v), .partial(let v):
                 if let sid = v["sid"] {
                     fields.append(AppField("sid", sid.appValue))
@@ -154,7 +154,8 @@ extension AppSession {
         var payload: JSONValue?
         var partial = false
         if i < d.count {
-            switch JSONParser.parse(UnsafeRawBufferPointer(rebasing: d[i...]), partial: cut) {
+            // Binary packets keep the whole tree (their placeholders are replaced later).
+            switch JSONParser.parse(UnsafeRawBufferPointer(rebasing: d[i...]), partial: cut, expand: attachments == nil ? 2 : Int.max) {
             case .value(let v): payload = v
             case .partial(let v): payload = v; partial = true
             case .failure(let e): return .failure(JSONError(offset: e.offset + i, reason: e.reason).description)

@@ -114,13 +114,13 @@ public final class AppSession {
             var k = 0
             while k < b.count, isJSONSpace(b[k]) { k += 1 }
             if b.count >= 2, b[0] == 0x30, b[1] == 0x7B {
-                if case .value(let v) = JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[1...])), v["sid"] != nil {
+                if case .value(let v) = JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[1...]), expand: 1), v["sid"] != nil {
                     return .engineIO
                 }
             }
             if b.count == 6, b[0] == 0x32 || b[0] == 0x33, bytesEqual(b, from: 1, "probe") { return .engineIO }
             if k < b.count, b[k] == 0x7B || b[k] == 0x5B {
-                switch JSONParser.parse(b, partial: !m.complete) {
+                switch JSONParser.parse(b, partial: !m.complete, expand: 2) {
                 case .value(let v), .partial(let v):
                     if isJSONRPC(v) { return .jsonrpc }
                     if chosen == nil { chosen = .json; jsonByFallback = true }
@@ -181,7 +181,7 @@ public final class AppSession {
         while k < b.count, isJSONSpace(b[k]) { k += 1 }
         guard k < b.count, b[k] == 0x7B || b[k] == 0x5B else { return [] }
         let kind = b[k] == 0x7B ? "object" : "array"
-        switch JSONParser.parse(b) {
+        switch JSONParser.parse(b, expand: 0) {
         case .value(let v):
             let c = v.compact
             return [AppMessage(proto: .json, type: kind, fields: [AppField("value", .json(c))],
