@@ -288,10 +288,10 @@ extension AppSession {
             guard let cflags = r.u8(), let keepAlive = r.u16() else { return bad("the connect flags") }
             if level == 3 || level == 4 || level == 5 { mqtt.level = level }
             let isV5 = level == 5
-            if isV5, let e = skipProperties(&r) { return bad(e) }
             fields.append(AppField("protocol_level", .int(Int64(level))))
             fields.append(AppField("keep_alive", .int(Int64(keepAlive))))
             fields.append(AppField("clean_start", .bool(cflags & 0x02 != 0)))
+            if isV5, let e = skipProperties(&r) { return bad(e) }
             guard let clientID = r.string() else { return bad("the client id") }
             fields.insert(AppField("client_id", .string(clientID)), at: 0)
             info += " client_id=" + clientID
