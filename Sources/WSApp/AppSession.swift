@@ -123,6 +123,8 @@ public final class AppSession {
                 switch JSONParser.parse(b, partial: !m.complete, expand: 2) {
                 case .value(let v), .partial(let v):
                     if isJSONRPC(v) { return .jsonrpc }
+                    // Both GraphQL subprotocols open with the client's connection_init.
+                    if m.fromClient, v["type"]?.stringValue == "connection_init" { return .graphqlWS }
                     if chosen == nil { chosen = .json; jsonByFallback = true }
                 case .failure: break
                 }
