@@ -35,6 +35,11 @@ struct SocketIOPacket {
     var partial: Bool
 }
 
+extension AppSession {
+    /// The most binary attachments one Socket.IO packet is followed by (more: none expected).
+    static let maxAttachments = 4096
+}
+
 let engineIOTypes = ["OPEN", "CLOSE", "PING", "PONG", "MESSAGE", "UPGRADE", "NOOP"]
 let socketIOTypes = ["CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"]
 
@@ -232,7 +237,10 @@ extension AppSession {
             reply = answer("sio|\(m.otherSide)|\(p.namespace)|\(ack)", responseType: type, m: m)
         }
         if p.type == 5 || p.type == 6, let n = p.attachments {
-            let att = n > 0 ? PendingAttachments(type: type, total: n, ofPacket: m.packet, namespace: p.namespace, id: id,
+            if n > AppSession.maxAttachments {
+                problem = joinProblems("\(n) attachments announced, more than \(AppSession.maxAttachments): binary messages are not taken as its attachments", problem)
+            }
+            let att = n > 0 && n <= AppSession.maxAttachments ? PendingAttachments(type: type, total: n, ofPacket: m.packet, namespace: p.namespace, id: id,
                                                  args: args ?? .array([])) : nil
             if m.fromClient { engine.clientAttachments = att } else { engine.serverAttachments = att }
             if n > 0, !m.complete, let pr = problem { problem = pr + "; the attachments' placeholders may be missing" }
