@@ -35,6 +35,11 @@ struct SocketIOPacket {
     var partial: Bool
 }
 
+extension AppSession {
+    /// The most binary attachments one Socket.IO packet is followed by (more: none expected).
+    static let maxAttachments = 4096
+}
+
 let engineIOTypes = ["OPEN", "CLOSE", "PING", "PONG", "MESSAGE", "UPGRADE", "NOOP"]
 let socketIOTypes = ["CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"]
 
@@ -66,7 +71,7 @@ extension AppSession {
             var fields: [AppField] = []
             var info = "Engine.IO OPEN"
             var problem = cut
-            switch JSONParser.parse(data, partial: !m.complete) {
+            switch JSONParser.parse(data, partial: !m.complete, expand: 2) {
             case .value(let v), .partial(let v):
                 if let sid = v["sid"] {
                     fields.append(AppField("sid", sid.appValue))
@@ -154,7 +159,8 @@ extension AppSession {
         var payload: JSONValue?
         var partial = false
         if i < d.count {
-            switch JSONParser.parse(UnsafeRawBufferPointer(rebasing: d[i...]), partial: cut) {
+            // Binary packets keep the whole tree (their placeholders are replaced later).
+            switch JSONParser.parse(UnsafeRawBufferPointer(rebasing: d[i...]), partial: cut, expand: attachments == nil ? 2 : Int.max) {
             case .value(let v): payload = v
             case .partial(let v): payload = v; partial = true
             case .failure(let e): return .failure(JSONError(offset: e.offset + i, reason: e.reason).description)
@@ -231,7 +237,10 @@ extension AppSession {
             reply = answer("sio|\(m.otherSide)|\(p.namespace)|\(ack)", responseType: type, m: m)
         }
         if p.type == 5 || p.type == 6, let n = p.attachments {
-            let att = n > 0 ? PendingAttachments(type: type, total: n, ofPacket: m.packet, namespace: p.namespace, id: id,
+            if n > AppSession.maxAttachments {
+                problem = joinProblems("\(n) attachments announced, more than \(AppSession.maxAttachments): binary messages are not taken as its attachments", problem)
+            }
+            let att = n > 0 && n <= AppSession.maxAttachments ? PendingAttachments(type: type, total: n, ofPacket: m.packet, namespace: p.namespace, id: id,
                                                  args: args ?? .array([])) : nil
             if m.fromClient { engine.clientAttachments = att } else { engine.serverAttachments = att }
             if n > 0, !m.complete, let pr = problem { problem = pr + "; the attachments' placeholders may be missing" }

@@ -2,7 +2,9 @@
 // and a compact serializer. Nesting is capped (64), every read is bounds-checked, and strings come
 // out as valid Swift Strings (invalid UTF-8 and lone surrogates become U+FFFD), so whatever the
 // serializer writes is valid JSON. A "partial" parse keeps the complete members of a top-level
-// object or array whose text was cut short (a message kept only in part).
+// object or array whose text was cut short (a message kept only in part). Containers deeper than
+// the caller's `expand` depth are not built as trees: they are validated and written straight
+// into compact text (`.raw`), so a large payload costs one output buffer, not a tree.
 
 /// A parsed JSON value. Numbers keep their text (validated against the JSON grammar).
 indirect enum JSONValue: Equatable, Sendable {
@@ -12,6 +14,8 @@ indirect enum JSONValue: Equatable, Sendable {
     case string(String)
     case array([JSONValue])
     case object([JSONMember])
+    /// A container left unexpanded: its compact JSON text (validated, re-serialized).
+    case raw(String)
 }
 
 /// One member of a JSON object, in text order (duplicates kept; lookups take the first).
@@ -54,8 +58,11 @@ extension JSONValue {
     }
 
     var isObject: Bool {
-        if case .object = self { return true }
-        return false
+        switch self {
+        case .object: return true
+        case .raw(let text): return text.utf8.first == 0x7B
+        default: return false
+        }
     }
 
     var boolValue: Bool? {
@@ -80,6 +87,7 @@ extension JSONValue {
             if let i = parseInt64(n) { return .int(i) }
             return .json(n)
         case .array, .object: return .json(compact)
+        case .raw(let text): return .json(text)
         }
     }
 
@@ -96,6 +104,7 @@ extension JSONValue {
 
     /// Compact JSON text.
     var compact: String {
+        if case .raw(let text) = self { return text }
         var out: [UInt8] = []
         out.reserveCapacity(64)
         JSONValue.write(self, into: &out)
@@ -108,6 +117,7 @@ extension JSONValue {
         case .bool(let b):
             if b { out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65]) }
         case .number(let n): out.append(contentsOf: n.utf8)
+        case .raw(let text): out.append(contentsOf: text.utf8)
         case .string(let s): writeString(s, into: &out)
         case .array(let a):
             out.append(0x5B)
@@ -192,11 +202,14 @@ struct JSONParser {
     let p: UnsafeRawBufferPointer
     var i: Int
     let allowPartial: Bool
+    /// Containers at a depth over this (the top level is depth 1) become `.raw` compact text.
+    let expand: Int
     var wasPartial = false
 
-    /// Parses all of `bytes` as one JSON value (whitespace around it allowed).
-    static func parse(_ bytes: UnsafeRawBufferPointer, partial: Bool = false) -> JSONParseResult {
-        var parser = JSONParser(p: bytes, i: 0, allowPartial: partial)
+    /// Parses all of `bytes` as one JSON value (whitespace around it allowed). `expand`: the
+    /// depth down to which containers are built as trees (0: the whole value as `.raw`).
+    static func parse(_ bytes: UnsafeRawBufferPointer, partial: Bool = false, expand: Int = Int.max) -> JSONParseResult {
+        var parser = JSONParser(p: bytes, i: 0, allowPartial: partial, expand: partial ? max(expand, 1) : expand)
         do throws(JSONError) {
             parser.skipWS()
             let v = try parser.value(depth: 0)
@@ -211,13 +224,13 @@ struct JSONParser {
         }
     }
 
-    static func parse(_ bytes: [UInt8], partial: Bool = false) -> JSONParseResult {
-        bytes.withUnsafeBytes { parse($0, partial: partial) }
+    static func parse(_ bytes: [UInt8], partial: Bool = false, expand: Int = Int.max) -> JSONParseResult {
+        bytes.withUnsafeBytes { parse($0, partial: partial, expand: expand) }
     }
 
-    static func parse(_ s: String) -> JSONParseResult {
+    static func parse(_ s: String, expand: Int = Int.max) -> JSONParseResult {
         var s = s
-        return s.withUTF8 { parse(UnsafeRawBufferPointer($0)) }
+        return s.withUTF8 { parse(UnsafeRawBufferPointer($0), expand: expand) }
     }
 
     @inline(__always) func peek() -> UInt8? { i < p.count ? p[i] : nil }
@@ -234,6 +247,12 @@ struct JSONParser {
 
     mutating func value(depth: Int) throws(JSONError) -> JSONValue {
         guard let b = peek() else { throw eof() }
+        if (b == 0x7B || b == 0x5B) && depth + 1 > expand {
+            var out: [UInt8] = []
+            out.reserveCapacity(64)
+            try writeCompact(depth: depth, &out)
+            return .raw(String(decoding: out, as: UTF8.self))
+        }
         switch b {
         case 0x7B: return try object(depth: depth + 1)
         case 0x5B: return try array(depth: depth + 1)
@@ -250,6 +269,47 @@ struct JSONParser {
         if b >= 0x21 && b < 0x7F { return "'" + String(UnicodeScalar(b)) + "'" }
         let hex = Array("0123456789abcdef")
         return "0x" + String(hex[Int(b >> 4)]) + String(hex[Int(b & 0xF)])
+    }
+
+    /// Validates the value at `i` (inside a container at `depth`) and writes it as compact JSON.
+    mutating func writeCompact(depth: Int, _ out: inout [UInt8]) throws(JSONError) {
+        guard let b = peek() else { throw eof() }
+        switch b {
+        case 0x7B, 0x5B:
+            let close: UInt8 = b == 0x7B ? 0x7D : 0x5D
+            let isObject = b == 0x7B
+            guard depth + 1 <= JSONParser.maxDepth else { throw fail("nesting deeper than \(JSONParser.maxDepth)") }
+            i += 1
+            out.append(b)
+            skipWS()
+            if peek() == close { i += 1; out.append(close); return }
+            while true {
+                skipWS()
+                if isObject {
+                    guard let q = peek() else { throw eof() }
+                    guard q == 0x22 else { throw fail("an object key must be a string") }
+                    JSONValue.writeString(try string(), into: &out)
+                    skipWS()
+                    guard let c = peek() else { throw eof() }
+                    guard c == 0x3A else { throw fail("expected ':' after an object key") }
+                    i += 1
+                    out.append(0x3A)
+                    skipWS()
+                }
+                try writeCompact(depth: depth + 1, &out)
+                skipWS()
+                guard let sep = peek() else { throw eof() }
+                if sep == 0x2C { i += 1; out.append(0x2C); continue }
+                if sep == close { i += 1; out.append(close); return }
+                throw fail(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
+            }
+        case 0x22: JSONValue.writeString(try string(), into: &out)
+        case 0x74: try literal([0x74, 0x72, 0x75, 0x65]); out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+        case 0x66: try literal([0x66, 0x61, 0x6C, 0x73, 0x65]); out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+        case 0x6E: try literal([0x6E, 0x75, 0x6C, 0x6C]); out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case 0x2D, 0x30...0x39: out.append(contentsOf: try number().utf8)
+        default: throw fail("unexpected character \(printable(b))")
+        }
     }
 
     mutating func literal(_ word: [UInt8]) throws(JSONError) {

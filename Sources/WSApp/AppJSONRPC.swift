@@ -114,7 +114,8 @@ extension AppSession {
         if !m.text && (k >= b.count || (b[k] != 0x7B && b[k] != 0x5B)) { return nil }
         if k >= b.count && m.complete && b.count == 0 { return nil }
         let cut: String? = m.complete ? nil : m.cutText(nil)
-        switch JSONParser.parse(b, partial: !m.complete) {
+        // Members are looked up down to depth 3 (a batch element's error object).
+        switch JSONParser.parse(b, partial: !m.complete, expand: 3) {
         case .value(let v): return .value(v, cut)
         case .partial(let v): return .value(v, m.cutText("decoded from the members kept"))
         case .failure(let e):

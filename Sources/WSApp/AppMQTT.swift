@@ -18,6 +18,79 @@ struct MQTTState {
     var level: UInt8 = 4
     /// QoS 2 PUBLISH topics by side and packet id, for PUBREL → PUBCOMP's key.
     var qos2Topics: [String: String] = [:]
+    /// v5 topic aliases each sender set up (alias → topic).
+    var clientAliases: [Int: String] = [:]
+    var serverAliases: [Int: String] = [:]
+}
+
+/// MQTT 5 property identifiers: JSON name and value kind (1: byte, 2: two-byte integer,
+/// 4: four-byte integer, 5: variable byte integer, 6: UTF-8 string, 7: binary data, 8: string pair).
+let mqttProperties: [UInt8: (name: String, kind: UInt8)] = [
+    0x01: ("payload_format", 1), 0x02: ("message_expiry", 4), 0x03: ("content_type", 6), 0x08: ("response_topic", 6),
+    0x09: ("correlation_data", 7), 0x0B: ("subscription_identifier", 5), 0x11: ("session_expiry", 4),
+    0x12: ("assigned_client_id", 6), 0x13: ("server_keep_alive", 2), 0x15: ("auth_method", 6), 0x16: ("auth_data", 7),
+    0x17: ("request_problem_info", 1), 0x18: ("will_delay", 4), 0x19: ("request_response_info", 1),
+    0x1A: ("response_info", 6), 0x1C: ("server_reference", 6), 0x1F: ("reason_string", 6), 0x21: ("receive_maximum", 2),
+    0x22: ("topic_alias_maximum", 2), 0x23: ("topic_alias", 2), 0x24: ("maximum_qos", 1), 0x25: ("retain_available", 1),
+    0x26: ("user_property", 8), 0x27: ("maximum_packet_size", 4), 0x28: ("wildcard_subscription_available", 1),
+    0x29: ("subscription_identifiers_available", 1), 0x2A: ("shared_subscription_available", 1),
+]
+
+/// A v5 property block, decoded.
+struct MQTTPropertyBlock {
+    var fields: [AppField] = []
+    var topicAlias: Int?
+    /// Bad contents inside a block whose length was right (reported, decoding goes on).
+    var problem: String?
+}
+
+/// Decodes the properties in `block` (its length already read).
+func decodeMQTTProperties(_ block: UnsafeRawBufferPointer) -> MQTTPropertyBlock {
+    var out = MQTTPropertyBlock()
+    var p = ByteReader(block)
+    var users: [AppValue] = []
+    var seen = Set<UInt8>()
+    let hex = Array("0123456789abcdef".utf8)
+    while p.remaining > 0 {
+        guard let pid = p.u8() else { break }
+        guard let def = mqttProperties[pid] else {
+            out.problem = "unknown property 0x" + String(decoding: [hex[Int(pid >> 4)], hex[Int(pid & 15)]], as: UTF8.self)
+            break
+        }
+        var value: AppValue?
+        switch def.kind {
+        case 1: value = p.u8().map { .int(Int64($0)) }
+        case 2:
+            if let v = p.u16() {
+                value = .int(Int64(v))
+                if pid == 0x23 { out.topicAlias = v }
+            }
+        case 4:
+            if let hi = p.u16(), let lo = p.u16() { value = .int(Int64(hi) << 16 | Int64(lo)) }
+        case 5:
+            let (v, _) = p.varint()
+            value = v.map { .int(Int64($0)) }
+        case 6: value = p.string().map { .string($0) }
+        case 7:
+            if let n = p.u16(), let b = p.bytes(n) {
+                var h: [UInt8] = []
+                for x in b.prefix(32) { h.append(hex[Int(x >> 4)]); h.append(hex[Int(x & 15)]) }
+                value = .string(String(decoding: h, as: UTF8.self) + (n > 32 ? "…" : ""))
+            }
+        default:
+            if let k = p.string(), let v = p.string() {
+                users.append(.object([AppField("name", .string(k)), AppField("value", .string(v))]))
+                continue
+            }
+        }
+        guard let value else {
+            out.problem = "the \(def.name) property overruns the property block"
+            break
+        }
+        if seen.insert(pid).inserted { out.fields.append(AppField(def.name, value)) }
+    }
+    if !users.isEmpty { out.fields.append(AppField("user_properties", .list(users))) }
+    return out
 }
 
 let mqttTypes = ["reserved", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
@@ -193,11 +266,18 @@ extension AppSession {
             return (AppMessage(proto: .mqtt, type: "malformed", id: id, fields: fields, info: "MQTT malformed " + name,
                                problem: "\(name): \(what) overruns the packet; decoding of this side stops"), true)
         }
-        /// v5 properties: a varint length and that many bytes, skipped.
-        func skipProperties(_ r: inout ByteReader) -> String? {
+        var propertyProblem: String?
+        var topicAlias: Int?
+        /// v5 properties: a varint length and that many bytes, decoded into a `properties`
+        /// (or `name`) object field when there are any. Returns what overran, if anything.
+        func skipProperties(_ r: inout ByteReader, _ name: String = "properties") -> String? {
             let (n, tooLong) = r.varint()
             if tooLong { return "the properties' length (over 4 bytes)" }
-            guard let n, r.bytes(n) != nil else { return "the properties" }
+            guard let n, let block = r.bytes(n) else { return "the properties" }
+            let d = decodeMQTTProperties(block)
+            if !d.fields.isEmpty { fields.append(AppField(name, .object(d.fields))) }
+            if let t = d.topicAlias { topicAlias = t }
+            if let pr = d.problem { propertyProblem = pr }
             return nil
         }
 
@@ -208,16 +288,16 @@ extension AppSession {
             guard let cflags = r.u8(), let keepAlive = r.u16() else { return bad("the connect flags") }
             if level == 3 || level == 4 || level == 5 { mqtt.level = level }
             let isV5 = level == 5
-            if isV5, let e = skipProperties(&r) { return bad(e) }
             fields.append(AppField("protocol_level", .int(Int64(level))))
             fields.append(AppField("keep_alive", .int(Int64(keepAlive))))
             fields.append(AppField("clean_start", .bool(cflags & 0x02 != 0)))
+            if isV5, let e = skipProperties(&r) { return bad(e) }
             guard let clientID = r.string() else { return bad("the client id") }
             fields.insert(AppField("client_id", .string(clientID)), at: 0)
             info += " client_id=" + clientID
             if proto != "MQTT" && proto != "MQIsdp" { fields.append(AppField("protocol_name", .string(proto))) }
             if cflags & 0x04 != 0 {
-                if isV5, let e = skipProperties(&r) { return bad(e) }
+                if isV5, let e = skipProperties(&r, "will_properties") { return bad(e) }
                 guard let willTopic = r.string() else { return bad("the will topic") }
                 fields.append(AppField("will_topic", .string(willTopic)))
                 guard let wl = r.u16(), r.bytes(wl) != nil else { return bad("the will payload") }
@@ -232,6 +312,7 @@ extension AppSession {
             fields.append(AppField("session_present", .bool(af & 0x01 != 0)))
             fields.append(AppField(v5 ? "reason_code" : "return_code", .int(Int64(rc))))
             info += (v5 ? " reason_code=" : " return_code=") + String(rc)
+            if v5, r.remaining > 0, let e = skipProperties(&r) { return bad(e) }
             reply = answer("mq|\(m.otherSide)|connect", responseType: name, m: m)
         case 3: // PUBLISH
             let qos = (flags >> 1) & 0x03
@@ -241,7 +322,8 @@ extension AppSession {
                 return (AppMessage(proto: .mqtt, type: "malformed", info: "MQTT malformed PUBLISH",
                                    problem: "PUBLISH with QoS 3; decoding of this side stops"), true)
             }
-            guard let topic = r.string() else { return bad("the topic") }
+            guard var topic = r.string() else { return bad("the topic") }
+            let topicAt = fields.count
             fields.append(AppField("topic", .string(topic)))
             fields.append(AppField("qos", .int(Int64(qos))))
             fields.append(AppField("retain", .bool(retain)))
@@ -253,6 +335,21 @@ extension AppSession {
                 id = .int(Int64(p))
             }
             if v5, let e = skipProperties(&r) { return bad(e) }
+            if let alias = topicAlias {
+                // A topic alias: set up by a PUBLISH with a topic, used by one without.
+                if topic.isEmpty {
+                    if let t = (m.fromClient ? mqtt.clientAliases : mqtt.serverAliases)[alias] {
+                        topic = t
+                        fields[topicAt] = AppField("topic", .string(t))
+                    } else {
+                        propertyProblem = "topic alias \(alias) was never set up"
+                    }
+                } else if m.fromClient {
+                    if mqtt.clientAliases.count < 65536 { mqtt.clientAliases[alias] = topic }
+                } else if mqtt.serverAliases.count < 65536 {
+                    mqtt.serverAliases[alias] = topic
+                }
+            }
             let payloadLength = declared - r.i
             fields.append(AppField("payload_length", .int(Int64(payloadLength))))
             info += " qos=\(qos)"
@@ -338,7 +435,11 @@ extension AppSession {
         default:
             break
         }
-        return (AppMessage(proto: .mqtt, type: name, id: id, fields: fields, info: info, replyTo: reply), false)
+        if let t = fields.first(where: { $0.name == "properties" }), case .object(let props) = t.value,
+           let rs = props.first(where: { $0.name == "reason_string" }), case .string(let text) = rs.value {
+            info += " " + clip(jsonQuoted(text), 60)
+        }
+        return (AppMessage(proto: .mqtt, type: name, id: id, fields: fields, info: info, replyTo: reply, problem: propertyProblem), false)
     }
 
 }

@@ -14,6 +14,8 @@ struct STOMPSide {
     /// headers are complete, and where the next search resumes.
     var bodyStart: Int?
     var scanFrom = 0
+    /// That frame's parsed command and headers (parsed once while its body arrives).
+    var head: AppSession.STOMPHead?
 }
 
 struct STOMPState {
@@ -50,6 +52,7 @@ extension AppSession {
             let buf = side.buffer
             side.buffer = []
             side.bodyStart = nil
+            side.head = nil
             side.scanFrom = 0
             buf.withUnsafeBytes { b in out.append(stompPartial(b, m)) }
         } else if side.buffer.count > AppSession.maxBuffer {
@@ -113,7 +116,8 @@ extension AppSession {
                 side.scanFrom = bs - i
             }
             guard let bs = bodyStart else { break }
-            let head = parseSTOMPHead(UnsafeRawBufferPointer(rebasing: b[i..<bs]))
+            let head = side.head ?? parseSTOMPHead(UnsafeRawBufferPointer(rebasing: b[i..<bs]))
+            side.head = head
             // The body's end.
             var bodyEnd: Int?
             var nul: Int?
@@ -151,6 +155,7 @@ extension AppSession {
             out.append(stompFrame(head, bodyLength: be - bs, m: m, problem: problem))
             i = z + 1
             side.bodyStart = nil
+            side.head = nil
             side.scanFrom = 0
             side.afterNul = true
         }

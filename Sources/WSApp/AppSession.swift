@@ -114,15 +114,17 @@ public final class AppSession {
             var k = 0
             while k < b.count, isJSONSpace(b[k]) { k += 1 }
             if b.count >= 2, b[0] == 0x30, b[1] == 0x7B {
-                if case .value(let v) = JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[1...])), v["sid"] != nil {
+                if case .value(let v) = JSONParser.parse(UnsafeRawBufferPointer(rebasing: b[1...]), expand: 1), v["sid"] != nil {
                     return .engineIO
                 }
             }
             if b.count == 6, b[0] == 0x32 || b[0] == 0x33, bytesEqual(b, from: 1, "probe") { return .engineIO }
             if k < b.count, b[k] == 0x7B || b[k] == 0x5B {
-                switch JSONParser.parse(b, partial: !m.complete) {
+                switch JSONParser.parse(b, partial: !m.complete, expand: 2) {
                 case .value(let v), .partial(let v):
                     if isJSONRPC(v) { return .jsonrpc }
+                    // Both GraphQL subprotocols open with the client's connection_init.
+                    if m.fromClient, v["type"]?.stringValue == "connection_init" { return .graphqlWS }
                     if chosen == nil { chosen = .json; jsonByFallback = true }
                 case .failure: break
                 }
@@ -184,7 +186,7 @@ public final class AppSession {
         guard k < b.count else { return [] }
         let structured = b[k] == 0x7B || b[k] == 0x5B
         guard structured || (m.text && chosen == .json) else { return [] }
-        switch JSONParser.parse(b) {
+        switch JSONParser.parse(b, expand: 0) {
         case .value(let v):
             let kind: String
             switch v {
@@ -194,6 +196,7 @@ public final class AppSession {
             case .number: kind = "number"
             case .bool: kind = "boolean"
             case .null: kind = "null"
+            case .raw: kind = b[k] == 0x7B ? "object" : (b[k] == 0x5B ? "array" : "value")
             }
             let c = v.compact
             return [AppMessage(proto: .json, type: kind, fields: [AppField("value", .json(c))],

@@ -41,7 +41,10 @@ import Testing
     feed(r, client: true, "hello", packet: 1, time: 0)
     #expect(feed(r, client: true, #"{"jsonrpc":"2.0","id":1,"method":"x"}"#, packet: 2, time: 0)[0].proto == .jsonrpc)
     #expect(r.chosen == .jsonrpc)
-    // MQTT CONNECT and STOMP CONNECT by content (additions).
+    // GraphQL's connection_init, MQTT CONNECT and STOMP CONNECT by content (additions).
+    let q = AppSession(subprotocol: nil, path: "/graphql", decodeAs: nil)
+    #expect(feed(q, client: true, #"{"type":"connection_init","payload":{}}"#, packet: 1, time: 0)[0].proto == .graphqlWS)
+    #expect(feed(q, client: true, #"{"id":"1","type":"subscribe","payload":{"query":"{ a }"}}"#, packet: 2, time: 0)[0].subprotocol == "graphql-transport-ws")
     let m = AppSession(subprotocol: nil, path: "/ws", decodeAs: nil)
     #expect(feed(m, client: true, text: false, mqttConnect(clientID: "c"), packet: 1, time: 0)[0].type == "CONNECT")
     #expect(m.chosen == .mqtt)

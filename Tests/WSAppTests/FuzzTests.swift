@@ -95,6 +95,14 @@ private func checkJSON(_ v: AppValue) {
             let out = feed(s, client: Bool.random(using: &g), text: Int.random(in: 0..<4, using: &g) != 0, kept,
                            packet: k, time: Int64(k) * 1000, length: length, complete: !cut)
             produced += out.count
+            // Compact text written without a tree equals the tree's.
+            let full = JSONParser.parse(kept)
+            let flat = JSONParser.parse(kept, expand: Int.random(in: 0..<3, using: &g))
+            switch (full, flat) {
+            case (.value(let a), .value(let b)): #expect(a.compact == b.compact)
+            case (.failure(let a), .failure(let b)): #expect(a.offset == b.offset)
+            default: Issue.record("tree and compact parses differ")
+            }
             for m in out {
                 for f in m.fields { checkJSON(f.value) }
                 // The id is AppMessage.id, never a field too (one "id" in JSON output).

@@ -63,3 +63,26 @@ private func compact(_ s: String) -> String? {
     #expect(parseInt64("1.0") == nil)
     #expect(parseInt64("-") == nil)
 }
+
+@Test func jsonUnexpandedContainersMatchTheTree() {
+    let inputs = [#"{"a":[1,{"b":"\u00e9\n"}],"c":{"d":[[],{}]},"e":"x"}"#, "[ 1 , [ 2 , [ 3 ] ] ]", "{}", "[]",
+                  #"{"a":{"b":}}"#, #"[{"a":1},{"b":[1,2,]}]"#, #"{"k":"\ud800"}"#]
+    for text in inputs {
+        let full = parse(text)
+        for depth in 0..<4 {
+            let r = JSONParser.parse(Array(text.utf8), expand: depth)
+            switch (full, r) {
+            case (.value(let a), .value(let b)): #expect(a.compact == b.compact, "\(text) expand \(depth)")
+            case (.failure(let a), .failure(let b)): #expect(a.offset == b.offset && a.reason == b.reason, "\(text) expand \(depth)")
+            default: Issue.record("\(text) expand \(depth): results differ")
+            }
+        }
+    }
+    // Expand 1: the top level is a tree, its containers are compact text.
+    guard case .value(let v) = JSONParser.parse(Array(#"{"a":{"b":[1, 2]},"c":3}"#.utf8), expand: 1) else { return }
+    #expect(v["a"] == .raw(#"{"b":[1,2]}"#) && v["a"]?.isObject == true && v["c"] == .number("3"))
+    // The depth cap holds in compact text too.
+    guard case .failure = JSONParser.parse(Array(String(repeating: "[", count: 65).utf8) + Array(String(repeating: "]", count: 65).utf8), expand: 0) else {
+        Issue.record("65 levels parsed"); return
+    }
+}

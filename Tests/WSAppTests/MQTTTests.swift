@@ -111,14 +111,17 @@ private func session() -> AppSession { AppSession(subprotocol: "mqtt", path: "/m
     let c = feed(s, client: true, text: false, mqttConnect(clientID: "v5dev", level: 5, props: [8, 0x11, 0, 0, 0, 60, 0x21, 0, 10]),
                  packet: 1, time: 0)
     #expect(c[0].type == "CONNECT" && c[0].string("client_id") == "v5dev" && c[0].int("protocol_level") == 5)
+    #expect(c[0].field("properties") == .object([AppField("session_expiry", .int(60)), AppField("receive_maximum", .int(10))]))
     // CONNACK v5: flags, reason code, properties (topic alias maximum).
     let a = feed(s, client: false, text: false, mqttPacket(2, [0, 0, 3, 0x22, 0, 5]), packet: 2, time: 9)
     #expect(a[0].int("reason_code") == 0 && a[0].field("return_code") == nil && a[0].replyTo == AppReply(packet: 1, latency: 9))
+    #expect(a[0].field("properties") == .object([AppField("topic_alias_maximum", .int(5))]))
     // PUBLISH v5: topic, id, properties (content type "text"), payload.
     let props: [UInt8] = [7, 0x03] + mqttString("text")
     let p = feed(s, client: true, text: false, mqttPacket(3, flags: 0x02, mqttString("v5/t") + u16(11) + props + Array("abc".utf8)),
                  packet: 3, time: 10)
     #expect(p[0].string("topic") == "v5/t" && p[0].int("payload_length") == 3 && p[0].id == .int(11))
+    #expect(p[0].field("properties") == .object([AppField("content_type", .string("text"))]))
     // PUBACK v5 with a reason code and properties; a short one without.
     let ack = feed(s, client: false, text: false, mqttPacket(4, u16(11) + [0x10, 0]), packet: 4, time: 15)
     #expect(ack[0].int("reason_code") == 0x10 && ack[0].info == "MQTT PUBACK id=11 reason_code=16")
@@ -180,4 +183,32 @@ private func session() -> AppSession { AppSession(subprotocol: "mqtt", path: "/m
     let m2 = feed(s, client: true, text: false, Array(two.prefix(2)), packet: 3, time: 0, length: UInt64(two.count), complete: false)
     #expect(m2.first?.type == "PINGREQ" && m2.last?.problem?.contains("stops") == true)
     #expect(feed(s, client: true, text: false, mqttPacket(12, []), packet: 4, time: 0).isEmpty)
+}
+
+@Test func mqttV5TopicAliasesUserPropertiesReasonStrings() {
+    let s = session()
+    feed(s, client: true, text: false, mqttConnect(clientID: "a", level: 5), packet: 1, time: 0)
+    // PUBLISH with a topic and topic alias 4 (0x23), two user properties (0x26).
+    let props: [UInt8] = [0x23, 0, 4, 0x26] + mqttString("unit") + mqttString("C") + [0x26] + mqttString("room") + mqttString("lab")
+    let p1 = feed(s, client: true, text: false, mqttPacket(3, mqttString("sensors/t2") + [UInt8(props.count)] + props + [0x31]), packet: 2, time: 0)
+    #expect(p1[0].string("topic") == "sensors/t2" && p1[0].int("payload_length") == 1)
+    #expect(p1[0].field("properties") == .object([
+        AppField("topic_alias", .int(4)),
+        AppField("user_properties", .list([.object([AppField("name", .string("unit")), AppField("value", .string("C"))]),
+                                           .object([AppField("name", .string("room")), AppField("value", .string("lab"))])])),
+    ]))
+    // The alias alone (empty topic) resolves to the topic; an alias never set up is a problem.
+    let p2 = feed(s, client: true, text: false, mqttPacket(3, flags: 2, mqttString("") + u16(8) + [3, 0x23, 0, 4] + [0x32]), packet: 3, time: 0)
+    #expect(p2[0].string("topic") == "sensors/t2" && p2[0].problem == nil && p2[0].info == "MQTT PUBLISH qos=1 id=8 topic=sensors/t2 1 bytes")
+    let p3 = feed(s, client: true, text: false, mqttPacket(3, mqttString("") + [3, 0x23, 0, 9]), packet: 4, time: 0)
+    #expect(p3[0].string("topic") == "" && p3[0].problem == "topic alias 9 was never set up")
+    // The server's aliases are its own.
+    let p4 = feed(s, client: false, text: false, mqttPacket(3, mqttString("") + [3, 0x23, 0, 4]), packet: 5, time: 0)
+    #expect(p4[0].problem != nil)
+    // A PUBACK with a reason string (0x1F) shows it; an unknown property id is a problem, not a stop.
+    let ack = feed(s, client: false, text: false, mqttPacket(4, u16(8) + [0x10] + [10, 0x1F] + mqttString("no subs")), packet: 6, time: 0)
+    #expect(ack[0].info == #"MQTT PUBACK id=8 reason_code=16 "no subs""#)
+    let odd = feed(s, client: false, text: false, mqttPacket(4, u16(9) + [0x00, 2, 0x7F, 0]), packet: 7, time: 0)
+    #expect(odd[0].type == "PUBACK" && odd[0].problem == "unknown property 0x7f")
+    #expect(feed(s, client: false, text: false, mqttPacket(13, []), packet: 8, time: 0)[0].type == "PINGRESP")
 }

@@ -130,6 +130,10 @@ private func session() -> AppSession {
     #expect(back[0].type == "BINARY_ACK" && back[0].replyTo == AppReply(packet: 30, latency: 3_000))
     let ba = feed(s, client: false, text: false, [1, 2, 3, 4], packet: 36, time: 4_100)
     #expect(ba[0].bool("complete") == true && ba[0].json("args") == #"[{"_binary":0,"length":4}]"#)
+    // An absurd attachment count is labelled and not waited for.
+    let huge = feed(s, client: true, #"45999999999-["x",{"_placeholder":true,"num":0}]"#, packet: 37, time: 0)
+    #expect(huge[0].type == "BINARY_EVENT" && huge[0].problem?.contains("attachments announced") == true)
+    #expect(feed(s, client: true, text: false, [1], packet: 38, time: 0)[0].proto == .engineIO)
 }
 
 @Test func socketIOCutMessage() {
