@@ -192,6 +192,42 @@ struct LiveCaptureTests {
         #expect(backCapture["messages"] as? Int == last["messages"] as? Int)
     }
 
+    /// `capture -Y`: live rows through the display filter (one thread and three workers) equal
+    /// `read -Y` of the -w file, and the capture object says the filter and the rows kept.
+    @Test(arguments: ["1", "3"])
+    func displayFilterOnALiveCapture(threads: String) throws {
+        guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
+        let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("peer.py")
+        try LiveCaptureTests.peerScript.write(to: script, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out.pcap")
+        let peer = try Streamed(python, [script.path])
+        defer { peer.kill() }
+        #expect(Streamed.wait(seconds: 15) { peer.stdout.contains("\n") }, "peer did not start: \(peer.stderr)")
+        let portLine = try #require(peer.stdout.split(separator: "\n").first { $0.hasPrefix("PORT ") })
+        let port = try #require(Int(portLine.dropFirst(5)))
+        let filter = "websocket.opcode == 8 || tcp.flags.syn == 1"
+        let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)", "--format", "ndjson",
+                                                  "-w", out.path, "--threads", threads, "-Y", filter])
+        defer { capture.kill() }
+        #expect(Streamed.wait(seconds: 10) { capture.stderr.contains("listening on lo") }, "\(capture.stderr)")
+        peer.send("go\n")
+        #expect(peer.waitForExit(seconds: 20), "the peers did not finish: \(peer.stdout) \(peer.stderr)")
+        #expect(Streamed.wait(seconds: 10) { capture.stdout.contains("\"type\":\"connection\"") })
+        capture.process.interrupt()
+        #expect(capture.waitForExit(seconds: 10), "wstrace did not stop on SIGINT")
+        let lines = capture.stdout.split(separator: "\n").map(String.init)
+        let events = lines.filter { $0.hasPrefix("{\"type\":\"event\"") }
+        // SYN, SYN-ACK, and the two close frames.
+        #expect(events.count == 4, "\(events)")
+        let last = try Tools.json(Data(try #require(lines.last).utf8))
+        #expect(last["filter"] as? String == filter)
+        #expect(last["matched"] as? Int == events.count)
+        let back = try Tools.wstrace(["read", out.path, "--format", "ndjson", "-Y", filter])
+        #expect(back.text.split(separator: "\n").map(String.init).dropLast() == lines.dropLast())
+    }
+
     /// Handshake, upgrade, the three messages and their echoes, the close both ways, the teardown.
     static func checkWalkThrough(events: [[String: Any]], port: Int) throws {
         func info(_ e: [String: Any]) -> String { e["info"] as? String ?? "" }
