@@ -132,16 +132,9 @@ struct LiveCaptureTests {
         guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
         let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let script = dir.appendingPathComponent("peer.py")
-        try LiveCaptureTests.peerScript.write(to: script, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("out.pcap")
-
-        // The server picks a free port and waits for "go" before the client connects.
-        let peer = try Streamed(python, [script.path])
+        let (peer, port) = try LiveCaptureTests.startPeers(python, in: dir)
         defer { peer.kill() }
-        #expect(Streamed.wait(seconds: 15) { peer.stdout.contains("\n") }, "peer did not start: \(peer.stderr)")
-        let portLine = try #require(peer.stdout.split(separator: "\n").first { $0.hasPrefix("PORT ") })
-        let port = try #require(Int(portLine.dropFirst(5)))
 
         let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)",
                                                   "--format", "ndjson", "-w", out.path, "--threads", threads])
@@ -199,14 +192,9 @@ struct LiveCaptureTests {
         guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
         let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let script = dir.appendingPathComponent("peer.py")
-        try LiveCaptureTests.peerScript.write(to: script, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("out.pcap")
-        let peer = try Streamed(python, [script.path])
+        let (peer, port) = try LiveCaptureTests.startPeers(python, in: dir)
         defer { peer.kill() }
-        #expect(Streamed.wait(seconds: 15) { peer.stdout.contains("\n") }, "peer did not start: \(peer.stderr)")
-        let portLine = try #require(peer.stdout.split(separator: "\n").first { $0.hasPrefix("PORT ") })
-        let port = try #require(Int(portLine.dropFirst(5)))
         let filter = "websocket.opcode == 8 || tcp.flags.syn == 1"
         let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)", "--format", "ndjson",
                                                   "-w", out.path, "--threads", threads, "-Y", filter])
@@ -227,6 +215,23 @@ struct LiveCaptureTests {
         let back = try Tools.wstrace(["read", out.path, "--format", "ndjson", "-Y", filter])
         #expect(back.text.split(separator: "\n").map(String.init).dropLast() == lines.dropLast())
     }
+
+    /// The peers of `peerScript`: the server picks a free port and waits for "go" before the
+    /// client connects. Returns them and the port.
+    static func startPeers(_ python: URL, in dir: URL) throws -> (Streamed, Int) {
+        let script = dir.appendingPathComponent("peer.py")
+        try peerScript.write(to: script, atomically: true, encoding: .utf8)
+        let peer = try Streamed(python, [script.path])
+        #expect(Streamed.wait(seconds: 15) { peer.stdout.contains("\n") }, "peer did not start: \(peer.stderr)")
+        guard let portLine = peer.stdout.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }),
+              let port = Int(portLine.dropFirst(5)) else {
+            peer.kill()
+            throw PeerFailure(output: peer.stdout + peer.stderr)
+        }
+        return (peer, port)
+    }
+
+    struct PeerFailure: Error { var output: String }
 
     /// Handshake, upgrade, the three messages and their echoes, the close both ways, the teardown.
     static func checkWalkThrough(events: [[String: Any]], port: Int) throws {
