@@ -15,6 +15,9 @@ public final class DisplayFilter: @unchecked Sendable {
     public let needsPayload: Bool
     /// Names an application-protocol field.
     public let usesApp: Bool
+    /// Names `tcp.stream`: a flow worker numbers its streams only at the merge, so such a filter
+    /// runs on one thread.
+    public let namesStream: Bool
     private let rowTest: RowTest
     private let connectionTest: ConnectionTest
 
@@ -31,6 +34,7 @@ public final class DisplayFilter: @unchecked Sendable {
         connectionLevel = fields.contains { $0.connectionLevel }
         needsPayload = fields.contains { $0.needsPayload }
         usesApp = fields.contains { $0.name == "app" || $0.name.hasPrefix("app.") || Compiler.appPrefixes.contains(String($0.name.split(separator: ".")[0])) }
+        namesStream = fields.contains { $0.name == "tcp.stream" }
         let compiler = Compiler(expression: expression)
         rowTest = try compiler.row(tree)
         connectionTest = try compiler.connection(tree)

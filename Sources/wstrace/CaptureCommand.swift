@@ -123,7 +123,7 @@ struct CaptureCommand: ParsableCommand {
                                 count: count, duration: duration, verbose: verbose)
         live.display = displayFilter
         // A key log that grows is re-read by the thread that misses a key: one thread then.
-        let workers = threads ?? (WorkerThread.cores >= 4 ? min(WorkerThread.cores, 16) : 1)
+        let workers = displayFilter?.namesStream == true ? 1 : threads ?? (WorkerThread.cores >= 4 ? min(WorkerThread.cores, 16) : 1)
         if workers > 1, keyLog?.grows != true, ParallelEngine.supports(format: format, render: options),
            let prerendered = renderer as? PrerenderedRendering {
             try live.runParallel(workers: workers, renderer: prerendered, format: format, options: options,

@@ -63,7 +63,8 @@ struct Read: ParsableCommand {
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && stdin
         let summaryOnly = summary
         let makeRenderer = { format.makeRenderer(sink: sink, options: options, summaryOnly: summaryOnly) }
-        let workers = Read.workers(requested: threads, bytes: reader.totalBytes)
+        // tcp.stream in a filter: the index a row has only once the merge numbers it (one thread).
+        let workers = display?.namesStream == true ? 1 : Read.workers(requested: threads, bytes: reader.totalBytes)
         if workers > 1 && !stdin && ParallelEngine.supports(format: format, render: options) {
             try run.runParallel(reader: reader, link: link, workers: workers, format: format, options: options,
                                 summaryOnly: summary, fileRuns: fileRuns, makeRenderer: makeRenderer)
