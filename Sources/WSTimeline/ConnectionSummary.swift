@@ -283,7 +283,7 @@ extension String {
 
 /// The application protocol of a connection, as the App stage read its messages.
 public struct AppSummary: Sendable {
-    /// The protocol of most of its messages (the first seen, on a tie).
+    /// The protocol of its first application message (Socket.IO once Engine.IO carries it).
     public var proto: AppProtocol
     public var subprotocol: String?
     /// Application messages decoded, and how many were bad application data.
