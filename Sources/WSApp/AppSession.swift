@@ -24,6 +24,10 @@ public final class AppSession {
     /// `chosen == .json` came from content (the fallback); a stronger match may still replace it
     /// while detecting.
     var jsonByFallback = false
+    /// Other JSON is reported (`proto: json`). Off when nothing shows it (`--summary`, `stats`,
+    /// `--payloads none`): it is the payload itself, and no request pairs with it. Content
+    /// detection of the JSON protocols still runs. `decodeAs: .json` reports it whatever this says.
+    public var jsonFallback = true
     var dataMessages = 0
 
     /// Requests answered so far, in the order their responses came (at most 65536 kept).
@@ -99,7 +103,7 @@ public final class AppSession {
         case .stomp?: out = stompMessage(m)
         case .graphqlWS?: out = graphqlMessage(m)
         case .jsonrpc?: out = jsonrpcMessage(m)
-        case .json?, nil: out = jsonMessage(m)
+        case .json?, nil: out = jsonFallback || decodeAs == .json ? jsonMessage(m) : []
         }
         if let s = subprotocol {
             for k in out.indices where out[k].subprotocol == nil { out[k].subprotocol = s }
@@ -120,12 +124,14 @@ public final class AppSession {
             }
             if b.count == 6, b[0] == 0x32 || b[0] == 0x33, bytesEqual(b, from: 1, "probe") { return .engineIO }
             if k < b.count, b[k] == 0x7B || b[k] == 0x5B {
+                // Without the fallback only JSON-RPC and GraphQL are looked for: their words first.
+                if !jsonFallback && !bytesContain(b, "jsonrpc") && !bytesContain(b, "connection_init") { return nil }
                 switch JSONParser.parse(b, partial: !m.complete, expand: 2) {
                 case .value(let v), .partial(let v):
                     if isJSONRPC(v) { return .jsonrpc }
                     // Both GraphQL subprotocols open with the client's connection_init.
                     if m.fromClient, v["type"]?.stringValue == "connection_init" { return .graphqlWS }
-                    if chosen == nil { chosen = .json; jsonByFallback = true }
+                    if chosen == nil && jsonFallback { chosen = .json; jsonByFallback = true }
                 case .failure: break
                 }
                 return nil
@@ -340,6 +346,24 @@ struct PendingTable {
 @inline(__always) func isJSONSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
 
 /// `b[from...]` starts with the ASCII text `s`.
+/// Whether `s` occurs in `b`.
+func bytesContain(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
+    let n = s.utf8CodeUnitCount
+    guard n > 0, b.count >= n else { return false }
+    let needle = UnsafeRawBufferPointer(start: s.utf8Start, count: n)
+    let first = needle[0]
+    var i = 0
+    while i <= b.count - n {
+        if b[i] == first {
+            var j = 1
+            while j < n && b[i + j] == needle[j] { j += 1 }
+            if j == n { return true }
+        }
+        i += 1
+    }
+    return false
+}
+
 func bytesEqual(_ b: UnsafeRawBufferPointer, from: Int, _ s: String) -> Bool {
     var k = from
     for c in s.utf8 {

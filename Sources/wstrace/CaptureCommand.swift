@@ -119,6 +119,7 @@ struct CaptureCommand: ParsableCommand {
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.keyLog = keyLog
         app.apply(displayFilter, to: &analyzerOptions, maxPayload: options.maxPayload)
+        analyzerOptions.app.jsonFallback = (options.payloads != .none && !summary) || displayFilter?.usesApp == true
         var live = LiveAnalysis(capture: capture, link: link, analyzer: analyzerOptions,
                                 count: count, duration: duration, verbose: verbose)
         live.display = displayFilter

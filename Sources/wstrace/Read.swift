@@ -57,6 +57,8 @@ struct Read: ParsableCommand {
         analyzerOptions.buildsEvents = !summary || format == .mermaid
         analyzerOptions.keyLog = try keys.load(captures: paths)
         app.apply(display, to: &analyzerOptions, maxPayload: options.maxPayload)
+        // Other JSON is the payload itself: reported when payloads are shown or a filter asks.
+        analyzerOptions.app.jsonFallback = (options.payloads != .none && !summary) || display?.usesApp == true
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
         let sink = OutputSink()
         let stdin = paths == ["-"]
