@@ -5,6 +5,12 @@
 
 /// Per-connection application-protocol state. One per WebSocket connection, fed every complete
 /// data message in capture order.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 public final class AppSession {
     /// Detection gives up after this many data messages without a match.
     static let detectionWindow = 8
@@ -53,11 +59,21 @@ public final class AppSession {
             chosen = d
         } else if let s = subprotocol, let p = AppSession.protocolFor(subprotocol: s) {
             chosen = p
-        } else if let path, path.contains("EIO=") || path.contains("/socket.io/") {
+        } else if let path, AppSession.isEngineIOPath(path) {
             chosen = .engineIO
         }
         detecting = chosen == nil
         if decodeAs == .socketIO { engine.socketIO = true }
+    }
+
+    /// An Upgrade target of Engine.IO (`/socket.io/?EIO=4&transport=websocket`). Searched as
+    /// bytes: a generic `String.contains` costs a protocol-conformance lookup per connection.
+    static func isEngineIOPath(_ path: String) -> Bool {
+        var path = path
+        return path.withUTF8 { u in
+            let b = UnsafeRawBufferPointer(u)
+            return bytesContain(b, "EIO=") || bytesContain(b, "/socket.io/")
+        }
     }
 
     /// The protocol a Sec-WebSocket-Protocol value names (nil: none of ours).
@@ -349,17 +365,14 @@ struct PendingTable {
 /// Whether `s` occurs in `b`.
 func bytesContain(_ b: UnsafeRawBufferPointer, _ s: StaticString) -> Bool {
     let n = s.utf8CodeUnitCount
-    guard n > 0, b.count >= n else { return false }
-    let needle = UnsafeRawBufferPointer(start: s.utf8Start, count: n)
-    let first = needle[0]
+    guard n > 0, b.count >= n, let base = b.baseAddress else { return false }
+    let needle = UnsafeRawPointer(s.utf8Start)
+    let first = Int32(s.utf8Start[0])
     var i = 0
     while i <= b.count - n {
-        if b[i] == first {
-            var j = 1
-            while j < n && b[i + j] == needle[j] { j += 1 }
-            if j == n { return true }
-        }
-        i += 1
+        guard let hit = memchr(base + i, first, b.count - n - i + 1) else { return false }
+        if memcmp(hit, needle, n) == 0 { return true }
+        i = base.distance(to: UnsafeRawPointer(hit)) + 1
     }
     return false
 }
