@@ -10,6 +10,8 @@ public final class FollowRenderer: Renderer {
     private let sink: OutputSink
     private let options: RenderOptions
     private let stream: Int
+    /// The Info column's words for application messages, with room for longer ones.
+    private let appWords = InfoFormatter(previewLimit: 100)
     private var firstTime: Int64?
     private var headerDone = false
     private var found = false
@@ -82,10 +84,7 @@ public final class FollowRenderer: Renderer {
         // The application protocol's reading of the message, JSON pretty-printed.
         let indent = String(repeating: " ", count: 14)
         for a in e.app {
-            var line = indent + "↳ " + escapedText(a.info, limit: 200)
-            if let r = a.replyTo { line += " (reply to #\(r.packet) after \(durationText(r.latency)))" }
-            if let p = a.problem { line += " [bad: \(escapedText(p, limit: 120))]" }
-            sink.write(line)
+            sink.write(indent + "↳ " + appWords.appText([a]))
             sink.endLine()
             if a.proto == .json, case .json(let value)? = a.field("value") {
                 for l in PrettyJSON.lines(value, limit: 200) {

@@ -22,6 +22,8 @@ struct MessageEntry: Sendable {
 struct MessageLog {
     static let limit = 40
     static let previewBytes = 200
+    /// The Info column's words for application messages, with room for longer ones.
+    static let appWords = InfoFormatter(previewLimit: 80)
 
     private(set) var entries: [MessageEntry] = []
     private(set) var more = 0
@@ -70,12 +72,7 @@ struct MessageLog {
             }
             entry.size = "\(f.payloadLength) bytes"
         }
-        entry.app = e.app.prefix(4).map { a in
-            var t = escapedText(a.info, limit: 160)
-            if let r = a.replyTo { t += " (reply to #\(r.packet) after \(durationText(r.latency)))" }
-            if let p = a.problem { t += " [bad: \(escapedText(p, limit: 80))]" }
-            return t
-        }.joined(separator: "; ") + (e.app.count > 4 ? "; … \(e.app.count - 4) more" : "")
+        entry.app = Self.appWords.appText(e.app, most: 4)
         entries.append(entry)
     }
 

@@ -415,12 +415,12 @@ public struct InfoFormatter: Sendable {
     /// The application messages of a row: "MQTT PUBLISH qos=1 id=3 topic=sensors/t1 5 bytes",
     /// with "(reply to #12 after 3.2 ms)" on a response and "[bad: ...]" on bad data; several
     /// joined by "; ".
-    func writeApp(_ app: [AppMessage], into out: inout ByteBuffer) {
+    func writeApp(_ app: [AppMessage], most: Int = 8, into out: inout ByteBuffer) {
         for (i, a) in app.enumerated() {
             if i > 0 { out.append("; ") }
-            if i == 8 && app.count > 9 {
+            if i == most && app.count > most + 1 {
                 out.append("… ")
-                out.appendDecimal(app.count - 8)
+                out.appendDecimal(app.count - most)
                 out.append(" more")
                 return
             }
@@ -434,10 +434,17 @@ public struct InfoFormatter: Sendable {
             }
             if let p = a.problem {
                 out.append(" [bad: ")
-                out.appendEscaped(p, limit: 80)
+                out.appendEscaped(p, limit: max(previewLimit, 80))
                 out.append(0x5d)
             }
         }
+    }
+
+    /// The same words as a String (`follow`, the report): at most `most` messages.
+    func appText(_ app: [AppMessage], most: Int = 8) -> String {
+        var out = ByteBuffer(capacity: 128)
+        writeApp(app, most: most, into: &out)
+        return out.string()
     }
 
     /// A payload as quoted, escaped text or as hex, with "…" when there is more than shown.

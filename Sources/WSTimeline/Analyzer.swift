@@ -701,7 +701,7 @@ public final class Analyzer {
         if let app = t.app { return app }
         let app = AppSession(subprotocol: t.summary.upgrade?.subprotocol, path: t.summary.upgrade?.path,
                              decodeAs: options.app.decodeAs)
-        app.jsonFallback = options.app.jsonFallback && options.buildsEvents
+        app.jsonFallback = options.app.jsonFallback
         t.app = app
         keepMessages(t, app)
         return app

@@ -43,7 +43,8 @@ public struct AppOptions: Sendable {
     public var decodeAs: AppProtocol?
     /// Bytes of each message kept for the stage while it reads a connection's messages.
     public var retention = 1 << 20
-    /// Report other JSON (`proto: json`): only worth it when rows show payloads.
+    /// Report other JSON (`proto: json`): only worth it when rows show payloads (the CLI turns
+    /// it off for `--summary`, `stats` and `--payloads none`).
     public var jsonFallback = true
     /// Keep every answered request's latency in the summary (for `stats`), not only the slowest.
     public var keepsLatencies = false

@@ -118,8 +118,8 @@ struct CaptureCommand: ParsableCommand {
         if verbose { reportIdentity() }
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.keyLog = keyLog
-        app.apply(displayFilter, to: &analyzerOptions, maxPayload: options.maxPayload)
-        analyzerOptions.app.jsonFallback = (options.payloads != .none && !summary) || displayFilter?.usesApp == true
+        app.apply(displayFilter, to: &analyzerOptions, showsPayloads: options.payloads != .none && !summary,
+                  maxPayload: options.maxPayload)
         var live = LiveAnalysis(capture: capture, link: link, analyzer: analyzerOptions,
                                 count: count, duration: duration, verbose: verbose)
         live.display = displayFilter

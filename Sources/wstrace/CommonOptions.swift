@@ -89,19 +89,10 @@ struct AppFilterOptions: ParsableArguments {
         valueName: "expr"))
     var displayFilter: String?
 
-    @Option(name: .customLong("decode-as"), help: ArgumentHelp(
-        "Decode every WebSocket connection's messages as this protocol, whatever was negotiated: socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc or json (like Wireshark's Decode As).",
-        valueName: "proto"))
-    var decodeAs: String?
+    @OptionGroup var decode: DecodeAsOption
 
     @Flag(name: .customLong("no-app"), help: "Do not decode application protocols inside messages.")
     var noApp = false
-
-    func validate() throws {
-        if let decodeAs, AppProtocol(decodeAs: decodeAs) == nil {
-            throw ValidationError("--decode-as \(decodeAs): unknown protocol (socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc, json)")
-        }
-    }
 
     /// The compiled filter, or exit 64 with the expression and a caret under the fault, as tshark does.
     func compiled() throws -> DisplayFilter? {
@@ -115,10 +106,14 @@ struct AppFilterOptions: ParsableArguments {
     }
 
     /// What the analysis needs for this filter and protocol choice: rows built when the filter
-    /// tests rows (even for summaries), payload kept when it tests payload.
-    func apply(_ filter: DisplayFilter?, to options: inout AnalyzerOptions, maxPayload: Int = 1 << 20) {
+    /// tests rows (even for summaries), payload kept when it tests payload, and other JSON
+    /// reported when rows show payloads (`showsPayloads`) or the filter asks for app fields.
+    func apply(_ filter: DisplayFilter?, to options: inout AnalyzerOptions, showsPayloads: Bool,
+               maxPayload: Int = 1 << 20) {
         options.app.enabled = !noApp
-        options.app.decodeAs = decodeAs.flatMap { AppProtocol(decodeAs: $0) }
+        options.app.decodeAs = decode.decodeAs
+        // Other JSON is the payload itself: reported when payloads are shown or a filter asks.
+        options.app.jsonFallback = showsPayloads || filter?.usesApp == true
         guard let filter else { return }
         if !filter.connectionLevel { options.buildsEvents = true }
         if filter.needsPayload {
@@ -131,5 +126,20 @@ struct AppFilterOptions: ParsableArguments {
         guard let filter, filter.connectionLevel, !summaries else { return }
         Terminal.warn("\(filter.expression): wstrace.verdict and wstrace.cause are known only when a connection ends: use the filter with --summary, stats or report")
         throw ExitCode(64)
+    }
+}
+
+/// `--decode-as PROTO` (like Wireshark's Decode As): shared by the commands that decode messages.
+struct DecodeAsOption: ParsableArguments {
+    @Option(name: .customLong("decode-as"), help: ArgumentHelp(
+        "Decode every WebSocket connection's messages as this protocol, whatever was negotiated: socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc or json (like Wireshark's Decode As).",
+        valueName: "proto"), transform: DecodeAsOption.parse)
+    var decodeAs: AppProtocol?
+
+    static func parse(_ name: String) throws -> AppProtocol {
+        guard let p = AppProtocol(decodeAs: name) else {
+            throw ValidationError("unknown protocol (socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc, json)")
+        }
+        return p
     }
 }

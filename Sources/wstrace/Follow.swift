@@ -29,16 +29,7 @@ struct Follow: ParsableCommand {
 
     @OptionGroup var keys: KeyLogOptions
 
-    @Option(name: .customLong("decode-as"), help: ArgumentHelp(
-        "Decode the messages as this protocol, whatever was negotiated: socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc or json.",
-        valueName: "proto"))
-    var decodeAs: String?
-
-    func validate() throws {
-        if let decodeAs, AppProtocol(decodeAs: decodeAs) == nil {
-            throw ValidationError("--decode-as \(decodeAs): unknown protocol (socket.io, engine.io, mqtt, stomp, graphql-ws, jsonrpc, json)")
-        }
-    }
+    @OptionGroup var decode: DecodeAsOption
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
@@ -49,7 +40,7 @@ struct Follow: ParsableCommand {
                                     stream: stream)
         var analyzerOptions = limits.analyzerOptions(retention: options.retention)
         analyzerOptions.keyLog = try keys.load(captures: paths)
-        analyzerOptions.app.decodeAs = decodeAs.flatMap { AppProtocol(decodeAs: $0) }
+        analyzerOptions.app.decodeAs = decode.decodeAs
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
         let sink = OutputSink()
         let renderer = FollowRenderer(sink: raw ? OutputSink(fd: -1) : sink, options: options, stream: stream)

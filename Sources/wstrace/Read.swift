@@ -56,9 +56,8 @@ struct Read: ParsableCommand {
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.buildsEvents = !summary || format == .mermaid
         analyzerOptions.keyLog = try keys.load(captures: paths)
-        app.apply(display, to: &analyzerOptions, maxPayload: options.maxPayload)
-        // Other JSON is the payload itself: reported when payloads are shown or a filter asks.
-        analyzerOptions.app.jsonFallback = (options.payloads != .none && !summary) || display?.usesApp == true
+        app.apply(display, to: &analyzerOptions, showsPayloads: options.payloads != .none && !summary,
+                  maxPayload: options.maxPayload)
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
         let sink = OutputSink()
         let stdin = paths == ["-"]

@@ -40,7 +40,7 @@ struct Report: ParsableCommand {
         options.displayFilter = display?.expression
         var analyzerOptions = limits.analyzerOptions(retention: 512)
         analyzerOptions.keyLog = try keys.load(captures: paths)
-        app.apply(display, to: &analyzerOptions)
+        app.apply(display, to: &analyzerOptions, showsPayloads: true)
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
 
         let fd: Int32

@@ -31,7 +31,7 @@ struct Stats: ParsableCommand {
         analyzerOptions.buildsEvents = false
         analyzerOptions.keyLog = try keys.load(captures: paths)
         analyzerOptions.app.keepsLatencies = true
-        app.apply(display, to: &analyzerOptions)
+        app.apply(display, to: &analyzerOptions, showsPayloads: false)
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
         let (reader, link) = try run.open()
         let sink = OutputSink()
