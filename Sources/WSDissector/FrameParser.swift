@@ -419,7 +419,7 @@ final class FrameStream {
                 emit(.frame(frameInfo(h, framePayload, truncated, closeCode, closeReason, nil, violations)))
             }
         }
-        if finishesMessage { message.clear() }
+        if finishesMessage { message.clear(keep: messageRetention) }
         frameInMessage = false
     }
 
@@ -539,7 +539,7 @@ final class FrameStream {
         scanCarry.removeAll(keepingCapacity: true)
         headerBuffer.removeAll(keepingCapacity: true)
         headerStartPacket = nil
-        if message.active { message.clear() }
+        if message.active { message.clear(keep: messageRetention) }
         tolerateOrphanContinuation = true
         loseContext()
     }
@@ -574,7 +574,7 @@ final class FrameStream {
         emit(.gap(GapInfo(side: side, size: 0,
                           lost: "end of stream inside a \(message.kindName) message (\(message.frames) frame(s) seen, no final frame)",
                           resync: "none: the stream ended")))
-        message.clear()
+        message.clear(keep: messageRetention)
     }
 
     private var frameName: String {

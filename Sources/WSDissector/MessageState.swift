@@ -39,10 +39,16 @@ struct MessageState {
         retention.removeAll(keepingCapacity: true)
     }
 
-    /// Forgets the message, releasing a large retention buffer.
-    mutating func clear() {
+    /// Forgets the message, releasing a large retention buffer, or any buffer when nothing is
+    /// kept any more (`keep`: the bytes a message may keep now): a connection whose messages
+    /// stopped being read (the application stage gave up detecting) holds none.
+    mutating func clear(keep: Int) {
         active = false
-        if retention.capacity > 256 << 10 { retention = [] } else { retention.removeAll(keepingCapacity: true) }
+        if keep == 0 || retention.capacity > 256 << 10 {
+            if retention.capacity > 0 { retention = [] }
+        } else {
+            retention.removeAll(keepingCapacity: true)
+        }
     }
 
     var kindName: String { opcode == 1 ? "Text" : opcode == 2 ? "Binary" : opcodeName(opcode) }
