@@ -23,6 +23,13 @@ public final class PacketDecoder {
     /// `time` its capture time in ns (for fragment timeouts).
     public func decode(_ bytes: UnsafeRawBufferPointer, wireLength: Int, time: Int64 = 0) -> DecodedPacket {
         var packet = DecodedPacket(payload: bytes.slice(0, 0))
+        decode(bytes, wireLength: wireLength, time: time, into: &packet)
+        return packet
+    }
+
+    /// Decodes one packet into `packet`, a fresh `DecodedPacket` of the caller's (its local
+    /// variable: the decoded value, a few hundred bytes, is then never copied on the way out).
+    public func decode(_ bytes: UnsafeRawBufferPointer, wireLength: Int, time: Int64, into packet: inout DecodedPacket) {
         let cut = bytes.count < wireLength
         switch linkType {
         case .ethernet:
@@ -67,7 +74,6 @@ public final class PacketDecoder {
         if cut && (packet.issue != nil || packet.payload.count < packet.payloadLength) {
             packet.truncated = true
         }
-        return packet
     }
 
     /// The endpoints of a plain TCP packet, read straight from fixed offsets: no VLAN tags,
@@ -304,17 +310,14 @@ public final class PacketDecoder {
                                  v6: Bool, into packet: inout DecodedPacket) {
         switch proto {
         case 6:
-            switch TCPHeader.parse(bytes, options: parsesTCPOptions) {
-            case let .success(header):
-                packet.transport = .tcp(header)
-                packet.payload = bytes.tail(from: header.headerLength)
-                packet.payloadLength = max(0, declaredLength - header.headerLength)
-                if packet.payload.count > packet.payloadLength {
-                    packet.payload = packet.payload.slice(0, packet.payloadLength)
-                }
-            case let .failure(issue):
-                packet.issue = issue
+            // Read in place (no `Result` of a header and an issue to copy out per packet).
+            guard let header = TCPHeader.read(bytes, options: parsesTCPOptions, issue: &packet.issue) else { return }
+            packet.payload = bytes.tail(from: header.headerLength)
+            packet.payloadLength = max(0, declaredLength - header.headerLength)
+            if packet.payload.count > packet.payloadLength {
+                packet.payload = packet.payload.slice(0, packet.payloadLength)
             }
+            packet.transport = .tcp(header)
         case 17:
             guard bytes.count >= 8 else {
                 packet.issue = .truncated(layer: .udp, needed: 8, available: bytes.count)

@@ -16,23 +16,34 @@ public struct TCPHeader: Sendable, Equatable {
     /// Parses a TCP header at the start of `bytes`; `options: false` leaves the options area
     /// unread (`options` stays empty) for callers that never show them.
     public static func parse(_ bytes: UnsafeRawBufferPointer, options parseOptions: Bool = true) -> Result<TCPHeader, DecodeIssue> {
+        var issue: DecodeIssue?
+        if let header = read(bytes, options: parseOptions, issue: &issue) { return .success(header) }
+        return .failure(issue!)
+    }
+
+    /// `parse` for the decoder: the header, or nil with `issue` set.
+    @inline(__always)
+    static func read(_ bytes: UnsafeRawBufferPointer, options parseOptions: Bool, issue: inout DecodeIssue?) -> TCPHeader? {
         guard bytes.count >= 20 else {
-            return .failure(.truncated(layer: .tcp, needed: 20, available: bytes.count))
+            issue = .truncated(layer: .tcp, needed: 20, available: bytes.count)
+            return nil
         }
         let offsetAndFlags = bytes.u16(12)
         let headerLength = Int(offsetAndFlags >> 12) * 4
         guard headerLength >= 20 else {
-            return .failure(.malformed(layer: .tcp, reason: "data offset \(headerLength) bytes is below 20"))
+            issue = .malformed(layer: .tcp, reason: "data offset \(headerLength) bytes is below 20")
+            return nil
         }
         guard bytes.count >= headerLength else {
-            return .failure(.truncated(layer: .tcp, needed: headerLength, available: bytes.count))
+            issue = .truncated(layer: .tcp, needed: headerLength, available: bytes.count)
+            return nil
         }
-        return .success(TCPHeader(
+        return TCPHeader(
             sourcePort: bytes.u16(0), destinationPort: bytes.u16(2),
             sequence: bytes.u32(4), acknowledgment: bytes.u32(8),
             flags: TCPFlags(rawValue: offsetAndFlags & 0x1ff),
             window: bytes.u16(14), urgentPointer: bytes.u16(18), checksum: bytes.u16(16),
             headerLength: headerLength,
-            options: parseOptions ? TCPOptions(parsing: bytes.slice(20, headerLength - 20)) : TCPOptions()))
+            options: parseOptions ? TCPOptions(parsing: bytes.slice(20, headerLength - 20)) : TCPOptions())
     }
 }

@@ -99,7 +99,8 @@ public final class Analyzer {
         if acknowledges != nil { acknowledges = nil }
         if packetEndpoints != nil { packetEndpoints = nil }
 
-        let decoded = decoder.decode(bytes, wireLength: wireLength, time: time)
+        var decoded = DecodedPacket(payload: UnsafeRawBufferPointer(start: bytes.baseAddress, count: 0))
+        decoder.decode(bytes, wireLength: wireLength, time: time, into: &decoded)
         truncated = bytes.count < wireLength
         if truncated && countsPackets { counters.truncated += 1 }
         guard let tcp = decoded.tcp, let src = decoded.source, let dst = decoded.destination else {
