@@ -79,7 +79,7 @@ enum HTTPHeaderParser {
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let firstRange = lines.first else { throw .badStartLine }
         let first = text(block, firstRange)
-        let parts = first.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+        let parts = startLineParts(block, firstRange) ?? first.split(separator: " ", maxSplits: 2).map(String.init)
         let startLine: HTTPHead.StartLine
         if first.hasPrefix("HTTP/") {
             guard parts.count >= 2, let status = Int(parts[1]), (100...999).contains(status) else { throw .badStartLine }
@@ -102,6 +102,31 @@ enum HTTPHeaderParser {
                                       value: text(block, trimmed(block, colon + 1..<line.upperBound))))
         }
         return HTTPHead(startLine: startLine, headers: headers)
+    }
+
+    /// An ASCII start line split at spaces as `split(separator: " ", maxSplits: 2)` splits it
+    /// (empty pieces left out, the third piece the rest of the line as it is), on bytes: the
+    /// generic split walks Characters, about 8,000 instructions a line. Nil for a line with
+    /// other bytes (there a space may begin a grapheme: the Character split decides).
+    static func startLineParts(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> [String]? {
+        var parts: [String] = []
+        var start = range.lowerBound
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let byte = block[index]
+            guard byte < 0x80 else { return nil }
+            if byte == 0x20 {
+                if index > start { parts.append(text(block, start..<index)) }
+                index += 1
+                start = index
+                if parts.count == 2 { break }
+                continue
+            }
+            index += 1
+        }
+        for byte in UnsafeRawBufferPointer(rebasing: block[index..<range.upperBound]) where byte >= 0x80 { return nil }
+        if start < range.upperBound { parts.append(text(block, start..<range.upperBound)) }
+        return parts
     }
 
     private static func text(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {

@@ -117,3 +117,42 @@ import Testing
         }
     }
 }
+
+/// The start line is split on bytes when it is ASCII; the pieces must be exactly the generic
+/// Character split's (empty pieces left out, the third piece the rest of the line as it is).
+@Suite struct StartLineSplitTests {
+    func both(_ line: String) -> (bytes: [String]?, characters: [String]) {
+        let bytes = Array(line.utf8)
+        let parts = bytes.withUnsafeBytes { HTTPHeaderParser.startLineParts($0, 0..<$0.count) }
+        return (parts, line.split(separator: " ", maxSplits: 2).map(String.init))
+    }
+
+    @Test func agreesWithTheCharacterSplit() {
+        let fixed = ["GET /chat HTTP/1.1", "HTTP/1.1 101 Switching Protocols", "HTTP/1.1 101  Switching  Protocols ",
+                     "  GET   /x   HTTP/1.1  ", "HTTP/1.1 200", "HTTP/1.1", "", " ", "   ", "a  b", "a b c d e"]
+        for line in fixed {
+            let (bytes, characters) = both(line)
+            #expect(bytes == characters, "\(line.debugDescription)")
+        }
+        // Every line of up to 7 bytes over a small alphabet with spaces (seeded, bounded).
+        let alphabet: [Character] = [" ", "G", "/", "1", " "]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<5000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let length = Int(state >> 60) % 8
+            var line = ""
+            var bits = state
+            for _ in 0..<length {
+                line.append(alphabet[Int(bits % 5)])
+                bits /= 5
+            }
+            let (bytes, characters) = both(line)
+            #expect(bytes == characters, "\(line.debugDescription)")
+        }
+    }
+
+    @Test func leavesOtherBytesToTheCharacterSplit() {
+        #expect(both("GET /caf\u{e9} HTTP/1.1").bytes == nil)
+        #expect(both("GET / \u{301}HTTP/1.1").bytes == nil)  // a space that begins a grapheme
+    }
+}
