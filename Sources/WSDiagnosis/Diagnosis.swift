@@ -122,6 +122,34 @@ public func formatFixed(_ value: Double, _ digits: Int) -> String {
     guard scaled.isFinite, abs(scaled) < 9.0e18 else { return value.isFinite ? String(value) : "0" }
     let negative = scaled < 0
     let n = Int64(abs(scaled))
+    if digits <= 18 {
+        // The digits written backwards into one small buffer, one String made of them: the same
+        // text as the concatenation below, without its five intermediate Strings (this runs a
+        // dozen times for every connection's health line).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
+            var i = 48
+            var rest = UInt64(n)
+            if digits > 0 {
+                for _ in 0..<digits {
+                    i -= 1
+                    buffer[i] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+                i -= 1
+                buffer[i] = 0x2e
+            }
+            repeat {
+                i -= 1
+                buffer[i] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest > 0
+            if negative && n != 0 {
+                i -= 1
+                buffer[i] = 0x2d
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[i..<48]), as: UTF8.self)
+        }
+    }
     let s = Int64(scale)
     var out = negative && n != 0 ? "-" : ""
     out += String(n / s)

@@ -37,6 +37,40 @@ import WSDissector
         #expect(formatFixed(.nan, 3) == "0")
     }
 
+    /// The digits are written into a buffer; the text must be the concatenation of Strings that
+    /// spelled it before (kept here as the reference), on values of every size and sign.
+    @Test func fixedDecimalsAsTheConcatenationSpelledThem() {
+        func reference(_ value: Double, _ digits: Int) -> String {
+            var scale = 1.0
+            for _ in 0..<digits { scale *= 10 }
+            let scaled = (value * scale).rounded()
+            guard scaled.isFinite, abs(scaled) < 9.0e18 else { return value.isFinite ? String(value) : "0" }
+            let n = Int64(abs(scaled)), s = Int64(scale)
+            var out = scaled < 0 && n != 0 ? "-" : ""
+            out += String(n / s)
+            if digits > 0 {
+                let frac = String(n % s)
+                out += "."
+                if frac.utf8.count < digits { out += String(repeating: "0", count: digits - frac.utf8.count) }
+                out += frac
+            }
+            return out
+        }
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        for k in 0..<20_000 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            let magnitude = Double(state % 1_000_000_007) / Double(1 + (state >> 40) % 100_000) * pow10(Int(state >> 60) % 12)
+            let value = k % 3 == 0 ? -magnitude : magnitude
+            let digits = k % 5
+            #expect(formatFixed(value, digits) == reference(value, digits), "\(value) \(digits)")
+        }
+        for value in [0, -0.0, 1, -1, 0.5, -0.5, 9.9995, 1e17, -1e17, 8.9e18, 1e19] {
+            for digits in 0...6 { #expect(formatFixed(value, digits) == reference(value, digits), "\(value) \(digits)") }
+        }
+    }
+
+    private func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { x, _ in x * 10 } }
+
     @Test func closeCodesDecideCleanOrError() {
         for (code, cause) in [(UInt16(1000), Cause.cleanClose), (1001, .cleanClose), (1012, .cleanClose), (1011, .errorClose),
                               (1009, .errorClose), (4000, .errorClose)] {
