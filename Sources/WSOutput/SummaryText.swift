@@ -38,18 +38,18 @@ struct SummaryText {
     func renderBytes(_ s: ConnectionSummary, diagnosis d: Diagnosis) -> [UInt8] {
         var out = Bytes()
         out.bytes.reserveCapacity(2048)
-        /// Appends `s` and spaces up to `width` columns; `columns` is the width of `s` (all the
+        /// Spaces from `columns` (the width of what was just written) up to `width` (all the
         /// padded pieces here are ASCII but for one "–", so no grapheme counting is needed).
+        func pad(_ columns: Int, to width: Int) {
+            if columns < width { out += Self.spaces[width - columns] }
+        }
         func padded(_ s: String, _ width: Int, columns: Int) {
             out += s
-            if columns < width { out += Self.spaces[width - columns] }
+            pad(columns, to: width)
         }
         // Numbers and times go straight into the bytes, through one scratch buffer (a String
         // for each cost about 6,000 instructions a line).
         var scratch = ByteBuffer(capacity: 64)
-        func pad(_ columns: Int, to width: Int) {
-            if columns < width { out += Self.spaces[width - columns] }
-        }
         func time(_ ns: Int64) {
             if options.timeFormat == .absolute {
                 out += absoluteTimeText(ns, decimals: 6)
