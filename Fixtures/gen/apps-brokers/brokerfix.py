@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,34 @@ LOG_DIR = wsfix.LOG_DIR
 def check_port(p):
     assert 20300 <= p <= 20599, p
     return p
+
+
+def client_socket(port, dst, timeout=None):
+    """A client's TCP socket from 127.0.0.1:port (this generator's range; SO_REUSEADDR, so a
+    rerun within TIME_WAIT can bind it again), connected to dst. Non-blocking unless a timeout
+    is given (paho's own sockets keep theirs)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", check_port(port)))
+    if timeout is not None:
+        s.settimeout(timeout)
+    s.connect(dst)
+    if timeout is None:
+        s.setblocking(False)
+    return s
+
+
+def mqtt_varint(buf, i):
+    """MQTT's variable byte integer at buf[i:] (at most 4 bytes): (value, index after it), or
+    None when buf ends first or the integer runs past 4 bytes."""
+    mult, n = 1, 0
+    for j in range(i, min(len(buf), i + 4)):
+        b = buf[j]
+        n += (b & 0x7F) * mult
+        mult *= 128
+        if not b & 0x80:
+            return n, j + 1
+    return None
 
 
 def pcap_path(name):
@@ -434,18 +463,10 @@ def mqtt_packets(messages):
             start = k
         buf += m["data"]
         while len(buf) >= 2:
-            mult, n, i = 1, 0, 1
-            ok = False
-            while i < len(buf) and i <= 4:
-                b = buf[i]
-                n += (b & 0x7F) * mult
-                mult *= 128
-                i += 1
-                if not b & 0x80:
-                    ok = True
-                    break
-            if not ok or len(buf) < i + n:
+            length = mqtt_varint(buf, 1)
+            if length is None or len(buf) < length[1] + length[0]:
                 break
+            n, i = length
             typ, flags, body = buf[0] >> 4, buf[0] & 0x0F, buf[i:i + n]
             e = {"type": MQTT_TYPES[typ], "id": None, "topic": None, "qos": None, "retain": None, "dup": None,
                  "payload_length": None, "ws_message_index": k, "ws_message_first": start}
@@ -474,14 +495,9 @@ def mqtt5_fix_payload_lengths(pkts):
         b = e.pop("_body_after_id", None)
         if b is None:
             continue
-        mult, n, i = 1, 0, 0
-        while True:
-            c = b[i]
-            n += (c & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if not c & 0x80:
-                break
+        properties = mqtt_varint(b, 0)
+        assert properties is not None, "MQTT 5 PUBLISH without its properties length"
+        n, i = properties
         e["payload_length"] = len(b) - i - n
         e["properties_length"] = n
     return pkts

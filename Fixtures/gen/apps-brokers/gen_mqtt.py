@@ -21,7 +21,6 @@ Clients (paho-mqtt 2.2, loop_start thread, on_log = every packet it queued / rec
 4. sub stays idle > keepalive: PINGREQ / PINGRESP.
 5. sub UNSUBSCRIBE cmd/+/set -> UNSUBACK; DISCONNECT (both; v5 with reason code 0).
 """
-import socket
 import sys
 import threading
 import time
@@ -50,12 +49,7 @@ class Client(mqtt.Client):
     would fail).  Everything above the socket is paho's."""
 
     def _create_socket_connection(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self._wstrace_port))
-        s.settimeout(self._connect_timeout)
-        s.connect((self._host, self._port))
-        return s
+        return bf.client_socket(self._wstrace_port, (self._host, self._port), timeout=self._connect_timeout)
 
 
 class Peer:

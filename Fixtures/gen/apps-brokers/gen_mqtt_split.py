@@ -70,18 +70,10 @@ def parse_packets(buf):
     """Complete MQTT packets at the start of buf: ([(type, flags, body)], rest)."""
     out = []
     while len(buf) >= 2:
-        mult, n, i = 1, 0, 1
-        while True:
-            if i >= len(buf):
-                return out, buf
-            b = buf[i]
-            n += (b & 0x7F) * mult
-            mult *= 128
-            i += 1
-            if not b & 0x80:
-                break
-        if len(buf) < i + n:
+        length = bf.mqtt_varint(buf, 1)
+        if length is None or len(buf) < length[1] + length[0]:
             return out, buf
+        n, i = length
         out.append((buf[0] >> 4, buf[0] & 0x0F, buf[i:i + n]))
         buf = buf[i + n:]
     return out, buf
@@ -115,7 +107,7 @@ async def run(log, recv_log):
     buf = [b""]
     rk = [0]
 
-    s = client_socket_20k(CPORT, ("127.0.0.1", SPORT))
+    s = bf.client_socket(CPORT, ("127.0.0.1", SPORT))
     async with connect("ws://127.0.0.1:%d/mqtt" % SPORT, sock=s, subprotocols=["mqtt"], compression=None,
                        max_size=2 ** 20, ping_interval=None, close_timeout=2) as ws:
         log.add("websocket open, subprotocol=%s" % ws.subprotocol)
@@ -198,16 +190,6 @@ async def run(log, recv_log):
         except websockets.ConnectionClosed as ex:
             log.add("connection closed: %s" % ex)
     return sent, received
-
-
-def client_socket_20k(port, dst):
-    import socket
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", bf.check_port(port)))
-    s.connect(dst)
-    s.setblocking(False)
-    return s
 
 
 def main():

@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -122,15 +121,6 @@ class RabbitMQ:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def client_sock(port, dst):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", bf.check_port(port)))
-    s.connect(dst)
-    s.setblocking(False)
-    return s
-
-
 # --------------------------------------------------------------------------- STOMP
 def stomp_frame(command, headers, body=b""):
     h = "".join("%s:%s\n" % (k, v) for k, v in headers)
@@ -204,7 +194,7 @@ class StompClient:
         self.events.append(e)
 
     async def open(self):
-        s = client_sock(self.cport, ("127.0.0.1", STOMP_PORT))
+        s = bf.client_socket(self.cport, ("127.0.0.1", STOMP_PORT))
         self.ws = await connect("ws://127.0.0.1:%d/ws" % STOMP_PORT, sock=s,
                                 subprotocols=["v12.stomp", "v11.stomp", "v10.stomp"], compression=None,
                                 ping_interval=None, close_timeout=3)
@@ -431,12 +421,7 @@ class PahoClient(mqtt.Client):
     """paho's Client with its TCP socket bound to a fixed source port (SO_REUSEADDR)."""
 
     def _create_socket_connection(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self._wstrace_port))
-        s.settimeout(self._connect_timeout)
-        s.connect((self._host, self._port))
-        return s
+        return bf.client_socket(self._wstrace_port, (self._host, self._port), timeout=self._connect_timeout)
 
 
 def mqtt_capture(rabbit):
