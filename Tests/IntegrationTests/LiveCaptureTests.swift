@@ -132,26 +132,8 @@ struct LiveCaptureTests {
         guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
         let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out.pcap")
-        let (peer, port) = try LiveCaptureTests.startPeers(python, in: dir)
-        defer { peer.kill() }
-
-        let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)",
-                                                  "--format", "ndjson", "-w", out.path, "--threads", threads])
+        let (capture, out, port) = try LiveCaptureTests.captureOneSession(python, in: dir, arguments: ["--threads", threads])
         defer { capture.kill() }
-        #expect(Streamed.wait(seconds: 10) { capture.stderr.contains("listening on lo") }, "\(capture.stderr)")
-        peer.send("go\n")
-        #expect(peer.waitForExit(seconds: 20), "the peers did not finish: \(peer.stdout) \(peer.stderr)")
-        #expect(peer.process.terminationStatus == 0, "peer failed: \(peer.stderr)")
-        #expect(peer.stdout.contains("DONE"))
-
-        // Streamed as it happens: the connection's end is on stdout before wstrace is stopped.
-        #expect(Streamed.wait(seconds: 10) { capture.stdout.contains("\"type\":\"connection\"") },
-                "connection not streamed before the stop: \(capture.stdout)")
-        #expect(capture.process.isRunning)
-        capture.process.interrupt()  // SIGINT, as Ctrl-C
-        #expect(capture.waitForExit(seconds: 10), "wstrace did not stop on SIGINT")
-        #expect(capture.process.terminationStatus == 0, "\(capture.stderr)")
 
         let lines = capture.stdout.split(separator: "\n").map(String.init)
         let objects = try lines.map { try Tools.json(Data($0.utf8)) }
@@ -192,19 +174,10 @@ struct LiveCaptureTests {
         guard LiveCaptureTests.canCapture(), let python = LiveCaptureTests.pythonWithWebsockets() else { return }
         let dir = try LiveCaptureTests.temporaryDirectory(mode: 0o700)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let out = dir.appendingPathComponent("out.pcap")
-        let (peer, port) = try LiveCaptureTests.startPeers(python, in: dir)
-        defer { peer.kill() }
         let filter = "websocket.opcode == 8 || tcp.flags.syn == 1"
-        let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)", "--format", "ndjson",
-                                                  "-w", out.path, "--threads", threads, "-Y", filter])
+        let (capture, out, _) = try LiveCaptureTests.captureOneSession(python, in: dir,
+                                                                       arguments: ["--threads", threads, "-Y", filter])
         defer { capture.kill() }
-        #expect(Streamed.wait(seconds: 10) { capture.stderr.contains("listening on lo") }, "\(capture.stderr)")
-        peer.send("go\n")
-        #expect(peer.waitForExit(seconds: 20), "the peers did not finish: \(peer.stdout) \(peer.stderr)")
-        #expect(Streamed.wait(seconds: 10) { capture.stdout.contains("\"type\":\"connection\"") })
-        capture.process.interrupt()
-        #expect(capture.waitForExit(seconds: 10), "wstrace did not stop on SIGINT")
         let lines = capture.stdout.split(separator: "\n").map(String.init)
         let events = lines.filter { $0.hasPrefix("{\"type\":\"event\"") }
         // SYN, SYN-ACK, and the two close frames.
@@ -214,6 +187,31 @@ struct LiveCaptureTests {
         #expect(last["matched"] as? Int == events.count)
         let back = try Tools.wstrace(["read", out.path, "--format", "ndjson", "-Y", filter])
         #expect(back.text.split(separator: "\n").map(String.init).dropLast() == lines.dropLast())
+    }
+
+    /// One session of the peers under `wstrace capture -i lo -f "tcp port P" --format ndjson
+    /// -w out.pcap` plus `arguments`: wstrace listens, the peers talk and finish, the connection's
+    /// summary is streamed while wstrace still runs (as it happens, not at the stop), then SIGINT
+    /// (as Ctrl-C) stops it cleanly. Returns the stopped capture, its -w file and the port.
+    static func captureOneSession(_ python: URL, in dir: URL, arguments: [String]) throws
+        -> (capture: Streamed, out: URL, port: Int) {
+        let out = dir.appendingPathComponent("out.pcap")
+        let (peer, port) = try startPeers(python, in: dir)
+        defer { peer.kill() }
+        let capture = try Streamed(Tools.wstrace, ["capture", "-i", "lo", "-f", "tcp port \(port)",
+                                                  "--format", "ndjson", "-w", out.path] + arguments)
+        #expect(Streamed.wait(seconds: 10) { capture.stderr.contains("listening on lo") }, "\(capture.stderr)")
+        peer.send("go\n")
+        #expect(peer.waitForExit(seconds: 20), "the peers did not finish: \(peer.stdout) \(peer.stderr)")
+        #expect(peer.process.terminationStatus == 0, "peer failed: \(peer.stderr)")
+        #expect(peer.stdout.contains("DONE"))
+        #expect(Streamed.wait(seconds: 10) { capture.stdout.contains("\"type\":\"connection\"") },
+                "connection not streamed before the stop: \(capture.stdout)")
+        #expect(capture.process.isRunning)
+        capture.process.interrupt()  // SIGINT, as Ctrl-C
+        #expect(capture.waitForExit(seconds: 10), "wstrace did not stop on SIGINT")
+        #expect(capture.process.terminationStatus == 0, "\(capture.stderr)")
+        return (capture, out, port)
     }
 
     /// The peers of `peerScript`: the server picks a free port and waits for "go" before the
