@@ -10,6 +10,8 @@ import CPcap
 public final class CaptureFile {
     /// The path given, "-" for standard input.
     public let path: String
+    /// `path` is standard input (a live pipe), decided once rather than at every record.
+    private let isStandardInput: Bool
     /// libpcap's data link type (a DLT_ value, e.g. 1 for Ethernet).
     public let linkType: Int32
     /// Decimal places of the file's timestamps: 6 (microseconds) or 9 (nanoseconds).
@@ -33,6 +35,7 @@ public final class CaptureFile {
     /// `ChunkedPcapRecords`; the tests compare both).
     public init(path: String, fastPath: Bool = true) throws(CaptureError) {
         self.path = path
+        isStandardInput = path == "-"
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         let file: UnsafeMutablePointer<FILE>?
         if path == "-" {
@@ -197,7 +200,7 @@ public final class CaptureFile {
                     break
                 }
                 // Standard input may be a live pipe: what arrived goes now rather than waiting for a full batch.
-                if path == "-" && batch.count >= 64 { break }
+                if isStandardInput && batch.count >= 64 { break }
             } else if status == -2 || status == 0 {
                 break
             } else {

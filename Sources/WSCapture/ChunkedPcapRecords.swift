@@ -127,6 +127,12 @@ final class ChunkedPcapRecords {
         let got = read(into: destination, count: want, at: offset)
         var at = 0
         var added = false
+        // The walk works on locals: a class's stored properties, changed in a loop that calls a
+        // closure, are checked for exclusive access at every record.
+        var records = batch.records
+        batch.records = []
+        var offset = self.offset
+        let used = batch.used
         while at + 16 <= got {
             let record = UnsafeRawPointer(destination) + at
             let (time, wire, length) = header(record)
@@ -136,13 +142,15 @@ final class ChunkedPcapRecords {
             let bytes = UnsafeRawBufferPointer(start: record + 16, count: length)
             number += 1
             if filter(wire, bytes) {
-                batch.records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
-                                                        offset: batch.used + at + 16, length: length, file: file))
+                records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
+                                                  offset: used + at + 16, length: length, file: file))
                 added = true
             }
             at += 16 + length
             offset += 16 + length
         }
+        batch.records = records
+        self.offset = offset
         if at > 0 { batch.used += (at + 7) & ~7 }
         return added || (at > 0 && offset < size)
     }

@@ -336,17 +336,48 @@ final class Router {
 
     func route(_ slot: Slot) {
         let batch = slot.input
-        slot.routes.removeAll(keepingCapacity: true)
-        slot.routes.reserveCapacity(batch.count)
+        // Filled as a local: appending to the slot's array would check its uniqueness (and
+        // exclusive access) at every record.
+        var routes = slot.routes
+        slot.routes = []
+        routes.removeAll(keepingCapacity: true)
+        routes.reserveCapacity(batch.count)
+        let ethernet = decoder.linkType == .ethernet
         batch.records.withUnsafeBufferPointer { records in
             for r in records {
-                if let (a, b) = decoder.quickTCPEndpoints(batch.bytes(of: r)) {
-                    slot.routes.append(UInt8(FlowShard.shard(of: a, b, count: workers)))
+                let bytes = batch.bytes(of: r)
+                if ethernet, let worker = Router.ethernetIPv4TCP(bytes, workers: workers) {
+                    routes.append(worker)
                 } else {
-                    slot.routes.append(Router.everyone)
+                    routes.append(route(bytes))
                 }
             }
         }
+        slot.routes = routes
+    }
+
+    /// A record's worker by the decoder's glance (`everyone` when it is not plain TCP).
+    func route(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
+        guard let (a, b) = decoder.quickTCPEndpoints(bytes) else { return Router.everyone }
+        return UInt8(FlowShard.shard(of: a, b, count: workers))
+    }
+
+    /// Most records, read in place: Ethernet, IPv4 not fragmented, TCP, checked as the
+    /// decoder's glance checks them. Nil for anything else, which the glance then decides.
+    @inline(__always)
+    static func ethernetIPv4TCP(_ b: UnsafeRawBufferPointer, workers: Int) -> UInt8? {
+        guard b.count >= 38, let p = b.baseAddress else { return nil }
+        @inline(__always) func u16(_ at: Int) -> UInt16 { UInt16(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
+        @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        let versionAndLength = p.load(fromByteOffset: 14, as: UInt8.self)
+        let headerLength = Int(versionAndLength & 0x0f) * 4
+        guard u16(12) == 0x0800, versionAndLength >> 4 == 4, headerLength >= 20,
+              p.load(fromByteOffset: 23, as: UInt8.self) == 6, u16(20) & 0x3fff == 0,
+              b.count >= 14 + headerLength + 4 else { return nil }
+        let ports = 14 + headerLength
+        let a = Endpoint(address: IPAddress(ipv4: u32(26)), port: u16(ports))
+        let z = Endpoint(address: IPAddress(ipv4: u32(30)), port: u16(ports + 2))
+        return UInt8(FlowShard.shard(of: a, z, count: workers))
     }
 }
 

@@ -116,7 +116,8 @@ public final class Analyzer {
         if countsPackets { counters.tcp += 1 }
         let source = Endpoint(address: src, port: tcp.sourcePort)
         let destination = Endpoint(address: dst, port: tcp.destinationPort)
-        if let shard = options.shard, !shard.owns(source, destination) {
+        // A routed packet is the shard's by the reader's glance at the same headers.
+        if !routed, let shard = options.shard, !shard.owns(source, destination) {
             return sweepClock(emit: emit, summary: summary)
         }
         currentTracker = nil

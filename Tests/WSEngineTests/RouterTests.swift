@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import WSCapture
+import WSDecode
+@testable import WSEngine
+
+/// The reader's in-place route for Ethernet/IPv4/TCP records agrees with the decoder's glance
+/// (the general route) on every record it claims: real captures, and the same records with
+/// the header fields the glance checks changed.
+@Suite struct RouterTests {
+    /// Every Ethernet record of the fixtures, with the shortcut's and the glance's worker.
+    @Test func inPlaceRouteIsTheGlancesOnEveryFixtureRecord() throws {
+        let root = EngineTests.fixtures
+        let files = try #require(FileManager.default.enumerator(atPath: root.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".pcap") || $0.hasSuffix(".pcapng") }.sorted()
+        var claimed = 0, declined = 0, records = 0
+        for name in files {
+            for workers in [2, 3, 16] {
+                guard let file = try? CaptureFile(path: root.appendingPathComponent(name).path),
+                      file.linkType == 1 else { break }
+                let router = Router(linkType: .ethernet, workers: workers)
+                let batch = RecordBatch(capacity: 1 << 20)
+                while (try? file.fill(batch)) == true {
+                    for r in batch.records {
+                        let bytes = batch.bytes(of: r)
+                        records += 1
+                        if let fast = Router.ethernetIPv4TCP(bytes, workers: workers) {
+                            claimed += 1
+                            #expect(fast == router.route(bytes), "\(name) #\(r.number), \(workers) workers")
+                        } else {
+                            declined += 1
+                        }
+                        for variant in RouterTests.variants(of: bytes) {
+                            variant.withUnsafeBytes { v in
+                                if let fast = Router.ethernetIPv4TCP(v, workers: workers) {
+                                    #expect(fast == router.route(v), "\(name) #\(r.number) changed, \(workers) workers")
+                                }
+                            }
+                        }
+                    }
+                    batch.reset()
+                }
+            }
+        }
+        // Most records are plain TCP over IPv4; some are not (IPv6, VLAN, fragments, ARP...).
+        #expect(claimed > 10_000 && declined > 100, "\(records) records: \(claimed) claimed, \(declined) declined")
+    }
+
+    /// The record with each field the glance checks set to values it must turn away or treat
+    /// otherwise, and cut short.
+    static func variants(of bytes: UnsafeRawBufferPointer) -> [[UInt8]] {
+        let original = Array(bytes)
+        guard original.count >= 34 else { return [] }
+        var out: [[UInt8]] = []
+        func with(_ changes: [(Int, UInt8)]) {
+            var v = original
+            for (i, b) in changes where i < v.count { v[i] = b }
+            out.append(v)
+        }
+        with([(12, 0x86), (13, 0xdd)])                 // IPv6 ether type
+        with([(12, 0x81), (13, 0x00)])                 // VLAN tag
+        with([(14, 0x65)])                             // version 6 in an IPv4 ether type
+        with([(14, 0x44)])                             // header length 16
+        with([(14, 0x46)])                             // header length 24 (options)
+        with([(14, 0x4f)])                             // header length 60
+        with([(23, 17)])                               // UDP
+        with([(20, 0x20)])                             // more fragments
+        with([(20, 0x00), (21, 0x01)])                 // fragment offset 8
+        with([(20, 0x40)])                             // don't fragment: still plain
+        for cut in [37, 38, 14 + 20 + 3, 14 + 20 + 4] where cut < original.count {
+            out.append(Array(original[..<cut]))
+        }
+        return out
+    }
+}
