@@ -362,6 +362,12 @@ final class FrameStream {
         }
         let room = messageRetention - message.retention.count
         if room > 0 {
+            // A frame's first kept bytes: room for what it announced (up to what may be kept),
+            // taken once rather than by doubling (each doubling copies, and leaves unused room).
+            if !message.compressed && bytes.count < room && message.retention.capacity - message.retention.count < bytes.count {
+                let announced = header.payloadLength - received  // `received` moves after the chunk
+                message.retention.reserveCapacity(message.retention.count + Int(min(announced, UInt64(room))))
+            }
             append(bytes, upTo: room, to: &message.retention)
             if bytes.count > room { message.truncated = true }
         } else if bytes.count > 0 {
