@@ -25,6 +25,45 @@ import WSDissector
         #expect(Distribution([]) == nil && Distribution(sizes: []) == nil)
     }
 
+    /// Selection finds, at every rank, what sorting the converted values finds (the definition:
+    /// nearest rank of the sorted list), on seeded random lists of every shape: duplicates,
+    /// negatives, sorted, reversed, constant, organ-pipe, lengths 1 to 3,000.
+    @Test func selectionEqualsSortingAtEveryRank() {
+        var rng = SplitMix(seed: 0x5eed)
+        let ms = { (ns: Int64) in Double(ns) / 1e6 }
+        for trial in 0..<3_000 {
+            let n = 1 + Int(rng.next() % UInt64(trial < 2_000 ? 300 : 3_000))
+            let spread = [1, 3, 50, 1_000_000, Int64.max / 4][trial % 5]
+            var values = (0..<n).map { _ in Int64(bitPattern: rng.next()) % spread }
+            switch trial % 7 {
+            case 1: values.sort()
+            case 2: values.sort(by: >)
+            case 3: values = Array(repeating: values[0], count: n)
+            case 4: values = (0..<n).map { Int64(Swift.min($0, n - $0)) }
+            default: break
+            }
+            let sorted = values.map(ms).sorted()
+            let want = Distribution(sorted)!
+            let got = Distribution(selecting: values, ms)!
+            #expect(got == want, "trial \(trial), \(n) values")
+            let sizes = values.map { UInt32(truncatingIfNeeded: $0) }
+            let wantSizes = Distribution(sizes.map(Double.init))!
+            #expect(Distribution(sizes: sizes)! == wantSizes, "trial \(trial) as sizes")
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
     @Test func fixedDecimals() {
         #expect(formatFixed(3.14159, 2) == "3.14")
         #expect(formatFixed(2.5, 1) == "2.5")
