@@ -338,10 +338,11 @@ public final class Analyzer {
         if let acked = report.ackedOffset {
             acknowledges = t.acknowledged(by: side, upTo: acked)
         }
-        if steps.contains(.firstFINAck) || steps.contains(.secondFINAck) {
+        if !steps.isEmpty && (steps.contains(.firstFINAck) || steps.contains(.secondFINAck)) {
             acknowledges = acknowledges.map { $0 + " and FIN" } ?? "FIN"
         }
-        self.acknowledges = acknowledges
+        // Storing nil over nil still retains and releases: skipped.
+        if acknowledges != nil || self.acknowledges != nil { self.acknowledges = acknowledges }
         guard options.buildsEvents else { return }
         tcpInfo = TCPEventInfo(flags: tcp.flags, seq: report.relativeSeq, ack: report.relativeAck,
                                length: report.payloadLength, window: tcp.window, options: tcp.options,
