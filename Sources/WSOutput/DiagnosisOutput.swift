@@ -192,52 +192,90 @@ enum DiagnosisText {
         "[\(cause.rawValue)\(by.map { " by " + $0.rawValue } ?? "")] " + summary
     }
 
-    static func evidence(_ d: Diagnosis) -> String? {
-        guard !d.evidence.isEmpty else { return nil }
-        return d.evidence.map { "#\($0.packet) \($0.what)" }.joined(separator: ", ")
+    /// "#packet what, ..." (nothing when there is no evidence).
+    static func evidence(_ d: Diagnosis, into out: inout ByteBuffer) {
+        for (i, e) in d.evidence.enumerated() {
+            if i > 0 { out.append(", ") }
+            out.append(0x23)
+            out.appendDecimal(e.packet)
+            out.append(0x20)
+            out.appendUTF8(e.what)
+        }
     }
 
-    static func health(_ h: Health) -> String {
-        // Built as bytes: this line is rendered for every connection (see SummaryText.Bytes).
-        var out = SummaryText.Bytes()
-        out.bytes.reserveCapacity(320)
+    /// The health line, written in place: it is rendered for every connection.
+    static func health(_ h: Health, into out: inout ByteBuffer) {
         var first = true
-        func part(_ pieces: String...) {
-            if !first { out += "; " }
+        func part() {
+            if !first { out.append("; ") }
             first = false
-            for p in pieces { out += p }
         }
+        func ms(_ v: Double) { out.appendFixed(v, v < 1 ? 3 : 1) }
         if let p = h.pingRTT {
-            part("ping RTT ", ms(p.min), "/", ms(p.median), "/", ms(p.max), " ms min/median/max over ", String(p.count),
-                 " (", String(h.pingsSent), " ping(s))")
+            part()
+            out.append("ping RTT ")
+            ms(p.min); out.append(0x2f); ms(p.median); out.append(0x2f); ms(p.max)
+            out.append(" ms min/median/max over ")
+            out.appendDecimal(p.count)
+            out.append(" (")
+            out.appendDecimal(h.pingsSent)
+            out.append(" ping(s))")
         } else if h.pingsSent > 0 {
-            part(String(h.pingsSent), " ping(s), none answered")
+            part()
+            out.appendDecimal(h.pingsSent)
+            out.append(" ping(s), none answered")
         }
         if h.handshakeRTT != nil || h.tcpRTT != nil {
-            part("TCP RTT ")
-            if let hs = h.handshakeRTT { out += "handshake "; out += ms(hs); out += " ms" }
+            part()
+            out.append("TCP RTT ")
+            if let hs = h.handshakeRTT { out.append("handshake "); ms(hs); out.append(" ms") }
             if let t = h.tcpRTT {
-                if h.handshakeRTT != nil { out += ", " }
-                out += "data "; out += ms(t.min); out += "/"; out += ms(t.median); out += "/"; out += ms(t.max)
-                out += " ms over "; out += String(t.count)
+                if h.handshakeRTT != nil { out.append(", ") }
+                out.append("data ")
+                ms(t.min); out.append(0x2f); ms(t.median); out.append(0x2f); ms(t.max)
+                out.append(" ms over ")
+                out.appendDecimal(t.count)
             }
         }
         let retrans = h.retransmissions.client + h.retransmissions.server
         let dups = h.duplicateAcks.client + h.duplicateAcks.server
         if retrans > 0 {
-            part(String(retrans), " retransmission(s) (client ", String(h.retransmissions.client), ", server ",
-                 String(h.retransmissions.server), ")")
+            part()
+            out.appendDecimal(retrans)
+            out.append(" retransmission(s) (client ")
+            out.appendDecimal(h.retransmissions.client)
+            out.append(", server ")
+            out.appendDecimal(h.retransmissions.server)
+            out.append(0x29)
         }
-        if dups > 0 { part(String(dups), " duplicate ACK(s)") }
-        if h.zeroWindow.client > 0 { part("client zero window ", formatFixed(h.zeroWindow.client, 3), " s") }
-        if h.zeroWindow.server > 0 { part("server zero window ", formatFixed(h.zeroWindow.server, 3), " s") }
-        part("longest silence ", formatFixed(h.longestSilence, 3), " s")
-        for (name, r, d) in [("client", h.rate.client, h.messageBytes.client), ("server", h.rate.server, h.messageBytes.server)] where r.messages > 0 {
-            part(name, " ", String(r.messages), " msg ", String(r.bytes), " B (", formatFixed(r.messagesPerSecond, 1), " msg/s, ",
-                 formatFixed(r.bytesPerSecond, 0), " B/s)")
-            if let d { out += " sizes p50/p90/max "; out += String(Int(d.median)); out += "/"; out += String(Int(d.p90)); out += "/"; out += String(Int(d.max)); out += " B" }
+        if dups > 0 { part(); out.appendDecimal(dups); out.append(" duplicate ACK(s)") }
+        if h.zeroWindow.client > 0 { part(); out.append("client zero window "); out.appendFixed(h.zeroWindow.client, 3); out.append(" s") }
+        if h.zeroWindow.server > 0 { part(); out.append("server zero window "); out.appendFixed(h.zeroWindow.server, 3); out.append(" s") }
+        part()
+        out.append("longest silence ")
+        out.appendFixed(h.longestSilence, 3)
+        out.append(" s")
+        for (name, r, d) in [("client" as StaticString, h.rate.client, h.messageBytes.client),
+                             ("server" as StaticString, h.rate.server, h.messageBytes.server)] where r.messages > 0 {
+            part()
+            out.append(name)
+            out.append(0x20)
+            out.appendDecimal(r.messages)
+            out.append(" msg ")
+            out.appendDecimal(r.bytes)
+            out.append(" B (")
+            out.appendFixed(r.messagesPerSecond, 1)
+            out.append(" msg/s, ")
+            out.appendFixed(r.bytesPerSecond, 0)
+            out.append(" B/s)")
+            if let d {
+                out.append(" sizes p50/p90/max ")
+                out.appendDecimal(Int(d.median)); out.append(0x2f)
+                out.appendDecimal(Int(d.p90)); out.append(0x2f)
+                out.appendDecimal(Int(d.max))
+                out.append(" B")
+            }
         }
-        return String(decoding: out.bytes, as: UTF8.self)
     }
 
     static func ms(_ v: Double) -> String { formatFixed(v, v < 1 ? 3 : 1) }
@@ -409,25 +447,32 @@ extension DiagnosisText {
 }
 
 extension JSONWriter {
-    /// `v` as a JSON number with `digits` decimals, written in place (what `formatFixed` spells,
-    /// without building a String: these are written for every connection).
+    /// `v` as a JSON number with `digits` decimals, written in place.
     mutating func fixed(_ v: Double, _ digits: Int) {
+        number("")
+        out.appendFixed(v, digits)
+    }
+}
+
+extension ByteBuffer {
+    /// What `formatFixed(v, digits)` spells, written in place (no String: these are written
+    /// for every connection).
+    mutating func appendFixed(_ v: Double, _ digits: Int) {
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let scaled = (v * scale).rounded()
-        guard scaled.isFinite, Swift.abs(scaled) < 9.0e18 else { return number(formatFixed(v, digits)) }
-        number("")
+        guard scaled.isFinite, Swift.abs(scaled) < 9.0e18 else { return appendUTF8(formatFixed(v, digits)) }
         let n = UInt64(Swift.abs(scaled))
-        if scaled < 0 && n != 0 { out.append(0x2d) }
+        if scaled < 0 && n != 0 { append(0x2d) }
         let s = UInt64(scale)
-        out.appendDecimal(n / s)
+        appendDecimal(n / s)
         guard digits > 0 else { return }
-        out.append(0x2e)
+        append(0x2e)
         let frac = n % s
         var width = 1
         var probe = frac
         while probe >= 10 { probe /= 10; width += 1 }
-        for _ in width..<digits { out.append(0x30) }
-        out.appendDecimal(frac)
+        for _ in width..<digits { append(0x30) }
+        appendDecimal(frac)
     }
 }

@@ -10,101 +10,103 @@ struct SummaryText {
     let firstTime: Int64
     let color: Bool
 
-    /// Runs of spaces by length (padding without building a string each time).
-    static let spaces: [String] = (0...48).map { String(repeating: " ", count: $0) }
-
-    /// The summary's UTF-8 bytes. Appending each piece's bytes to one array costs about half
-    /// of growing a String piece by piece (callgrind, 1,000 connections).
-    struct Bytes {
-        var bytes: [UInt8] = []
-
-        static func += (left: inout Bytes, right: String) {
-            var right = right
-            right.withUTF8 { left.bytes.append(contentsOf: $0) }
-        }
-
-        mutating func append(_ buffer: borrowing ByteBuffer) {
-            bytes.append(contentsOf: UnsafeBufferPointer(start: buffer.base, count: buffer.count))
-        }
-    }
-
-    static let pkts: [UInt8] = Array("pkts ".utf8)
-    static let enDash: [UInt8] = Array("–".utf8)
-
     func render(_ s: ConnectionSummary, diagnosis d: Diagnosis) -> String {
         String(decoding: renderBytes(s, diagnosis: d), as: UTF8.self)
     }
 
+    /// The summary's UTF-8 bytes, written in place: numbers, addresses and fixed words go
+    /// straight into one buffer (a String for each piece, interpolated and joined, cost about
+    /// 100,000 instructions a connection; callgrind, 1 GiB benchmark capture).
     func renderBytes(_ s: ConnectionSummary, diagnosis d: Diagnosis) -> [UInt8] {
-        var out = Bytes()
-        out.bytes.reserveCapacity(2048)
+        var out = ByteBuffer(capacity: 2048)
+        func text(_ string: String) { out.appendUTF8(string) }
         /// Spaces from `columns` (the width of what was just written) up to `width` (all the
         /// padded pieces here are ASCII but for one "–", so no grapheme counting is needed).
         func pad(_ columns: Int, to width: Int) {
-            if columns < width { out += Self.spaces[width - columns] }
+            guard columns < width else { return }
+            out.reserve(width - columns)
+            for _ in columns..<width { out.append(0x20) }
         }
-        func padded(_ s: String, _ width: Int, columns: Int) {
-            out += s
-            pad(columns, to: width)
-        }
-        // Numbers and times go straight into the bytes, through one scratch buffer (a String
-        // for each cost about 6,000 instructions a line).
-        var scratch = ByteBuffer(capacity: 64)
         func time(_ ns: Int64) {
             if options.timeFormat == .absolute {
-                out += absoluteTimeText(ns, decimals: 6)
+                text(absoluteTimeText(ns, decimals: 6))
             } else {
-                scratch.removeAll()
-                scratch.appendSeconds(ns - firstTime, decimals: 6)
-                out.append(scratch)
+                out.appendSeconds(ns - firstTime, decimals: 6)
             }
         }
-        func line(_ label: String, _ span: PhaseSpan?, _ text: String) {
-            out.bytes.append(0x20)
-            out.bytes.append(0x20)
-            padded(label, 10, columns: label.utf8.count)
-            out.bytes.append(0x20)
+        func line(_ label: StaticString, _ span: PhaseSpan?, _ body: () -> Void) {
+            out.append("  ")
+            out.append(label)
+            pad(label.utf8CodeUnitCount, to: 10)
+            out.append(0x20)
             if let span {
-                let packets = out.bytes.count
-                out.bytes.append(contentsOf: Self.pkts)
-                scratch.removeAll()
-                scratch.appendDecimal(span.firstPacket)
+                let packets = out.count
+                out.append("pkts ")
+                out.appendDecimal(span.firstPacket)
                 if span.firstPacket != span.lastPacket {
-                    scratch.append(0x2d)
-                    scratch.appendDecimal(span.lastPacket)
+                    out.append(0x2d)
+                    out.appendDecimal(span.lastPacket)
                 }
-                out.append(scratch)
-                pad(out.bytes.count - packets, to: 14)
-                out.bytes.append(0x20)
-                let times = out.bytes.count
+                pad(out.count - packets, to: 14)
+                out.append(0x20)
+                let times = out.count
                 time(span.firstTime)
-                out.bytes.append(contentsOf: Self.enDash)
+                out.append("–")
                 time(span.lastTime)
                 // All ASCII but the dash: three bytes, one column.
-                pad(out.bytes.count - times - 2, to: 24)
-                out.bytes.append(0x20)
+                pad(out.count - times - 2, to: 24)
+                out.append(0x20)
             } else {
-                out += Self.spaces[14 + 1 + 24 + 1]
+                pad(0, to: 14 + 1 + 24 + 1)
             }
-            out += text
-            out.bytes.append(0x0a)
+            body()
+            out.append(0x0a)
         }
-        let title = "Stream \(s.stream)  \(s.client.text) (client) ⇄ \(s.server.text) (server)  "
-            + "packets \(s.firstPacket)-\(s.lastPacket), duration \(durationText(s.duration))"
-        out += (color ? "\u{1b}[1m" + title + "\u{1b}[0m" : title) + "\n"
+        func closeText(_ code: UInt16?, _ reason: String?) {
+            guard let code else { return out.append("(no status code)") }
+            out.appendDecimal(code)
+            out.append(0x20)
+            text(closeCodeName(code))
+            if let reason, !reason.isEmpty {
+                out.append(0x20)
+                text(escapedText(reason, limit: 60, quoted: true))
+            }
+        }
+
+        if color { out.append("\u{1b}[1m") }
+        out.append("Stream ")
+        out.appendDecimal(s.stream)
+        out.append("  ")
+        out.append(endpoint: s.client)
+        out.append(" (client) ⇄ ")
+        out.append(endpoint: s.server)
+        out.append(" (server)  packets ")
+        out.appendDecimal(s.firstPacket)
+        out.append(0x2d)
+        out.appendDecimal(s.lastPacket)
+        out.append(", duration ")
+        text(durationText(s.duration))
+        if color { out.append("\u{1b}[0m") }
+        out.append(0x0a)
 
         // Handshake
-        var hs: String
-        if s.handshake.synPacket != nil || s.handshake.synAckPacket != nil {
-            hs = [s.handshake.synPacket.map { "SYN #\($0)" } ?? "SYN not captured",
-                  s.handshake.synAckPacket.map { "SYN-ACK #\($0)" } ?? "no SYN-ACK",
-                  s.handshake.ackPacket.map { "ACK #\($0)" } ?? "no ACK"].joined(separator: " → ")
-            if let rtt = s.handshake.rtt { hs += ", iRTT \(durationText(rtt))" }
-            if s.handshake.synRetransmissions > 0 { hs += ", \(s.handshake.synRetransmissions) SYN retransmission(s)" }
-        } else {
-            hs = "not captured (connection picked up mid-stream)"
+        line("Handshake", s.phases[.handshake]) {
+            let h = s.handshake
+            guard h.synPacket != nil || h.synAckPacket != nil else {
+                return out.append("not captured (connection picked up mid-stream)")
+            }
+            if let p = h.synPacket { out.append("SYN #"); out.appendDecimal(p) } else { out.append("SYN not captured") }
+            out.append(" → ")
+            if let p = h.synAckPacket { out.append("SYN-ACK #"); out.appendDecimal(p) } else { out.append("no SYN-ACK") }
+            out.append(" → ")
+            if let p = h.ackPacket { out.append("ACK #"); out.appendDecimal(p) } else { out.append("no ACK") }
+            if let rtt = h.rtt { out.append(", iRTT "); text(durationText(rtt)) }
+            if h.synRetransmissions > 0 {
+                out.append(", ")
+                out.appendDecimal(h.synRetransmissions)
+                out.append(" SYN retransmission(s)")
+            }
         }
-        line("Handshake", s.phases[.handshake], hs)
 
         // TLS (wss): what was negotiated and whether the key log opened it.
         if let tls = s.tls {
@@ -131,113 +133,172 @@ struct SummaryText {
                     parts.append("alert \(a.name)\(a.isFatal ? " (fatal)" : "") from \(a.fromClient ? "client" : "server") #\(a.packet)")
                 }
             }
-            line("TLS", s.phases[.tls], parts.joined(separator: ", "))
+            line("TLS", s.phases[.tls]) { text(parts.joined(separator: ", ")) }
         }
 
         // Upgrade
         if let u = s.upgrade {
-            var text = "GET " + escapedText(u.path, limit: 80)
-            if let status = u.status {
-                text += " → \(status) \(escapedText(u.reason ?? "", limit: 60))"
-                if u.upgraded {
-                    switch u.acceptValid {
-                    case true?: text += ", accept key valid"
-                    case false?: text += ", accept key INVALID"
-                    case nil: text += ", accept key not checked"
+            line("Upgrade", s.phases[.upgrade]) {
+                out.append("GET ")
+                text(escapedText(u.path, limit: 80))
+                if let status = u.status {
+                    out.append(" → ")
+                    out.appendDecimal(status)
+                    out.append(0x20)
+                    text(escapedText(u.reason ?? "", limit: 60))
+                    if u.upgraded {
+                        switch u.acceptValid {
+                        case true?: out.append(", accept key valid")
+                        case false?: out.append(", accept key INVALID")
+                        case nil: out.append(", accept key not checked")
+                        }
                     }
+                } else {
+                    out.append(" → no response captured")
                 }
-            } else {
-                text += " → no response captured"
+                out.append(", subprotocol ")
+                text(u.subprotocol.map { escapedText($0, limit: 60) } ?? "none")
+                out.append(", extensions ")
+                text(u.extensions.isEmpty ? "none" : escapedText(u.extensions.joined(separator: ", "), limit: 120))
+                if !u.offeredExtensions.isEmpty && u.extensions.isEmpty {
+                    out.append(" (offered: ")
+                    text(escapedText(u.offeredExtensions.joined(separator: ", "), limit: 120))
+                    out.append(0x29)
+                }
             }
-            text += ", subprotocol " + (u.subprotocol.map { escapedText($0, limit: 60) } ?? "none")
-            text += ", extensions " + (u.extensions.isEmpty ? "none" : escapedText(u.extensions.joined(separator: ", "), limit: 120))
-            if !u.offeredExtensions.isEmpty && u.extensions.isEmpty { text += " (offered: \(escapedText(u.offeredExtensions.joined(separator: ", "), limit: 120)))" }
-            line("Upgrade", s.phases[.upgrade], text)
         } else if !s.midstream && (s.tls == nil || s.tls?.decryption == .decrypted) {
-            line("Upgrade", nil, "none seen")
+            line("Upgrade", nil) { out.append("none seen") }
         }
         // Mid-stream, what the payload is was a decision: say on what evidence.
         if s.midstream, let r = s.recognition {
-            line("Protocol", nil, r.proto.rawValue + ", " + r.detail)
+            line("Protocol", nil) { text(r.proto.rawValue); out.append(", "); text(r.detail) }
         }
 
         // Data
-        func sideText(_ name: String, _ c: SideCounts) -> String {
-            var t = "\(name): \(c.text) text, \(c.binary) binary, \(c.ping) ping, \(c.pong) pong, \(c.bytes) bytes"
+        func side(_ name: StaticString, _ c: SideCounts) {
+            out.append(name)
+            out.append(": ")
+            out.appendDecimal(c.text)
+            out.append(" text, ")
+            out.appendDecimal(c.binary)
+            out.append(" binary, ")
+            out.appendDecimal(c.ping)
+            out.append(" ping, ")
+            out.appendDecimal(c.pong)
+            out.append(" pong, ")
+            out.appendDecimal(c.bytes)
+            out.append(" bytes")
             if c.compressedInflated > 0 {
-                t += " (compressed \(c.compressedWire)→\(c.compressedInflated), ratio \(formatFixed(Double(c.compressedWire) / Double(c.compressedInflated), places: 2)))"
+                out.append(" (compressed ")
+                out.appendDecimal(c.compressedWire)
+                out.append("→")
+                out.appendDecimal(c.compressedInflated)
+                out.append(", ratio ")
+                out.appendFixed(Double(c.compressedWire) / Double(c.compressedInflated), 2)
+                out.append(0x29)
             }
-            return t
         }
-        var data = sideText("client", s.clientCounts) + "; " + sideText("server", s.serverCounts)
-        if s.incompleteMessages > 0 { data += "; \(s.incompleteMessages) incomplete" }
-        if s.gaps > 0 { data += "; \(s.gaps) gap(s), \(s.gapBytes) bytes not captured" }
-        if s.duplicatePackets > 0 { data += "; \(s.duplicatePackets) packet(s) captured twice, counted once" }
-        if !s.isWebSocket { data = "client sent \(s.clientCounts.tcpBytes) bytes, server \(s.serverCounts.tcpBytes) bytes (TCP payload)" }
-        line("Data", s.phases[.data], data)
+        line("Data", s.phases[.data]) {
+            guard s.isWebSocket else {
+                out.append("client sent ")
+                out.appendDecimal(s.clientCounts.tcpBytes)
+                out.append(" bytes, server ")
+                out.appendDecimal(s.serverCounts.tcpBytes)
+                out.append(" bytes (TCP payload)")
+                return
+            }
+            side("client", s.clientCounts)
+            out.append("; ")
+            side("server", s.serverCounts)
+            if s.incompleteMessages > 0 { out.append("; "); out.appendDecimal(s.incompleteMessages); out.append(" incomplete") }
+            if s.gaps > 0 {
+                out.append("; ")
+                out.appendDecimal(s.gaps)
+                out.append(" gap(s), ")
+                out.appendDecimal(s.gapBytes)
+                out.append(" bytes not captured")
+            }
+            if s.duplicatePackets > 0 {
+                out.append("; ")
+                out.appendDecimal(s.duplicatePackets)
+                out.append(" packet(s) captured twice, counted once")
+            }
+        }
 
         // Close
         if let c = s.close {
-            let who = c.initiator == .client ? "client" : "server"
-            let other = c.initiator == .client ? "server" : "client"
-            var text = "\(who) initiated " + closeText(c.code, c.reason)
-            if c.replyPacket != nil {
-                text += ", \(other) replied " + closeText(c.replyCode, c.replyReason)
-                if let l = c.latency { text += " after \(durationText(l))" }
-            } else {
-                text += ", no reply captured"
+            line("Close", s.phases[.close]) {
+                out.append(c.initiator == .client ? "client" : "server")
+                out.append(" initiated ")
+                closeText(c.code, c.reason)
+                if c.replyPacket != nil {
+                    out.append(", ")
+                    out.append(c.initiator == .client ? "server" : "client")
+                    out.append(" replied ")
+                    closeText(c.replyCode, c.replyReason)
+                    if let l = c.latency { out.append(" after "); text(durationText(l)) }
+                } else {
+                    out.append(", no reply captured")
+                }
             }
-            line("Close", s.phases[.close], text)
         } else if s.isWebSocket {
-            line("Close", s.phases[.close], "no close frame")
+            line("Close", s.phases[.close]) { out.append("no close frame") }
         }
 
         // Teardown
-        var td: String
-        if let rst = s.teardown.rstPacket {
-            td = "RST #\(rst) from \(s.teardown.rstFrom == .client ? "client" : "server")"
-            if let state = s.teardown.rstState { td += " during \(state.rawValue)" }
-        } else if s.teardown.finPackets.isEmpty {
-            if let r = s.releaseReason, r == .evicted || r == .idle {
-                td = "no FIN: released early (\(r.rawValue))"  // not "still open": the cap or timeout ended it
+        line("Teardown", s.phases[.teardown]) {
+            let t = s.teardown
+            if let rst = t.rstPacket {
+                out.append("RST #")
+                out.appendDecimal(rst)
+                out.append(t.rstFrom == .client ? " from client" : " from server")
+                if let state = t.rstState { out.append(" during "); text(state.rawValue) }
+            } else if t.finPackets.isEmpty {
+                if let r = s.releaseReason, r == .evicted || r == .idle {
+                    // Not "still open": the cap or timeout ended it.
+                    out.append("no FIN: released early (")
+                    text(r.rawValue)
+                    out.append(0x29)
+                } else {
+                    out.append("no FIN: still open at end of capture")
+                }
             } else {
-                td = "no FIN: still open at end of capture"
+                out.append(t.finSides[0] == .client ? "FIN first by client: " : "FIN first by server: ")
+                for i in 1...4 {
+                    if i > 1 { out.append(", ") }
+                    out.appendDecimal(i)
+                    if let p = t.steps[i] { out.append("/4 #"); out.appendDecimal(p) } else { out.append("/4 missing") }
+                }
+                out.append(t.complete ? ", complete" : ", incomplete")
+                if t.simultaneous { out.append(", simultaneous close") }
             }
-        } else {
-            let steps = (1...4).map { i in s.teardown.steps[i].map { "\(i)/4 #\($0)" } ?? "\(i)/4 missing" }
-            td = "FIN first by \(s.teardown.finSides[0] == .client ? "client" : "server"): " + steps.joined(separator: ", ")
-            td += s.teardown.complete ? ", complete" : ", incomplete"
-            if s.teardown.simultaneous { td += ", simultaneous close" }
         }
-        line("Teardown", s.phases[.teardown], td)
 
         if s.violations.isEmpty {
-            line("Violations", nil, "none")
+            line("Violations", nil) { out.append("none") }
         } else {
             var counts: [String: Int] = [:]
             for v in s.violations { counts[v.violation.code.rawValue, default: 0] += 1 }
             let list = counts.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
             let first = s.violations.prefix(3).map { "#\($0.packet) \($0.violation.code.rawValue)" }.joined(separator: ", ")
             let text = "\(s.violations.count + s.violationsDropped): \(list) (first: \(first))"
-            line("Violations", nil, color ? "\u{1b}[31m" + text + "\u{1b}[0m" : text)
+            line("Violations", nil) { out.appendUTF8(color ? "\u{1b}[31m" + text + "\u{1b}[0m" : text) }
         }
         if let a = s.app {
-            line("App", nil, AppSummaryOutput.messagesText(a))
-            if let r = AppSummaryOutput.requestsText(a) { line("Requests", nil, r) }
+            line("App", nil) { text(AppSummaryOutput.messagesText(a)) }
+            if let r = AppSummaryOutput.requestsText(a) { line("Requests", nil) { text(r) } }
         }
-        line("Verdict", nil, s.verdict)
+        line("Verdict", nil) { text(s.verdict) }
         // Marked for the capture-wide pass (DiagnosisOutput.swift): the head, then the pattern lines.
-        line("Diagnosis", nil, "\u{1}" + DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary) + "\u{2}")
-        if let evidence = DiagnosisText.evidence(d) { line("Evidence", nil, evidence) }
-        line("Health", nil, DiagnosisText.health(Health(s)))
-        out += "\u{3}\n"
-        return out.bytes
-    }
-
-    private func closeText(_ code: UInt16?, _ reason: String?) -> String {
-        guard let code else { return "(no status code)" }
-        var t = "\(code) \(closeCodeName(code))"
-        if let reason, !reason.isEmpty { t += " " + escapedText(reason, limit: 60, quoted: true) }
-        return t
+        line("Diagnosis", nil) {
+            out.append(0x01)
+            text(DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary))
+            out.append(0x02)
+        }
+        if !d.evidence.isEmpty { line("Evidence", nil) { DiagnosisText.evidence(d, into: &out) } }
+        line("Health", nil) { DiagnosisText.health(Health(s), into: &out) }
+        out.append(0x03)
+        out.append(0x0a)
+        return Array(UnsafeBufferPointer(start: out.base, count: out.count))
     }
 }

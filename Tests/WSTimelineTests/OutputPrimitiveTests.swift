@@ -1,6 +1,7 @@
 import Testing
 import WSDissector
 @testable import WSOutput
+import WSDiagnosis
 
 /// The output layer's primitives: JSON escaping, base64, terminal-safe previews, time text.
 @Suite struct OutputPrimitiveTests {
@@ -36,6 +37,28 @@ import WSDissector
             var b = ByteBuffer()
             b.appendDecimal(v)
             #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == String(v))
+        }
+    }
+
+    /// The in-place fixed decimals (health lines, JSON figures) spell what `formatFixed` does:
+    /// seeded values of every magnitude and sign, and the edges (negative zero, rounding up to
+    /// the next power of ten, the fallback past 9e18, infinities).
+    @Test func fixedDecimalsInPlaceAsFormatFixedSpellsThem() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var cases: [(Double, Int)] = []
+        for k in 0..<20_000 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            var magnitude = Double(state % 1_000_000_007) / Double(1 + (state >> 40) % 100_000)
+            for _ in 0..<(Int(state >> 60) % 14) { magnitude *= 10 }
+            cases.append((k % 3 == 0 ? -magnitude : magnitude, k % 6))
+        }
+        for value in [0, -0.0, 0.0004, -0.0004, 0.9995, 9.9995, 99.95, 1e17, -1e17, 8.9e18, 1e19, .infinity, -.infinity, .nan] {
+            for digits in 0...6 { cases.append((value, digits)) }
+        }
+        for (value, digits) in cases {
+            var b = ByteBuffer()
+            b.appendFixed(value, digits)
+            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == formatFixed(value, digits), "\(value) \(digits)")
         }
     }
 
