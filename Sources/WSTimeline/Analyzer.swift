@@ -595,8 +595,10 @@ public final class Analyzer {
 
     // MARK: - Events
 
+    /// `detail` is built only when events are (a frame's detail is a large copy that a
+    /// `--summary` never reads).
     private func emitEvent(tracker t: ConnectionTracker, side: Side, proto: String, phase: Phase,
-                           detail: EventDetail, violations: [Violation], app: [AppMessage] = [],
+                           detail: @autoclosure () -> EventDetail, violations: [Violation], app: [AppMessage] = [],
                            emit: (TimelineEvent) -> Void) {
         var all = violations
         if !violations.isEmpty {
@@ -629,7 +631,7 @@ public final class Analyzer {
             packet: number, time: time, stream: t.stream,
             source: source, destination: destination,
             sourceText: nil, destinationText: nil, proto: proto, wireLength: wireLength,
-            capturedLength: capturedLength, phase: phase, side: side, detail: detail, tcp: tcpInfo,
+            capturedLength: capturedLength, phase: phase, side: side, detail: detail(), tcp: tcpInfo,
             showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
         event.otherDirection = otherDirection
         event.app = app
