@@ -362,11 +362,16 @@ final class FrameStream {
         }
         let room = messageRetention - message.retention.count
         if room > 0 {
-            // A frame's first kept bytes: room for what it announced (up to what may be kept),
-            // taken once rather than by doubling (each doubling copies, and leaves unused room).
+            // Growing for a small frame: room for all it announced at once rather than by
+            // doubling (each doubling copies what was kept, and leaves unused room). Never less
+            // than double, so a message of many small frames still grows geometrically; large
+            // frames grow by doubling (room taken up front would be held from their first bytes).
             if !message.compressed && bytes.count < room && message.retention.capacity - message.retention.count < bytes.count {
                 let announced = header.payloadLength - received  // `received` moves after the chunk
-                message.retention.reserveCapacity(message.retention.count + Int(min(announced, UInt64(room))))
+                if announced <= 16 << 10 {
+                    let count = message.retention.count
+                    message.retention.reserveCapacity(min(max(count + Int(announced), 2 * message.retention.capacity), count + room))
+                }
             }
             append(bytes, upTo: room, to: &message.retention)
             if bytes.count > room { message.truncated = true }
