@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
         .testTarget(name: "WSDiagnosisTests", dependencies: ["WSDiagnosis", "WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
         .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSDiagnosis", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
-        .testTarget(name: "WSAppTests", dependencies: ["WSApp"]),
+        .testTarget(name: "WSAppTests", dependencies: ["WSApp", "WSTestSupport"]),
         .testTarget(name: "WSFilterTests", dependencies: ["WSFilter", "WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly"]),
         .testTarget(name: "IntegrationTests", dependencies: ["wstrace"]),
     ]

@@ -1,4 +1,5 @@
 import Testing
+import WSTestSupport
 @testable import WSDiagnosis
 import WSDecode
 import WSDissector
@@ -29,7 +30,7 @@ import WSDissector
     /// nearest rank of the sorted list), on seeded random lists of every shape: duplicates,
     /// negatives, sorted, reversed, constant, organ-pipe, lengths 1 to 3,000.
     @Test func selectionEqualsSortingAtEveryRank() {
-        var rng = SplitMix(seed: 0x5eed)
+        var rng = SplitMix(state: 0x5eed)
         let ms = { (ns: Int64) in Double(ns) / 1e6 }
         for trial in 0..<3_000 {
             let n = 1 + Int(rng.next() % UInt64(trial < 2_000 ? 300 : 3_000))
@@ -49,18 +50,6 @@ import WSDissector
             let sizes = values.map { UInt32(truncatingIfNeeded: $0) }
             let wantSizes = Distribution(sizes.map(Double.init))!
             #expect(Distribution(sizes: sizes)! == wantSizes, "trial \(trial) as sizes")
-        }
-    }
-
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 
