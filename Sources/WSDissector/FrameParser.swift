@@ -40,7 +40,7 @@ final class FrameStream {
     private var frameRetention: [UInt8] = []
     /// Whether the current frame's payload belongs to `message`.
     private var frameInMessage = false
-    private var message = MessageState()
+    private(set) var message = MessageState()
     private var inflaterStorage: Inflater?
     private let scratch: UnmaskScratch
     /// Bytes of each message's payload kept: `limits.payloadRetention`, or more while a later
