@@ -1,19 +1,19 @@
 /// Bounds-unchecked big-endian loads; callers check lengths first.
 extension UnsafeRawBufferPointer {
-    @inline(__always)
+    @inline(__always) @usableFromInline
     func u8(_ offset: Int) -> UInt8 { self[offset] }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     func u16(_ offset: Int) -> UInt16 {
         UInt16(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     func u32(_ offset: Int) -> UInt32 {
         UInt32(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 
-    @inline(__always)
+    @inline(__always) @usableFromInline
     func u64(_ offset: Int) -> UInt64 {
         UInt64(bigEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }

@@ -5,12 +5,14 @@ public struct IPAddress: Sendable, Hashable, Comparable {
     public var low: UInt64
     public var isIPv6: Bool
 
+    @inlinable
     public init(ipv4 value: UInt32) {
         high = 0
         low = UInt64(value)
         isIPv6 = false
     }
 
+    @inlinable
     public init(ipv6High high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
@@ -69,6 +71,7 @@ public struct Endpoint: Sendable, Hashable, Comparable {
     public var address: IPAddress
     public var port: UInt16
 
+    @inlinable
     public init(address: IPAddress, port: UInt16) {
         self.address = address
         self.port = port

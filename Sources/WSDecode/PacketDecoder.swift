@@ -80,6 +80,7 @@ public final class PacketDecoder {
     /// IPv4 unfragmented or IPv6 without extension headers. Nil for anything else. It reads
     /// the same bytes `decode` would take addresses and ports from, so when `decode` finds a
     /// TCP segment here it has these endpoints. Used to skip other shards' packets cheaply.
+    @inlinable
     public func quickTCPEndpoints(_ bytes: UnsafeRawBufferPointer) -> (source: Endpoint, destination: Endpoint)? {
         let start: Int
         var type: UInt16 = 0

@@ -342,16 +342,8 @@ final class Router {
         slot.routes = []
         routes.removeAll(keepingCapacity: true)
         routes.reserveCapacity(batch.count)
-        let ethernet = decoder.linkType == .ethernet
         batch.records.withUnsafeBufferPointer { records in
-            for r in records {
-                let bytes = batch.bytes(of: r)
-                if ethernet, let worker = Router.ethernetIPv4TCP(bytes, workers: workers) {
-                    routes.append(worker)
-                } else {
-                    routes.append(route(bytes))
-                }
-            }
+            for r in records { routes.append(route(batch.bytes(of: r))) }
         }
         slot.routes = routes
     }
@@ -360,24 +352,6 @@ final class Router {
     func route(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
         guard let (a, b) = decoder.quickTCPEndpoints(bytes) else { return Router.everyone }
         return UInt8(FlowShard.shard(of: a, b, count: workers))
-    }
-
-    /// Most records, read in place: Ethernet, IPv4 not fragmented, TCP, checked as the
-    /// decoder's glance checks them. Nil for anything else, which the glance then decides.
-    @inline(__always)
-    static func ethernetIPv4TCP(_ b: UnsafeRawBufferPointer, workers: Int) -> UInt8? {
-        guard b.count >= 38, let p = b.baseAddress else { return nil }
-        @inline(__always) func u16(_ at: Int) -> UInt16 { UInt16(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt16.self)) }
-        @inline(__always) func u32(_ at: Int) -> UInt32 { UInt32(bigEndian: p.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
-        let versionAndLength = p.load(fromByteOffset: 14, as: UInt8.self)
-        let headerLength = Int(versionAndLength & 0x0f) * 4
-        guard u16(12) == 0x0800, versionAndLength >> 4 == 4, headerLength >= 20,
-              p.load(fromByteOffset: 23, as: UInt8.self) == 6, u16(20) & 0x3fff == 0,
-              b.count >= 14 + headerLength + 4 else { return nil }
-        let ports = 14 + headerLength
-        let a = Endpoint(address: IPAddress(ipv4: u32(26)), port: u16(ports))
-        let z = Endpoint(address: IPAddress(ipv4: u32(30)), port: u16(ports + 2))
-        return UInt8(FlowShard.shard(of: a, z, count: workers))
     }
 }
 

@@ -22,7 +22,7 @@ public struct FlowShard: Sendable, Equatable {
 
     /// The shard of the flow between `a` and `b`, in 0..<count. Symmetric by construction:
     /// the two endpoints' mixes are added, so no comparison is needed.
-    @inline(__always)
+    @inlinable
     public static func shard(of a: Endpoint, _ b: Endpoint, count: Int) -> Int {
         var x = mix(a) &+ mix(b)
         x = (x ^ (x >> 31)) &* 0xBF58_476D_1CE4_E5B9
@@ -30,8 +30,8 @@ public struct FlowShard: Sendable, Equatable {
         return count & (count - 1) == 0 ? Int(x & UInt64(count - 1)) : Int(x % UInt64(count))
     }
 
-    @inline(__always)
-    private static func mix(_ e: Endpoint) -> UInt64 {
+    @inlinable
+    static func mix(_ e: Endpoint) -> UInt64 {
         let x = (e.address.low ^ e.address.high &* 0xC2B2_AE3D_27D4_EB4F) &+ UInt64(e.port) << 48
         return (x ^ (x >> 33)) &* 0xFF51_AFD7_ED55_8CCD
     }
