@@ -210,7 +210,7 @@ enum DiagnosisText {
             if !first { out.append("; ") }
             first = false
         }
-        func ms(_ v: Double) { out.appendFixed(v, v < 1 ? 3 : 1) }
+        func ms(_ v: Double) { out.appendFixed(v, msDigits(v)) }
         if let p = h.pingRTT {
             part()
             out.append("ping RTT ")
@@ -278,7 +278,10 @@ enum DiagnosisText {
         }
     }
 
-    static func ms(_ v: Double) -> String { formatFixed(v, v < 1 ? 3 : 1) }
+    static func ms(_ v: Double) -> String { formatFixed(v, msDigits(v)) }
+
+    /// Milliseconds' decimals: three below 1 ms, one above.
+    static func msDigits(_ v: Double) -> Int { v < 1 ? 3 : 1 }
 
     /// The lines that replace the pattern mark (each "  Label      text\n").
     static func pattern(_ cross: CrossConnection?, stream: Int) -> String {
