@@ -229,8 +229,11 @@ public final class ConnectionTable {
 
     private func evictLeastRecent(emit: (StreamEvent) -> Void) {
         // Release the oldest sixteenth at once so eviction costs O(1) amortized per connection.
+        // Ties (the same last time) go by stream: the table's slot order is random per run.
         let batch = max(1, connections.count / 16)
-        let victims = connections.entries.sorted { $0.connection.lastSeen < $1.connection.lastSeen }.prefix(batch).map(\.key)
+        let victims = connections.entries.sorted {
+            ($0.connection.lastSeen, $0.connection.stream) < ($1.connection.lastSeen, $1.connection.stream)
+        }.prefix(batch).map(\.key)
         for key in victims {
             evictions += 1
             release(key, reason: .evicted, emit: emit)

@@ -199,4 +199,25 @@ import WSDecode
         #expect(released >= 900)
         #expect(table.streamsOpened == 1000)
     }
+
+    /// Connections last seen at the same time are evicted oldest stream first, the same in
+    /// every run (the flow table's slot order is random per table).
+    @Test func evictionTiesGoByStream() throws {
+        let base = try segments("tcp/netem-clean.pcap")[0]  // a SYN
+        for _ in 0..<3 {
+            let table = ConnectionTable(limits: ReassemblyLimits(maxConnections: 100))
+            var evicted: [Int] = []
+            for i in 0..<400 {
+                var s = base
+                s.source.port = UInt16(10_000 + i)
+                _ = table.process(s.tcp, source: s.source, destination: s.destination,
+                                  payload: UnsafeRawBufferPointer(start: nil, count: 0),
+                                  payloadLength: 0, packet: i + 1, time: 0) { e in
+                    if case let .released(stream, .evicted) = e { evicted.append(stream) }
+                }
+            }
+            #expect(evicted.count >= 300)
+            #expect(evicted == Array(0..<evicted.count))
+        }
+    }
 }
