@@ -18,6 +18,9 @@ struct FileAnalysis {
     let analyzer: AnalyzerOptions
     /// The display filter (-Y), applied to rows and summaries on their way to the renderer.
     var display: DisplayFilter? = nil
+    /// Files a directory or pattern left out that looked like captures (`InputFiles`): warnings
+    /// at the end, as damage is, and exit status 1.
+    var leftOut: [String] = []
 
     /// Opens the files and checks their link type; exits 1 with a message when it cannot.
     func open() throws -> (CaptureReader, LinkType) {
@@ -73,7 +76,7 @@ struct FileAnalysis {
             return !renderer.isClosed
         }
         progress.clear()
-        let warnings = reader.damage.map(\.description)
+        let warnings = leftOut + reader.damage.map(\.description)
         if !renderer.isClosed {
             analysis.finish(emit: emit, summary: summary)
             renderer.end(counters: gated.counters(analysis.counters), warnings: warnings)
@@ -112,10 +115,10 @@ struct FileAnalysis {
         }
         if deferred && !outcome.exact {
             // A shared cap or a resumed TLS session across workers: the ordinary single pass.
-            let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer, display: display).open()
+            let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer, display: display, leftOut: leftOut).open()
             return try run(reader: again.0, link: link, renderer: makeRenderer(), fileRuns: fileRuns)
         }
-        let warnings = reader.damage.map(\.description)
+        let warnings = leftOut + reader.damage.map(\.description)
         if !outcome.closed {
             if deferred { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
             if let first = outcome.firstTime { renderer.firstPacket(time: first) }

@@ -33,7 +33,7 @@ struct Follow: ParsableCommand {
 
     func run() throws {
         Terminal.ignoreSIGPIPE()
-        let paths = try InputFiles.expandOrExit(files)
+        let input = try InputFiles.expandOrExit(files), paths = input.paths
         let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
         let options = RenderOptions(payloads: payloads, maxPayload: maxPayload, timeDecimals: capture.timestampDecimals,
@@ -41,7 +41,7 @@ struct Follow: ParsableCommand {
         var analyzerOptions = limits.analyzerOptions(retention: options.retention)
         analyzerOptions.keyLog = try keys.load(captures: paths)
         analyzerOptions.app.decodeAs = decode.decodeAs
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, leftOut: input.leftOut)
         let sink = OutputSink()
         let renderer = FollowRenderer(sink: raw ? OutputSink(fd: -1) : sink, options: options, stream: stream)
         let wanted = stream

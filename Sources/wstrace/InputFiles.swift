@@ -4,38 +4,51 @@ import ArgumentParser
 #endif
 
 /// The capture files named on the command line: a file as it is; a directory as the capture
-/// files in it (sorted by name, hidden files left out), as a rotated set from `tcpdump -C/-G`
-/// or `dumpcap -b` is kept; a pattern with `*`, `?` or `[` that names no file as its matches,
-/// for a pattern the shell left alone (quoted), capture files only in both. `-` (standard
-/// input) only alone.
+/// files in it (hidden files left out), as a rotated set from `tcpdump -C/-G` or `dumpcap -b`
+/// is kept; a pattern with `*`, `?` or `[` that names no file as its matches, for a pattern the
+/// shell left alone (quoted), capture files only in both. Directories and patterns are sorted
+/// by name with numbers by value (`cap`, `cap1`, `cap2` … `cap10`, as `tcpdump -C` numbers its
+/// files), so a set is read in the order it was written. `-` (standard input) only alone.
 enum InputFiles {
-    static func expand(_ arguments: [String]) throws(InputError) -> [String] {
-        if arguments == ["-"] { return arguments }
+    /// The paths to read, and what a directory or pattern left out that looked like a capture
+    /// (a compressed file, a `.pcap` that is not one), one line each: never left out silently.
+    struct Expansion {
         var paths: [String] = []
+        var leftOut: [String] = []
+    }
+
+    static func expand(_ arguments: [String]) throws(InputError) -> Expansion {
+        if arguments == ["-"] { return Expansion(paths: arguments) }
+        var out = Expansion()
         for argument in arguments {
             if argument == "-" { throw InputError("- (standard input) cannot be read with other files") }
             var st = stat()
             if stat(argument, &st) == 0 {
                 if (st.st_mode & S_IFMT) == S_IFDIR {
                     let inside = directory(argument)
-                    if inside.isEmpty { throw InputError("\(argument): no capture files in this directory") }
-                    paths += inside
+                    out.leftOut += inside.leftOut
+                    if inside.paths.isEmpty {
+                        throw InputError("\(argument): no capture files in this directory"
+                                         + (inside.leftOut.isEmpty ? "" : " (" + inside.leftOut.joined(separator: "; ") + ")"))
+                    }
+                    out.paths += inside.paths
                 } else {
-                    paths.append(argument)
+                    out.paths.append(argument)
                 }
             } else if argument.contains(where: { "*?[".contains($0) }) {
                 let matches = glob(argument)
-                if matches.isEmpty { throw InputError("\(argument): no file matches") }
-                paths += matches
+                out.leftOut += matches.leftOut
+                if matches.paths.isEmpty { throw InputError("\(argument): no file matches") }
+                out.paths += matches.paths
             } else {
-                paths.append(argument)  // opening it says why it cannot be read
+                out.paths.append(argument)  // opening it says why it cannot be read
             }
         }
-        return paths
+        return out
     }
 
     /// `expand`, or its message on stderr and exit 1.
-    static func expandOrExit(_ arguments: [String]) throws -> [String] {
+    static func expandOrExit(_ arguments: [String]) throws -> Expansion {
         do {
             return try expand(arguments)
         } catch {
@@ -45,37 +58,110 @@ enum InputFiles {
     }
 
     /// The capture files in `path` (regular files starting with a pcap or pcapng magic number,
-    /// names not starting with a dot), sorted by name: a key log or notes beside them are left out.
-    static func directory(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
+    /// names not starting with a dot), in name order: a key log or notes beside them are left
+    /// out, and so, with a line in `leftOut`, is a file that looks like a capture but cannot
+    /// be read as one.
+    static func directory(_ path: String) -> Expansion {
+        guard let dir = opendir(path) else { return Expansion() }
         defer { closedir(dir) }
-        var names: [String] = []
+        var candidates: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
             }
             guard !name.hasPrefix(".") else { continue }
-            let full = path.hasSuffix("/") ? path + name : path + "/" + name
-            var st = stat()
-            if stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, isCapture(full) { names.append(full) }
+            candidates.append(path.hasSuffix("/") ? path + name : path + "/" + name)
         }
-        return names.sorted()
+        return sorted(regularFiles: candidates)
     }
 
-    /// Whether the file starts like a pcap (either byte order, µs or ns) or pcapng file.
-    static func isCapture(_ path: String) -> Bool {
-        guard let f = fopen(path, "rb") else { return false }
+    /// The regular files among `paths` sorted into captures and the left out.
+    static func sorted(regularFiles paths: [String]) -> Expansion {
+        var out = Expansion()
+        for full in paths.sorted(by: naturalOrder) {
+            var st = stat()
+            guard stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            switch kind(full, size: Int(st.st_size)) {
+            case .capture: out.paths.append(full)
+            case .other: break
+            case .leftOut(let why): out.leftOut.append("\(full): left out: \(why)")
+            }
+        }
+        return out
+    }
+
+    enum Kind: Equatable {
+        case capture
+        /// Not a capture, and not named like one (a key log, notes).
+        case other
+        case leftOut(String)
+    }
+
+    /// Whether the file starts like a pcap (either byte order, µs or ns) or pcapng file; if not,
+    /// whether it looks like a capture that cannot be read (compressed, named `.pcap`/`.pcapng`/
+    /// `.cap`), and why.
+    static func kind(_ path: String, size: Int) -> Kind {
+        guard let f = fopen(path, "rb") else {
+            return looksLikeCapture(path) ? .leftOut(String(cString: strerror(errno))) : .other
+        }
         defer { fclose(f) }
-        var magic: UInt32 = 0
-        guard fread(&magic, 4, 1, f) == 1 else { return false }
-        return [0xa1b2_c3d4, 0xd4c3_b2a1, 0xa1b2_3c4d, 0x4d3c_b2a1, 0x0a0d_0d0a].contains(magic)
+        var magic: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
+        let got = withUnsafeMutableBytes(of: &magic) { fread($0.baseAddress, 1, 6, f) }
+        let m = [magic.0, magic.1, magic.2, magic.3, magic.4, magic.5].prefix(got)
+        if m.count >= 4 {
+            let word = UInt32(m[0]) | UInt32(m[1]) << 8 | UInt32(m[2]) << 16 | UInt32(m[3]) << 24
+            if [0xa1b2_c3d4, 0xd4c3_b2a1, 0xa1b2_3c4d, 0x4d3c_b2a1, 0x0a0d_0d0a].contains(word) { return .capture }
+        }
+        // Compressed (tcpdump -z gzip, an archived set): not read, and said so.
+        let compressed: [(String, [UInt8])] = [("gzip", [0x1f, 0x8b]), ("xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
+                                               ("zstd", [0x28, 0xb5, 0x2f, 0xfd]), ("bzip2", [0x42, 0x5a, 0x68]),
+                                               ("lz4", [0x04, 0x22, 0x4d, 0x18])]
+        for (name, prefix) in compressed where m.starts(with: prefix) {
+            return .leftOut("\(name)-compressed (decompress it first)")
+        }
+        guard looksLikeCapture(path) else { return .other }
+        return .leftOut(size == 0 ? "empty" : "not a pcap or pcapng file")
     }
 
-    static func glob(_ pattern: String) -> [String] {
+    /// Named like a capture file: `.pcap`, `.pcapng`, `.cap` (any case).
+    static func looksLikeCapture(_ path: String) -> Bool {
+        let name = path.split(separator: "/").last.map { $0.lowercased() } ?? ""
+        return name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") || name.hasSuffix(".cap")
+    }
+
+    /// Names compared with runs of digits by their value (`cap2` before `cap10`), then as text.
+    static func naturalOrder(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var i = 0, j = 0
+        func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+        while i < x.count && j < y.count {
+            if isDigit(x[i]) && isDigit(y[j]) {
+                var ie = i, je = j
+                while ie < x.count && isDigit(x[ie]) { ie += 1 }
+                while je < y.count && isDigit(y[je]) { je += 1 }
+                // By value: leading zeros aside, the longer run is larger, else digit by digit.
+                var iz = i, jz = j
+                while iz < ie - 1 && x[iz] == 0x30 { iz += 1 }
+                while jz < je - 1 && y[jz] == 0x30 { jz += 1 }
+                if ie - iz != je - jz { return ie - iz < je - jz }
+                if !x[iz..<ie].elementsEqual(y[jz..<je]) { return x[iz..<ie].lexicographicallyPrecedes(y[jz..<je]) }
+                i = ie
+                j = je
+            } else {
+                if x[i] != y[j] { return x[i] < y[j] }
+                i += 1
+                j += 1
+            }
+        }
+        if x.count - i != y.count - j { return x.count - i < y.count - j }
+        return a < b  // equal by value ("cap01", "cap1"): a fixed order all the same
+    }
+
+    static func glob(_ pattern: String) -> Expansion {
         var g = glob_t()
         defer { globfree(&g) }
-        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return [] }
-        return (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } }.filter(isCapture).sorted()
+        guard Glibc.glob(pattern, 0, nil, &g) == 0 else { return Expansion() }
+        return sorted(regularFiles: (0..<Int(g.gl_pathc)).compactMap { g.gl_pathv[$0].map { String(cString: $0) } })
     }
 
     struct InputError: Error, CustomStringConvertible {

@@ -47,7 +47,7 @@ struct Read: ParsableCommand {
         Terminal.ignoreSIGPIPE()
         let display = try app.compiled()
         try app.requireSummaries(display, summaries: summary)
-        let paths = try InputFiles.expandOrExit(files)
+        let input = try InputFiles.expandOrExit(files), paths = input.paths
         let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (reader, link) = try analysis.open()
         var (options, fileRuns) = FileAnalysis.withFiles(
@@ -58,7 +58,7 @@ struct Read: ParsableCommand {
         analyzerOptions.keyLog = try keys.load(captures: paths)
         app.apply(display, to: &analyzerOptions, showsPayloads: options.payloads != .none && !summary,
                   maxPayload: options.maxPayload)
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display, leftOut: input.leftOut)
         let sink = OutputSink()
         let stdin = paths == ["-"]
         sink.lineBuffered = format == .ndjson && !Terminal.isTTY(1) && stdin

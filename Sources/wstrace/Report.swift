@@ -32,7 +32,7 @@ struct Report: ParsableCommand {
     func run() throws {
         Terminal.ignoreSIGPIPE()
         let display = try app.compiled()
-        let paths = try InputFiles.expandOrExit(files)
+        let input = try InputFiles.expandOrExit(files), paths = input.paths
         let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
         let (capture, link) = try analysis.open()
         // Previews in the report are at most a few hundred bytes per message.
@@ -41,7 +41,7 @@ struct Report: ParsableCommand {
         var analyzerOptions = limits.analyzerOptions(retention: 512)
         analyzerOptions.keyLog = try keys.load(captures: paths)
         app.apply(display, to: &analyzerOptions, showsPayloads: true)
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display, leftOut: input.leftOut)
 
         let fd: Int32
         if output == "-" {

@@ -26,13 +26,13 @@ struct Stats: ParsableCommand {
     func run() throws {
         Terminal.ignoreSIGPIPE()
         let display = try app.compiled()
-        let paths = try InputFiles.expandOrExit(files)
+        let input = try InputFiles.expandOrExit(files), paths = input.paths
         var analyzerOptions = limits.analyzerOptions(retention: 0)
         analyzerOptions.buildsEvents = false
         analyzerOptions.keyLog = try keys.load(captures: paths)
         analyzerOptions.app.keepsLatencies = true
         app.apply(display, to: &analyzerOptions, showsPayloads: false)
-        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display)
+        let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display, leftOut: input.leftOut)
         let (reader, link) = try run.open()
         let sink = OutputSink()
         try run.run(reader: reader, link: link, renderer: StatsRenderer(sink: sink, json: format == .json))

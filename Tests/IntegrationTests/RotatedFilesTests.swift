@@ -81,6 +81,92 @@ import Testing
         #expect(report.status == 0 && report.text.contains("<html"))
     }
 
+    /// `path` (a little-endian µs classic pcap) with every timestamp cut to its whole second:
+    /// records that tie, as a coarse clock writes them. (Real packets; only the times changed.)
+    static func coarse(_ path: String, into url: URL) throws {
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.starts(with: [0xd4, 0xc3, 0xb2, 0xa1]))
+        var at = 24
+        while at + 16 <= bytes.count {
+            for k in 4..<8 { bytes[at + k] = 0 }  // ts_usec
+            let length = Int(bytes[at + 8]) | Int(bytes[at + 9]) << 8 | Int(bytes[at + 10]) << 16 | Int(bytes[at + 11]) << 24
+            at += 16 + length
+        }
+        try Data(bytes).write(to: url)
+    }
+
+    /// A set named as `tcpdump -C` names it (`cap`, `cap1` … `cap10` …) is read in that order
+    /// (numbers by value, not `cap10` before `cap2`): with timestamps that tie across files,
+    /// only the file order puts the packets back, and the set reads as the whole file.
+    @Test func tcpdumpNumberedSetIsReadInItsOrder() throws {
+        let seed = Tools.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("numbered-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let whole = dir.appendingPathComponent("whole.pcap.orig")
+        try Self.coarse(seed, into: whole)
+        let parts = dir.appendingPathComponent("parts")
+        guard let split = try? Self.split(whole.path, perFile: 3) else { return }
+        defer { try? FileManager.default.removeItem(at: split) }
+        try FileManager.default.createDirectory(at: parts, withIntermediateDirectories: true)
+        let pieces = try FileManager.default.contentsOfDirectory(atPath: split.path).sorted()  // editcap's zero-padded order
+        #expect(pieces.count >= 12, "\(pieces.count) files")
+        var names: [String] = []
+        for (i, piece) in pieces.enumerated() {
+            let name = i == 0 ? "cap" : "cap\(i)"
+            names.append(parts.appendingPathComponent(name).path)
+            try FileManager.default.moveItem(at: split.appendingPathComponent(piece), to: parts.appendingPathComponent(name))
+        }
+        let one = try Tools.wstrace(["read", whole.path, "--summary", "--format", "json"])
+        let set = try Tools.wstrace(["read", parts.path, "--summary", "--format", "json"])
+        #expect(set.status == 0, "\(set.stderr)")
+        let a = try Tools.json(one.stdout), b = try Tools.json(set.stdout)
+        #expect((b["capture"] as? [String: Any])?["files"] as? [String] == names)
+        let x = try JSONSerialization.data(withJSONObject: a["connections"] as Any, options: [.sortedKeys])
+        let y = try JSONSerialization.data(withJSONObject: b["connections"] as Any, options: [.sortedKeys])
+        #expect(x == y)
+        // Every packet in the whole file's order.
+        let text = try Tools.wstrace(["read", parts.path]).stdout
+        #expect(text == (try Tools.wstrace(["read", whole.path]).stdout))
+    }
+
+    /// A directory's files that look like captures but cannot be read (compressed by `tcpdump
+    /// -z gzip`, empty, not a capture) are named in a warning, stderr and JSON, with exit 1;
+    /// a key log or notes beside the captures are left out quietly.
+    @Test func filesLeftOutOfADirectoryAreReported() throws {
+        let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        guard let dir = try? Self.split(seed, perFile: 8) else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pieces = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(pieces.count >= 3)
+        guard let gzip = Tools.which("gzip") else {
+            if Tools.isCI { Issue.record("gzip is required under CI") }
+            return
+        }
+        let zipped = dir.appendingPathComponent(pieces[1]).path
+        #expect(try Tools.run(gzip, [zipped]).status == 0)
+        try Data().write(to: dir.appendingPathComponent("empty.pcap"))
+        try Data("not a capture\n".utf8).write(to: dir.appendingPathComponent("junk.pcapng"))
+        try Data("notes\n".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        try Data("CLIENT_RANDOM 00 00\n".utf8).write(to: dir.appendingPathComponent("keys.log"))
+        for pattern in [dir.path, dir.appendingPathComponent("*").path] {
+            let r = try Tools.wstrace(["read", pattern, "--summary", "--format", "json"])
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("\(zipped).gz: left out: gzip-compressed (decompress it first)"), "\(r.stderr)")
+            #expect(r.stderr.contains("empty.pcap: left out: empty") && r.stderr.contains("junk.pcapng: left out: not a pcap"))
+            #expect(!r.stderr.contains("notes.txt") && !r.stderr.contains("keys.log"))
+            let warnings = try #require((try Tools.json(r.stdout)["capture"] as? [String: Any])?["warnings"] as? [String])
+            #expect(warnings.count == 3, "\(warnings)")
+            #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["files"] as? [String] != nil)
+        }
+        // A directory with nothing readable says what it left out.
+        let empty = dir.appendingPathComponent("only")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try Data().write(to: empty.appendingPathComponent("a.pcap"))
+        let none = try Tools.wstrace(["read", empty.path])
+        #expect(none.status == 1 && none.stderr.contains("no capture files in this directory (") && none.stderr.contains("a.pcap: left out: empty"))
+    }
+
     @Test func standardInputOnlyAlone() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
         let r = try Tools.wstrace(["read", seed, "-"])
