@@ -214,11 +214,56 @@ public final class CaptureFile {
     private static func sniffTimestampDecimals(path: String) -> Int {
         guard let f = fopen(path, "rb") else { return 6 }
         defer { fclose(f) }
-        var magic: UInt32 = 0
-        guard fread(&magic, 4, 1, f) == 1 else { return 6 }
+        // The blocks before the first packet: a pcapng file's interfaces say their resolution.
+        var head = [UInt8](repeating: 0, count: 64 << 10)
+        let count = fread(&head, 1, head.count, f)
+        return timestampDecimals(header: Array(head.prefix(count)))
+    }
+
+    /// The decimals a capture's timestamps have, from its first bytes: 9 for a nanosecond
+    /// classic pcap; for pcapng, the finest `if_tsresol` of the interfaces described before the
+    /// first packet (10^-n: n decimals; 2^-n: as many as it takes; none: microseconds), at most 9.
+    static func timestampDecimals(header h: [UInt8]) -> Int {
+        guard h.count >= 4 else { return 6 }
+        let magic = UInt32(h[0]) | UInt32(h[1]) << 8 | UInt32(h[2]) << 16 | UInt32(h[3]) << 24
         switch magic {
         case 0xa1b2_3c4d, 0x4d3c_b2a1: return 9
+        case 0x0a0d_0d0a: break
         default: return 6
         }
+        // Section Header Block: its byte-order magic says how to read every length.
+        guard h.count >= 12 else { return 6 }
+        let bigEndian = h[8] == 0x1a && h[9] == 0x2b && h[10] == 0x3c && h[11] == 0x4d
+        func u32(_ at: Int) -> Int? {
+            guard at >= 0, at + 4 <= h.count else { return nil }
+            let b = (UInt32(h[at]), UInt32(h[at + 1]), UInt32(h[at + 2]), UInt32(h[at + 3]))
+            return Int(bigEndian ? b.0 << 24 | b.1 << 16 | b.2 << 8 | b.3 : b.3 << 24 | b.2 << 16 | b.1 << 8 | b.0)
+        }
+        func u16(_ at: Int) -> Int? {
+            guard at >= 0, at + 2 <= h.count else { return nil }
+            return bigEndian ? Int(h[at]) << 8 | Int(h[at + 1]) : Int(h[at + 1]) << 8 | Int(h[at])
+        }
+        var decimals: Int?
+        var at = 0
+        // Blocks up to the first packet block (Enhanced, Simple, obsolete Packet) or the end of
+        // what was read; each block at least 12 bytes, so the walk ends.
+        while let type = u32(at), let length = u32(at + 4), length >= 12, length % 4 == 0 {
+            if type == 6 || type == 3 || type == 2 { break }
+            if type == 1 {  // Interface Description Block: link type, reserved, snaplen, options
+                var n = 6  // no if_tsresol: microseconds
+                var option = at + 16
+                while option + 4 <= at + length - 4, let code = u16(option), let size = u16(option + 2), code != 0 {
+                    if code == 9 && size == 1 && option + 4 < h.count {
+                        let v = Int(h[option + 4])
+                        // 2^-e in decimals: e * log10(2), rounded up.
+                        n = v & 0x80 == 0 ? v & 0x7f : ((v & 0x7f) * 30_103 + 99_999) / 100_000
+                    }
+                    option += 4 + (size + 3) / 4 * 4
+                }
+                decimals = max(decimals ?? 0, min(9, n))
+            }
+            at += length
+        }
+        return decimals ?? 6
     }
 }

@@ -167,6 +167,26 @@ import Testing
         #expect(none.status == 1 && none.stderr.contains("no capture files in this directory (") && none.stderr.contains("a.pcap: left out: empty"))
     }
 
+    /// A nanosecond capture split by editcap (which writes pcapng unless told otherwise, with
+    /// the interfaces' resolution) reads like the whole file: the same nanoseconds shown.
+    @Test func nanosecondPcapngSetKeepsItsPrecision() throws {
+        let seed = Tools.fixtures.appendingPathComponent("linktypes/nanosecond.pcap").path
+        guard let editcap = Tools.which("editcap") else {
+            if Tools.isCI { Issue.record("editcap is required under CI (apt-get install tshark brings it)") }
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try Tools.run(editcap, ["-c", "5", seed, dir.appendingPathComponent("part.pcapng").path]).status == 0)
+        let whole = try Tools.wstrace(["read", seed]).stdout
+        #expect(try Tools.wstrace(["read", dir.path]).stdout == whole)
+        let json = try Tools.json(try Tools.wstrace(["read", dir.path, "--format", "json"]).stdout)
+        let events = try #require(json["events"] as? [[String: Any]])
+        let one = try #require((try Tools.json(try Tools.wstrace(["read", seed, "--format", "json"]).stdout))["events"] as? [[String: Any]])
+        #expect(events.map { $0["rel"] as? Double } == one.map { $0["rel"] as? Double })
+    }
+
     @Test func standardInputOnlyAlone() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
         let r = try Tools.wstrace(["read", seed, "-"])

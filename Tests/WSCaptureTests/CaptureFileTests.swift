@@ -42,6 +42,41 @@ func fixture(_ path: String) -> String {
         #expect(nonMicro > 0)
         #expect(try CaptureFile(path: fixture("seed-walkthrough.pcap")).timestampDecimals == 6)
         #expect(try CaptureFile(path: fixture("linktypes/bigendian-nsec.pcap")).timestampDecimals == 9)
+        // pcapng: the interfaces' if_tsresol (dumpcap writes nanoseconds; the other file says none).
+        #expect(try CaptureFile(path: fixture("linktypes/dumpcap.pcapng")).timestampDecimals == 9)
+        #expect(try CaptureFile(path: fixture("tls/wss-tls13-aes128gcm.pcapng")).timestampDecimals == 6)
+    }
+
+    /// if_tsresol read from a pcapng header, both byte orders and both kinds of resolution.
+    /// Hand-built blocks (no tool here writes a binary resolution or a big-endian section).
+    @Test func pcapngResolutionFromTheInterfaces() throws {
+        func pcapng(bigEndian: Bool, resolutions: [UInt8?]) -> [UInt8] {
+            func u32(_ v: UInt32) -> [UInt8] {
+                let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+                return bigEndian ? b.reversed() : b
+            }
+            func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
+            var out = [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+            for r in resolutions {
+                var options: [UInt8] = []
+                if let r { options = u16(9) + u16(1) + [r, 0, 0, 0] + u16(0) + u16(0) }
+                let length = UInt32(20 + options.count)
+                out += u32(1) + u32(length) + u16(1) + u16(0) + u32(262_144) + options + u32(length)
+            }
+            return out + u32(6) + u32(32)  // the first packet block ends the walk
+        }
+        for big in [false, true] {
+            #expect(CaptureFile.timestampDecimals(header: pcapng(bigEndian: big, resolutions: [nil])) == 6)
+            #expect(CaptureFile.timestampDecimals(header: pcapng(bigEndian: big, resolutions: [9])) == 9)
+            #expect(CaptureFile.timestampDecimals(header: pcapng(bigEndian: big, resolutions: [3, nil])) == 6)
+            #expect(CaptureFile.timestampDecimals(header: pcapng(bigEndian: big, resolutions: [nil, 7])) == 7)
+            #expect(CaptureFile.timestampDecimals(header: pcapng(bigEndian: big, resolutions: [0x80 | 20])) == 7)  // 2^-20 s
+            #expect(CaptureFile.timestampDecimals(header: pcapng(bigEndian: big, resolutions: [12])) == 9)
+        }
+        // Cut or odd headers: microseconds, no trap.
+        let whole = pcapng(bigEndian: false, resolutions: [9])
+        for n in 0...whole.count { _ = CaptureFile.timestampDecimals(header: Array(whole.prefix(n))) }
+        #expect(CaptureFile.timestampDecimals(header: Array(whole.prefix(30))) == 6)
     }
 
     @Test func bigEndianAndLittleEndianAgree() throws {
