@@ -71,7 +71,7 @@ public final class HTMLReportRenderer: Renderer {
 
     public func end(counters: CaptureCounters, warnings: [String]) {
         sections.sort { $0.stream < $1.stream }
-        sink.write(HTMLReportPage.head(title: "wstrace report — " + escapedText(lastComponent(file), limit: 200)))
+        sink.write(HTMLReportPage.head(title: "wstrace report — " + escapedText(titleName, limit: 200)))
         var totals = "\(counters.packets) packets; \(counters.connections) TCP connection(s), "
             + "\(counters.webSocketConnections) WebSocket; \(counters.frames) frames, \(counters.messages) messages, "
             + "\(counters.violations) violation(s)"
@@ -102,6 +102,14 @@ public final class HTMLReportRenderer: Renderer {
         }
         sink.write(HTMLReportPage.tail(warnings: warnings))
         sink.flush()
+    }
+
+    /// The file's name; for several, the first and the last and how many.
+    private var titleName: String {
+        let files = options.files
+        guard files.count > 1 else { return lastComponent(file) }
+        let first = lastComponent(files[0]), last = lastComponent(files[files.count - 1])
+        return files.count == 2 ? "\(first), \(last)" : "\(first) … \(last) (\(files.count) files)"
     }
 
     private func lastComponent(_ path: String) -> String {

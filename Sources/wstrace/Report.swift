@@ -37,6 +37,7 @@ struct Report: ParsableCommand {
         let (capture, link) = try analysis.open()
         // Previews in the report are at most a few hundred bytes per message.
         var options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
+        if capture.files.count > 1 { options.files = capture.files.map(\.path) }  // the title names them
         options.displayFilter = display?.expression
         var analyzerOptions = limits.analyzerOptions(retention: 512)
         analyzerOptions.keyLog = try keys.load(captures: paths)

@@ -79,6 +79,10 @@ import Testing
         let pattern = dir.appendingPathComponent("part*").path
         let report = try Tools.wstrace(["report", pattern, "-o", "-"] + keys)
         #expect(report.status == 0 && report.text.contains("<html"))
+        // Its title names the first and last file and how many (not the last alone).
+        let names = parts.sorted()
+        #expect(report.text.contains("<title>wstrace report — \(names[0]) … \(names[names.count - 1]) (\(parts.count) files)</title>"),
+                "\(report.text.prefix(400))")
     }
 
     /// `path` (a little-endian µs classic pcap) with every timestamp cut to its whole second:
