@@ -8,6 +8,9 @@ public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
     case badFilter(expression: String, reason: String)
     /// Reading stopped on damage after `lastGoodPacket` packets.
     case damaged(path: String, reason: String, lastGoodPacket: Int)
+    /// The same in one of several files read as one capture: after the capture's packet
+    /// `lastGoodPacket` (numbered across the files), the file's own record `fileRecords`.
+    case damagedInSet(path: String, reason: String, lastGoodPacket: Int, fileRecords: Int)
     /// A live capture could not be started or went wrong.
     case live(device: String, reason: String)
 
@@ -18,6 +21,9 @@ public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .badFilter(expression, reason): return "bad filter '\(expression)': \(reason)"
         case let .damaged(path, reason, last):
             return "\(path): capture damaged after packet \(last): \(reason); stopped reading there"
+        case let .damagedInSet(path, reason, last, records):
+            return "\(path): capture damaged after packet \(last) (this file's record \(records)): \(reason); "
+                + "stopped reading this file there"
         case let .live(device, reason): return "\(device): \(reason)"
         }
     }

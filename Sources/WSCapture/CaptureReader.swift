@@ -50,6 +50,7 @@ public final class CaptureReader {
             heads = Array(repeating: 0, count: files.count)
             ended = Array(repeating: false, count: files.count)
             positions = Array(repeating: 0, count: files.count)
+            lastNumber = Array(repeating: 0, count: files.count)
         }
     }
 
@@ -90,6 +91,7 @@ public final class CaptureReader {
             guard batch.hasRoom(for: bytes.count + 8) else { return true }
             heads[pick] += 1
             numbered += 1
+            lastNumber[pick] = numbered
             if files[pick].matches(wireLength: record.wireLength, bytes: bytes) {
                 batch.append(number: numbered, time: record.time, wireLength: record.wireLength, bytes: bytes, file: pick)
             }
@@ -128,7 +130,8 @@ public final class CaptureReader {
         do {
             if try !files[i].fill(batch, file: i, filtered: false) { end(i) }
         } catch {
-            damage.append(error)
+            // Reported once the file's last good record has its number in the capture.
+            pendingDamage[i] = error
             if batch.isEmpty { end(i) } else { pendingEnd.insert(i) }
         }
         let position = files[i].position
@@ -139,10 +142,21 @@ public final class CaptureReader {
     private func end(_ i: Int) {
         ended[i] = true
         ahead[i] = RecordBatch(capacity: 64)
+        if let error = pendingDamage.removeValue(forKey: i) {
+            if case let .damaged(path, reason, records) = error {
+                damage.append(.damagedInSet(path: path, reason: reason, lastGoodPacket: lastNumber[i], fileRecords: records))
+            } else {
+                damage.append(error)
+            }
+        }
     }
 
-    /// Files whose damage was found while their last records are still to be merged.
+    /// Files whose damage was found while their last records are still to be merged, and the
+    /// damage, told when the file ends.
     private var pendingEnd: Set<Int> = []
+    private var pendingDamage: [Int: CaptureError] = [:]
+    /// The capture's number of each file's last record merged so far.
+    private var lastNumber: [Int] = []
 
     static func size(of path: String) -> Int {
         guard path != "-" else { return 0 }

@@ -191,6 +191,26 @@ import Testing
         #expect(events.map { $0["rel"] as? Double } == one.map { $0["rel"] as? Double })
     }
 
+    /// Damage in one file of a set is told in the capture's numbering (the one every other
+    /// message uses), with the file's own record beside it; the other files are read to the end.
+    @Test func damageInASetIsToldInTheCapturesNumbering() throws {
+        let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        guard let dir = try? Self.split(seed, perFile: 8) else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pieces = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(pieces.count == 3)
+        // The second file ends in a record cut short: a header for 100 bytes, 10 of them
+        // (hand-built: the damage a writer killed mid-record leaves).
+        let second = dir.appendingPathComponent(pieces[1])
+        var bytes = try Data(contentsOf: second)
+        bytes.append(contentsOf: [0x00, 0x00, 0x00, 0x70, 0, 0, 0, 0, 100, 0, 0, 0, 100, 0, 0, 0] + [UInt8](repeating: 0, count: 10))
+        try bytes.write(to: second)
+        let r = try Tools.wstrace(["read", dir.path, "--summary", "--format", "json"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\(second.path): capture damaged after packet 16 (this file's record 8): "), "\(r.stderr)")
+        #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int == 22)
+    }
+
     @Test func standardInputOnlyAlone() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
         let r = try Tools.wstrace(["read", seed, "-"])
