@@ -162,13 +162,40 @@ final class Progress {
         let rate = Double(read) / max(elapsed, 1e-3)
         let left = rate > 0 ? Double(max(0, total - read)) / rate : 0
         let line = Progress.line(read: read, total: total, rate: rate, secondsLeft: left)
+        if !shown { Progress.clearOnInterrupt(true) }
         fputs("\r" + line + "\u{1b}[K", stderr)
         shown = true
     }
 
     func clear() {
-        if shown { fputs("\r\u{1b}[K", stderr) }
+        if shown {
+            fputs("\r\u{1b}[K", stderr)
+            Progress.clearOnInterrupt(false)
+        }
         shown = false
+    }
+
+    /// While a line is shown, Ctrl-C (SIGINT) or SIGTERM clears it before the process ends as
+    /// it would have (the default action, re-raised); a signal the process was started ignoring
+    /// stays ignored.
+    private static func clearOnInterrupt(_ on: Bool) {
+        for sig in [SIGINT, SIGTERM] {
+            var current = sigaction()
+            guard sigaction(sig, nil, &current) == 0 else { continue }
+            let handler = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+            if handler == 1 { continue }  // SIG_IGN
+            if on {
+                signal(sig) { s in
+                    // Async-signal-safe: one write(2) of "\r", ESC, "[K" from the stack.
+                    var clear: (UInt8, UInt8, UInt8, UInt8) = (0x0d, 0x1b, 0x5b, 0x4b)
+                    _ = withUnsafeBytes(of: &clear) { write(2, $0.baseAddress, 4) }
+                    signal(s, SIG_DFL)
+                    raise(s)
+                }
+            } else {
+                signal(sig, SIG_DFL)
+            }
+        }
     }
 
     /// "412.0 MiB of 1.0 GiB  40%  350.2 MiB/s  0:02 left"

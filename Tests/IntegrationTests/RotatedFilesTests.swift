@@ -243,4 +243,26 @@ import Testing
         #expect(shown.contains("%  ") && shown.contains("/s  ") && shown.contains(" left"), "\(shown)")
         #expect(shown.hasSuffix("\r\u{1b}[K"), "\(shown.debugDescription)")
     }
+
+    /// Ctrl-C (SIGINT) while the line is shown clears it, and the process still ends by the
+    /// signal. (The output is a pipe nobody reads, so the read waits with its line on screen.
+    /// The test runner's children inherit a mask that blocks signals: python3 clears it for
+    /// wstrace, as a shell's job would have it.)
+    @Test func interruptClearsTheLine() throws {
+        guard let script = Tools.which("script"), let timeout = Tools.which("timeout"), let python = Tools.which("python3") else {
+            if Tools.isCI { Issue.record("script (util-linux), timeout (coreutils) and python3 are required under CI") }
+            return
+        }
+        let capture = Tools.fixtures.appendingPathComponent("tls/wss-tls13-large.pcap").path
+        let keys = Tools.fixtures.appendingPathComponent("tls/wss-tls13-large.keys").path
+        let unblocked = "'\(python.path)' -c 'import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); "
+            + "os.execv(sys.argv[1], sys.argv[1:])'"
+        // timeout --preserve-status: 130 (128 + SIGINT) when the signal ended wstrace.
+        let command = "{ '\(timeout.path)' --preserve-status -s INT 1 \(unblocked) '\(Tools.wstrace.path)' read '\(capture)' "
+            + "--keylog '\(keys)' --format ndjson --threads 2; echo \" status=$?\" >&2; } | sleep 2"
+        let tty = try Tools.run(script, ["-qec", command, "/dev/null"], environment: ["WSTRACE_PROGRESS_DELAY": "0"])
+        let shown = tty.text
+        #expect(shown.contains(" of 1.8 MiB  "), "\(shown.debugDescription)")
+        #expect(shown.contains(" left\u{1b}[K\r\u{1b}[K status=130"), "\(shown.debugDescription)")
+    }
 }
