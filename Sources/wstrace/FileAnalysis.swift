@@ -55,11 +55,11 @@ struct FileAnalysis {
     /// were read to their end or the output closed; throws ExitCode(1) after rendering when a
     /// file was damaged.
     func run(reader: CaptureReader, link: LinkType, renderer: Renderer, fileRuns runs: FileRuns? = nil,
-             begun: Bool = false, configure: (Analyzer) -> Void = { _ in }) throws {
+             begun: Bool = false, progressLabel: String = "", configure: (Analyzer) -> Void = { _ in }) throws {
         let analysis = Analyzer(linkType: link, options: analyzer)
         configure(analysis)
         if !begun { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
-        let progress = Progress(total: reader.totalBytes)
+        let progress = Progress(total: reader.totalBytes, label: progressLabel)
         let gated = GatedOutput(renderer, display)
         let emit = gated.emit, summary = gated.summary
         var first = true
@@ -116,7 +116,8 @@ struct FileAnalysis {
         if deferred && !outcome.exact {
             // A shared cap or a resumed TLS session across workers: the ordinary single pass.
             let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer, display: display, leftOut: leftOut).open()
-            return try run(reader: again.0, link: link, renderer: makeRenderer(), fileRuns: fileRuns)
+            return try run(reader: again.0, link: link, renderer: makeRenderer(), fileRuns: fileRuns,
+                           progressLabel: "again on one thread (a shared limit was reached): ")
         }
         let warnings = leftOut + reader.damage.map(\.description)
         if !outcome.closed {
@@ -139,13 +140,16 @@ struct FileAnalysis {
 /// a terminal, the size is unknown (standard input), or the read ends within half a second.
 final class Progress {
     private let total: Int
+    /// Written before the figures (a second pass says so).
+    private let label: String
     private let enabled: Bool
     private var shown = false
     private let start: Double
     private var lastDraw: Double
 
-    init(total: Int) {
+    init(total: Int, label: String = "") {
         self.total = total
+        self.label = label
         enabled = total > 0 && Terminal.isTTY(2)
         start = Progress.now()
         // The first line after half a second (WSTRACE_PROGRESS_DELAY seconds: for the tests).
@@ -163,7 +167,7 @@ final class Progress {
         let left = rate > 0 ? Double(max(0, total - read)) / rate : 0
         let line = Progress.line(read: read, total: total, rate: rate, secondsLeft: left)
         if !shown { Progress.clearOnInterrupt(true) }
-        fputs("\r" + line + "\u{1b}[K", stderr)
+        fputs("\r" + label + line + "\u{1b}[K", stderr)
         shown = true
     }
 
@@ -201,7 +205,7 @@ final class Progress {
     /// "412.0 MiB of 1.0 GiB  40%  350.2 MiB/s  0:02 left"
     static func line(read: Int, total: Int, rate: Double, secondsLeft: Double) -> String {
         let percent = total > 0 ? min(100, read * 100 / total) : 0
-        let s = Int(secondsLeft.rounded(.up))
+        let s = Int(secondsLeft.rounded())  // under half a second: 0:00, not 0:01 at 99%
         let left = s >= 3600 ? "\(s / 3600):\(two((s / 60) % 60)):\(two(s % 60))" : "\(s / 60):\(two(s % 60))"
         return "\(bytes(Double(read))) of \(bytes(Double(total)))  \(percent)%  \(bytes(rate))/s  \(left) left"
     }
