@@ -29,6 +29,7 @@ public final class CaptureReader {
     /// Opens every file; all must have the same link type.
     public init(paths: [String], filter: String?) throws(CaptureError) {
         precondition(!paths.isEmpty)
+        CaptureReader.allowOpenFiles(paths.count)
         var files: [CaptureFile] = []
         var total = 0
         for path in paths {
@@ -157,6 +158,18 @@ public final class CaptureReader {
     private var pendingDamage: [Int: CaptureError] = [:]
     /// The capture's number of each file's last record merged so far.
     private var lastNumber: [Int] = []
+
+    /// Every file stays open while the set is merged: a day of `tcpdump -G 60` is 1,440 files,
+    /// past a common soft limit of 1,024 descriptors. The soft limit is raised towards the hard
+    /// one when `files` (and some spare) would not fit; past the hard limit, opening says so.
+    static func allowOpenFiles(_ files: Int) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = rlim_t(files + 64)
+        guard limit.rlim_cur < wanted else { return }
+        limit.rlim_cur = min(wanted, limit.rlim_max)
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
 
     static func size(of path: String) -> Int {
         guard path != "-" else { return 0 }

@@ -211,6 +211,21 @@ import Testing
         #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int == 22)
     }
 
+    /// A set of more files than the soft limit on open descriptors allows (a day of `tcpdump
+    /// -G 60` is 1,440 files; 1,024 is a common soft limit) is read: the limit is raised.
+    @Test func moreFilesThanTheSoftDescriptorLimit() throws {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_max >= 1024 else { return }
+        let seed = Tools.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        guard let dir = try? Self.split(seed, perFile: 1) else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).count == 75)
+        let r = try Tools.run(URL(fileURLWithPath: "/bin/sh"),
+                              ["-c", "ulimit -Sn 40 && exec '\(Tools.wstrace.path)' read '\(dir.path)' --summary --format json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int == 75)
+    }
+
     @Test func standardInputOnlyAlone() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
         let r = try Tools.wstrace(["read", seed, "-"])
