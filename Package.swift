@@ -25,8 +25,8 @@ let package = Package(
         // A header-only module: the compiler's prefetch builtin, which Swift does not expose.
         .systemLibrary(name: "CPrefetch"),
 
-        // capture: the only module that calls libpcap.
-        .target(name: "WSCapture", dependencies: ["CPcap"]),
+        // capture: the only module that calls libpcap (zlib: what a gzip-compressed file holds).
+        .target(name: "WSCapture", dependencies: ["CPcap", "CZlib"]),
         // decode: link → IPv4/IPv6 → TCP, pure parsers over borrowed bytes.
         .target(name: "WSDecode", swiftSettings: hotPath),
         // reassembly: connection table, lifecycle, ordered byte streams per direction.

@@ -22,8 +22,8 @@ public enum CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .damaged(path, reason, last):
             return "\(path): capture damaged after packet \(last): \(reason); stopped reading there"
         case let .damagedInSet(path, reason, last, records):
-            return "\(path): capture damaged after packet \(last) (this file's record \(records)): \(reason); "
-                + "stopped reading this file there"
+            let at = records == 0 ? "before its first record" : "after packet \(last) (this file's record \(records))"
+            return "\(path): capture damaged \(at): \(reason); stopped reading this file there"
         case let .live(device, reason): return "\(device): \(reason)"
         }
     }

@@ -14,7 +14,7 @@ public final class CaptureFile {
     private let isStandardInput: Bool
     /// libpcap's data link type (a DLT_ value, e.g. 1 for Ethernet).
     public let linkType: Int32
-    /// Decimal places of the file's timestamps: 6 (microseconds) or 9 (nanoseconds).
+    /// Decimal places of the file's timestamps: its resolution (6 for microseconds, 9 for nanoseconds).
     public let timestampDecimals: Int
     /// The file's snapshot length.
     public let snapshotLength: Int
@@ -210,7 +210,7 @@ public final class CaptureFile {
         return !batch.isEmpty || heldRecord != nil
     }
 
-    /// 9 for nanosecond pcap files and pcapng files whose first interface says so, else 6.
+    /// The decimals of the file's timestamps, from its first 64 KiB (`timestampDecimals(header:)`).
     private static func sniffTimestampDecimals(path: String) -> Int {
         guard let f = fopen(path, "rb") else { return 6 }
         defer { fclose(f) }
@@ -221,48 +221,38 @@ public final class CaptureFile {
     }
 
     /// The decimals a capture's timestamps have, from its first bytes: 9 for a nanosecond
-    /// classic pcap; for pcapng, the finest `if_tsresol` of the interfaces described before the
-    /// first packet (10^-n: n decimals; 2^-n: as many as it takes; none: microseconds), at most 9.
-    static func timestampDecimals(header h: [UInt8]) -> Int {
-        guard h.count >= 4 else { return 6 }
-        let magic = UInt32(h[0]) | UInt32(h[1]) << 8 | UInt32(h[2]) << 16 | UInt32(h[3]) << 24
-        switch magic {
+    /// classic pcap, 6 for a microsecond one; for pcapng, the finest `if_tsresol` of the
+    /// interfaces described before the first packet (10^-n: n decimals; 2^-n: as many as it
+    /// takes; none: microseconds), at most 9.
+    static func timestampDecimals(header: [UInt8]) -> Int {
+        guard header.count >= 4 else { return 6 }
+        switch UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24 {
         case 0xa1b2_3c4d, 0x4d3c_b2a1: return 9
         case 0x0a0d_0d0a: break
         default: return 6
         }
-        // Section Header Block: its byte-order magic says how to read every length.
-        guard h.count >= 12 else { return 6 }
-        let bigEndian = h[8] == 0x1a && h[9] == 0x2b && h[10] == 0x3c && h[11] == 0x4d
-        func u32(_ at: Int) -> Int? {
-            guard at >= 0, at + 4 <= h.count else { return nil }
-            let b = (UInt32(h[at]), UInt32(h[at + 1]), UInt32(h[at + 2]), UInt32(h[at + 3]))
-            return Int(bigEndian ? b.0 << 24 | b.1 << 16 | b.2 << 8 | b.3 : b.3 << 24 | b.2 << 16 | b.1 << 8 | b.0)
-        }
-        func u16(_ at: Int) -> Int? {
-            guard at >= 0, at + 2 <= h.count else { return nil }
-            return bigEndian ? Int(h[at]) << 8 | Int(h[at + 1]) : Int(h[at + 1]) << 8 | Int(h[at])
-        }
         var decimals: Int?
-        var at = 0
-        // Blocks up to the first packet block (Enhanced, Simple, obsolete Packet) or the end of
-        // what was read; each block at least 12 bytes, so the walk ends.
-        while let type = u32(at), let length = u32(at + 4), length >= 12, length % 4 == 0 {
-            if type == 6 || type == 3 || type == 2 { break }
-            if type == 1 {  // Interface Description Block: link type, reserved, snaplen, options
-                var n = 6  // no if_tsresol: microseconds
-                var option = at + 16
-                while option + 4 <= at + length - 4, let code = u16(option), let size = u16(option + 2), code != 0 {
-                    if code == 9 && size == 1 && option + 4 < h.count {
-                        let v = Int(h[option + 4])
+        header.withUnsafeBytes { file in
+            PcapngBlocks.forEach(file) { block in
+                guard !PcapngBlocks.isPacket(block.type) else { return false }
+                guard block.type == 1 else { return true }
+                // Interface Description Block: link type, reserved, snaplen, then options up to
+                // the trailing length; if_tsresol is option 9, one byte.
+                var n = 6
+                var option = 16
+                while option + 4 <= block.bytes.count - 4 {
+                    let code = block.u16(option), size = Int(block.u16(option + 2))
+                    if code == 0 { break }
+                    if code == 9 && size == 1 && option + 4 < block.bytes.count - 4 {
+                        let v = Int(block.bytes[option + 4])
                         // 2^-e in decimals: e * log10(2), rounded up.
                         n = v & 0x80 == 0 ? v & 0x7f : ((v & 0x7f) * 30_103 + 99_999) / 100_000
                     }
                     option += 4 + (size + 3) / 4 * 4
                 }
                 decimals = max(decimals ?? 0, min(9, n))
+                return true
             }
-            at += length
         }
         return decimals ?? 6
     }

@@ -16,8 +16,13 @@ public final class CaptureReader {
     /// Bytes read so far of all files.
     public var bytesRead: Int { files.count == 1 ? files[0].position : mergedBytes }
     private var mergedBytes = 0
-    /// What went wrong reading, in the order it happened.
-    public private(set) var damage: [CaptureError] = []
+    /// What went wrong reading, in the order it was told: damage in one of several files is
+    /// told when the file's last good record has been merged (with the capture's number), or
+    /// now, for a file whose damage was found ahead of where the reading stopped.
+    public var damage: [CaptureError] {
+        told + pendingDamage.sorted { $0.key < $1.key }.map { damagedInSet($0.value, file: $0.key) }
+    }
+    private var told: [CaptureError] = []
 
     private var ahead: [RecordBatch] = []
     private var heads: [Int] = []
@@ -71,7 +76,7 @@ public final class CaptureReader {
             do {
                 if try files[0].fill(batch) { return true }
             } catch {
-                damage.append(error)
+                told.append(error)
             }
             ended = [true]
             return !batch.isEmpty
@@ -105,7 +110,7 @@ public final class CaptureReader {
             do {
                 try files[0].forEach { header, bytes in body(header, 0, bytes) }
             } catch {
-                damage.append(error)
+                told.append(error)
             }
             return
         }
@@ -143,13 +148,14 @@ public final class CaptureReader {
     private func end(_ i: Int) {
         ended[i] = true
         ahead[i] = RecordBatch(capacity: 64)
-        if let error = pendingDamage.removeValue(forKey: i) {
-            if case let .damaged(path, reason, records) = error {
-                damage.append(.damagedInSet(path: path, reason: reason, lastGoodPacket: lastNumber[i], fileRecords: records))
-            } else {
-                damage.append(error)
-            }
-        }
+        if let error = pendingDamage.removeValue(forKey: i) { told.append(damagedInSet(error, file: i)) }
+    }
+
+    /// A file's damage in the capture's numbering: after the capture's packet that was the
+    /// file's last good record.
+    private func damagedInSet(_ error: CaptureError, file i: Int) -> CaptureError {
+        guard case let .damaged(path, reason, records) = error else { return error }
+        return .damagedInSet(path: path, reason: reason, lastGoodPacket: lastNumber[i], fileRecords: records)
     }
 
     /// Files whose damage was found while their last records are still to be merged, and the
@@ -161,11 +167,12 @@ public final class CaptureReader {
 
     /// Every file stays open while the set is merged: a day of `tcpdump -G 60` is 1,440 files,
     /// past a common soft limit of 1,024 descriptors. The soft limit is raised towards the hard
-    /// one when `files` (and some spare) would not fit; past the hard limit, opening says so.
+    /// one when twice `files` (and some spare) would not fit; past the hard limit, opening says so.
     static func allowOpenFiles(_ files: Int) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-        let wanted = rlim_t(files + 64)
+        // Twice the files: a run redone on one thread opens the set again beside the first.
+        let wanted = rlim_t(2 * files + 64)
         guard limit.rlim_cur < wanted else { return }
         limit.rlim_cur = min(wanted, limit.rlim_max)
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)

@@ -25,33 +25,17 @@ public enum PcapngSecrets {
 
     /// The DSB texts of pcapng bytes (exposed for tests through `tlsKeyLogs`).
     static func walk(_ file: UnsafeRawBufferPointer, fullScan: Bool) -> [String] {
-        guard file.count >= 12, file[0] == 0x0A, file[1] == 0x0D, file[2] == 0x0D, file[3] == 0x0A else { return [] }
-        let little: Bool
-        switch (file[8], file[9], file[10], file[11]) {
-        case (0x4D, 0x3C, 0x2B, 0x1A): little = true
-        case (0x1A, 0x2B, 0x3C, 0x4D): little = false
-        default: return []
-        }
-        func u32(_ at: Int) -> UInt32 {
-            let v = UInt32(file[at]) | UInt32(file[at + 1]) << 8 | UInt32(file[at + 2]) << 16 | UInt32(file[at + 3]) << 24
-            return little ? v : v.byteSwapped
-        }
         var texts: [String] = []
-        var offset = 0
-        while offset + 8 <= file.count {
-            let type = u32(offset)
-            let length = Int(u32(offset + 4))
-            guard length >= 12, length % 4 == 0, offset + length <= file.count else { break }
-            if type == 0x0000_000A && length >= 20 {
-                let secretsType = u32(offset + 8)
-                let secretsLength = Int(u32(offset + 12))
-                if secretsType == 0x544C_534B, 16 + secretsLength <= length {
-                    texts.append(String(decoding: file[(offset + 16)..<(offset + 16 + secretsLength)], as: UTF8.self))
+        PcapngBlocks.forEach(file) { block in
+            if block.type == 0x0000_000A && block.bytes.count >= 20 {
+                let secretsType = block.u32(8)
+                let secretsLength = Int(block.u32(12))
+                if secretsType == 0x544C_534B, 16 + secretsLength <= block.bytes.count {
+                    texts.append(String(decoding: block.bytes[16..<(16 + secretsLength)], as: UTF8.self))
                 }
             }
-            // Enhanced, simple and obsolete packet blocks: the packets have begun.
-            if (type == 6 || type == 3 || type == 2) && !fullScan { break }
-            offset += length
+            // The packets have begun.
+            return fullScan || !PcapngBlocks.isPacket(block.type)
         }
         return texts
     }

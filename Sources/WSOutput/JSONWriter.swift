@@ -104,7 +104,7 @@ public struct JSONWriter: ~Copyable {
     public mutating func null() { separate(); out.append("null") }
     /// A number already formatted (e.g. "1700000000.123456789").
     public mutating func number(_ text: String) { separate(); out.appendUTF8(text) }
-    /// Seconds from nanoseconds with `decimals` places (6 or 9), as a JSON number.
+    /// Seconds from nanoseconds with `decimals` places (0 to 9: the capture's resolution), as a JSON number.
     public mutating func seconds(_ ns: Int64, decimals: Int) { separate(); appendSeconds(ns, decimals: decimals) }
 
     @inline(__always)

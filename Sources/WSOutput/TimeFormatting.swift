@@ -13,7 +13,7 @@ public enum TimeFormat: String, Sendable, CaseIterable {
     case delta = "d"
 }
 
-/// "1.234567" from nanoseconds, with `decimals` places (6 or 9); negative values keep the sign.
+/// "1.234567" from nanoseconds, with `decimals` places (0 to 9: the capture's resolution); negative values keep the sign.
 public func secondsText(_ ns: Int64, decimals: Int) -> String {
     var out = ByteBuffer(capacity: 32)
     out.appendSeconds(ns, decimals: decimals)

@@ -117,7 +117,7 @@ struct FileAnalysis {
             // A shared cap or a resumed TLS session across workers: the ordinary single pass.
             let again = try FileAnalysis(paths: paths, filter: filter, analyzer: analyzer, display: display, leftOut: leftOut).open()
             return try run(reader: again.0, link: link, renderer: makeRenderer(), fileRuns: fileRuns,
-                           progressLabel: "again on one thread (a shared limit was reached): ")
+                           progressLabel: "again, one thread: ")
         }
         let warnings = leftOut + reader.damage.map(\.description)
         if !outcome.closed {
@@ -180,23 +180,24 @@ final class Progress {
     }
 
     /// While a line is shown, Ctrl-C (SIGINT) or SIGTERM clears it before the process ends as
-    /// it would have (the default action, re-raised); a signal the process was started ignoring
-    /// stays ignored.
+    /// it would have (the default action, re-raised). Only a signal left at its default action
+    /// is taken (one the process started with ignored stays ignored), and given back only if
+    /// the handler here is still the one installed.
     private static func clearOnInterrupt(_ on: Bool) {
+        let handler: @convention(c) (Int32) -> Void = { s in
+            // Async-signal-safe: one write(2) of CR ESC [ K from the binary's constant bytes.
+            let clear: StaticString = "\r\u{1b}[K"
+            _ = write(2, clear.utf8Start, clear.utf8CodeUnitCount)
+            signal(s, SIG_DFL)
+            raise(s)
+        }
         for sig in [SIGINT, SIGTERM] {
             var current = sigaction()
             guard sigaction(sig, nil, &current) == 0 else { continue }
-            let handler = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
-            if handler == 1 { continue }  // SIG_IGN
-            if on {
-                signal(sig) { s in
-                    // Async-signal-safe: one write(2) of "\r", ESC, "[K" from the stack.
-                    var clear: (UInt8, UInt8, UInt8, UInt8) = (0x0d, 0x1b, 0x5b, 0x4b)
-                    _ = withUnsafeBytes(of: &clear) { write(2, $0.baseAddress, 4) }
-                    signal(s, SIG_DFL)
-                    raise(s)
-                }
-            } else {
+            let installed = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+            if on && installed == 0 {  // SIG_DFL
+                signal(sig, handler)
+            } else if !on && installed == unsafeBitCast(handler, to: Int.self) {
                 signal(sig, SIG_DFL)
             }
         }

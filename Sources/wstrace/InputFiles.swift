@@ -1,4 +1,5 @@
 import ArgumentParser
+import WSCapture
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -38,7 +39,10 @@ enum InputFiles {
             } else if argument.contains(where: { "*?[".contains($0) }) {
                 let matches = glob(argument)
                 out.leftOut += matches.leftOut
-                if matches.paths.isEmpty { throw InputError("\(argument): no file matches") }
+                if matches.paths.isEmpty {
+                    throw InputError("\(argument): no file matches"
+                                     + (matches.leftOut.isEmpty ? "" : " (" + matches.leftOut.joined(separator: "; ") + ")"))
+                }
                 out.paths += matches.paths
             } else {
                 out.paths.append(argument)  // opening it says why it cannot be read
@@ -75,58 +79,34 @@ enum InputFiles {
         return sorted(regularFiles: candidates)
     }
 
-    /// The regular files among `paths` sorted into captures and the left out.
+    /// The regular files among `paths` sorted into captures and the left out
+    /// (`CaptureProbe`). Left-out files that share a reason are told in one line when there
+    /// are more than three (a day of `tcpdump -G 60 -z gzip` is 1,439 compressed files).
     static func sorted(regularFiles paths: [String]) -> Expansion {
         var out = Expansion()
+        var leftOut: [(reason: String, paths: [String])] = []
         for full in paths.sorted(by: naturalOrder) {
             var st = stat()
             guard stat(full, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
-            switch kind(full, size: Int(st.st_size)) {
+            switch CaptureProbe.kind(path: full) {
             case .capture: out.paths.append(full)
             case .other: break
-            case .leftOut(let why): out.leftOut.append("\(full): left out: \(why)")
+            case .unreadableCapture(let why):
+                if let at = leftOut.firstIndex(where: { $0.reason == why }) {
+                    leftOut[at].paths.append(full)
+                } else {
+                    leftOut.append((why, [full]))
+                }
+            }
+        }
+        for (why, files) in leftOut {
+            if files.count <= 3 {
+                out.leftOut += files.map { "\($0): left out: \(why)" }
+            } else {
+                out.leftOut.append("\(files.count) files left out: \(why): \(files[0]) … \(files[files.count - 1])")
             }
         }
         return out
-    }
-
-    enum Kind: Equatable {
-        case capture
-        /// Not a capture, and not named like one (a key log, notes).
-        case other
-        case leftOut(String)
-    }
-
-    /// Whether the file starts like a pcap (either byte order, µs or ns) or pcapng file; if not,
-    /// whether it looks like a capture that cannot be read (compressed, named `.pcap`/`.pcapng`/
-    /// `.cap`), and why.
-    static func kind(_ path: String, size: Int) -> Kind {
-        guard let f = fopen(path, "rb") else {
-            return looksLikeCapture(path) ? .leftOut(String(cString: strerror(errno))) : .other
-        }
-        defer { fclose(f) }
-        var magic: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0)
-        let got = withUnsafeMutableBytes(of: &magic) { fread($0.baseAddress, 1, 6, f) }
-        let m = [magic.0, magic.1, magic.2, magic.3, magic.4, magic.5].prefix(got)
-        if m.count >= 4 {
-            let word = UInt32(m[0]) | UInt32(m[1]) << 8 | UInt32(m[2]) << 16 | UInt32(m[3]) << 24
-            if [0xa1b2_c3d4, 0xd4c3_b2a1, 0xa1b2_3c4d, 0x4d3c_b2a1, 0x0a0d_0d0a].contains(word) { return .capture }
-        }
-        // Compressed (tcpdump -z gzip, an archived set): not read, and said so.
-        let compressed: [(String, [UInt8])] = [("gzip", [0x1f, 0x8b]), ("xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]),
-                                               ("zstd", [0x28, 0xb5, 0x2f, 0xfd]), ("bzip2", [0x42, 0x5a, 0x68]),
-                                               ("lz4", [0x04, 0x22, 0x4d, 0x18])]
-        for (name, prefix) in compressed where m.starts(with: prefix) {
-            return .leftOut("\(name)-compressed (decompress it first)")
-        }
-        guard looksLikeCapture(path) else { return .other }
-        return .leftOut(size == 0 ? "empty" : "not a pcap or pcapng file")
-    }
-
-    /// Named like a capture file: `.pcap`, `.pcapng`, `.cap` (any case).
-    static func looksLikeCapture(_ path: String) -> Bool {
-        let name = path.split(separator: "/").last.map { $0.lowercased() } ?? ""
-        return name.hasSuffix(".pcap") || name.hasSuffix(".pcapng") || name.hasSuffix(".cap")
     }
 
     /// Names compared with runs of digits by their value (`cap2` before `cap10`), then as text.

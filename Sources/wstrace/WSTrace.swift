@@ -8,7 +8,7 @@ struct WSTrace: ParsableCommand {
         abstract: "Walk through every WebSocket connection in a capture: TCP handshake, HTTP Upgrade, frames, close, teardown.",
         discussion: """
             Exit status: 0 on success (also when violations were found), 1 on a fatal error \
-            (unreadable or damaged capture), 64 on bad usage.
+            (unreadable or damaged capture, or one a directory had to leave out), 64 on bad usage.
             """,
         version: "0.1.0",
         subcommands: [

@@ -1,0 +1,48 @@
+/// The blocks of a pcapng file's bytes, in order: what the key logs (`PcapngSecrets`) and the
+/// timestamp resolution (`CaptureFile.timestampDecimals`) are read from, since libpcap hands
+/// neither to its caller.
+enum PcapngBlocks {
+    /// One block: its type and its bytes (header and trailing length included), read in the
+    /// section's byte order.
+    struct Block {
+        let type: UInt32
+        let bytes: UnsafeRawBufferPointer
+        let little: Bool
+
+        func u32(_ at: Int) -> UInt32 {
+            let v = UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+            return little ? v : v.byteSwapped
+        }
+
+        func u16(_ at: Int) -> UInt16 {
+            let v = UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8
+            return little ? v : v.byteSwapped
+        }
+    }
+
+    /// Calls `body` with each whole block of `file` (which starts with a Section Header Block
+    /// in either byte order) until `body` returns false, a block does not fit in `file`, or a
+    /// length is malformed (under 12 or not a multiple of 4). Nothing for other bytes.
+    static func forEach(_ file: UnsafeRawBufferPointer, _ body: (Block) -> Bool) {
+        guard file.count >= 12, file[0] == 0x0A, file[1] == 0x0D, file[2] == 0x0D, file[3] == 0x0A else { return }
+        let little: Bool
+        switch (file[8], file[9], file[10], file[11]) {
+        case (0x4D, 0x3C, 0x2B, 0x1A): little = true
+        case (0x1A, 0x2B, 0x3C, 0x4D): little = false
+        default: return
+        }
+        var offset = 0
+        while offset + 8 <= file.count {
+            let header = Block(type: 0, bytes: UnsafeRawBufferPointer(rebasing: file[offset..<(offset + 8)]), little: little)
+            let length = Int(header.u32(4))
+            guard length >= 12, length % 4 == 0, offset + length <= file.count else { return }
+            let block = Block(type: header.u32(0), bytes: UnsafeRawBufferPointer(rebasing: file[offset..<(offset + length)]),
+                              little: little)
+            guard body(block) else { return }
+            offset += length
+        }
+    }
+
+    /// Enhanced, simple and obsolete packet blocks: where the packets begin.
+    static func isPacket(_ type: UInt32) -> Bool { type == 6 || type == 3 || type == 2 }
+}
