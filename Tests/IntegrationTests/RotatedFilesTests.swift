@@ -9,14 +9,20 @@ import Testing
         .map { Tools.fixtures.appendingPathComponent($0).path }
         .filter { FileManager.default.fileExists(atPath: $0) }
 
-    /// `path` cut by editcap into files of `perFile` packets, in a new directory.
-    static func split(_ path: String, perFile: Int) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rotated-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    /// editcap (a failure under CI when missing) and a new empty directory named `prefix`-….
+    static func editcapAndDirectory(_ prefix: String) throws -> (editcap: URL, dir: URL)? {
         guard let editcap = Tools.which("editcap") else {
             if Tools.isCI { Issue.record("editcap is required under CI (apt-get install tshark brings it)") }
-            throw CancellationError()
+            return nil
         }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return (editcap, dir)
+    }
+
+    /// `path` cut by editcap into files of `perFile` packets, in a new directory.
+    static func split(_ path: String, perFile: Int) throws -> URL {
+        guard let (editcap, dir) = try editcapAndDirectory("rotated") else { throw CancellationError() }
         let r = try Tools.run(editcap, ["-F", "pcap", "-c", "\(perFile)", path, dir.appendingPathComponent("part.pcap").path])
         #expect(r.status == 0, "\(r.stderr)")
         return dir
@@ -186,12 +192,7 @@ import Testing
     /// the interfaces' resolution) reads like the whole file: the same nanoseconds shown.
     @Test func nanosecondPcapngSetKeepsItsPrecision() throws {
         let seed = Tools.fixtures.appendingPathComponent("linktypes/nanosecond.pcap").path
-        guard let editcap = Tools.which("editcap") else {
-            if Tools.isCI { Issue.record("editcap is required under CI (apt-get install tshark brings it)") }
-            return
-        }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ns-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        guard let (editcap, dir) = try Self.editcapAndDirectory("ns") else { return }
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try Tools.run(editcap, ["-c", "5", seed, dir.appendingPathComponent("part.pcapng").path]).status == 0)
         let whole = try Tools.wstrace(["read", seed]).stdout
@@ -207,12 +208,7 @@ import Testing
     /// The two files interleave (odd and even packets), so the numbers differ in kind.
     @Test func damageInASetIsToldInTheCapturesNumbering() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
-        guard let editcap = Tools.which("editcap") else {
-            if Tools.isCI { Issue.record("editcap is required under CI (apt-get install tshark brings it)") }
-            return
-        }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("damaged-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        guard let (editcap, dir) = try Self.editcapAndDirectory("damaged") else { return }
         defer { try? FileManager.default.removeItem(at: dir) }
         let odd = dir.appendingPathComponent("a.pcap"), even = dir.appendingPathComponent("b.pcap")
         #expect(try Tools.run(editcap, ["-F", "pcap", "-r", seed, odd.path] + stride(from: 1, to: 23, by: 2).map(String.init)).status == 0)
