@@ -1,3 +1,4 @@
+import CZlib
 import CPcap
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -27,6 +28,8 @@ public final class CaptureFile {
     private var hasFilter = false
     /// The chunked fast path for regular classic pcap files (nil: libpcap reads).
     private var chunked: ChunkedPcapRecords?
+    /// A gzip-compressed file's reader (closed with the stream libpcap closes).
+    private var gz: gzFile?
     /// A record libpcap read that the last batch had no room for.
     private var heldRecord: (number: Int, time: Int64, wire: Int, bytes: [UInt8])?
 
@@ -37,23 +40,41 @@ public final class CaptureFile {
         self.path = path
         isStandardInput = path == "-"
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        let file: UnsafeMutablePointer<FILE>?
+        var file: UnsafeMutablePointer<FILE>?
         if path == "-" {
             file = fdopen(0, "rb")
         } else {
             file = fopen(path, "rb")
         }
-        guard let file else {
+        guard let opened = file else {
             throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
         var st = stat()
-        if fstat(fileno(file), &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            fclose(file)
+        let statted = fstat(fileno(opened), &st) == 0
+        if statted, (st.st_mode & S_IFMT) == S_IFDIR {
+            fclose(opened)
             throw .cannotOpen(path: path, reason: "is a directory")
         }
+        // Only a regular file is looked at before libpcap reads it: a pipe by its path (a
+        // shell's <(tcpdump -w -)) would lose what was looked at, so it is read as standard
+        // input is (no gzip, nanosecond decimals).
+        let regular = statted && (st.st_mode & S_IFMT) == S_IFREG
+        // A gzip-compressed capture (tcpdump -z gzip, an archived .pcap.gz): libpcap reads it
+        // through a stream that inflates as it goes; no fast path, progress in compressed bytes.
+        let head = regular ? CaptureFile.head(opened) : []
+        if head.starts(with: [0x1f, 0x8b]) {
+            if path == "-" { lseek(0, 0, SEEK_SET) } else { fclose(opened) }
+            guard let (inflating, gz) = CaptureFile.gunzipping(path) else {
+                throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            }
+            file = inflating
+            self.gz = gz
+        }
+        guard let file else { throw .cannotOpen(path: path, reason: "cannot open") }
         // A large stdio buffer: libpcap reads record by record through it.
         setvbuf(file, nil, _IOFBF, 1 << 20)
-        let decimals = path == "-" ? 9 : CaptureFile.sniffTimestampDecimals(path: path)
+        let decimals = !regular ? 9
+            : CaptureFile.timestampDecimals(header: gz == nil ? head : CaptureProbe.gunzipPrefix(head, count: 64 << 10) ?? [])
         guard let pcap = pcap_fopen_offline_with_tstamp_precision(
             file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         else {
@@ -66,7 +87,32 @@ public final class CaptureFile {
         self.linkType = pcap_datalink(pcap)
         self.snapshotLength = Int(pcap_snapshot(pcap))
         self.timestampDecimals = decimals
-        if path != "-" && fastPath { chunked = ChunkedPcapRecords(fd: fileno(file)) }
+        if path != "-" && fastPath && gz == nil { chunked = ChunkedPcapRecords(fd: fileno(file)) }
+    }
+
+    /// The first 64 KiB of `file`, which is left at its start.
+    private static func head(_ file: UnsafeMutablePointer<FILE>) -> [UInt8] {
+        var head = [UInt8](repeating: 0, count: 64 << 10)
+        head.removeSubrange(fread(&head, 1, head.count, file)...)
+        rewind(file)
+        return head
+    }
+
+    /// A stdio stream of `path` inflated (zlib's gz reader behind glibc's `fopencookie`), and the gz
+    /// handle (for the compressed position); nil when it cannot be opened.
+    private static func gunzipping(_ path: String) -> (UnsafeMutablePointer<FILE>, gzFile)? {
+        let fd = path == "-" ? dup(0) : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard let gz = gzdopen(fd, "rb") else {
+            close(fd)
+            return nil
+        }
+        gzbuffer(gz, 1 << 20)
+        guard let stream = wstrace_gz_stream(gz) else {
+            gzclose(gz)
+            return nil
+        }
+        return (stream, gz)
     }
 
     deinit {
@@ -134,9 +180,10 @@ public final class CaptureFile {
         }
     }
 
-    /// Bytes of the file read so far (0 for standard input).
+    /// Bytes of the file read so far (0 for standard input; compressed bytes for a gzip file).
     public var position: Int {
         if let chunked { return chunked.offset }
+        if let gz { return Int(gzoffset(gz)) }
         guard path != "-", let stream else { return 0 }
         return Int(ftello(stream))
     }
@@ -208,16 +255,6 @@ public final class CaptureFile {
             }
         }
         return !batch.isEmpty || heldRecord != nil
-    }
-
-    /// The decimals of the file's timestamps, from its first 64 KiB (`timestampDecimals(header:)`).
-    private static func sniffTimestampDecimals(path: String) -> Int {
-        guard let f = fopen(path, "rb") else { return 6 }
-        defer { fclose(f) }
-        // The blocks before the first packet: a pcapng file's interfaces say their resolution.
-        var head = [UInt8](repeating: 0, count: 64 << 10)
-        let count = fread(&head, 1, head.count, f)
-        return timestampDecimals(header: Array(head.prefix(count)))
     }
 
     /// The decimals a capture's timestamps have, from its first bytes: 9 for a nanosecond

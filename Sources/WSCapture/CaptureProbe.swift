@@ -4,11 +4,12 @@ import CZlib
 #endif
 
 /// What a file in a directory (or a pattern's match) is, from its first bytes and its name:
-/// whether a set read as one capture takes it, leaves it out quietly (a key log, notes, an
-/// empty file being written), or leaves it out with a warning (a capture it cannot read).
+/// whether a set read as one capture takes it (a pcap or pcapng file, gzip-compressed or not),
+/// leaves it out quietly (a key log, notes, an empty file being written), or leaves it out
+/// with a warning (a capture it cannot read).
 public enum CaptureProbe {
     public enum Kind: Equatable, Sendable {
-        /// Starts like a pcap (either byte order, µs or ns) or pcapng file.
+        /// Starts like a pcap (either byte order, µs or ns) or pcapng file, or is one gzip-compressed.
         case capture
         /// Not a capture, and nothing says it was one.
         case other
@@ -42,12 +43,11 @@ public enum CaptureProbe {
         if let m = magic(head[...]), isCaptureMagic(m) { return .capture }
         // An empty file (tcpdump's file still being written holds no header yet) holds nothing.
         if head.isEmpty { return .other }
-        // gzip (tcpdump -z gzip): the first bytes inflated say whether a capture is inside.
+        // gzip (tcpdump -z gzip, an archived .pcap.gz): read as it is when a capture is inside
+        // (`CaptureFile` inflates as it reads); the first bytes inflated say whether one is.
         if head.starts(with: [0x1f, 0x8b]) {
-            if let inner = gunzipPrefix(head), let m = magic(inner[...]), isCaptureMagic(m) {
-                return .unreadableCapture("gzip-compressed capture (decompress it first)")
-            }
-            return namedLikeCapture(name) ? .unreadableCapture("gzip-compressed (decompress it first)") : .other
+            if let inner = gunzipPrefix(head), let m = magic(inner[...]), isCaptureMagic(m) { return .capture }
+            return namedLikeCapture(name) ? .unreadableCapture("gzip-compressed, no pcap or pcapng inside") : .other
         }
         // Other compressors: by the name under the compression suffix.
         let compressed: [(String, [UInt8])] = [("xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), ("zstd", [0x28, 0xb5, 0x2f, 0xfd]),

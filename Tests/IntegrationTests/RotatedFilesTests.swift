@@ -140,10 +140,10 @@ import Testing
         #expect(text == (try Tools.wstrace(["read", whole.path]).stdout))
     }
 
-    /// A directory's files that are captures it cannot read (compressed by `tcpdump -z gzip`,
-    /// named like a capture but not one) are named in a warning, stderr and JSON, with exit 1;
-    /// a key log (compressed or not), notes and an empty file (tcpdump's file still being
-    /// written) are left out quietly.
+    /// A directory's files that are captures it cannot read (named like a capture but not one,
+    /// compressed or not) are named in a warning, stderr and JSON, with exit 1; a key log
+    /// (compressed or not), notes and an empty file (tcpdump's file still being written) are
+    /// left out quietly; a gzip-compressed capture (`tcpdump -z gzip`) is read.
     @Test func filesLeftOutOfADirectoryAreReported() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
         guard let dir = try? Self.split(seed, perFile: 8) else { return }
@@ -162,6 +162,8 @@ import Testing
         try FileManager.default.copyItem(atPath: dir.appendingPathComponent("keys.log").path,
                                          toPath: dir.appendingPathComponent("keys2.log").path)
         #expect(try Tools.run(gzip, [dir.appendingPathComponent("keys2.log").path]).status == 0)
+        try Data("notes\n".utf8).write(to: dir.appendingPathComponent("y.pcap"))
+        #expect(try Tools.run(gzip, [dir.appendingPathComponent("y.pcap").path]).status == 0)
         try Data().write(to: dir.appendingPathComponent("cap2.pcap"))
         try Data("not a capture\n".utf8).write(to: dir.appendingPathComponent("junk.pcapng"))
         try Data("not a capture either\n".utf8).write(to: dir.appendingPathComponent("x.pcap3"))
@@ -169,11 +171,14 @@ import Testing
         for pattern in [dir.path, dir.appendingPathComponent("*").path] {
             let r = try Tools.wstrace(["read", pattern, "--summary", "--format", "json"])
             #expect(r.status == 1)
-            #expect(r.stderr.contains("\(zipped).gz: left out: gzip-compressed capture (decompress it first)"), "\(r.stderr)")
+            #expect(r.stderr.contains("y.pcap.gz: left out: gzip-compressed, no pcap or pcapng inside"), "\(r.stderr)")
             #expect(r.stderr.contains("junk.pcapng: left out: not a pcap") && r.stderr.contains("x.pcap3: left out: not a pcap"))
-            for quiet in ["notes.txt", "keys.log", "keys2.log.gz", "cap2.pcap"] { #expect(!r.stderr.contains(quiet), "\(quiet)") }
-            let warnings = try #require((try Tools.json(r.stdout)["capture"] as? [String: Any])?["warnings"] as? [String])
-            #expect(warnings.count == 3, "\(warnings)")
+            for quiet in ["notes.txt", "keys.log", "keys2.log.gz", "cap2.pcap", "cap1.gz"] { #expect(!r.stderr.contains(quiet), "\(quiet)") }
+            let capture = try #require(try Tools.json(r.stdout)["capture"] as? [String: Any])
+            #expect((capture["warnings"] as? [String])?.count == 3, "\(capture["warnings"] ?? "")")
+            // The compressed piece is read: every packet, no gap.
+            #expect(capture["packets"] as? Int == 22 && capture["gaps"] as? Int == 0)
+            #expect((capture["files"] as? [String])?.contains("\(zipped).gz") == true)
         }
         // More than three for one reason: one line.
         for n in 4...9 { try Data("junk\n".utf8).write(to: dir.appendingPathComponent("more\(n).pcap")) }
@@ -186,6 +191,49 @@ import Testing
         try Data("junk\n".utf8).write(to: only.appendingPathComponent("a.pcap"))
         let none = try Tools.wstrace(["read", only.path])
         #expect(none.status == 1 && none.stderr.contains("no capture files in this directory (") && none.stderr.contains("a.pcap: left out: not a pcap"))
+    }
+
+    /// A gzip-compressed capture reads as the capture itself (pcap and pcapng, text and JSON);
+    /// cut short, it is damage, told as such, with everything before it kept.
+    @Test func gzipCompressedCapturesAreRead() throws {
+        guard let gzip = Tools.which("gzip") else {
+            if Tools.isCI { Issue.record("gzip is required under CI") }
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for name in ["websocket/ws-concurrent.pcap", "linktypes/dumpcap.pcapng", "tls/wss-tls13-aes128gcm.pcap"] {
+            let plain = Tools.fixtures.appendingPathComponent(name).path
+            let copy = dir.appendingPathComponent((name as NSString).lastPathComponent)
+            try FileManager.default.copyItem(atPath: plain, toPath: copy.path)
+            #expect(try Tools.run(gzip, [copy.path]).status == 0)
+            let zipped = copy.path + ".gz"
+            let keys = Self.keys(plain)
+            for format in [["--format", "text"], ["--format", "ndjson"], ["--summary", "--format", "json"]] {
+                let a = try Tools.wstrace(["read", plain] + format + keys), b = try Tools.wstrace(["read", zipped] + format + keys)
+                #expect(b.status == 0, "\(b.stderr)")
+                #expect(b.text.replacingOccurrences(of: zipped, with: plain) == a.text, "\(name) \(format)")
+            }
+        }
+        // Cut short: the packets before the cut, and the damage told (exit 1).
+        let whole = try Data(contentsOf: URL(fileURLWithPath: dir.appendingPathComponent("ws-concurrent.pcap.gz").path))
+        let cut = dir.appendingPathComponent("cut.pcap.gz")
+        try whole.prefix(whole.count * 2 / 3).write(to: cut)
+        let r = try Tools.wstrace(["read", cut.path, "--summary", "--format", "json"])
+        #expect(r.status == 1 && r.stderr.contains("capture damaged after packet"), "\(r.stderr)")
+        let packets = try #require((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int)
+        #expect(packets > 10 && packets < 75)
+    }
+
+    /// A pipe named by its path (a shell's `<(tcpdump -w -)`) is read as standard input is:
+    /// nothing is looked at before libpcap reads it (looking would lose those bytes).
+    @Test func aPipeByItsPathIsRead() throws {
+        let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        let r = try Tools.run(URL(fileURLWithPath: "/bin/bash"),
+                              ["-c", "'\(Tools.wstrace.path)' read <(cat '\(seed)') --summary --format json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int == 22)
     }
 
     /// A nanosecond capture split by editcap (which writes pcapng unless told otherwise, with
