@@ -230,10 +230,15 @@ import Testing
     /// nothing is looked at before libpcap reads it (looking would lose those bytes).
     @Test func aPipeByItsPathIsRead() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
-        let r = try Tools.run(URL(fileURLWithPath: "/bin/bash"),
-                              ["-c", "'\(Tools.wstrace.path)' read <(cat '\(seed)') --summary --format json"])
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int == 22)
+        #expect(try Self.packets(shell: "/bin/bash", "'\(Tools.wstrace.path)' read <(cat '\(seed)') --summary --format json") == 22)
+    }
+
+    /// The packets a `--summary --format json` run through `shell -c command` counted (nil:
+    /// it failed, its stderr recorded).
+    static func packets(shell: String, _ command: String) throws -> Int? {
+        let r = try Tools.run(URL(fileURLWithPath: shell), ["-c", command])
+        #expect(r.status == 0, "\(command): \(r.stderr)")
+        return (try? Tools.json(r.stdout))?["capture"].flatMap { ($0 as? [String: Any])?["packets"] as? Int }
     }
 
     /// A nanosecond capture split by editcap (which writes pcapng unless told otherwise, with
@@ -285,10 +290,8 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).count == 75)
         // Also when a shared limit has the run redone on one thread, the set opened again.
         for extra in ["", " --threads 2 --max-connections 1"] {
-            let r = try Tools.run(URL(fileURLWithPath: "/bin/sh"),
-                                  ["-c", "ulimit -Sn 40 && exec '\(Tools.wstrace.path)' read '\(dir.path)' --summary --format json\(extra)"])
-            #expect(r.status == 0, "\(extra): \(r.stderr)")
-            #expect((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int == 75)
+            let command = "ulimit -Sn 40 && exec '\(Tools.wstrace.path)' read '\(dir.path)' --summary --format json\(extra)"
+            #expect(try Self.packets(shell: "/bin/sh", command) == 75)
         }
     }
 
