@@ -16,6 +16,9 @@ enum InputFiles {
     struct Expansion {
         var paths: [String] = []
         var leftOut: [String] = []
+
+        /// What was left out, for a message saying nothing was taken (" (…; …)", or nothing).
+        var leftOutInParentheses: String { leftOut.isEmpty ? "" : " (" + leftOut.joined(separator: "; ") + ")" }
     }
 
     static func expand(_ arguments: [String]) throws(InputError) -> Expansion {
@@ -29,8 +32,7 @@ enum InputFiles {
                     let inside = directory(argument)
                     out.leftOut += inside.leftOut
                     if inside.paths.isEmpty {
-                        throw InputError("\(argument): no capture files in this directory"
-                                         + (inside.leftOut.isEmpty ? "" : " (" + inside.leftOut.joined(separator: "; ") + ")"))
+                        throw InputError("\(argument): no capture files in this directory" + inside.leftOutInParentheses)
                     }
                     out.paths += inside.paths
                 } else {
@@ -40,8 +42,7 @@ enum InputFiles {
                 let matches = glob(argument)
                 out.leftOut += matches.leftOut
                 if matches.paths.isEmpty {
-                    throw InputError("\(argument): no file matches"
-                                     + (matches.leftOut.isEmpty ? "" : " (" + matches.leftOut.joined(separator: "; ") + ")"))
+                    throw InputError("\(argument): no file matches" + matches.leftOutInParentheses)
                 }
                 out.paths += matches.paths
             } else {
