@@ -25,13 +25,19 @@ public struct DissectorLimits: Sendable, Equatable {
     public var maxMessageSize: UInt64
     /// Largest decompressed size inflated per message (deflate-bomb cap).
     public var maxDecompressedSize: UInt64
+    /// Compressed messages of one frame are inflated whole by ISA-L (`FastInflater`); false
+    /// sends every message through zlib as its bytes come. The output is the same either way
+    /// (the tests compare the two).
+    public var wholeMessageInflate: Bool
 
     public init(payloadRetention: Int = 1 << 20, maxHeaderBlock: Int = 64 << 10,
-                maxMessageSize: UInt64 = 256 << 20, maxDecompressedSize: UInt64 = 64 << 20) {
+                maxMessageSize: UInt64 = 256 << 20, maxDecompressedSize: UInt64 = 64 << 20,
+                wholeMessageInflate: Bool = true) {
         self.payloadRetention = payloadRetention
         self.maxHeaderBlock = maxHeaderBlock
         self.maxMessageSize = maxMessageSize
         self.maxDecompressedSize = maxDecompressedSize
+        self.wholeMessageInflate = wholeMessageInflate
     }
 }
 

@@ -42,6 +42,13 @@ final class FrameStream {
     private var frameInMessage = false
     private(set) var message = MessageState()
     private var inflaterStorage: Inflater?
+    /// A compressed message of one frame is gathered whole and inflated at the frame's end by
+    /// the capture's `FastInflater` (ISA-L), not by a zlib stream of its own as it comes: true
+    /// while its bytes are gathered into `gatheredBytes`. Only without context takeover and with
+    /// the full 32 KiB window (a narrowed one is checked by zlib), up to `gatherLimit` bytes.
+    private var gathering = false
+    private var gatheredBytes: [UInt8] = []
+    static let gatherLimit: UInt64 = 64 << 10
     private let scratch: UnmaskScratch
     /// Bytes of each message's payload kept: `limits.payloadRetention`, or more while a later
     /// stage (the application protocols) reads messages (`WebSocketSession.messageRetention`).
@@ -275,7 +282,13 @@ final class FrameStream {
             }
             let compressed = rsv1 && deflate
             message.start(opcode: h.opcode, compressed: compressed, wireLength: h.payloadLength)
-            if compressed { if contextTakeover { inflater.prepareForMessage() } else { inflater.reset() } }
+            gathering = compressed && limits.wholeMessageInflate && !contextTakeover && windowBits == 15 && h.fin && h.payloadLength <= Self.gatherLimit
+            if gathering {
+                gatheredBytes = []
+                gatheredBytes.reserveCapacity(Int(h.payloadLength))
+            } else if compressed {
+                if contextTakeover { inflater.prepareForMessage() } else { inflater.reset() }
+            }
             frameInMessage = true
         }
     }
@@ -318,6 +331,10 @@ final class FrameStream {
         guard frameInMessage else { return }
         if message.compressed {
             if message.inflateStopped { return }
+            if gathering {
+                append(bytes, upTo: bytes.count, to: &gatheredBytes)
+                return
+            }
             let result = inflater.inflate(bytes, finish: false) { deliver($0) }
             if case .failure(let error) = result { inflateFailed(error) }
         } else {
@@ -332,33 +349,36 @@ final class FrameStream {
     }
 
     /// Message bytes (decompressed when compressed). Returns false to stop inflating.
+    ///
+    /// Violations go in the order of the bytes that caused them, whatever the pieces: the same
+    /// message gives the same list when zlib hands it out packet by packet or ISA-L whole.
     private func deliver(_ input: UnsafeRawBufferPointer) -> Bool {
         var bytes = input
         var keepGoing = true
+        var capped = false
         if message.compressed && message.length + UInt64(bytes.count) > limits.maxDecompressedSize {
             let allowed = Int(limits.maxDecompressedSize - min(message.length, limits.maxDecompressedSize))
             bytes = UnsafeRawBufferPointer(rebasing: bytes[..<allowed])
             message.inflateStopped = true
             message.truncated = true
             message.complete = false
-            violation(.messageTooBig, "decompression cap of \(limits.maxDecompressedSize) bytes reached; rest not inflated")
+            capped = true  // reported after the bytes before the cap were checked
             keepGoing = false
             // The window now misses what was not inflated: start afresh for the next message.
             contextUncertain = true
         }
+        let before = message.length
         message.length += UInt64(bytes.count)
         if !message.tooBig && message.length > limits.maxMessageSize {
+            let inside = Int(limits.maxMessageSize - before)  // `before` is within the limit until tooBig
+            checkUTF8(UnsafeRawBufferPointer(rebasing: bytes[..<inside]))
             message.tooBig = true
             message.truncated = true
             message.complete = false
             violation(.messageTooBig, "message exceeds \(limits.maxMessageSize) bytes; rest only counted")
-        }
-        if message.opcode == 1 && !message.utf8Reported {
-            message.validator.feed(bytes)
-            if !message.validator.isValidSoFar {
-                message.utf8Reported = true
-                violation(.invalidUTF8, "Text message is not valid UTF-8")
-            }
+            checkUTF8(UnsafeRawBufferPointer(rebasing: bytes[inside...]))
+        } else {
+            checkUTF8(bytes)
         }
         let room = messageRetention - message.retention.count
         if room > 0 {
@@ -378,7 +398,18 @@ final class FrameStream {
         } else if bytes.count > 0 {
             message.truncated = true
         }
+        if capped { violation(.messageTooBig, "decompression cap of \(limits.maxDecompressedSize) bytes reached; rest not inflated") }
         return keepGoing
+    }
+
+    @inline(__always)
+    private func checkUTF8(_ bytes: UnsafeRawBufferPointer) {
+        guard message.opcode == 1 && !message.utf8Reported else { return }
+        message.validator.feed(bytes)
+        if !message.validator.isValidSoFar {
+            message.utf8Reported = true
+            violation(.invalidUTF8, "Text message is not valid UTF-8")
+        }
     }
 
     private func inflateFailed(_ error: InflateError) {
@@ -465,9 +496,14 @@ final class FrameStream {
             message.complete = false
             message.bytesLost = true
         }
+        if gathering && endOfStream { inflateGatheredWithZlib(finish: false) }
         if message.compressed && !message.inflateStopped && !endOfStream {
-            let result = inflater.inflate(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) { deliver($0) }
-            if case .failure(let error) = result { inflateFailed(error) }
+            if gathering {
+                inflateGathered()
+            } else {
+                let result = inflater.inflate(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) { deliver($0) }
+                if case .failure(let error) = result { inflateFailed(error) }
+            }
         }
         if message.opcode == 1 && message.complete && !message.utf8Reported && !message.validator.isCompleteAndValid {
             message.utf8Reported = true
@@ -481,6 +517,51 @@ final class FrameStream {
             inflaterStorage = nil
         } else if message.compressed && message.inflateStopped {
             inflaterStorage?.reset()
+        }
+    }
+
+    /// The gathered message, inflated whole by ISA-L. Where ISA-L's answer might not be
+    /// zlib's (an error, a stream ending inside a block), what it delivered is undone and zlib
+    /// inflates the message as the streaming path would have: same output, same error words.
+    private func inflateGathered() {
+        let length = message.length, complete = message.complete, truncated = message.truncated
+        let tooBig = message.tooBig, stopped = message.inflateStopped, validator = message.validator
+        let utf8Reported = message.utf8Reported, uncertain = contextUncertain
+        let kept = message.retention.count, violations = frameViolations.count
+        let outcome = gatheredBytes.withUnsafeBytes { input in
+            scratch.fastInflater.inflateMessage(input) { deliver($0) }
+        }
+        if outcome == .unsettled {
+            message.length = length
+            message.complete = complete
+            message.truncated = truncated
+            message.tooBig = tooBig
+            message.inflateStopped = stopped
+            message.validator = validator
+            message.utf8Reported = utf8Reported
+            contextUncertain = uncertain
+            message.retention.removeSubrange(kept...)
+            frameViolations.removeSubrange(violations...)
+            inflateGatheredWithZlib(finish: true)
+        }
+        gathering = false
+        gatheredBytes = []
+    }
+
+    /// The gathered bytes through this message's zlib stream, then the 00 00 ff ff tail when
+    /// `finish`; from here on the message goes on as a stream (a gap or the end came first).
+    private func inflateGatheredWithZlib(finish: Bool) {
+        gathering = false
+        let bytes = gatheredBytes
+        gatheredBytes = []
+        let stream = inflater
+        stream.reset()
+        bytes.withUnsafeBytes { input in
+            if case .failure(let error) = stream.inflate(input, finish: false, output: { deliver($0) }) { inflateFailed(error) }
+        }
+        if finish && !message.inflateStopped {
+            let result = stream.inflate(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) { deliver($0) }
+            if case .failure(let error) = result { inflateFailed(error) }
         }
     }
 
@@ -498,6 +579,8 @@ final class FrameStream {
             received += inFrame
             maskPhase = (maskPhase + Int(inFrame & 3)) & 3
             if frameInMessage {
+                // What came before the gap is inflated as a zlib stream would have, as it came.
+                if gathering { inflateGatheredWithZlib(finish: false) }
                 message.complete = false
                 message.bytesLost = true
                 if message.compressed && !message.inflateStopped {
@@ -551,6 +634,8 @@ final class FrameStream {
         headerBuffer.removeAll(keepingCapacity: true)
         headerStartPacket = nil
         if message.active { message.clear(keep: messageRetention) }
+        gathering = false
+        gatheredBytes = []
         tolerateOrphanContinuation = true
         loseContext()
     }

@@ -11,6 +11,10 @@ public final class UnmaskScratch {
 
     deinit { bytes.deallocate() }
 
+    /// ISA-L's inflate for whole messages (`FrameStream` gathers a compressed frame first):
+    /// one for every connection of the capture, made at the first compressed message.
+    private(set) lazy var fastInflater = FastInflater()
+
     /// Inflaters between messages, by window size, for connections without context takeover:
     /// such a connection needs zlib only while a message lasts, and setting up a new inflater
     /// (zlib's state, its window, the output buffer) per message cost more than the inflating

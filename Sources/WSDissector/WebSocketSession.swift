@@ -34,7 +34,7 @@ public final class WebSocketSession {
 
     private let limits: DissectorLimits
     private let midstream: Bool
-    private let scratch: UnmaskScratch
+    let scratch: UnmaskScratch
     private var client = Direction()
     private var server = Direction()
     private var clientFrames: FrameStream?

@@ -30,6 +30,7 @@ struct RecordedFrame: Equatable {
     var closeReason: String?
     var message: RecordedMessage?
     var violations: [ViolationCode]
+    var violationMessages: [String]
     var firstPacket: Int
     var packet: Int
 }
@@ -74,7 +75,7 @@ final class Recorder {
                 side: f.side, fin: f.fin, rsv: f.rsv, opcode: f.opcode, masked: f.masked, payloadLength: f.payloadLength,
                 headerLength: f.headerLength, payload: Array(f.payload), truncated: f.payloadTruncated,
                 closeCode: f.closeCode, closeReason: f.closeReason, message: m, violations: f.violations.map(\.code),
-                firstPacket: f.firstPacket, packet: packet)))
+                violationMessages: f.violations.map(\.message), firstPacket: f.firstPacket, packet: packet)))
         }
     }
 

@@ -1,0 +1,84 @@
+import CIsal
+
+/// Whole-message raw DEFLATE with Intel ISA-L's inflate, about twice as fast as zlib's on
+/// WebSocket messages (2.1x on the benchmark's messages, in a C test with the same 16 KiB output
+/// steps). One instance serves every connection of an analyzer (its state is 85 KiB): it
+/// inflates a message whose compressed bytes are all at hand, from a fresh stream, and holds
+/// nothing afterwards.
+///
+/// It answers for a message only where its answer is certainly zlib's: the stream ended
+/// cleanly (at a block boundary after the 00 00 ff ff tail, or after a final block), or the
+/// caller stopped it. An error, or an end inside a block (a cut or malformed stream), is
+/// `.unsettled`: the caller undoes what it was given and inflates the message again with zlib,
+/// whose messages and whose output before an error stay the ones reported.
+final class FastInflater {
+    enum Outcome: Equatable {
+        /// The message inflated to its end (or to a final block), or the caller stopped it.
+        case done
+        /// ISA-L failed, or the stream ended inside a block: ask zlib.
+        case unsettled
+    }
+
+    /// Messages answered here, and those handed back to zlib (the tests check both happen).
+    private(set) var settled = 0
+    private(set) var unsettled = 0
+
+    private let state: UnsafeMutablePointer<inflate_state>
+    private let output: UnsafeMutableRawPointer
+    private static let outputSize = 16 << 10
+
+    init() {
+        state = .allocate(capacity: 1)
+        isal_inflate_init(state)
+        output = .allocate(byteCount: Self.outputSize, alignment: 16)
+    }
+
+    deinit {
+        state.deallocate()
+        output.deallocate()
+    }
+
+    /// Inflates `input` (a message without its 00 00 ff ff tail, RFC 7692 7.2.2) from a fresh
+    /// stream, handing each piece produced to `deliver`, which returns false to stop.
+    func inflateMessage(_ input: UnsafeRawBufferPointer, deliver: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
+        let outcome = inflate(input, deliver)
+        if outcome == .done { settled += 1 } else { unsettled += 1 }
+        return outcome
+    }
+
+    private func inflate(_ input: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
+        isal_inflate_reset(state)
+        var tail: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0xFF, 0xFF)
+        if input.count > 0, let base = input.baseAddress {
+            let outcome = run(base, input.count, deliver)
+            if outcome != nil { return outcome! }
+        }
+        if let outcome = withUnsafeBytes(of: &tail, { run($0.baseAddress!, 4, deliver) }) { return outcome }
+        let s = state.pointee
+        let atBoundary = (s.block_state == ISAL_BLOCK_HDR || s.block_state == ISAL_BLOCK_NEW_HDR)
+            && s.read_in_length == 0 && s.tmp_in_size == 0
+        return atBoundary ? .done : .unsettled
+    }
+
+    /// Feeds `count` bytes. nil when all were taken and the stream goes on; an outcome when the
+    /// message is settled (stopped, final block) or unsettled (error, no progress).
+    private func run(_ base: UnsafeRawPointer, _ count: Int, _ deliver: (UnsafeRawBufferPointer) -> Bool) -> Outcome? {
+        state.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self))
+        state.pointee.avail_in = UInt32(count)
+        // Each round either fills the output (delivered) or takes all the input: a round with
+        // neither is a state ISA-L cannot leave, handed to zlib. Bounded by the output rounds.
+        while true {
+            let before = state.pointee.avail_in
+            state.pointee.next_out = output.assumingMemoryBound(to: UInt8.self)
+            state.pointee.avail_out = UInt32(Self.outputSize)
+            let status = isal_inflate(state)
+            let produced = Self.outputSize - Int(state.pointee.avail_out)
+            if status < 0 { return .unsettled }
+            if produced > 0 && !deliver(UnsafeRawBufferPointer(start: output, count: produced)) { return .done }
+            if state.pointee.block_state == ISAL_BLOCK_FINISH { return .done }  // a final block: the rest is ignored, as zlib does
+            if state.pointee.avail_out == 0 { continue }
+            if state.pointee.avail_in == 0 { return nil }
+            if produced == 0 && state.pointee.avail_in == before { return .unsettled }
+        }
+    }
+}
