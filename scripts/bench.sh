@@ -8,6 +8,8 @@
 #   summary1, ndjson1   the same on one thread (--threads 1): "vs 1 thread" is the engine's gain
 #            (the default runs one flow worker per core, up to 16, from 16 MiB on; THREADS=N sets it)
 # and prints MB/s, packets/s, peak RSS (/usr/bin/time) and the ratios, as a Markdown table.
+# The deflate variant negotiates no context takeover (each message compressed afresh); the
+# takeover variant keeps one compressor per direction, as browsers and most servers negotiate.
 # The wss variants (tls13: TLS_AES_128_GCM_SHA256, tls12: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) are
 # read with the generator's key log (tshark with -o tls.keylog_file), and --summary is also run
 # on the same traffic in cleartext (the generator's twin): "wss vs cleartext".
@@ -37,10 +39,11 @@ threads=(); [ -n "$THREADS" ] && threads=(--threads "$THREADS")
 echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | vs tshark | vs 1 thread | wss vs cleartext |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
-  for variant in plain deflate tls13 tls12; do
+  for variant in plain deflate takeover tls13 tls12; do
     [ "$variant" != plain ] && [ "$size" != "${SIZES%% *}" ] && continue  # other variants at the first size only
     f="$DIR/ws-$size-$variant.pcap"
     flag=""; [ "$variant" != plain ] && flag="--$variant"
+    [ "$variant" = takeover ] && flag="--deflate --takeover"
     keys=(); tkeys=(); twin=""
     if [ "$variant" = tls13 ] || [ "$variant" = tls12 ]; then
       keys=(--keylog "${f%.pcap}.keys"); tkeys=(-o "tls.keylog_file:${f%.pcap}.keys"); twin="${f%.pcap}-cleartext.pcap"

@@ -26,28 +26,83 @@ final class FastInflater {
     private let state: UnsafeMutablePointer<inflate_state>
     private let output: UnsafeMutableRawPointer
     private static let outputSize = 16 << 10
+    /// The LZ77 window: what a later message may refer back to (context takeover).
+    static let windowSize = 32 << 10
+
+    /// The message's last output (at least its last `windowSize` bytes, when `keepWindow`):
+    /// `recent[recentStart..<recentEnd]`, in a buffer of twice the window.
+    private let recent: UnsafeMutableRawPointer
+    private var recentStart = 0
+    private var recentEnd = 0
+    private var produced = 0
 
     init() {
         state = .allocate(capacity: 1)
         isal_inflate_init(state)
         output = .allocate(byteCount: Self.outputSize, alignment: 16)
+        recent = .allocate(byteCount: 2 * Self.windowSize, alignment: 16)
     }
 
     deinit {
         state.deallocate()
         output.deallocate()
+        recent.deallocate()
     }
 
     /// Inflates `input` (a message without its 00 00 ff ff tail, RFC 7692 7.2.2) from a fresh
-    /// stream, handing each piece produced to `deliver`, which returns false to stop.
-    func inflateMessage(_ input: UnsafeRawBufferPointer, deliver: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
-        let outcome = inflate(input, deliver)
+    /// stream whose window holds `dictionary` (context takeover: what the direction's stream
+    /// produced before), handing each piece produced to `deliver`, which returns false to stop.
+    /// `keepWindow`: remember the output's end, for `window(after:)`.
+    func inflateMessage(_ input: UnsafeRawBufferPointer, dictionary: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                        keepWindow: Bool = false, deliver: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
+        isal_inflate_reset(state)
+        if dictionary.count > 0, let base = dictionary.baseAddress {
+            guard isal_inflate_set_dict(state, UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)),
+                                        UInt32(dictionary.count)) == 0 else {
+                unsettled += 1
+                return .unsettled
+            }
+        }
+        recentStart = 0
+        recentEnd = 0
+        produced = 0
+        let outcome = keepWindow
+            ? inflate(input) { piece in remember(piece); return deliver(piece) }
+            : inflate(input, deliver)
         if outcome == .done { settled += 1 } else { unsettled += 1 }
         return outcome
     }
 
+    /// The window after the last message (inflated with `keepWindow` from `dictionary`): the
+    /// last `windowSize` bytes of the dictionary followed by the output, as two parts in order.
+    func window(after dictionary: UnsafeRawBufferPointer) -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
+        let fromOutput = min(recentEnd - recentStart, Self.windowSize)
+        let fromDictionary = min(dictionary.count, Self.windowSize - fromOutput)
+        return (UnsafeRawBufferPointer(rebasing: dictionary[(dictionary.count - fromDictionary)...]),
+                UnsafeRawBufferPointer(start: recent + recentEnd - fromOutput, count: fromOutput))
+    }
+
+    private func remember(_ piece: UnsafeRawBufferPointer) {
+        let n = piece.count
+        guard n > 0, let base = piece.baseAddress else { return }
+        produced += n
+        if n >= Self.windowSize {
+            recent.copyMemory(from: base + n - Self.windowSize, byteCount: Self.windowSize)
+            recentStart = 0
+            recentEnd = Self.windowSize
+            return
+        }
+        if recentEnd + n > 2 * Self.windowSize {
+            let keep = min(recentEnd - recentStart, Self.windowSize - n)
+            recent.copyMemory(from: recent + recentEnd - keep, byteCount: keep)  // no overlap: keep < window <= recentEnd - keep
+            recentStart = 0
+            recentEnd = keep
+        }
+        (recent + recentEnd).copyMemory(from: base, byteCount: n)
+        recentEnd += n
+    }
+
     private func inflate(_ input: UnsafeRawBufferPointer, _ deliver: (UnsafeRawBufferPointer) -> Bool) -> Outcome {
-        isal_inflate_reset(state)
         var tail: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0xFF, 0xFF)
         if input.count > 0, let base = input.baseAddress {
             let outcome = run(base, input.count, deliver)

@@ -43,12 +43,16 @@ final class FrameStream {
     private(set) var message = MessageState()
     private var inflaterStorage: Inflater?
     /// A compressed message of one frame is gathered whole and inflated at the frame's end by
-    /// the capture's `FastInflater` (ISA-L), not by a zlib stream of its own as it comes: true
-    /// while its bytes are gathered into `gatheredBytes`. Only without context takeover and with
-    /// the full 32 KiB window (a narrowed one is checked by zlib), up to `gatherLimit` bytes.
+    /// the capture's `FastInflater` (ISA-L), not by this direction's zlib stream as it comes:
+    /// true while its bytes are gathered into `gatheredBytes`. Only with the full 32 KiB window
+    /// (a narrowed one is checked by zlib), up to `gatherLimit` bytes. With context takeover
+    /// the zlib stream must stand between blocks (it hands its window over and takes the new
+    /// one back: three copies of up to 32 KiB), and the frame must carry at least
+    /// `takeoverGatherMinimum` bytes, below which zlib alone is quicker.
     private var gathering = false
     private var gatheredBytes: [UInt8] = []
     static let gatherLimit: UInt64 = 64 << 10
+    static let takeoverGatherMinimum: UInt64 = 1024
     private let scratch: UnmaskScratch
     /// Bytes of each message's payload kept: `limits.payloadRetention`, or more while a later
     /// stage (the application protocols) reads messages (`WebSocketSession.messageRetention`).
@@ -282,7 +286,8 @@ final class FrameStream {
             }
             let compressed = rsv1 && deflate
             message.start(opcode: h.opcode, compressed: compressed, wireLength: h.payloadLength)
-            gathering = compressed && limits.wholeMessageInflate && !contextTakeover && windowBits == 15 && h.fin && h.payloadLength <= Self.gatherLimit
+            gathering = compressed && limits.wholeMessageInflate && windowBits == 15 && h.fin && h.payloadLength <= Self.gatherLimit
+                && (!contextTakeover || h.payloadLength >= Self.takeoverGatherMinimum && inflaterStorage?.settled != false)
             if gathering {
                 gatheredBytes = []
                 gatheredBytes.reserveCapacity(Int(h.payloadLength))
@@ -520,7 +525,8 @@ final class FrameStream {
         }
     }
 
-    /// The gathered message, inflated whole by ISA-L. Where ISA-L's answer might not be
+    /// The gathered message, inflated whole by ISA-L (from the zlib stream's window, with
+    /// context takeover; the stream then goes on from ISA-L's). Where ISA-L's answer might not be
     /// zlib's (an error, a stream ending inside a block), what it delivered is undone and zlib
     /// inflates the message as the streaming path would have: same output, same error words.
     private func inflateGathered() {
@@ -528,8 +534,18 @@ final class FrameStream {
         let tooBig = message.tooBig, stopped = message.inflateStopped, validator = message.validator
         let utf8Reported = message.utf8Reported, uncertain = contextUncertain
         let kept = message.retention.count, violations = frameViolations.count
+        var dictionary = UnsafeRawBufferPointer(start: nil, count: 0)
+        if contextTakeover, let stream = inflaterStorage {
+            dictionary = UnsafeRawBufferPointer(start: scratch.window, count: stream.window(into: scratch.window))
+        }
+        let fast = scratch.fastInflater
         let outcome = gatheredBytes.withUnsafeBytes { input in
-            scratch.fastInflater.inflateMessage(input) { deliver($0) }
+            fast.inflateMessage(input, dictionary: dictionary, keepWindow: contextTakeover) { deliver($0) }
+        }
+        if outcome == .done && contextTakeover && !message.inflateStopped {
+            // The zlib stream takes up where ISA-L left: between blocks, with its window.
+            let (first, second) = fast.window(after: dictionary)
+            inflater.restart(window: first, second)
         }
         if outcome == .unsettled {
             message.length = length
@@ -555,7 +571,7 @@ final class FrameStream {
         let bytes = gatheredBytes
         gatheredBytes = []
         let stream = inflater
-        stream.reset()
+        if contextTakeover { stream.prepareForMessage() } else { stream.reset() }
         bytes.withUnsafeBytes { input in
             if case .failure(let error) = stream.inflate(input, finish: false, output: { deliver($0) }) { inflateFailed(error) }
         }

@@ -15,6 +15,8 @@ final class Inflater {
     private var initialized = false
     /// True after a stream end (BFINAL): the next input needs a reset that keeps the window.
     private var ended = false
+    /// Nothing fed since the stream (re)started: at a block boundary.
+    private var fresh = true
     /// The sender's negotiated LZ77 window (RFC 7692 *_max_window_bits), 8...15.
     let windowBits: Int
     /// Output per zlib call. zlib checks a back-reference against its window plus what the
@@ -42,6 +44,7 @@ final class Inflater {
         stream.pointee = z_stream()
         initialized = wstrace_inflate_init_raw(stream, Int32(-windowBits)) == Z_OK
         ended = false
+        fresh = true
     }
 
     /// Forgets the window (no context takeover, or context lost). inflateReset keeps zlib's
@@ -50,6 +53,7 @@ final class Inflater {
         if initialized {
             inflateReset(stream)
             ended = false
+            fresh = true
         } else {
             start()
         }
@@ -80,6 +84,7 @@ final class Inflater {
                      _ output: (UnsafeRawBufferPointer) -> Bool) -> Result<Void, InflateError> {
         // After a final block (BFINAL) the rest of the message (tail included) is ignored.
         if ended { return .success(()) }
+        fresh = false
         stream.pointee.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(count)
         while true {
@@ -115,6 +120,31 @@ final class Inflater {
         stream.pointee.next_out = nil
         stream.pointee.avail_out = 0
         return .success(())
+    }
+
+    /// The stream stands between blocks with no bit of input held (or it ended, or never
+    /// began): a new message may start from its window alone, by another inflater.
+    var settled: Bool {
+        // zlib's data_type: bits held + 64 (last block) + 128 (waiting for a block header) + 256.
+        initialized && (fresh || ended || stream.pointee.data_type == 128)
+    }
+
+    /// Copies the window (at most 32 KiB: the last output) to `buffer`; returns its length.
+    func window(into buffer: UnsafeMutableRawPointer) -> Int {
+        guard initialized else { return 0 }
+        var length: uInt = 0
+        _ = inflateGetDictionary(stream, buffer.assumingMemoryBound(to: Bytef.self), &length)
+        return Int(length)
+    }
+
+    /// Starts afresh at a block boundary with a window of `first` then `second` (another
+    /// inflater took one message: this is the window it left).
+    func restart(window first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        reset()
+        guard initialized else { return }
+        for part in [first, second] where part.count > 0 {
+            _ = inflateSetDictionary(stream, part.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(part.count))
+        }
     }
 
     /// After BFINAL, start a new raw stream seeded with the last 32 KiB of output.

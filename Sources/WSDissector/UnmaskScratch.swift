@@ -9,11 +9,16 @@ public final class UnmaskScratch {
         bytes = .allocate(byteCount: Self.size, alignment: 16)
     }
 
-    deinit { bytes.deallocate() }
+    deinit {
+        bytes.deallocate()
+        window.deallocate()
+    }
 
     /// ISA-L's inflate for whole messages (`FrameStream` gathers a compressed frame first):
     /// one for every connection of the capture, made at the first compressed message.
     private(set) lazy var fastInflater = FastInflater()
+    /// Where a zlib stream's window is copied for `fastInflater` (context takeover).
+    private(set) lazy var window = UnsafeMutableRawPointer.allocate(byteCount: FastInflater.windowSize, alignment: 16)
 
     /// Inflaters between messages, by window size, for connections without context takeover:
     /// such a connection needs zlib only while a message lasts, and setting up a new inflater

@@ -31,6 +31,9 @@ final class CaptureGenerator {
     let targetBytes: Int
     let maxOpen: Int
     let deflate: Bool
+    /// permessage-deflate with context takeover (what browsers and most servers negotiate): one
+    /// compressor per direction of each connection, never reset. Without it, no context takeover.
+    let takeover: Bool
     let tls: GeneratedTLS
     let mss = 1448
     /// wss: the same connections and messages in cleartext, written beside the TLS capture
@@ -50,6 +53,8 @@ final class CaptureGenerator {
     private var deflater = z_stream()
 
     final class Conn {
+        /// With context takeover: the client's and the server's compressors.
+        var deflaters: [UnsafeMutablePointer<z_stream>] = []
         var client: UInt32, server: UInt32, cport: UInt16, sport: UInt16
         var cseq: UInt32, sseq: UInt32
         var queue: [[UInt8]] = []
@@ -67,7 +72,7 @@ final class CaptureGenerator {
         }
     }
 
-    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool, tls: GeneratedTLS = .none) {
+    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool, takeover: Bool = false, tls: GeneratedTLS = .none) {
         guard let w = PcapWriter(path: path) else { return nil }
         writer = w
         self.tls = tls
@@ -80,6 +85,7 @@ final class CaptureGenerator {
         self.targetBytes = targetBytes
         self.maxOpen = maxOpen
         self.deflate = deflate
+        self.takeover = deflate && takeover
         if deflate { _ = wstrace_deflate_init_raw(&deflater, 6, -15) }
     }
 
@@ -107,6 +113,8 @@ final class CaptureGenerator {
                 c.head = 0
                 refill(c)
                 if c.queue.isEmpty {
+                    for d in c.deflaters { deflateEnd(d); d.deallocate() }
+                    c.deflaters = []
                     open.swapAt(i, open.count - 1)
                     open.removeLast()
                     continue
@@ -211,12 +219,21 @@ final class CaptureGenerator {
             let key = keyBytes.withUnsafeBytes { base64($0) }
             var request = "GET /stream/\(c.cport) HTTP/1.1\r\nHost: 10.1.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             request += "Sec-WebSocket-Key: \(key)\r\nSec-WebSocket-Version: 13\r\nOrigin: http://10.1.0.1:8080\r\n"
-            if deflate { request += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n" }
+            let extensions = takeover ? "permessage-deflate" : "permessage-deflate; client_no_context_takeover; server_no_context_takeover"
+            if takeover {
+                c.deflaters = (0..<2).map { _ in
+                    let d = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+                    d.initialize(to: z_stream())
+                    _ = wstrace_deflate_init_raw(d, 6, -15)
+                    return d
+                }
+            }
+            if deflate { request += "Sec-WebSocket-Extensions: \(extensions)\r\n" }
             request += "\r\n"
             stream(c, fromClient: true, Array(request.utf8))
             var response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             response += "Sec-WebSocket-Accept: \(webSocketAcceptValue(forKey: key))\r\n"
-            if deflate { response += "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; server_no_context_takeover\r\n" }
+            if deflate { response += "Sec-WebSocket-Extensions: \(extensions)\r\n" }
             response += "\r\n"
             stream(c, fromClient: false, Array(response.utf8))
             c.stage = 2
@@ -224,20 +241,20 @@ final class CaptureGenerator {
             c.exchangesLeft -= 1
             let roll = rng.below(100)
             if roll < 55 {
-                stream(c, fromClient: true, frame(opcode: 1, payload: text(rng.range(40, 400)), masked: true))
-                stream(c, fromClient: false, frame(opcode: 1, payload: text(rng.range(100, 1400)), masked: false))
+                stream(c, fromClient: true, frame(c, opcode: 1, payload: text(rng.range(40, 400)), masked: true))
+                stream(c, fromClient: false, frame(c, opcode: 1, payload: text(rng.range(100, 1400)), masked: false))
             } else if roll < 85 {
-                stream(c, fromClient: false, frame(opcode: 2, payload: binary(rng.range(2_000, 12_000)), masked: false))
+                stream(c, fromClient: false, frame(c, opcode: 2, payload: binary(rng.range(2_000, 12_000)), masked: false))
             } else if roll < 88 {
-                stream(c, fromClient: false, frame(opcode: 2, payload: binary(rng.range(66_000, 80_000)), masked: false))
+                stream(c, fromClient: false, frame(c, opcode: 2, payload: binary(rng.range(66_000, 80_000)), masked: false))
             } else {
                 let body = text(rng.range(4, 20))
-                stream(c, fromClient: false, frame(opcode: 9, payload: body, masked: false))
-                stream(c, fromClient: true, frame(opcode: 10, payload: body, masked: true))
+                stream(c, fromClient: false, frame(c, opcode: 9, payload: body, masked: false))
+                stream(c, fromClient: true, frame(c, opcode: 10, payload: body, masked: true))
             }
         case 2:
-            stream(c, fromClient: true, frame(opcode: 8, payload: [0x03, 0xe8] + Array("bye".utf8), masked: true))
-            stream(c, fromClient: false, frame(opcode: 8, payload: [0x03, 0xe8], masked: false))
+            stream(c, fromClient: true, frame(c, opcode: 8, payload: [0x03, 0xe8] + Array("bye".utf8), masked: true))
+            stream(c, fromClient: false, frame(c, opcode: 8, payload: [0x03, 0xe8], masked: false))
             c.stage = 3
         case 3:
             fromServer(c, TCPFlag.fin | TCPFlag.ack)
@@ -326,11 +343,12 @@ final class CaptureGenerator {
 
     // MARK: - Frames
 
-    private func frame(opcode: UInt8, payload: [UInt8], masked: Bool) -> [UInt8] {
+    /// A frame of `c`'s client (masked) or server.
+    private func frame(_ c: Conn, opcode: UInt8, payload: [UInt8], masked: Bool) -> [UInt8] {
         var body = payload
         var rsv: UInt8 = 0
         if deflate && (opcode == 1 || opcode == 2) {
-            body = compress(payload)
+            body = compress(payload, with: c.deflaters.isEmpty ? nil : c.deflaters[masked ? 0 : 1])
             rsv = 0x40
         }
         counts.frames += 1
@@ -386,20 +404,26 @@ final class CaptureGenerator {
         return out
     }
 
-    /// Raw deflate of one message, without the final 00 00 ff ff (RFC 7692 7.2.1), context reset.
-    private func compress(_ input: [UInt8]) -> [UInt8] {
+    /// Raw deflate of one message, without the final 00 00 ff ff (RFC 7692 7.2.1): by the
+    /// connection's compressor (`context`, context takeover), or by the shared one, reset.
+    private func compress(_ input: [UInt8], with context: UnsafeMutablePointer<z_stream>?) -> [UInt8] {
+        if let context { return compress(input, context) }
         deflateReset(&deflater)
+        return compress(input, &deflater)
+    }
+
+    private func compress(_ input: [UInt8], _ deflater: UnsafeMutablePointer<z_stream>) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: input.count + input.count / 2 + 64)
         var produced = 0
         var copy = input
         copy.withUnsafeMutableBufferPointer { inBuf in
             out.withUnsafeMutableBufferPointer { outBuf in
-                deflater.next_in = inBuf.baseAddress
-                deflater.avail_in = UInt32(inBuf.count)
-                deflater.next_out = outBuf.baseAddress
-                deflater.avail_out = UInt32(outBuf.count)
-                _ = CZlib.deflate(&deflater, Z_SYNC_FLUSH)
-                produced = outBuf.count - Int(deflater.avail_out)
+                deflater.pointee.next_in = inBuf.baseAddress
+                deflater.pointee.avail_in = UInt32(inBuf.count)
+                deflater.pointee.next_out = outBuf.baseAddress
+                deflater.pointee.avail_out = UInt32(outBuf.count)
+                _ = CZlib.deflate(deflater, Z_SYNC_FLUSH)
+                produced = outBuf.count - Int(deflater.pointee.avail_out)
             }
         }
         return Array(out[0..<max(0, produced - 4)])

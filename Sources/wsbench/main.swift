@@ -1,5 +1,5 @@
 // wsbench: benchmark helpers for wstrace.
-//   wsbench generate OUT.pcap SIZE_MIB [--deflate] [--tls13|--tls12] [--max-open N]
+//   wsbench generate OUT.pcap SIZE_MIB [--deflate [--takeover]] [--tls13|--tls12] [--max-open N]
 //       writes a realistic capture, prints its counts as JSON; with --tls13/--tls12 the traffic
 //       is wss (AES-128-GCM), OUT.keys its key log and OUT-cleartext.pcap the same traffic in clear
 //   wsbench pcap-loop FILE                                            a bare pcap_next_ex loop (the floor), prints packets and bytes
@@ -22,12 +22,13 @@ func fail(_ message: String) -> Never {
 
 switch args.count > 1 ? args[1] : "" {
 case "generate":
-    guard args.count >= 4, let mib = Int(args[3]) else { fail("usage: wsbench generate OUT.pcap SIZE_MIB [--deflate] [--tls13|--tls12] [--max-open N]") }
+    guard args.count >= 4, let mib = Int(args[3]) else { fail("usage: wsbench generate OUT.pcap SIZE_MIB [--deflate [--takeover]] [--tls13|--tls12] [--max-open N]") }
     let deflate = args.contains("--deflate")
     var maxOpen = 1000
     if let i = args.firstIndex(of: "--max-open"), i + 1 < args.count, let n = Int(args[i + 1]) { maxOpen = n }
     let tls: GeneratedTLS = args.contains("--tls13") ? .tls13 : args.contains("--tls12") ? .tls12 : .none
-    guard let generator = CaptureGenerator(path: args[2], targetBytes: mib << 20, maxOpen: maxOpen, deflate: deflate, tls: tls) else {
+    guard let generator = CaptureGenerator(path: args[2], targetBytes: mib << 20, maxOpen: maxOpen, deflate: deflate,
+                                           takeover: args.contains("--takeover"), tls: tls) else {
         fail("cannot write \(args[2])")
     }
     let c = generator.run()

@@ -18,10 +18,36 @@ import CZlib
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
     }
 
+    /// A direction's compressor: one stream kept across messages (context takeover), or a new
+    /// one per message.
+    final class Compressor {
+        let takeover: Bool
+        var stream = z_stream()
+        init(takeover: Bool) {
+            self.takeover = takeover
+            #expect(wstrace_deflate_init_raw(&stream, 6, -15) == Z_OK)
+        }
+        deinit { deflateEnd(&stream) }
+
+        /// Raw deflate of a message; `final`: it ends with a final block (BFINAL) instead of a
+        /// sync flush (the stream then starts over, as a sender's would).
+        func compress(_ data: [UInt8], level: Int32, final: Bool) -> [UInt8] {
+            if !takeover { deflateReset(&stream) }
+            deflateParams(&stream, level, Z_DEFAULT_STRATEGY)
+            return WholeMessageInflateTests.run(&stream, data, final: final)
+        }
+    }
+
     /// Raw deflate; `final`: the stream ends with a final block (BFINAL) instead of a sync flush.
     static func compress(_ data: [UInt8], level: Int32, final: Bool) -> [UInt8] {
         var stream = z_stream()
         #expect(wstrace_deflate_init_raw(&stream, level, -15) == Z_OK)
+        let out = run(&stream, data, final: final)
+        deflateEnd(&stream)
+        return out
+    }
+
+    static func run(_ stream: inout z_stream, _ data: [UInt8], final: Bool) -> [UInt8] {
         var input = data
         var output = [UInt8](repeating: 0, count: data.count + data.count / 2 + 1024)
         let produced = input.withUnsafeMutableBufferPointer { inp in
@@ -34,8 +60,8 @@ import CZlib
                 return out.count - Int(stream.avail_out)
             }
         }
-        deflateEnd(&stream)
-        return final ? Array(output[..<produced]) : Array(output[..<(produced - 4)])
+        if final { deflateReset(&stream) }
+        return final ? Array(output[..<produced]) : Array(output[..<max(0, produced - 4)])
     }
 
     static func content(_ rng: inout Rng, _ n: Int) -> (opcode: UInt8, bytes: [UInt8]) {
@@ -53,11 +79,11 @@ import CZlib
     }
 
     /// One compressed message's frame payload, sometimes spoiled.
-    static func message(_ rng: inout Rng) -> (opcode: UInt8, payload: [UInt8]) {
+    static func message(_ rng: inout Rng, _ compressor: Compressor) -> (opcode: UInt8, payload: [UInt8]) {
         let sizes = [0, 1, 5, 130, 1500, 9000, 40000]
         var (opcode, data) = content(&rng, sizes[rng.below(sizes.count)])
         if rng.below(8) == 0 { data.append(0xff); opcode = 1 }  // not UTF-8 at all
-        var payload = compress(data, level: [1, 6, 9][rng.below(3)], final: rng.below(6) == 0)
+        var payload = compressor.compress(data, level: [1, 6, 9][rng.below(3)], final: rng.below(6) == 0)
         switch rng.below(10) {
         case 0 where !payload.isEmpty:  // a byte changed
             let at = rng.below(payload.count)
@@ -76,16 +102,26 @@ import CZlib
 
     /// Plays one seeded stream of compressed messages (both sides, random packet cuts, now and
     /// then a gap or the end inside a frame) with whole-message inflate on or off.
-    static func play(seed: UInt64, whole: Bool, cap: UInt64, retention: Int) -> Recorder {
+    static func play(seed: UInt64, whole: Bool, cap: UInt64, retention: Int, takeover: Bool) -> Recorder {
         var rng = Rng(state: seed)
         let limits = DissectorLimits(payloadRetention: retention, maxDecompressedSize: cap, wholeMessageInflate: whole)
-        let r = upgraded(extensions: "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        let r = upgraded(extensions: takeover ? "permessage-deflate"
+                            : "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
                          limits: limits)
+        let compressors: [Side: Compressor] = [.client: Compressor(takeover: takeover), .server: Compressor(takeover: takeover)]
         var streams: [Side: [UInt8]] = [.client: [], .server: []]
         for _ in 0..<24 {
             let side: Side = rng.below(2) == 0 ? .client : .server
-            let (opcode, payload) = message(&rng)
-            streams[side]! += frame(opcode, payload, rsv: 4, mask: side == .client ? [0x11, 0x8e, 0x3c, 0x70] : nil)
+            let (opcode, payload) = message(&rng, compressors[side]!)
+            let mask: [UInt8]? = side == .client ? [0x11, 0x8e, 0x3c, 0x70] : nil
+            if rng.below(6) == 0 && payload.count > 2 {
+                // In two frames: zlib inflates it as it comes, between messages ISA-L inflated.
+                let cut = 1 + rng.below(payload.count - 1)
+                streams[side]! += frame(opcode, Array(payload[..<cut]), fin: false, rsv: 4, mask: mask)
+                streams[side]! += frame(0, Array(payload[cut...]), mask: mask)
+                continue
+            }
+            streams[side]! += frame(opcode, payload, rsv: 4, mask: mask)
             if rng.below(7) == 0 { streams[side]! += frame(9, [1, 2, 3], mask: side == .client ? [1, 2, 3, 4] : nil) }
         }
         var at: [Side: Int] = [.client: 0, .server: 0]
@@ -124,13 +160,14 @@ import CZlib
         return a.count == b.count ? nil : "\(a.count) frames against \(b.count)"
     }
 
-    @Test func wholeMessagesInflateAsZlibStreamsDo() {
+    @Test(arguments: [false, true])
+    func wholeMessagesInflateAsZlibStreamsDo(takeover: Bool) {
         var settled = 0, unsettled = 0, errors = 0, capped = 0
         for seed in UInt64(1)...40 {
             let cap: UInt64 = seed % 5 == 0 ? 3000 : 64 << 20
             let retention = seed % 3 == 0 ? 0 : 1 << 20
-            let whole = Self.play(seed: seed, whole: true, cap: cap, retention: retention)
-            let zlib = Self.play(seed: seed, whole: false, cap: cap, retention: retention)
+            let whole = Self.play(seed: seed, whole: true, cap: cap, retention: retention, takeover: takeover)
+            let zlib = Self.play(seed: seed, whole: false, cap: cap, retention: retention, takeover: takeover)
             #expect(Self.firstDifference(whole.frames, zlib.frames) == nil, "seed \(seed)")
             #expect(whole.gaps.map { "\($0)" } == zlib.gaps.map { "\($0)" }, "seed \(seed)")
             #expect(whole.events.count == zlib.events.count, "seed \(seed)")
@@ -141,7 +178,8 @@ import CZlib
             capped += whole.frames.filter { $0.violations.contains(.messageTooBig) }.count
         }
         // Both ways were really taken, and the spoiled messages really failed.
-        #expect(settled > 300)
+        // (With context takeover only frames of `takeoverGatherMinimum` bytes or more go whole.)
+        #expect(settled > (takeover ? 80 : 300))
         #expect(unsettled > 20)
         #expect(errors > 20)
         #expect(capped > 5)
