@@ -1,5 +1,6 @@
 import Testing
 import WSDissector
+import WSDecode
 @testable import WSOutput
 import WSDiagnosis
 
@@ -12,6 +13,38 @@ import WSDiagnosis
         w.endObject()
         let text = String(decoding: w.bytes, as: UTF8.self)
         #expect(text == #"{"a":"quote \" backslash \\ nl \n tab \t esc \u001b del \u007f é ✓"}"#)
+    }
+
+    /// The remembered "src"/"dst" pair of an event answers only for exactly its endpoints: far
+    /// more pairs than slots, in a shuffled order, against `Endpoint.text`.
+    @Test func endpointPairsAreRememberedOnlyForTheirOwnEndpoints() {
+        var rng = SystemRandomNumberGenerator()
+        let cache = EndpointPairJSON()
+        // Pairs that differ in one address or port only, among many that differ in all.
+        var near: [(Endpoint, Endpoint)] = []
+        for i in 0..<16 {
+            let sourceAddress: UInt32 = 0x0a00_0001 + UInt32(i & 1), destinationAddress: UInt32 = 0x0a00_0101 + UInt32(i >> 2 & 1)
+            let sourcePort: UInt16 = 40_000 + UInt16(i >> 1 & 1), destinationPort: UInt16 = 8080 + UInt16(i >> 3 & 1)
+            near.append((Endpoint(address: IPAddress(ipv4: sourceAddress), port: sourcePort),
+                         Endpoint(address: IPAddress(ipv4: destinationAddress), port: destinationPort)))
+        }
+        let pairs: [(Endpoint, Endpoint)] = near + near + (0..<12_000).map { _ in
+            (Endpoint(address: IPAddress(ipv4: UInt32.random(in: 0...3, using: &rng) << 30 | UInt32.random(in: 0...255, using: &rng)),
+                      port: UInt16.random(in: 0...3, using: &rng)),
+             Endpoint(address: IPAddress(ipv4: UInt32.random(in: 0...UInt32.max, using: &rng)), port: UInt16.random(in: 0...UInt16.max, using: &rng)))
+        }
+        for (source, destination) in (pairs + pairs.shuffled(using: &rng) + pairs.reversed()) {
+            var w = JSONWriter()
+            w.beginObject()
+            w.field("type", literal: "event")
+            #expect(cache.write(source, destination, into: &w))
+            w.endObject()
+            #expect(String(decoding: w.bytes, as: UTF8.self)
+                    == #"{"type":"event","src":"\#(source.text)","dst":"\#(destination.text)"}"#)
+        }
+        var w = JSONWriter()
+        let v6 = Endpoint(address: IPAddress(ipv6High: 1, low: 2), port: 443)
+        #expect(!cache.write(v6, pairs[0].1, into: &w) && !cache.write(pairs[0].0, v6, into: &w) && w.bytes.isEmpty)
     }
 
     /// The table-driven decimal writers against Swift's own spelling, at every digit count.
