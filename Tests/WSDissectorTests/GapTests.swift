@@ -135,6 +135,7 @@ import Testing
             state = state &* 6364136223846793005 &+ 1442695040888963407
             return state >> 33
         }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
     }
 
     @Test func randomBytesNeverCrash() {

@@ -2,7 +2,6 @@
 // negotiated deflate window. The bytes are built by hand on purpose: no conforming peer sends
 // garbage or references beyond its window (the real window-bits capture is checked in
 // IntegrationTests and must report nothing).
-import CZlib
 import Testing
 @testable import WSDissector
 
@@ -40,22 +39,7 @@ import Testing
     }
 
     static func rawDeflate(_ data: [UInt8], windowBits: Int32) -> [UInt8] {
-        var stream = z_stream()
-        #expect(wstrace_deflate_init_raw(&stream, 9, -windowBits) == Z_OK)
-        var input = data
-        var output = [UInt8](repeating: 0, count: data.count + 1024)
-        let produced = input.withUnsafeMutableBufferPointer { inp in
-            output.withUnsafeMutableBufferPointer { out in
-                stream.next_in = inp.baseAddress
-                stream.avail_in = uInt(inp.count)
-                stream.next_out = out.baseAddress
-                stream.avail_out = uInt(out.count)
-                _ = deflate(&stream, Z_SYNC_FLUSH)
-                return out.count - Int(stream.avail_out)
-            }
-        }
-        deflateEnd(&stream)
-        return Array(output[..<(produced - 4)])  // without the 00 00 ff ff tail (RFC 7692 7.2.1)
+        WholeMessageInflateTests.compress(data, level: 9, final: false, windowBits: windowBits)
     }
 
     @Test func aBackReferenceBeyondTheNegotiatedWindowIsAViolation() {

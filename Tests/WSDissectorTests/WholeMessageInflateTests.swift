@@ -9,14 +9,7 @@ import CZlib
 /// (valid, corrupted, cut, with a final block, not UTF-8, past the decompression cap): they are
 /// malformed-input cases no real peer sends on purpose.
 @Suite struct WholeMessageInflateTests {
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return state >> 29
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
+    typealias Rng = RobustnessTests.Generator
 
     /// A direction's compressor: one stream kept across messages (context takeover), or a new
     /// one per message.
@@ -38,10 +31,11 @@ import CZlib
         }
     }
 
-    /// Raw deflate; `final`: the stream ends with a final block (BFINAL) instead of a sync flush.
-    static func compress(_ data: [UInt8], level: Int32, final: Bool) -> [UInt8] {
+    /// Raw deflate; `final`: the stream ends with a final block (BFINAL) instead of a sync flush
+    /// (else without the sync flush's 00 00 ff ff tail, RFC 7692 7.2.1).
+    static func compress(_ data: [UInt8], level: Int32, final: Bool, windowBits: Int32 = 15) -> [UInt8] {
         var stream = z_stream()
-        #expect(wstrace_deflate_init_raw(&stream, level, -15) == Z_OK)
+        #expect(wstrace_deflate_init_raw(&stream, level, -windowBits) == Z_OK)
         let out = run(&stream, data, final: final)
         deflateEnd(&stream)
         return out
