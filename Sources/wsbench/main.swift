@@ -5,6 +5,8 @@
 //   wsbench pcap-loop FILE                                            a bare pcap_next_ex loop (the floor), prints packets and bytes
 //   wsbench reader FILE [WORKERS]     the parallel engine's reader alone (batches filled and routed, no worker): its
 //                                     cost per packet, under callgrind, against a whole analysis
+//   wsbench time CMD [ARG...]         runs CMD with its output discarded; prints "SECONDS PEAK_RSS_KIB STATUS"
+//                                     (/usr/bin/time's %e %M, for machines without it: scripts/many-cores.sh)
 import CPcap
 import WSCapture
 import WSDecode
@@ -63,6 +65,28 @@ case "pcap-loop":
     }
     pcap_close(pcap)
     print("{\"packets\": \(packets), \"bytes\": \(bytes), \"x\": \(checksum)}")
+case "time":
+    guard args.count >= 3 else { fail("usage: wsbench time CMD [ARG...]") }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    var argv: [UnsafeMutablePointer<CChar>?] = args[2...].map { strdup($0) }
+    argv.append(nil)
+    var began = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &began)
+    var pid: pid_t = 0
+    guard posix_spawnp(&pid, args[2], &actions, nil, argv, environ) == 0 else { fail("cannot run \(args[2])") }
+    var status: Int32 = 0
+    var usage = rusage()
+    guard wait4(pid, &status, 0, &usage) == pid else { fail("lost \(args[2])") }
+    var ended = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ended)
+    let ms = (ended.tv_sec - began.tv_sec) * 1000 + (ended.tv_nsec - began.tv_nsec) / 1_000_000
+    let fraction = String(ms % 1000)
+    // Exit status as the shell tells it: the code, or 128 + the signal.
+    let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    print("\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count) + fraction) \(usage.ru_maxrss) \(code)")
 default:
-    fail("usage: wsbench generate|pcap-loop ...")
+    fail("usage: wsbench generate|pcap-loop|reader|time ...")
 }
