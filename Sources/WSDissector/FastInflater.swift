@@ -109,9 +109,10 @@ final class FastInflater {
             if outcome != nil { return outcome! }
         }
         if let outcome = withUnsafeBytes(of: &tail, { run($0.baseAddress!, 4, deliver) }) { return outcome }
-        let s = state.pointee
-        let atBoundary = (s.block_state == ISAL_BLOCK_HDR || s.block_state == ISAL_BLOCK_NEW_HDR)
-            && s.read_in_length == 0 && s.tmp_in_size == 0
+        // (Field by field: a copy of the state would move its 85 KiB.)
+        let block = state.pointee.block_state
+        let atBoundary = (block == ISAL_BLOCK_HDR || block == ISAL_BLOCK_NEW_HDR)
+            && state.pointee.read_in_length == 0 && state.pointee.tmp_in_size == 0
         return atBoundary ? .done : .unsettled
     }
 
@@ -127,13 +128,13 @@ final class FastInflater {
             state.pointee.next_out = output.assumingMemoryBound(to: UInt8.self)
             state.pointee.avail_out = UInt32(Self.outputSize)
             let status = isal_inflate(state)
-            let produced = Self.outputSize - Int(state.pointee.avail_out)
+            let made = Self.outputSize - Int(state.pointee.avail_out)
             if status < 0 { return .unsettled }
-            if produced > 0 && !deliver(UnsafeRawBufferPointer(start: output, count: produced)) { return .done }
+            if made > 0 && !deliver(UnsafeRawBufferPointer(start: output, count: made)) { return .done }
             if state.pointee.block_state == ISAL_BLOCK_FINISH { return .done }  // a final block: the rest is ignored, as zlib does
             if state.pointee.avail_out == 0 { continue }
             if state.pointee.avail_in == 0 { return nil }
-            if produced == 0 && state.pointee.avail_in == before { return .unsettled }
+            if made == 0 && state.pointee.avail_in == before { return .unsettled }
         }
     }
 }

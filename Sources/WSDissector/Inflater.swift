@@ -142,9 +142,9 @@ final class Inflater {
     func restart(window first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
         reset()
         guard initialized else { return }
-        for part in [first, second] where part.count > 0 {
-            _ = inflateSetDictionary(stream, part.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(part.count))
-        }
+        // Each call appends to the window (a raw stream takes a dictionary at any time).
+        if first.count > 0 { _ = inflateSetDictionary(stream, first.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(first.count)) }
+        if second.count > 0 { _ = inflateSetDictionary(stream, second.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt(second.count)) }
     }
 
     /// After BFINAL, start a new raw stream seeded with the last 32 KiB of output.

@@ -11,14 +11,21 @@ public final class UnmaskScratch {
 
     deinit {
         bytes.deallocate()
-        window.deallocate()
+        windowStorage?.deallocate()
     }
 
     /// ISA-L's inflate for whole messages (`FrameStream` gathers a compressed frame first):
     /// one for every connection of the capture, made at the first compressed message.
     private(set) lazy var fastInflater = FastInflater()
-    /// Where a zlib stream's window is copied for `fastInflater` (context takeover).
-    private(set) lazy var window = UnsafeMutableRawPointer.allocate(byteCount: FastInflater.windowSize, alignment: 16)
+    /// Where a zlib stream's window is copied for `fastInflater` (context takeover), made at
+    /// first use.
+    var window: UnsafeMutableRawPointer {
+        if let windowStorage { return windowStorage }
+        let made = UnsafeMutableRawPointer.allocate(byteCount: FastInflater.windowSize, alignment: 16)
+        windowStorage = made
+        return made
+    }
+    private var windowStorage: UnsafeMutableRawPointer?
 
     /// Inflaters between messages, by window size, for connections without context takeover:
     /// such a connection needs zlib only while a message lasts, and setting up a new inflater
