@@ -262,8 +262,7 @@ public final class CaptureFile {
     /// interfaces described before the first packet (10^-n: n decimals; 2^-n: as many as it
     /// takes; none: microseconds), at most 9.
     static func timestampDecimals(header: [UInt8]) -> Int {
-        guard header.count >= 4 else { return 6 }
-        switch UInt32(header[0]) | UInt32(header[1]) << 8 | UInt32(header[2]) << 16 | UInt32(header[3]) << 24 {
+        switch CaptureProbe.magic(header[...]) {
         case 0xa1b2_3c4d, 0x4d3c_b2a1: return 9
         case 0x0a0d_0d0a: break
         default: return 6

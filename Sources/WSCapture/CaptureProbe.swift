@@ -33,13 +33,16 @@ public enum CaptureProbe {
         return kind(head: head, name: path)
     }
 
+    /// The first four bytes as a little-endian number (how the magic numbers are written
+    /// here); nil when there are fewer.
+    static func magic(_ b: ArraySlice<UInt8>) -> UInt32? {
+        guard b.count >= 4 else { return nil }
+        let s = b.startIndex
+        return UInt32(b[s]) | UInt32(b[s + 1]) << 8 | UInt32(b[s + 2]) << 16 | UInt32(b[s + 3]) << 24
+    }
+
     /// `kind` from the first bytes (up to 4 KiB) and the name.
     static func kind(head: [UInt8], name: String) -> Kind {
-        func magic(_ b: ArraySlice<UInt8>) -> UInt32? {
-            guard b.count >= 4 else { return nil }
-            let s = b.startIndex
-            return UInt32(b[s]) | UInt32(b[s + 1]) << 8 | UInt32(b[s + 2]) << 16 | UInt32(b[s + 3]) << 24
-        }
         if let m = magic(head[...]), isCaptureMagic(m) { return .capture }
         // An empty file (tcpdump's file still being written holds no header yet) holds nothing.
         if head.isEmpty { return .other }

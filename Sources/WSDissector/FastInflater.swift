@@ -34,7 +34,6 @@ final class FastInflater {
     private let recent: UnsafeMutableRawPointer
     private var recentStart = 0
     private var recentEnd = 0
-    private var produced = 0
 
     init() {
         state = .allocate(capacity: 1)
@@ -65,7 +64,6 @@ final class FastInflater {
         }
         recentStart = 0
         recentEnd = 0
-        produced = 0
         let outcome = keepWindow
             ? inflate(input) { piece in remember(piece); return deliver(piece) }
             : inflate(input, deliver)
@@ -85,7 +83,6 @@ final class FastInflater {
     private func remember(_ piece: UnsafeRawBufferPointer) {
         let n = piece.count
         guard n > 0, let base = piece.baseAddress else { return }
-        produced += n
         if n >= Self.windowSize {
             recent.copyMemory(from: base + n - Self.windowSize, byteCount: Self.windowSize)
             recentStart = 0

@@ -149,13 +149,10 @@ final class Inflater {
 
     /// After BFINAL, start a new raw stream seeded with the last 32 KiB of output.
     private func restartKeepingWindow() {
-        var window = [UInt8](repeating: 0, count: 1 << windowBits)
-        var length: uInt = 0
-        window.withUnsafeMutableBufferPointer { _ = inflateGetDictionary(stream, $0.baseAddress, &length) }
-        inflateReset(stream)
-        if length > 0 {
-            window.withUnsafeBufferPointer { _ = inflateSetDictionary(stream, $0.baseAddress, length) }
+        var saved = [UInt8](repeating: 0, count: 1 << windowBits)
+        saved.withUnsafeMutableBytes { buffer in
+            let length = window(into: buffer.baseAddress!)
+            restart(window: UnsafeRawBufferPointer(rebasing: buffer[..<length]), UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        ended = false
     }
 }
