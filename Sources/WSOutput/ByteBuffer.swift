@@ -41,6 +41,15 @@ struct ByteBuffer: ~Copyable {
 
     mutating func removeAll() { count = 0 }
 
+    /// Runs `body` with a cursor at the end, after reserving `n` bytes: `body` writes at most that many.
+    @inline(__always)
+    mutating func withCursor(reserving n: Int, _ body: (inout ByteCursor) -> Void) {
+        reserve(n)
+        var c = ByteCursor(p: base + count)
+        body(&c)
+        count = c.p - base
+    }
+
     @inline(__always)
     mutating func append(_ byte: UInt8) {
         reserve(1)
@@ -237,4 +246,63 @@ func copyBytes(from source: UnsafeRawPointer, count n: Int, to target: UnsafeMut
     } else {
         for i in 0..<n { target.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
     }
+}
+
+/// A write position in a `ByteBuffer` whose room was reserved beforehand (`JSONWriter.withCursor`):
+/// a run of literals and numbers written with no capacity check or count update per piece.
+struct ByteCursor {
+    var p: UnsafeMutablePointer<UInt8>
+
+    @inline(__always)
+    mutating func literal(_ s: StaticString) {
+        let n = s.utf8CodeUnitCount
+        p.update(from: s.utf8Start, count: n)
+        p += n
+    }
+
+    @inline(__always)
+    mutating func byte(_ b: UInt8) {
+        p.pointee = b
+        p += 1
+    }
+
+    @inline(__always)
+    mutating func bytes(_ source: UnsafeRawBufferPointer) {
+        guard let start = source.baseAddress, !source.isEmpty else { return }
+        UnsafeMutableRawPointer(p).copyMemory(from: start, byteCount: source.count)
+        p += source.count
+    }
+
+    /// At most 20 bytes: `appendDecimal`'s digits.
+    @inline(__always)
+    mutating func decimal(_ v: UInt64) {
+        if v < 10 { return byte(0x30 &+ UInt8(truncatingIfNeeded: v)) }
+        let digits = decimalDigitCount(v)
+        var end = p + digits
+        var rest = v
+        writeDigitPairs(&rest, before: &end, pairs: digits / 2)
+        if digits & 1 == 1 { end[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest) }
+        p += digits
+    }
+
+    /// At most 21 bytes: `appendDecimal`'s digits of a signed value.
+    @inline(__always)
+    mutating func decimal(_ v: Int) {
+        if v < 0 { byte(0x2d) }
+        decimal(v.magnitude.toUInt64)
+    }
+
+    /// Exactly `width` (at most 9) digits of `v` < 10^width, zero-padded: `appendDecimal(_:width:)`.
+    @inline(__always)
+    mutating func decimal(_ v: UInt64, width: Int) {
+        var end = p + width
+        var rest = v
+        writeDigitPairs(&rest, before: &end, pairs: width / 2)
+        if width & 1 == 1 { end[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10) }
+        p += width
+    }
+}
+
+private extension UInt {
+    var toUInt64: UInt64 { UInt64(truncatingIfNeeded: self) }
 }

@@ -11,6 +11,7 @@ struct EventJSON {
     let options: RenderOptions
     let formatter: InfoFormatter
     let endpointPairs = EndpointPairJSON()
+    let times = (time: SecondsJSON(), relative: SecondsJSON())
 
     func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter) {
         var streamAt = 0
@@ -19,16 +20,24 @@ struct EventJSON {
 
     /// `streamAt`: where the stream index's digits begin in `w`'s buffer (0 when there are none).
     func write(_ e: TimelineEvent, firstTime: Int64, into w: inout JSONWriter, streamAt: inout Int) {
+        // The fixed start of every event, written in one go: what `field` writes piece by piece.
+        let decimals = min(options.timeDecimals, 9)
         w.beginObject()
-        w.field("type", literal: "event")
-        w.field("packet", e.packet)
+        w.withCursor(reserving: 64) { c in
+            c.literal("\"type\":\"event\",\"packet\":")
+            c.decimal(e.packet)
+        }
         if let fileOf = options.fileOfPacket { w.field("file", fileOf(e.packet)) }
-        w.field("time", seconds: e.time, decimals: options.timeDecimals)
-        w.field("rel", seconds: e.time - firstTime, decimals: options.timeDecimals)
+        w.withCursor(reserving: 96) { c in
+            c.literal(",\"time\":")
+            times.time.write(e.time, decimals: decimals, into: &c)
+            c.literal(",\"rel\":")
+            times.relative.write(e.time - firstTime, decimals: decimals, into: &c)
+        }
         if let stream = e.stream {
-            w.key("stream")
+            w.withCursor(reserving: 16) { c in c.literal(",\"stream\":") }
             streamAt = w.out.count
-            w.int(stream)
+            w.withCursor(reserving: 24) { c in c.decimal(stream) }
         }
         if e.stream != nil, let source = e.source, let destination = e.destination,
            endpointPairs.write(source, destination, into: &w) {
@@ -39,12 +48,31 @@ struct EventJSON {
             w.key("dst")
             writeAddress(e.destination, text: e.destinationText, withPort: e.stream != nil, into: &w)
         }
-        w.field("proto", e.proto)
-        w.field("phase", literal: phaseName(e.phase))
-        w.field("length", e.wireLength)
-        w.key("info")
+        var proto = e.proto
+        proto.withUTF8 { name in
+            let plain = name.count <= 64 && JSONWriter.needsNoEscape(UnsafeRawBufferPointer(name))
+            w.withCursor(reserving: 128) { c in
+                c.literal(",\"proto\":\"")
+                if plain { c.bytes(UnsafeRawBufferPointer(name)) }
+            }
+            if !plain {
+                w.out.count -= 1  // the opening quote: `string` writes it with the escaped name
+                w.string(e.proto)
+            }
+            w.withCursor(reserving: 64) { c in
+                c.literal(plain ? "\",\"phase\":\"" : ",\"phase\":\"")
+                c.literal(phaseName(e.phase))
+                c.literal("\",\"length\":")
+                c.decimal(e.wireLength)
+                c.literal(",\"info\":")
+            }
+        }
         w.string { formatter.write(e, into: &$0) }
-        if let side = e.side { w.field("direction", literal: side == .client ? "client-to-server" : "server-to-client") }
+        if let side = e.side {
+            w.withCursor(reserving: 32) { c in
+                c.literal(side == .client ? ",\"direction\":\"client-to-server\"" : ",\"direction\":\"server-to-client\"")
+            }
+        }
         if e.otherDirection { w.field("other_direction", true) }
         if e.decrypted {
             w.key("tls")
@@ -147,18 +175,22 @@ struct EventJSON {
     }
 
     private func writeTCP(_ t: TCPEventInfo, into w: inout JSONWriter) {
-        w.key("tcp")
-        w.beginObject()
-        w.key("flags")
-        w.encoded(t.flags.namesJSON)
-        w.field("seq", t.seq)
-        w.field("ack", t.ack)
-        w.field("len", t.length)
-        w.field("window", Int(t.window))
-        if t.report.analysis.isEmpty {
-            w.key("analysis")
-            w.emptyArray()
-        } else {
+        // Always after another field: the comma is written here.
+        let flags = t.flags.namesJSON
+        w.withCursor(reserving: flags.count + 128) { c in
+            c.literal(",\"tcp\":{\"flags\":")
+            c.bytes(flags)
+            c.literal(",\"seq\":")
+            c.decimal(UInt64(t.seq))
+            c.literal(",\"ack\":")
+            c.decimal(UInt64(t.ack))
+            c.literal(",\"len\":")
+            c.decimal(t.length)
+            c.literal(",\"window\":")
+            c.decimal(UInt64(t.window))
+            if t.report.analysis.isEmpty { c.literal(",\"analysis\":[]") }
+        }
+        if !t.report.analysis.isEmpty {
             w.field("analysis", strings: t.report.analysis.names)
         }
         if let step = t.report.handshake { w.field("handshake_step", step.rawValue) }
@@ -427,5 +459,53 @@ final class EndpointPairJSON {
         }
         w.encoded(UnsafeRawBufferPointer(start: base, count: Int(lengths[slot])))
         return true
+    }
+}
+
+/// Seconds from nanoseconds as `JSONWriter.seconds` writes them, remembering the digits of the
+/// last whole second: the events of a capture come second after second, and the ten digits of
+/// an epoch time were a tenth of an NDJSON event's numbers.
+final class SecondsJSON {
+    private var last = UInt64.max
+    private var digits = (UInt64(0), UInt64(0), UInt64(0))
+    private var length = 0
+
+    /// At most 1 + 20 + 1 + 9 bytes.
+    @inline(__always)
+    func write(_ ns: Int64, decimals: Int, into c: inout ByteCursor) {
+        if ns < 0 { c.byte(0x2d) }
+        let magnitude = ns.magnitude
+        let seconds = magnitude / 1_000_000_000
+        if seconds < 10 {
+            c.byte(0x30 &+ UInt8(truncatingIfNeeded: seconds))
+        } else {
+            if seconds != last { remember(seconds) }
+            withUnsafeBytes(of: &digits) { c.bytes(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        }
+        guard decimals > 0 else { return }
+        let nanoseconds = magnitude - seconds * 1_000_000_000
+        // Constant divisors for the usual resolutions: no hardware division per number.
+        let fraction: UInt64
+        switch decimals {
+        case 9: fraction = nanoseconds
+        case 6: fraction = nanoseconds / 1_000
+        case 3: fraction = nanoseconds / 1_000_000
+        default:
+            var unit: UInt64 = 1
+            for _ in decimals..<9 { unit *= 10 }
+            fraction = nanoseconds / unit
+        }
+        c.byte(0x2e)
+        c.decimal(fraction, width: decimals)
+    }
+
+    @inline(never)
+    private func remember(_ seconds: UInt64) {
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var c = ByteCursor(p: raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            c.decimal(seconds)
+            length = c.p - raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        }
+        last = seconds
     }
 }

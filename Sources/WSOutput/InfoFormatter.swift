@@ -244,13 +244,18 @@ public struct InfoFormatter: Sendable {
         out.append(0x20)
         writeTCPLabels(e, into: &out)
         if out.count == mark + 1 { out.count = mark }
-        out.append(" Seq=")
-        out.appendDecimal(t.seq)
-        if t.flags.contains(.ack) { out.append(" Ack="); out.appendDecimal(t.ack) }
-        out.append(" Win=")
-        out.appendDecimal(t.window)
-        out.append(" Len=")
-        out.appendDecimal(t.length)
+        out.withCursor(reserving: 80) { c in
+            c.literal(" Seq=")
+            c.decimal(UInt64(t.seq))
+            if t.flags.contains(.ack) {
+                c.literal(" Ack=")
+                c.decimal(UInt64(t.ack))
+            }
+            c.literal(" Win=")
+            c.decimal(UInt64(t.window))
+            c.literal(" Len=")
+            c.decimal(t.length)
+        }
         if t.flags.contains(.syn) {
             if let mss = t.options.mss { out.append(" MSS="); out.appendDecimal(mss) }
             if t.options.sackPermitted { out.append(" SACK_PERM") }

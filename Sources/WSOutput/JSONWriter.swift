@@ -40,6 +40,13 @@ public struct JSONWriter: ~Copyable {
         if last != 0x7b && last != 0x5b && last != 0x3a { out.append(0x2c) }
     }
 
+    /// Runs `body` with a cursor at the end of the buffer, after reserving `n` bytes: `body`
+    /// writes at most that many, commas included (no `separate` is done for it).
+    @inline(__always)
+    mutating func withCursor(reserving n: Int, _ body: (inout ByteCursor) -> Void) {
+        out.withCursor(reserving: n, body)
+    }
+
     @inline(__always)
     public mutating func beginObject() { separate(); out.append(0x7b) }
     @inline(__always)

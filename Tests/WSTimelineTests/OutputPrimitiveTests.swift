@@ -73,6 +73,57 @@ import WSDiagnosis
         }
     }
 
+    /// The cursor's decimals (an event's fixed start, its TCP fields) spell what the buffer's do.
+    @Test func cursorDecimalsAreSpelledAsTheBufferSpellsThem() {
+        var rng = SystemRandomNumberGenerator()
+        var values: [UInt64] = [0, 9, 10, 99, 100, UInt64.max]
+        for digits in 1...20 {
+            var p: UInt64 = 1
+            for _ in 1..<digits { p = p &* 10 }
+            values += [p, p &* 10 &- 1, UInt64.random(in: p...(digits < 20 ? p &* 10 &- 1 : UInt64.max), using: &rng)]
+        }
+        for v in values {
+            var b = ByteBuffer()
+            b.withCursor(reserving: 24) { $0.decimal(v) }
+            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == String(v))
+            let signed = Int(truncatingIfNeeded: v)
+            var s = ByteBuffer()
+            s.withCursor(reserving: 24) { $0.decimal(signed) }
+            #expect(String(decoding: s.bytes(from: 0), as: UTF8.self) == String(signed))
+            let width = min(9, String(v).count + Int.random(in: 0...3, using: &rng))
+            guard String(v).count <= width else { continue }
+            var w = ByteBuffer()
+            w.withCursor(reserving: 9) { $0.decimal(v, width: width) }
+            var expected = ByteBuffer()
+            expected.appendDecimal(v, width: width)
+            #expect(w.string() == expected.string())
+        }
+    }
+
+    /// Seconds written from the remembered whole second, against `JSONWriter.seconds`: a run of
+    /// times that stays in a second, moves on, goes back, crosses zero, at every resolution.
+    @Test func rememberedSecondsAreSpelledAsTheWriterSpellsThem() {
+        var rng = SystemRandomNumberGenerator()
+        var times: [Int64] = [0, -1, 999_999_999, 1_000_000_000, -1_000_000_000, -1_500_000_000, Int64.max, Int64.min, Int64.min + 1,
+                              9_999_999_999, 10_000_000_000]
+        var t: Int64 = 1_790_000_000_000_000_000
+        for _ in 0..<3_000 {
+            t += Int64.random(in: -2_000_000...400_000_000, using: &rng)
+            times.append(t)
+            times.append(Int64.random(in: -20_000_000_000...20_000_000_000, using: &rng))
+        }
+        for decimals in 0...9 {
+            let remembered = SecondsJSON()
+            for ns in times {
+                var w = JSONWriter()
+                w.withCursor(reserving: 32) { remembered.write(ns, decimals: decimals, into: &$0) }
+                var expected = JSONWriter()
+                expected.seconds(ns, decimals: decimals)
+                #expect(w.bytes == expected.bytes, "\(ns) \(decimals)")
+            }
+        }
+    }
+
     /// The in-place fixed decimals (health lines, JSON figures) spell what `formatFixed` does:
     /// seeded values of every magnitude and sign, and the edges (negative zero, rounding up to
     /// the next power of ten, the fallback past 9e18, infinities).
