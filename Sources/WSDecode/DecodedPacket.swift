@@ -48,6 +48,7 @@ public struct DecodedPacket {
     public var issue: DecodeIssue?
     public var fragment: FragmentNote?
 
+    @inlinable
     public init(payload: UnsafeRawBufferPointer) {
         self.payload = payload
     }

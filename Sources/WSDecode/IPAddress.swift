@@ -19,6 +19,13 @@ public struct IPAddress: Sendable, Hashable, Comparable {
         isIPv6 = true
     }
 
+    /// Written out (not synthesized) so that other modules inline it: every packet's flow key compares two.
+    @inlinable
+    public static func == (a: IPAddress, b: IPAddress) -> Bool {
+        a.low == b.low && a.high == b.high && a.isIPv6 == b.isIPv6
+    }
+
+    @inlinable
     public static func < (a: IPAddress, b: IPAddress) -> Bool {
         if a.isIPv6 != b.isIPv6 { return !a.isIPv6 }
         if a.high != b.high { return a.high < b.high }
@@ -77,6 +84,12 @@ public struct Endpoint: Sendable, Hashable, Comparable {
         self.port = port
     }
 
+    @inlinable
+    public static func == (a: Endpoint, b: Endpoint) -> Bool {
+        a.port == b.port && a.address == b.address
+    }
+
+    @inlinable
     public static func < (a: Endpoint, b: Endpoint) -> Bool {
         a.address != b.address ? a.address < b.address : a.port < b.port
     }

@@ -5,6 +5,7 @@ struct FlowKey: Hashable {
     var low: Endpoint
     var high: Endpoint
 
+    @inline(__always)
     init(_ a: Endpoint, _ b: Endpoint) {
         if a < b { low = a; high = b } else { low = b; high = a }
     }

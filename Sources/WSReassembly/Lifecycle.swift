@@ -8,16 +8,16 @@ public enum HandshakeStep: Int, Sendable, Hashable {
 /// Steps of the four-way teardown that one packet carries (a packet may carry two: `2/4+3/4`).
 public struct TeardownSteps: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// 1/4: the first FIN.
-    public static let firstFIN = TeardownSteps(rawValue: 1)
+    @inlinable public static var firstFIN: TeardownSteps { TeardownSteps(rawValue: 1) }
     /// 2/4: the ACK of the first FIN.
-    public static let firstFINAck = TeardownSteps(rawValue: 2)
+    @inlinable public static var firstFINAck: TeardownSteps { TeardownSteps(rawValue: 2) }
     /// 3/4: the other side's FIN.
-    public static let secondFIN = TeardownSteps(rawValue: 4)
+    @inlinable public static var secondFIN: TeardownSteps { TeardownSteps(rawValue: 4) }
     /// 4/4: the ACK of the second FIN.
-    public static let secondFINAck = TeardownSteps(rawValue: 8)
+    @inlinable public static var secondFINAck: TeardownSteps { TeardownSteps(rawValue: 8) }
 
     /// "1/4", "2/4+3/4", ...
     public var label: String {
