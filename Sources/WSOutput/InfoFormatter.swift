@@ -301,10 +301,10 @@ public struct InfoFormatter: Sendable {
             out.appendUTF8(state.rawValue)
             out.append(0x5d)
         }
-        if let what = t.acknowledges, r.teardown.isEmpty || what != "FIN" {
+        if let what = t.acknowledged, r.teardown.isEmpty || what.milestone != nil {
             label(&out)
             out.append("[ACK of ")
-            out.appendUTF8(what)
+            out.appendUTF8(what.text)
             out.append(0x5d)
         }
         if r.isNewStream && r.midstream && r.handshake == nil { label(&out); out.append("[stream picked up mid-connection]") }

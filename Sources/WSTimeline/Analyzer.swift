@@ -50,7 +50,7 @@ public final class Analyzer {
     private var truncated = false
     private var tcpInfo: TCPEventInfo?
     /// What the current packet's ACK acknowledges, if notable.
-    private var acknowledges: String?
+    private var acknowledges: Acknowledged?
     private var eventsThisPacket = 0
     private var pendingViolations: [Violation] = []
     /// The current packet's endpoints and sender, while it is processed.
@@ -334,19 +334,17 @@ public final class Analyzer {
             t.summary.teardown.rstState = report.stateAtReset
             t.finSeen = true
         }
-        var acknowledges: String?
+        var milestone: Acknowledged.Milestone?
         if let acked = report.ackedOffset {
-            acknowledges = t.acknowledged(by: side, upTo: acked)
+            milestone = t.acknowledged(by: side, upTo: acked)
         }
-        if !steps.isEmpty && (steps.contains(.firstFINAck) || steps.contains(.secondFINAck)) {
-            acknowledges = acknowledges.map { $0 + " and FIN" } ?? "FIN"
-        }
-        // Storing nil over nil still retains and releases: skipped.
-        if acknowledges != nil || self.acknowledges != nil { self.acknowledges = acknowledges }
+        let fin = !steps.isEmpty && (steps.contains(.firstFINAck) || steps.contains(.secondFINAck))
+        let acknowledges = milestone != nil || fin ? Acknowledged(milestone: milestone, fin: fin) : nil
+        self.acknowledges = acknowledges
         guard options.buildsEvents else { return }
         tcpInfo = TCPEventInfo(flags: tcp.flags, seq: report.relativeSeq, ack: report.relativeAck,
                                length: report.payloadLength, window: tcp.window, options: tcp.options,
-                               report: report, acknowledges: acknowledges)
+                               report: report, acknowledged: acknowledges)
     }
 
     private func handleStream(_ event: StreamEvent, emit: (TimelineEvent) -> Void,
@@ -474,7 +472,7 @@ public final class Analyzer {
         switch event {
         case let .httpRequest(r):
             t.requestSeen = true
-            t.mark(.client, r.isWebSocketUpgrade ? "Upgrade request" : "HTTP request")
+            t.mark(.client, r.isWebSocketUpgrade ? .upgradeRequest : .httpRequest)
             t.summary.httpRequests += 1
             if t.summary.firstRequest == nil { t.summary.firstRequest = "\(r.method) \(r.target)" }
             if r.isWebSocketUpgrade && t.summary.upgrade == nil {
@@ -488,7 +486,7 @@ public final class Analyzer {
                       violations: r.violations, emit: emit)
         case let .httpResponse(r):
             t.responseSeen = true
-            t.mark(.server, r.upgraded ? "101 response" : "HTTP response")
+            t.mark(.server, r.upgraded ? .response101 : .httpResponse)
             if t.summary.firstResponse == nil { t.summary.firstResponse = "\(r.status) \(r.reason)" }
             if var u = t.summary.upgrade, u.status == nil {
                 u.status = r.status
@@ -541,7 +539,7 @@ public final class Analyzer {
                 if !m.complete { t.summary.incompleteMessages += 1 }
             }
             if f.opcode == 8 {
-                t.mark(f.side, "close frame")
+                t.mark(f.side, .closeFrame)
                 if var close = t.summary.close {
                     if close.initiator != f.side && close.replyPacket == nil {
                         close.replyPacket = number

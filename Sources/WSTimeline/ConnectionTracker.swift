@@ -42,7 +42,7 @@ final class ConnectionTracker {
     /// The reassembly slot the tracker is filed under in the analyzer.
     var slot = 0
     /// Stream offsets whose ACK is worth naming ("Upgrade request", "close frame"), per sender.
-    var milestones: [(side: Side, offset: UInt64, label: String)] = []
+    var milestones: [(side: Side, offset: UInt64, label: Acknowledged.Milestone)] = []
     var closeFrameTime: [Side: Int64] = [:]
     var summary: ConnectionSummary
 
@@ -83,12 +83,12 @@ final class ConnectionTracker {
     }
 
     /// The phase a TCP-only event of this connection is in now.
-    func phase(for report: SegmentReport, acknowledges: String?) -> Phase {
+    func phase(for report: SegmentReport, acknowledges: Acknowledged?) -> Phase {
         if report.handshake != nil { return .handshake }
         if !report.teardown.isEmpty || report.reset || finSeen { return .teardown }
         if closeSeen { return .close }
         if let tls, !requestSeen, tls.info.inHandshake, tls.info.clientHelloPacket != nil { return .tls }
-        if let a = acknowledges, a.hasPrefix("Upgrade request") || a.hasPrefix("101 response") { return .upgrade }
+        if let m = acknowledges?.milestone, m == .upgradeRequest || m == .response101 { return .upgrade }
         if requestSeen && !responseSeen { return .upgrade }
         if report.state == .handshake { return .handshake }
         if !requestSeen && clientTCPBytes == 0 && serverTCPBytes == 0 {
@@ -98,9 +98,9 @@ final class ConnectionTracker {
     }
 
     /// The name of what an ACK from `sender` acknowledges, if it covers a milestone.
-    func acknowledged(by sender: Side, upTo offset: UInt64) -> String? {
+    func acknowledged(by sender: Side, upTo offset: UInt64) -> Acknowledged.Milestone? {
         if milestones.isEmpty { return nil }
-        var label: String?
+        var label: Acknowledged.Milestone?
         milestones.removeAll { m in
             if m.side != sender && m.offset <= offset {
                 label = m.label
@@ -113,7 +113,7 @@ final class ConnectionTracker {
         return label
     }
 
-    func mark(_ side: Side, _ label: String) {
+    func mark(_ side: Side, _ label: Acknowledged.Milestone) {
         milestones.append((side, chunkEnd, label))
     }
 

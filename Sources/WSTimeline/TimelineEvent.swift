@@ -13,8 +13,44 @@ public struct TCPEventInfo: Sendable {
     public var window: UInt16
     public var options: TCPOptions
     public var report: SegmentReport
-    /// What this ACK acknowledges, in words ("Upgrade request", "close frame", ...), if anything notable.
-    public var acknowledges: String?
+    /// What this ACK acknowledges, if anything notable: a plain value, so that the whole
+    /// `TCPEventInfo` is copied and dropped with no reference counting (every TCP event has one).
+    public var acknowledged: Acknowledged?
+
+    /// What this ACK acknowledges, in words ("Upgrade request", "close frame", "FIN", ...).
+    public var acknowledges: String? { acknowledged?.text }
+}
+
+/// What an ACK acknowledges: a milestone of the peer's stream, the peer's FIN, or both.
+public struct Acknowledged: Sendable, Equatable {
+    /// A point in a stream worth naming when its ACK comes.
+    public enum Milestone: UInt8, Sendable {
+        case upgradeRequest, httpRequest, response101, httpResponse, closeFrame
+
+        public var text: String {
+            switch self {
+            case .upgradeRequest: return "Upgrade request"
+            case .httpRequest: return "HTTP request"
+            case .response101: return "101 response"
+            case .httpResponse: return "HTTP response"
+            case .closeFrame: return "close frame"
+            }
+        }
+    }
+
+    public var milestone: Milestone?
+    public var fin: Bool
+
+    public init(milestone: Milestone?, fin: Bool) {
+        self.milestone = milestone
+        self.fin = fin
+    }
+
+    /// "close frame", "close frame and FIN", "FIN".
+    public var text: String {
+        guard let milestone else { return "FIN" }
+        return fin ? milestone.text + " and FIN" : milestone.text
+    }
 }
 
 /// A lifecycle note attached to a close frame.
