@@ -100,6 +100,30 @@ import WSDiagnosis
         }
     }
 
+    /// The cursor's literals, at every length the word copies treat apart (and either side of
+    /// each bound), against the buffer's plain append.
+    @Test func cursorLiteralsAreCopiedWhole() {
+        let literals: [StaticString] = [
+            "", "a", "ab", "abc", "abcd", "abcde", "abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmno",
+            "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefghijklmnopqrstuvw", "abcdefghijklmnopqrstuvwx",
+            "abcdefghijklmnopqrstuvwxyz01234", "abcdefghijklmnopqrstuvwxyz012345", "abcdefghijklmnopqrstuvwxyz0123456",
+            ",\"direction\":\"client-to-server\"", "é→✓",
+        ]
+        for literal in literals {
+            var b = ByteBuffer()
+            b.append(0x5b)
+            b.withCursor(reserving: literal.utf8CodeUnitCount + 2) { c in
+                c.literal(literal)
+                c.byte(0x5d)
+            }
+            var expected = ByteBuffer()
+            expected.append(0x5b)
+            expected.append(literal)
+            expected.append(0x5d)
+            #expect(b.string() == expected.string(), "\(literal)")
+        }
+    }
+
     /// Seconds written from the remembered whole second, against `JSONWriter.seconds`: a run of
     /// times that stays in a second, moves on, goes back, crosses zero, at every resolution.
     @Test func rememberedSecondsAreSpelledAsTheWriterSpellsThem() {
