@@ -311,7 +311,7 @@ struct ByteCursor {
     @inline(__always)
     mutating func decimal(_ v: Int) {
         if v < 0 { byte(0x2d) }
-        decimal(v.magnitude.toUInt64)
+        decimal(UInt64(v.magnitude))
     }
 
     /// Exactly `width` (at most 9) digits of `v` < 10^width, zero-padded: `appendDecimal(_:width:)`.
@@ -323,8 +323,4 @@ struct ByteCursor {
         if width & 1 == 1 { end[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10) }
         p += width
     }
-}
-
-private extension UInt {
-    var toUInt64: UInt64 { UInt64(truncatingIfNeeded: self) }
 }
