@@ -47,16 +47,21 @@ import WSDiagnosis
         #expect(!cache.write(v6, pairs[0].1, into: &w) && !cache.write(pairs[0].0, v6, into: &w) && w.bytes.isEmpty)
     }
 
-    /// The table-driven decimal writers against Swift's own spelling, at every digit count.
-    @Test func decimalsAreSpelledAsStringDoes() {
-        var rng = SystemRandomNumberGenerator()
+    /// Values at every digit count: the smallest, the largest and one at random, and the edges.
+    static func decimalCases(using rng: inout SystemRandomNumberGenerator) -> [UInt64] {
         var values: [UInt64] = [0, 9, 10, 99, 100, 999, 1000, UInt64.max]
         for digits in 1...20 {
             var p: UInt64 = 1
             for _ in 1..<digits { p = p &* 10 }
             values += [p, p &* 10 &- 1, UInt64.random(in: p...(digits < 20 ? p &* 10 &- 1 : UInt64.max), using: &rng)]
         }
-        for v in values {
+        return values
+    }
+
+    /// The table-driven decimal writers against Swift's own spelling, at every digit count.
+    @Test func decimalsAreSpelledAsStringDoes() {
+        var rng = SystemRandomNumberGenerator()
+        for v in Self.decimalCases(using: &rng) {
             var b = ByteBuffer()
             b.appendDecimal(v)
             #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == String(v))
@@ -76,13 +81,7 @@ import WSDiagnosis
     /// The cursor's decimals (an event's fixed start, its TCP fields) spell what the buffer's do.
     @Test func cursorDecimalsAreSpelledAsTheBufferSpellsThem() {
         var rng = SystemRandomNumberGenerator()
-        var values: [UInt64] = [0, 9, 10, 99, 100, UInt64.max]
-        for digits in 1...20 {
-            var p: UInt64 = 1
-            for _ in 1..<digits { p = p &* 10 }
-            values += [p, p &* 10 &- 1, UInt64.random(in: p...(digits < 20 ? p &* 10 &- 1 : UInt64.max), using: &rng)]
-        }
-        for v in values {
+        for v in Self.decimalCases(using: &rng) {
             var b = ByteBuffer()
             b.withCursor(reserving: 24) { $0.decimal(v) }
             #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == String(v))
