@@ -84,14 +84,7 @@ struct ByteBuffer: ~Copyable {
 
     /// Decimal digits of `v`, as `String(v)` spells them: two digits at a time from a table.
     mutating func appendDecimal(_ v: UInt64) {
-        if v < 10 { append(0x30 &+ UInt8(truncatingIfNeeded: v)); return }
-        let digits = decimalDigitCount(v)
-        reserve(digits)
-        var p = base + count + digits
-        var rest = v
-        writeDigitPairs(&rest, before: &p, pairs: digits / 2)
-        if digits & 1 == 1 { p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest) }
-        count += digits
+        withCursor(reserving: 20) { $0.decimal(v) }
     }
 
     /// Decimal digits of `v` with a leading "-" when negative, as `String(v)` spells them.
@@ -109,12 +102,7 @@ struct ByteBuffer: ~Copyable {
 
     /// `v` as exactly `width` decimal digits, zero-padded on the left (`v` < 10^width).
     mutating func appendDecimal(_ v: UInt64, width: Int) {
-        reserve(width)
-        var p = base + count + width
-        var rest = v
-        writeDigitPairs(&rest, before: &p, pairs: width / 2)
-        if width & 1 == 1 { p[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10) }
-        count += width
+        withCursor(reserving: max(width, 0)) { $0.decimal(v, width: width) }
     }
 
     /// A number below 1000 (an IPv4 address byte), without counting digits in a loop.
@@ -295,7 +283,8 @@ struct ByteCursor {
         p += source.count
     }
 
-    /// At most 20 bytes: `appendDecimal`'s digits.
+    /// Decimal digits of `v`, as `String(v)` spells them (at most 20 bytes): two digits at a
+    /// time from a table.
     @inline(__always)
     mutating func decimal(_ v: UInt64) {
         if v < 10 { return byte(0x30 &+ UInt8(truncatingIfNeeded: v)) }
@@ -307,14 +296,36 @@ struct ByteCursor {
         p += digits
     }
 
-    /// At most 21 bytes: `appendDecimal`'s digits of a signed value.
+    /// The same with a leading "-" when negative (at most 21 bytes).
     @inline(__always)
     mutating func decimal(_ v: Int) {
         if v < 0 { byte(0x2d) }
         decimal(UInt64(v.magnitude))
     }
 
-    /// Exactly `width` (at most 9) digits of `v` < 10^width, zero-padded: `appendDecimal(_:width:)`.
+    /// "." and the first `decimals` decimals of a second that has `nanoseconds` (< 10^9) past
+    /// it, zero-padded to `decimals` digits (1 + `decimals` bytes); nothing when `decimals` <= 0.
+    /// Past 9 decimals the digits stay nanoseconds. Constant divisors, no hardware division.
+    @inline(__always)
+    mutating func fractionOfSecond(_ nanoseconds: UInt64, decimals: Int) {
+        guard decimals > 0 else { return }
+        let fraction: UInt64
+        switch decimals {
+        case 1: fraction = nanoseconds / 100_000_000
+        case 2: fraction = nanoseconds / 10_000_000
+        case 3: fraction = nanoseconds / 1_000_000
+        case 4: fraction = nanoseconds / 100_000
+        case 5: fraction = nanoseconds / 10_000
+        case 6: fraction = nanoseconds / 1_000
+        case 7: fraction = nanoseconds / 100
+        case 8: fraction = nanoseconds / 10
+        default: fraction = nanoseconds
+        }
+        byte(0x2e)
+        decimal(fraction, width: decimals)
+    }
+
+    /// Exactly `width` digits of `v` < 10^width, zero-padded on the left.
     @inline(__always)
     mutating func decimal(_ v: UInt64, width: Int) {
         var end = p + width

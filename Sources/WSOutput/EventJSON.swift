@@ -49,23 +49,18 @@ struct EventJSON {
             writeAddress(e.destination, text: e.destinationText, withPort: e.stream != nil, into: &w)
         }
         var proto = e.proto
-        proto.withUTF8 { name in
+        let plain = proto.withUTF8 { name in
             let plain = name.count <= 64 && JSONWriter.needsNoEscape(UnsafeRawBufferPointer(name))
-            w.withCursor(reserving: 128) { c in
-                c.literal(",\"proto\":\"")
-                if plain { c.bytes(UnsafeRawBufferPointer(name)) }
-            }
-            if !plain {
-                w.out.count -= 1  // the opening quote: `string` writes it with the escaped name
-                w.string(e.proto)
-            }
-            w.withCursor(reserving: 64) { c in
-                c.literal(plain ? "\",\"phase\":\"" : ",\"phase\":\"")
-                c.literal(phaseName(e.phase))
-                c.literal("\",\"length\":")
-                c.decimal(e.wireLength)
-                c.literal(",\"info\":")
-            }
+            if plain { w.withCursor(reserving: 80) { c in c.literal(",\"proto\":\""); c.bytes(UnsafeRawBufferPointer(name)) } }
+            return plain
+        }
+        if !plain { w.field("proto", e.proto) }
+        w.withCursor(reserving: 64) { c in
+            c.literal(plain ? "\",\"phase\":\"" : ",\"phase\":\"")
+            c.literal(phaseName(e.phase))
+            c.literal("\",\"length\":")
+            c.decimal(e.wireLength)
+            c.literal(",\"info\":")
         }
         w.string { formatter.write(e, into: &$0) }
         if let side = e.side {
@@ -462,7 +457,7 @@ final class EndpointPairJSON {
     }
 }
 
-/// Seconds from nanoseconds as `JSONWriter.seconds` writes them, remembering the digits of the
+/// Seconds from nanoseconds as `JSONWriter.seconds` writes them (0 to 9 decimals), remembering the digits of the
 /// last whole second: the events of a capture come second after second, and the ten digits of
 /// an epoch time were a tenth of an NDJSON event's numbers.
 final class SecondsJSON {
@@ -482,21 +477,7 @@ final class SecondsJSON {
             if seconds != last { remember(seconds) }
             withUnsafeBytes(of: &digits) { c.bytes(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
         }
-        guard decimals > 0 else { return }
-        let nanoseconds = magnitude - seconds * 1_000_000_000
-        // Constant divisors for the usual resolutions: no hardware division per number.
-        let fraction: UInt64
-        switch decimals {
-        case 9: fraction = nanoseconds
-        case 6: fraction = nanoseconds / 1_000
-        case 3: fraction = nanoseconds / 1_000_000
-        default:
-            var unit: UInt64 = 1
-            for _ in decimals..<9 { unit *= 10 }
-            fraction = nanoseconds / unit
-        }
-        c.byte(0x2e)
-        c.decimal(fraction, width: decimals)
+        c.fractionOfSecond(magnitude - seconds * 1_000_000_000, decimals: decimals)
     }
 
     @inline(never)

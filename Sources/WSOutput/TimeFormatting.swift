@@ -26,28 +26,7 @@ extension ByteBuffer {
         if ns < 0 { append(0x2d) }
         let magnitude = ns.magnitude
         appendDecimal(magnitude / 1_000_000_000)
-        guard decimals > 0 else { return }
-        let places = min(decimals, 9)
-        let fraction = magnitude % 1_000_000_000 / nanosecondsPerDigit(places)
-        append(0x2e)
-        appendDecimal(fraction, width: decimals)
-    }
-}
-
-/// 10^(9 - places): what one unit of the last of `places` decimals of a second is in nanoseconds.
-@inline(__always)
-private func nanosecondsPerDigit(_ places: Int) -> UInt64 {
-    switch places {
-    case 9: return 1
-    case 8: return 10
-    case 7: return 100
-    case 6: return 1_000
-    case 5: return 10_000
-    case 4: return 100_000
-    case 3: return 1_000_000
-    case 2: return 10_000_000
-    case 1: return 100_000_000
-    default: return 1_000_000_000
+        withCursor(reserving: 1 + max(decimals, 0)) { $0.fractionOfSecond(magnitude % 1_000_000_000, decimals: decimals) }
     }
 }
 

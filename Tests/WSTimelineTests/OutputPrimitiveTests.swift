@@ -78,8 +78,9 @@ import WSDiagnosis
         }
     }
 
-    /// The cursor's decimals (an event's fixed start, its TCP fields) spell what the buffer's do.
-    @Test func cursorDecimalsAreSpelledAsTheBufferSpellsThem() {
+    /// The cursor's decimals (what the buffer's `appendDecimal` and an event's fixed start both
+    /// write with), signed and fixed-width too, against Swift's own spelling.
+    @Test func cursorDecimalsAreSpelledAsStringDoes() {
         var rng = SystemRandomNumberGenerator()
         for v in Self.decimalCases(using: &rng) {
             var b = ByteBuffer()
@@ -93,9 +94,7 @@ import WSDiagnosis
             guard String(v).count <= width else { continue }
             var w = ByteBuffer()
             w.withCursor(reserving: 9) { $0.decimal(v, width: width) }
-            var expected = ByteBuffer()
-            expected.appendDecimal(v, width: width)
-            #expect(w.string() == expected.string())
+            #expect(w.string() == String(repeating: "0", count: width - String(v).count) + String(v))
         }
     }
 
@@ -123,9 +122,18 @@ import WSDiagnosis
         }
     }
 
-    /// Seconds written from the remembered whole second, against `JSONWriter.seconds`: a run of
+    /// Seconds written from the remembered whole second, against `JSONWriter.seconds`, and both
+    /// (they share the fraction's code) against a spelling made here from `String`: a run of
     /// times that stays in a second, moves on, goes back, crosses zero, at every resolution.
     @Test func rememberedSecondsAreSpelledAsTheWriterSpellsThem() {
+        func spelled(_ ns: Int64, _ decimals: Int) -> String {
+            let whole = (ns < 0 ? "-" : "") + String(ns.magnitude / 1_000_000_000)
+            guard decimals > 0 else { return whole }
+            var fraction = ns.magnitude % 1_000_000_000
+            for _ in min(decimals, 9)..<9 { fraction /= 10 }
+            let digits = String(fraction)
+            return whole + "." + String(repeating: "0", count: decimals - digits.count) + digits
+        }
         var rng = SystemRandomNumberGenerator()
         var times: [Int64] = [0, -1, 999_999_999, 1_000_000_000, -1_000_000_000, -1_500_000_000, Int64.max, Int64.min, Int64.min + 1,
                               9_999_999_999, 10_000_000_000]
@@ -143,7 +151,12 @@ import WSDiagnosis
                 var expected = JSONWriter()
                 expected.seconds(ns, decimals: decimals)
                 #expect(w.bytes == expected.bytes, "\(ns) \(decimals)")
+                #expect(String(decoding: expected.bytes, as: UTF8.self) == spelled(ns, decimals), "\(ns) \(decimals)")
             }
+        }
+        // Text beyond nanoseconds pads with zeros on the left, as it always did.
+        for ns in times.prefix(200) {
+            for decimals in 10...12 { #expect(secondsText(ns, decimals: decimals) == spelled(ns, decimals), "\(ns) \(decimals)") }
         }
     }
 
