@@ -4,6 +4,7 @@ import WSFilter
 /// `wstrace fields`: every display-filter field, as `tshark -G fields` lists Wireshark's.
 struct Fields: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fields",
         abstract: "List the display-filter (-Y) fields: name, type, meaning (a Markdown table with --markdown).")
 
     @Flag(name: .long, help: "A Markdown table (docs/filters.md's).")

@@ -5,6 +5,7 @@ import WSOutput
 /// `wstrace follow FILE --stream N`: one connection as a conversation.
 struct Follow: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "follow",
         abstract: "Print one connection's messages as a conversation, with direction, time, opcode and text.")
 
     @Argument(help: "Capture files (.pcap or .pcapng), read as one capture merged by time; a directory (its files); or - for standard input.")

@@ -4,6 +4,7 @@ import WSCapture
 /// `wstrace interfaces`: the devices `capture -i` accepts, with their addresses and flags.
 struct Interfaces: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "interfaces",
         abstract: "List the interfaces live capture can use (pcap_findalldevs), with addresses and flags.")
 
     func run() throws {

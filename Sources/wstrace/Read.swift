@@ -5,6 +5,7 @@ import WSOutput
 /// `wstrace read FILE`: the timeline and lifecycle summaries of a capture.
 struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "read",
         abstract: "Read a capture file (.pcap, .pcapng, - for stdin) and show each connection's life.")
 
     @Argument(help: "Capture files (.pcap or .pcapng), read as one capture merged by time; a directory (its files, e.g. rotated by tcpdump -C); or - for standard input.")

@@ -8,6 +8,7 @@ import WSOutput
 /// the lifecycle summary and the messages of every connection.
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Write a self-contained HTML lifecycle report: an index of connections and a ladder diagram of each.")
 
     @Argument(help: "Capture files (.pcap or .pcapng), read as one capture merged by time; a directory (its files); or - for standard input.")

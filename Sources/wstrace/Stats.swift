@@ -4,6 +4,7 @@ import WSOutput
 /// `wstrace stats FILE`: the capture as a whole, by cause, close code, percentiles and patterns.
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "stats",
         abstract: "Capture-wide WebSocket statistics: connections by cause of their end, close codes, duration, message-size and ping-RTT percentiles, patterns, busiest connections, connections over time.")
 
     enum Format: String, ExpressibleByArgument { case text, json }
