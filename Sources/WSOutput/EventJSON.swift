@@ -210,28 +210,48 @@ struct EventJSON {
 
     private func writeFrame(_ f: FrameInfo, role: CloseRole?, packet: Int, into w: inout JSONWriter) {
         w.key("ws")
-        w.beginObject()
-        w.field("fin", f.fin)
-        w.field("rsv", Int(f.rsv))
-        w.field("opcode", Int(f.opcode))
-        w.field("opcode_name", opcodeName(f.opcode))
-        w.field("masked", f.masked)
-        w.key("mask_key")
-        if let k = f.maskKey {
-            w.string { out in
-                out.appendHex(UInt8(truncatingIfNeeded: k >> 24))
-                out.appendHex(UInt8(truncatingIfNeeded: k >> 16))
-                out.appendHex(UInt8(truncatingIfNeeded: k >> 8))
-                out.appendHex(UInt8(truncatingIfNeeded: k))
+        // The fields every frame has, in one go (what `field` writes piece by piece).
+        w.withCursor(reserving: 352) { c in
+            c.literal(f.fin ? "{\"fin\":true,\"rsv\":" : "{\"fin\":false,\"rsv\":")
+            c.decimal(Int(f.rsv))
+            c.literal(",\"opcode\":")
+            c.decimal(Int(f.opcode))
+            c.literal(",\"opcode_name\":\"")
+            switch f.opcode {
+            case 0: c.literal("continuation")
+            case 1: c.literal("text")
+            case 2: c.literal("binary")
+            case 8: c.literal("close")
+            case 9: c.literal("ping")
+            case 10: c.literal("pong")
+            default:
+                c.literal("reserved-")  // as `opcodeName` spells it
+                c.decimal(Int(f.opcode))
             }
-        } else {
-            w.null()
+            c.literal(f.masked ? "\",\"masked\":true,\"mask_key\":" : "\",\"masked\":false,\"mask_key\":")
+            if let k = f.maskKey {
+                c.byte(0x22)
+                for shift in stride(from: 28, through: 0, by: -4) {
+                    c.byte(hexDigit(UInt8(truncatingIfNeeded: k >> UInt32(shift)) & 0xf))
+                }
+                c.byte(0x22)
+            } else {
+                c.literal("null")
+            }
+            c.literal(",\"payload_length\":")
+            c.decimal(f.payloadLength)
+            c.literal(",\"header_length\":")
+            c.decimal(f.headerLength)
+            if f.firstPacket != 0 {
+                c.literal(",\"first_packet\":")
+                c.decimal(f.firstPacket)
+            }
+            // Held while a mid-stream connection was recognised: reported later than it completed.
+            if f.completedPacket != 0 && f.completedPacket != packet {
+                c.literal(",\"completed_packet\":")
+                c.decimal(f.completedPacket)
+            }
         }
-        w.field("payload_length", f.payloadLength)
-        w.field("header_length", f.headerLength)
-        if f.firstPacket != 0 { w.field("first_packet", f.firstPacket) }
-        // Held while a mid-stream connection was recognised: reported later than it completed.
-        if f.completedPacket != 0 && f.completedPacket != packet { w.field("completed_packet", f.completedPacket) }
         writePayload(f.payload, truncated: f.payloadTruncated, textKey: "payload_text", base64Key: "payload_base64",
                      truncatedKey: "payload_truncated", preferText: true, into: &w)
         if f.opcode == 8 {
@@ -248,13 +268,16 @@ struct EventJSON {
 
     private func writeMessage(_ m: MessageInfo, into w: inout JSONWriter) {
         w.key("message")
-        w.beginObject()
-        w.field("opcode_name", m.opcode == 1 ? "text" : "binary")
-        w.field("length", m.length)
-        w.field("wire_length", m.wireLength)
-        w.field("compressed", m.compressed)
-        w.field("frames", m.frames)
-        w.field("complete", m.complete)
+        // The fields every message has, in one go.
+        w.withCursor(reserving: 160) { c in
+            c.literal(m.opcode == 1 ? "{\"opcode_name\":\"text\",\"length\":" : "{\"opcode_name\":\"binary\",\"length\":")
+            c.decimal(m.length)
+            c.literal(",\"wire_length\":")
+            c.decimal(m.wireLength)
+            c.literal(m.compressed ? ",\"compressed\":true,\"frames\":" : ",\"compressed\":false,\"frames\":")
+            c.decimal(m.frames)
+            c.literal(m.complete ? ",\"complete\":true" : ",\"complete\":false")
+        }
         if let err = m.inflateError { w.field("inflate_error", err) }
         let isText = m.opcode == 1 && m.utf8Valid != false
         if m.opcode == 1 && m.utf8Valid == false { w.field("utf8_valid", false) }
