@@ -88,7 +88,7 @@ struct EventJSON {
             }
             w.endArray()
         }
-        if let t = e.tcp { writeTCP(t, into: &w) }
+        if e.hasTCP { writeTCP(e, into: &w) }
         switch e.detail {
         case let .httpRequest(r):
             w.key("http")
@@ -169,30 +169,34 @@ struct EventJSON {
         }
     }
 
-    private func writeTCP(_ t: TCPEventInfo, into w: inout JSONWriter) {
+    /// `e.tcp`'s object (`e.hasTCP`), its fields read in place.
+    private func writeTCP(_ e: TimelineEvent, into w: inout JSONWriter) {
         // Always after another field: the comma is written here.
-        let flags = t.flags.namesJSON
+        let flags = e.tcpInfo.flags.namesJSON
+        // Fields read before the closure: capturing `e` would copy the whole event.
+        let seq = e.tcpInfo.seq, ack = e.tcpInfo.ack, length = e.tcpInfo.length, window = e.tcpInfo.window
+        let noAnalysis = e.tcpInfo.report.analysis.isEmpty
         w.withCursor(reserving: flags.count + 128) { c in
             c.literal(",\"tcp\":{\"flags\":")
             c.bytes(flags)
             c.literal(",\"seq\":")
-            c.decimal(UInt64(t.seq))
+            c.decimal(UInt64(seq))
             c.literal(",\"ack\":")
-            c.decimal(UInt64(t.ack))
+            c.decimal(UInt64(ack))
             c.literal(",\"len\":")
-            c.decimal(t.length)
+            c.decimal(length)
             c.literal(",\"window\":")
-            c.decimal(UInt64(t.window))
-            if t.report.analysis.isEmpty { c.literal(",\"analysis\":[]") }
+            c.decimal(UInt64(window))
+            if noAnalysis { c.literal(",\"analysis\":[]") }
         }
-        if !t.report.analysis.isEmpty {
-            w.field("analysis", strings: t.report.analysis.names)
+        if !noAnalysis {
+            w.field("analysis", strings: e.tcpInfo.report.analysis.names)
         }
-        if let step = t.report.handshake { w.field("handshake_step", step.rawValue) }
-        if !t.report.teardown.isEmpty { w.field("teardown_steps", t.report.teardown.label) }
-        if let rtt = t.report.initialRTT { w.field("irtt", seconds: rtt, decimals: 9) }
-        if let what = t.acknowledges { w.field("acknowledges", what) }
-        if t.report.reset { w.field("reset", true) }
+        if let step = e.tcpInfo.report.handshake { w.field("handshake_step", step.rawValue) }
+        if !e.tcpInfo.report.teardown.isEmpty { w.field("teardown_steps", e.tcpInfo.report.teardown.label) }
+        if let rtt = e.tcpInfo.report.initialRTT { w.field("irtt", seconds: rtt, decimals: 9) }
+        if let what = e.tcpInfo.acknowledges { w.field("acknowledges", what) }
+        if e.tcpInfo.report.reset { w.field("reset", true) }
         w.endObject()
     }
 

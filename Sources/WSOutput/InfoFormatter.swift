@@ -37,7 +37,7 @@ public struct InfoFormatter: Sendable {
 
     /// The lifecycle and analysis words of the packet behind an event.
     func tcpLabelText(_ e: TimelineEvent) -> String? {
-        guard e.tcp != nil else { return nil }
+        guard e.hasTCP else { return nil }
         var out = ByteBuffer(capacity: 64)
         writeTCPLabels(e, into: &out)
         return out.string()
@@ -165,7 +165,7 @@ public struct InfoFormatter: Sendable {
             out.appendUTF8(n.summary)
         }
         if e.decrypted { out.append(" [TLS]") }
-        if e.showsTCPLabels && !tcpOnly && e.tcp != nil {
+        if e.showsTCPLabels && !tcpOnly && e.hasTCP {
             let mark = out.count
             out.append(0x20)
             writeTCPLabels(e, into: &out)
@@ -238,32 +238,35 @@ public struct InfoFormatter: Sendable {
 
     /// Appends `tcpText(e)`.
     func writeTCP(_ e: TimelineEvent, into out: inout ByteBuffer) {
-        guard let t = e.tcp else { out.append("TCP"); return }
-        out.append(t.flags.joinedNamesUTF8)
+        guard e.hasTCP else { out.append("TCP"); return }
+        out.append(e.tcpInfo.flags.joinedNamesUTF8)
         let mark = out.count
         out.append(0x20)
         writeTCPLabels(e, into: &out)
         if out.count == mark + 1 { out.count = mark }
+        // Fields read before the closure: capturing `e` would copy the whole event.
+        let seq = e.tcpInfo.seq, ack = e.tcpInfo.flags.contains(.ack) ? e.tcpInfo.ack : nil
+        let window = e.tcpInfo.window, length = e.tcpInfo.length
         out.withCursor(reserving: 80) { c in
             c.literal(" Seq=")
-            c.decimal(UInt64(t.seq))
-            if t.flags.contains(.ack) {
+            c.decimal(UInt64(seq))
+            if let ack {
                 c.literal(" Ack=")
-                c.decimal(UInt64(t.ack))
+                c.decimal(UInt64(ack))
             }
             c.literal(" Win=")
-            c.decimal(UInt64(t.window))
+            c.decimal(UInt64(window))
             c.literal(" Len=")
-            c.decimal(t.length)
+            c.decimal(length)
         }
-        if t.flags.contains(.syn) {
-            if let mss = t.options.mss { out.append(" MSS="); out.appendDecimal(mss) }
-            if t.options.sackPermitted { out.append(" SACK_PERM") }
-            if let ws = t.options.windowScale { out.append(" WS="); out.appendDecimal(1 << Int(min(ws, 14))) }
+        if e.tcpInfo.flags.contains(.syn) {
+            if let mss = e.tcpInfo.options.mss { out.append(" MSS="); out.appendDecimal(mss) }
+            if e.tcpInfo.options.sackPermitted { out.append(" SACK_PERM") }
+            if let ws = e.tcpInfo.options.windowScale { out.append(" WS="); out.appendDecimal(1 << Int(min(ws, 14))) }
         }
-        if t.options.sackCount > 0 {
+        if e.tcpInfo.options.sackCount > 0 {
             out.append(" SACK=")
-            for (i, block) in t.options.sackBlocks.enumerated() {
+            for (i, block) in e.tcpInfo.options.sackBlocks.enumerated() {
                 if i > 0 { out.append(0x2c) }
                 out.appendDecimal(block.left &- 0)
                 out.append(0x2d)
@@ -274,8 +277,8 @@ public struct InfoFormatter: Sendable {
 
     /// Appends `tcpLabelText(e)`: the labels separated by spaces (nothing when there are none).
     func writeTCPLabels(_ e: TimelineEvent, into out: inout ByteBuffer) {
-        guard let t = e.tcp else { return }
-        let r = t.report
+        guard e.hasTCP else { return }
+        let r = e.tcpInfo.report
         let start = out.count
         func label(_ out: inout ByteBuffer) { if out.count > start { out.append(0x20) } }
         if let step = r.handshake {
@@ -301,7 +304,7 @@ public struct InfoFormatter: Sendable {
             out.appendUTF8(state.rawValue)
             out.append(0x5d)
         }
-        if let what = t.acknowledged, r.teardown.isEmpty || what.milestone != nil {
+        if let what = e.tcpInfo.acknowledged, r.teardown.isEmpty || what.milestone != nil {
             label(&out)
             out.append("[ACK of ")
             out.appendUTF8(what.text)

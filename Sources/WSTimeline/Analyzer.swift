@@ -625,15 +625,13 @@ public final class Analyzer {
             source = fromClient ? t.summary.client : t.summary.server
             destination = fromClient ? t.summary.server : t.summary.client
         }
-        var event = TimelineEvent(
+        let event = TimelineEvent(
             packet: number, time: time, stream: t.stream,
             source: source, destination: destination,
             sourceText: nil, destinationText: nil, proto: proto, wireLength: wireLength,
-            capturedLength: capturedLength, phase: phase, side: side, detail: detail(), tcp: tcpInfo,
-            showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated)
-        event.otherDirection = otherDirection
-        event.app = app
-        if t.tls != nil && (proto == "WebSocket" || proto == "HTTP") { event.decrypted = true }
+            capturedLength: capturedLength, phase: phase, side: side, detail: detail(), hasTCP: tcpInfo != nil,
+            tcpInfo: tcpInfo ?? .absent, showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated,
+            otherDirection: otherDirection, decrypted: t.tls != nil && (proto == "WebSocket" || proto == "HTTP"), app: app)
         eventsThisPacket += 1
         emit(event)
     }
@@ -688,7 +686,7 @@ public final class Analyzer {
             destination: d.destination.map { Endpoint(address: $0, port: 0) },
             sourceText: d.source?.text ?? "", destinationText: d.destination?.text ?? "",
             proto: proto, wireLength: wireLength, capturedLength: capturedLength, phase: .other, side: nil,
-            detail: .nonTCP(NonTCPInfo(summary: summary, issue: d.issue)), tcp: nil, showsTCPLabels: false,
+            detail: .nonTCP(NonTCPInfo(summary: summary, issue: d.issue)), hasTCP: false, tcpInfo: .absent, showsTCPLabels: false,
             violations: [], truncated: truncated)
         counters.events += 1
         emit(event)

@@ -19,6 +19,10 @@ public struct TCPEventInfo: Sendable {
 
     /// What this ACK acknowledges, in words ("Upgrade request", "close frame", "FIN", ...).
     public var acknowledges: String? { acknowledged?.text }
+
+    /// What a row without a TCP segment holds in its place (see `TimelineEvent.tcpInfo`).
+    static let absent = TCPEventInfo(flags: [], seq: 0, ack: 0, length: 0, window: 0, options: TCPOptions(),
+                                   report: SegmentReport(stream: 0, direction: .clientToServer), acknowledged: nil)
 }
 
 /// What an ACK acknowledges: a milestone of the peer's stream, the peer's FIN, or both.
@@ -109,7 +113,19 @@ public struct TimelineEvent {
     /// Which peer sent it (TCP events).
     public var side: Side?
     public var detail: EventDetail
-    public var tcp: TCPEventInfo?
+    /// The TCP segment behind the row (nil for rows not about one). Stored unwrapped beside a
+    /// flag: a renderer reads `tcpInfo`'s fields in place when `hasTCP`, where binding the
+    /// optional (`if let t = e.tcp`) copied its 200 bytes, several times a row.
+    public var tcp: TCPEventInfo? {
+        get { hasTCP ? tcpInfo : nil }
+        set {
+            hasTCP = newValue != nil
+            tcpInfo = newValue ?? .absent
+        }
+    }
+    public internal(set) var hasTCP: Bool
+    /// Meaningful only when `hasTCP` (`TCPEventInfo.absent` otherwise).
+    public internal(set) var tcpInfo: TCPEventInfo
     /// Lifecycle words to show first (TCP labels), set on the first event of a packet.
     public var showsTCPLabels: Bool
     public var violations: [Violation]
