@@ -38,6 +38,12 @@ public func closeCodeAllowedOnWire(_ code: UInt16) -> Bool {
 
 /// Name of a frame opcode: continuation, text, binary, close, ping, pong or reserved-N.
 public func opcodeName(_ opcode: UInt8) -> String {
+    if let name = opcodeNameLiteral(opcode) { return "\(name)" }
+    return "reserved-\(opcode)"
+}
+
+/// `opcodeName` of a defined opcode, as a literal (nil for a reserved one: "reserved-N").
+public func opcodeNameLiteral(_ opcode: UInt8) -> StaticString? {
     switch opcode {
     case 0: return "continuation"
     case 1: return "text"
@@ -45,6 +51,6 @@ public func opcodeName(_ opcode: UInt8) -> String {
     case 8: return "close"
     case 9: return "ping"
     case 10: return "pong"
-    default: return "reserved-\(opcode)"
+    default: return nil
     }
 }

@@ -221,14 +221,9 @@ struct EventJSON {
             c.literal(",\"opcode\":")
             c.decimal(Int(f.opcode))
             c.literal(",\"opcode_name\":\"")
-            switch f.opcode {
-            case 0: c.literal("continuation")
-            case 1: c.literal("text")
-            case 2: c.literal("binary")
-            case 8: c.literal("close")
-            case 9: c.literal("ping")
-            case 10: c.literal("pong")
-            default:
+            if let name = opcodeNameLiteral(f.opcode) {
+                c.literal(name)
+            } else {
                 c.literal("reserved-")  // as `opcodeName` spells it
                 c.decimal(Int(f.opcode))
             }
