@@ -438,17 +438,28 @@ enum AppJSON {
 /// IPv4 endpoints seen: every packet of a connection repeats one of its two, and writing the
 /// addresses and ports digit by digit was 6% of an NDJSON run. Direct-mapped by a hash of the
 /// endpoints, which each slot keeps whole: a slot answers only for exactly its pair.
+///
+/// The table starts small and doubles (up to `maxSlots`) while more than one lookup in eight
+/// misses: each worker of a parallel run has one, and sees only its share of the connections
+/// (4,096 slots for each of 16 workers held 5 MiB).
 final class EndpointPairJSON {
-    private static let slots = 4096
+    static let minSlots = 256
+    static let maxSlots = 4096
     private static let slotSize = 64  // `"src":"` + 21 + `","dst":"` + 21 + `"` = 59 at most
-    private let bytes: UnsafeMutablePointer<UInt8>
+    /// Lookups between two looks at the miss rate.
+    private static let window = 4096
+    private(set) var slots: Int
+    private var bytes: UnsafeMutablePointer<UInt8>
     private var keys: [(UInt64, UInt64)]
     private var lengths: [UInt8]
+    private var lookups = 0
+    private var misses = 0
 
     init() {
-        bytes = .allocate(capacity: Self.slots * Self.slotSize)
-        keys = Array(repeating: (UInt64.max, UInt64.max), count: Self.slots)
-        lengths = Array(repeating: 0, count: Self.slots)
+        slots = Self.minSlots
+        bytes = .allocate(capacity: slots * Self.slotSize)
+        keys = Array(repeating: (UInt64.max, UInt64.max), count: slots)
+        lengths = Array(repeating: 0, count: slots)
     }
 
     deinit { bytes.deallocate() }
@@ -461,9 +472,12 @@ final class EndpointPairJSON {
         let key = (source.address.low << 16 | UInt64(source.port), destination.address.low << 16 | UInt64(destination.port))
         var h = (key.0 &* 0x9E37_79B9_7F4A_7C15) ^ (key.1 &* 0xC2B2_AE3D_27D4_EB4F)
         h ^= h >> 29
-        let slot = Int(truncatingIfNeeded: h) & (Self.slots - 1)
+        lookups &+= 1
+        if lookups == Self.window { resize() }
+        let slot = Int(truncatingIfNeeded: h) & (slots - 1)
         let base = bytes + slot * Self.slotSize
         if keys[slot] != key {
+            misses &+= 1
             var text = ByteBuffer(capacity: Self.slotSize)
             text.append("\"src\":\"")
             text.append(endpoint: source)
@@ -476,6 +490,18 @@ final class EndpointPairJSON {
         }
         w.encoded(UnsafeRawBufferPointer(start: base, count: Int(lengths[slot])))
         return true
+    }
+
+    /// At the end of a window: twice the slots (empty) when more than one lookup in eight missed.
+    @inline(never)
+    private func resize() {
+        defer { lookups = 0; misses = 0 }
+        guard misses > Self.window / 8, slots < Self.maxSlots else { return }
+        slots *= 2
+        bytes.deallocate()
+        bytes = .allocate(capacity: slots * Self.slotSize)
+        keys = Array(repeating: (UInt64.max, UInt64.max), count: slots)
+        lengths = Array(repeating: 0, count: slots)
     }
 }
 

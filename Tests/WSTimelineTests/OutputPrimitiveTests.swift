@@ -45,6 +45,40 @@ import WSDiagnosis
         var w = JSONWriter()
         let v6 = Endpoint(address: IPAddress(ipv6High: 1, low: 2), port: 443)
         #expect(!cache.write(v6, pairs[0].1, into: &w) && !cache.write(pairs[0].0, v6, into: &w) && w.bytes.isEmpty)
+        // So many pairs missed more than one lookup in eight: the table grew to its largest.
+        #expect(cache.slots == EndpointPairJSON.maxSlots)
+    }
+
+    /// The pair table grows only while it misses: the two pairs of each of a few connections,
+    /// cycled, keep it at its smallest; many more connections grow it, and every answer stays
+    /// exact across the growth (the slots start empty again).
+    @Test func endpointPairTableFollowsTheConnectionsItSees() {
+        let cache = EndpointPairJSON()
+        func pair(_ i: Int) -> (Endpoint, Endpoint) {
+            (Endpoint(address: IPAddress(ipv4: 0x0a00_0000 | UInt32(i)), port: UInt16(30_000 + i % 1000)),
+             Endpoint(address: IPAddress(ipv4: 0xc0a8_0001), port: 443))
+        }
+        func check(_ count: Int, rounds: Int) {
+            for _ in 0..<rounds {
+                for i in 0..<count {
+                    let (client, server) = pair(i)
+                    for (source, destination) in [(client, server), (server, client)] {
+                        var w = JSONWriter()
+                        w.beginObject()
+                        #expect(cache.write(source, destination, into: &w))
+                        w.endObject()
+                        #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"src":"\#(source.text)","dst":"\#(destination.text)"}"#)
+                    }
+                }
+            }
+        }
+        // 16,000 lookups of 40 pairs: only the few that share a slot miss, and the table stays
+        // small (a direct-mapped table keeps a few collisions at any size).
+        check(20, rounds: 400)
+        #expect(cache.slots <= 4 * EndpointPairJSON.minSlots)
+        // 3,000 pairs: most lookups miss until the table is at its largest.
+        check(1500, rounds: 8)
+        #expect(cache.slots == EndpointPairJSON.maxSlots)
     }
 
     /// Values at every digit count: the smallest, the largest and one at random, and the edges.
