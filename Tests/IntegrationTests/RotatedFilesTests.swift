@@ -233,6 +233,21 @@ import Testing
         #expect(try Self.packets(shell: "/bin/bash", "'\(Tools.wstrace.path)' read <(cat '\(seed)') --summary --format json") == 22)
     }
 
+    /// A named pipe (`mkfifo`, a writer such as `tcpdump -w FIFO`) is read to its end, and the
+    /// run ends with it: nothing opens the pipe again once its writer is gone (the look for key
+    /// logs inside pcapng files did, and waited for a writer that never came).
+    @Test func aNamedPipeIsReadAndTheRunEnds() throws {
+        let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wstrace-fifo-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("capture").path
+        // The writer opens the pipe, writes the capture and closes it. The read is bounded by
+        // KILL: under the test runner, `timeout`'s TERM did not end a run that hung this way.
+        let command = "mkfifo '\(fifo)' && { cat '\(seed)' > '\(fifo)' & } && timeout -s KILL 30 '\(Tools.wstrace.path)' read '\(fifo)' --summary --format json"
+        #expect(try Self.packets(shell: "/bin/bash", command) == 22)
+    }
+
     /// The packets a `--summary --format json` run through `shell -c command` counted (nil:
     /// it failed, its stderr recorded).
     static func packets(shell: String, _ command: String) throws -> Int? {
