@@ -436,30 +436,38 @@ enum AppJSON {
 
 /// The `"src":"…","dst":"…"` part of an event in a stream, remembered for the last pairs of
 /// IPv4 endpoints seen: every packet of a connection repeats one of its two, and writing the
-/// addresses and ports digit by digit was 6% of an NDJSON run. Direct-mapped by a hash of the
-/// endpoints, which each slot keeps whole: a slot answers only for exactly its pair.
+/// addresses and ports digit by digit was 6% of an NDJSON run. Two-way set-associative by a
+/// hash of the endpoints, which each slot keeps whole: a slot answers only for exactly its pair;
+/// a miss replaces the way of its set used less recently (direct-mapped, a thousand connections
+/// on 4,096 slots missed one lookup in four).
 ///
-/// The table starts small and doubles (up to `maxSlots`) while more than one lookup in eight
-/// misses: each worker of a parallel run has one, and sees only its share of the connections
-/// (4,096 slots for each of 16 workers held 5 MiB).
+/// The table starts at `minSlots` and doubles (up to `maxSlots`) while more than one lookup in
+/// 16 pushes a pair out: each worker of a parallel run has one, and sees only its share of the
+/// connections (4,096 slots for each of 16 workers held 5 MiB).
 final class EndpointPairJSON {
-    static let minSlots = 256
+    static let minSlots = 1024
     static let maxSlots = 4096
     private static let slotSize = 64  // `"src":"` + 21 + `","dst":"` + 21 + `"` = 59 at most
+    private static let empty = (UInt64.max, UInt64.max)
     /// Lookups between two looks at the miss rate.
-    private static let window = 4096
+    private static let window = 2048
+    /// Slots in all: two ways in each of `slots / 2` sets.
     private(set) var slots: Int
     private var bytes: UnsafeMutablePointer<UInt8>
     private var keys: [(UInt64, UInt64)]
     private var lengths: [UInt8]
+    /// Each set's way used last.
+    private var recent: [UInt8]
     private var lookups = 0
+    /// Lookups of this window that pushed a pair out.
     private var misses = 0
 
     init() {
         slots = Self.minSlots
         bytes = .allocate(capacity: slots * Self.slotSize)
-        keys = Array(repeating: (UInt64.max, UInt64.max), count: slots)
+        keys = Array(repeating: Self.empty, count: slots)
         lengths = Array(repeating: 0, count: slots)
+        recent = Array(repeating: 0, count: slots / 2)
     }
 
     deinit { bytes.deallocate() }
@@ -470,38 +478,66 @@ final class EndpointPairJSON {
         guard !source.address.isIPv6 && !destination.address.isIPv6 else { return false }
         // 32-bit address and 16-bit port each: never UInt64.max, the empty slot's key.
         let key = (source.address.low << 16 | UInt64(source.port), destination.address.low << 16 | UInt64(destination.port))
-        var h = (key.0 &* 0x9E37_79B9_7F4A_7C15) ^ (key.1 &* 0xC2B2_AE3D_27D4_EB4F)
-        h ^= h >> 29
         lookups &+= 1
         if lookups == Self.window { resize() }
-        let slot = Int(truncatingIfNeeded: h) & (slots - 1)
-        let base = bytes + slot * Self.slotSize
+        let set = Self.hash(key) & (slots / 2 - 1)
+        var slot = set << 1
         if keys[slot] != key {
-            misses &+= 1
-            var text = ByteBuffer(capacity: Self.slotSize)
-            text.append("\"src\":\"")
-            text.append(endpoint: source)
-            text.append("\",\"dst\":\"")
-            text.append(endpoint: destination)
-            text.append(0x22)
-            base.update(from: text.base, count: text.count)
-            lengths[slot] = UInt8(text.count)
-            keys[slot] = key
+            if keys[slot | 1] == key {
+                slot |= 1
+            } else {
+                slot |= Int(recent[set] ^ 1)
+                // Only a pair pushed out counts: filling an empty slot says nothing of room.
+                if keys[slot] != Self.empty { misses &+= 1 }
+                fill(slot, key, source, destination)
+            }
         }
-        w.encoded(UnsafeRawBufferPointer(start: base, count: Int(lengths[slot])))
+        recent[set] = UInt8(truncatingIfNeeded: slot & 1)
+        w.encoded(UnsafeRawBufferPointer(start: bytes + slot * Self.slotSize, count: Int(lengths[slot])))
         return true
     }
 
-    /// At the end of a window: twice the slots (empty) when more than one lookup in eight missed.
+    @inline(never)
+    private func fill(_ slot: Int, _ key: (UInt64, UInt64), _ source: Endpoint, _ destination: Endpoint) {
+        var text = ByteBuffer(capacity: Self.slotSize)
+        text.append("\"src\":\"")
+        text.append(endpoint: source)
+        text.append("\",\"dst\":\"")
+        text.append(endpoint: destination)
+        text.append(0x22)
+        (bytes + slot * Self.slotSize).update(from: text.base, count: text.count)
+        lengths[slot] = UInt8(text.count)
+        keys[slot] = key
+    }
+
+    @inline(__always)
+    private static func hash(_ key: (UInt64, UInt64)) -> Int {
+        var h = (key.0 &* 0x9E37_79B9_7F4A_7C15) ^ (key.1 &* 0xC2B2_AE3D_27D4_EB4F)
+        h ^= h >> 29
+        return Int(truncatingIfNeeded: h)
+    }
+
+    /// At the end of a window: twice the slots when more than one lookup in 16 pushed a pair
+    /// out. The pairs kept move to their sets in the larger table (an old set's pairs go to the
+    /// set of the same index or that plus the old count, so the two ways always hold them).
     @inline(never)
     private func resize() {
         defer { lookups = 0; misses = 0 }
-        guard misses > Self.window / 8, slots < Self.maxSlots else { return }
+        guard misses > Self.window / 16, slots < Self.maxSlots else { return }
+        let old = (slots: slots, bytes: bytes, keys: keys, lengths: lengths)
         slots *= 2
-        bytes.deallocate()
         bytes = .allocate(capacity: slots * Self.slotSize)
-        keys = Array(repeating: (UInt64.max, UInt64.max), count: slots)
+        keys = Array(repeating: Self.empty, count: slots)
         lengths = Array(repeating: 0, count: slots)
+        recent = Array(repeating: 0, count: slots / 2)
+        for i in 0..<old.slots where old.keys[i] != Self.empty {
+            var slot = (Self.hash(old.keys[i]) & (slots / 2 - 1)) << 1
+            if keys[slot] != Self.empty { slot |= 1 }
+            (bytes + slot * Self.slotSize).update(from: old.bytes + i * Self.slotSize, count: Int(old.lengths[i]))
+            keys[slot] = old.keys[i]
+            lengths[slot] = old.lengths[i]
+        }
+        old.bytes.deallocate()
     }
 }
 
