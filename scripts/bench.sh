@@ -37,11 +37,12 @@ BIN=$(swift build "${build[@]}" --show-bin-path)
 measure() {  # prints "seconds maxrss_kb" of a command, its output discarded
   # Wall clock around /usr/bin/time from bash's own microsecond clock (no process started for
   # it; time's %e has 10 ms steps, 5% of a 0.2 s run). /usr/bin/time itself is counted.
+  # (Its digits only: the locale may spell the decimal point as a comma.)
   local start end
-  start=$EPOCHREALTIME
+  start=${EPOCHREALTIME//[!0-9]/}
   /usr/bin/time -o "$DIR/time.txt" -f "%M" "$@" >/dev/null 2>/dev/null || true
-  end=$EPOCHREALTIME
-  echo "$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.4f", b - a}') $(tail -1 "$DIR/time.txt")"
+  end=${EPOCHREALTIME//[!0-9]/}
+  printf '%d.%06d %s\n' $(((end - start) / 1000000)) $(((end - start) % 1000000)) "$(tail -1 "$DIR/time.txt")"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
