@@ -23,6 +23,7 @@
 # usage: scripts/bench.sh [SIZES_MIB (default "100 1024")] ; RUNS=3 DIR=/tmp/wstrace-bench TSHARK=1 STATIC=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -n "${EPOCHREALTIME:-}" ] || { echo "bench.sh needs bash 5 or later (EPOCHREALTIME)" >&2; exit 1; }
 SIZES=${1:-"100 1024"}
 RUNS=${RUNS:-3}
 DIR=${DIR:-/tmp/wstrace-bench}

@@ -238,13 +238,16 @@ import Testing
     /// logs inside pcapng files did, and waited for a writer that never came).
     @Test func aNamedPipeIsReadAndTheRunEnds() throws {
         let seed = Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wstrace-fifo-\(getpid())")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wstrace-fifo-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let fifo = dir.appendingPathComponent("capture").path
-        // The writer opens the pipe, writes the capture and closes it. The read is bounded by
-        // KILL: under the test runner, `timeout`'s TERM did not end a run that hung this way.
-        let command = "mkfifo '\(fifo)' && { cat '\(seed)' > '\(fifo)' & } && timeout -s KILL 30 '\(Tools.wstrace.path)' read '\(fifo)' --summary --format json"
+        // The writer opens the pipe, writes the capture and closes it; it holds none of the
+        // test's pipes (their end is what the test waits for) and is bounded too, in case the
+        // reader never opens the pipe. Both are bounded by KILL: under the test runner,
+        // `timeout`'s TERM did not end a run that hung this way.
+        let writer = "timeout -s KILL 30 bash -c \"cat '\(seed)' > '\(fifo)'\" </dev/null >/dev/null 2>&1"
+        let command = "mkfifo '\(fifo)' && { \(writer) & } && timeout -s KILL 30 '\(Tools.wstrace.path)' read '\(fifo)' --summary --format json"
         #expect(try Self.packets(shell: "/bin/bash", command) == 22)
     }
 

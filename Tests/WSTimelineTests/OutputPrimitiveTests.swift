@@ -45,7 +45,8 @@ import WSDiagnosis
         var w = JSONWriter()
         let v6 = Endpoint(address: IPAddress(ipv6High: 1, low: 2), port: 443)
         #expect(!cache.write(v6, pairs[0].1, into: &w) && !cache.write(pairs[0].0, v6, into: &w) && w.bytes.isEmpty)
-        // So many pairs missed more than one lookup in eight: the table grew to its largest.
+        // So many pairs pushed each other out in more than one lookup in 16: the table grew to
+        // its largest.
         #expect(cache.slots == EndpointPairJSON.maxSlots)
     }
 
@@ -72,8 +73,8 @@ import WSDiagnosis
                 }
             }
         }
-        // 16,000 lookups of 200 pairs: once in, hardly any is pushed out (two ways per set), and
-        // the table stays at its smallest.
+        // 16,000 lookups of 200 pairs: once in, few are pushed out (only the sets holding three
+        // pairs, about one lookup in 22), and the table stays at its smallest.
         check(100, rounds: 80)
         #expect(cache.slots == EndpointPairJSON.minSlots)
         // 3,000 pairs: most lookups miss until the table is at its largest.
