@@ -48,7 +48,10 @@ public final class Analyzer {
     private var wireLength = 0
     private var capturedLength = 0
     private var truncated = false
-    private var tcpInfo: TCPEventInfo?
+    /// The TCP details of the packet's events (valid while `hasTCPInfo`): kept unwrapped, since
+    /// binding or assigning the large optional copied it through an outlined helper per event.
+    private var tcpInfo = TCPEventInfo.absent
+    private var hasTCPInfo = false
     /// What the current packet's ACK acknowledges, if notable.
     private var acknowledges: Acknowledged?
     private var eventsThisPacket = 0
@@ -94,8 +97,8 @@ public final class Analyzer {
             counters.lastTime = time
         }
         eventsThisPacket = 0
-        // Cleared only when set: assigning nil to the large optional copies it every packet.
-        if tcpInfo != nil { tcpInfo = nil }
+        hasTCPInfo = false
+        // Cleared only when set: assigning nil to an optional copies it every packet.
         if acknowledges != nil { acknowledges = nil }
         if packetEndpoints != nil { packetEndpoints = nil }
 
@@ -161,7 +164,7 @@ public final class Analyzer {
         self.capturedLength = capturedLength
         truncated = capturedLength < wireLength
         eventsThisPacket = 0
-        if tcpInfo != nil { tcpInfo = nil }
+        hasTCPInfo = false
         if acknowledges != nil { acknowledges = nil }
         if packetEndpoints != nil { packetEndpoints = nil }
         currentTracker = nil
@@ -274,7 +277,7 @@ public final class Analyzer {
         capturedLength = Int(t.lastLengths.captured)
         truncated = capturedLength < wireLength
         eventsThisPacket = 1  // flushed events belong to packets already shown
-        if tcpInfo != nil { tcpInfo = nil }
+        hasTCPInfo = false
         if acknowledges != nil { acknowledges = nil }
         packetEndpoints = nil
     }
@@ -345,6 +348,7 @@ public final class Analyzer {
         tcpInfo = TCPEventInfo(flags: tcp.flags, seq: report.relativeSeq, ack: report.relativeAck,
                                length: report.payloadLength, window: tcp.window, options: tcp.options,
                                report: report, acknowledged: acknowledges)
+        hasTCPInfo = true
     }
 
     private func handleStream(_ event: StreamEvent, emit: (TimelineEvent) -> Void,
@@ -629,8 +633,8 @@ public final class Analyzer {
             packet: number, time: time, stream: t.stream,
             source: source, destination: destination,
             sourceText: nil, destinationText: nil, proto: proto, wireLength: wireLength,
-            capturedLength: capturedLength, phase: phase, side: side, detail: detail(), hasTCP: tcpInfo != nil,
-            tcpInfo: tcpInfo ?? .absent, showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated,
+            capturedLength: capturedLength, phase: phase, side: side, detail: detail(), hasTCP: hasTCPInfo,
+            tcpInfo: hasTCPInfo ? tcpInfo : .absent, showsTCPLabels: eventsThisPacket == 0, violations: all, truncated: truncated,
             otherDirection: otherDirection, decrypted: t.tls != nil && (proto == "WebSocket" || proto == "HTTP"), app: app)
         eventsThisPacket += 1
         emit(event)
