@@ -11,10 +11,10 @@ public enum PcapngSecrets {
     /// Blocks are walked to the end for files up to `fullScanLimit` bytes; past that, up to the
     /// first packet block (where editcap puts them).
     public static func tlsKeyLogs(path: String, fullScanLimit: Int64 = 256 << 20) -> [String] {
-        // Only a regular file is opened: opening a named pipe (a FIFO) for reading waits for a
-        // writer, and its writer is gone once the capture has been read from it.
-        var named = stat()
-        guard path != "-", stat(path, &named) == 0, (named.st_mode & S_IFMT) == S_IFREG else { return [] }
+        guard path != "-" else { return [] }
+        // Opened without waiting: opening a named pipe (a FIFO) for reading waits for a writer,
+        // and its writer is gone once the capture has been read from it. The `fstat` below
+        // then turns away anything but a regular file.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
