@@ -58,4 +58,94 @@ import Testing
         #expect(length == 12_288 && kept == Array(frame[4...]))
         #expect(distinct <= 3, "\(distinct) buffer sizes for one frame")
     }
+
+    /// Feeds `bytes` in pieces of `piece` to a frame stream keeping `frameKeep` bytes of each
+    /// frame, noting every frame's payload and message, and the most bytes the stream held in
+    /// `frameRetention` (capacity) at any point between pieces, and at the end.
+    static func frames(_ bytes: [UInt8], piece: Int, frameKeep: Int, shrinkAt: Int? = nil)
+        -> (frames: [(payload: [UInt8], truncated: Bool, message: [UInt8]?)], most: Int, after: Int, aliased: Bool) {
+        let stream = FrameStream(side: .server, limits: DissectorLimits(payloadRetention: frameKeep), deflate: nil,
+                                 scanning: false, scratch: UnmaskScratch())
+        var out: [(payload: [UInt8], truncated: Bool, message: [UInt8]?)] = []
+        var most = 0
+        var aliased = false
+        var at = 0
+        while at < bytes.count {
+            if let shrinkAt, at >= shrinkAt, stream.messageRetention != 0 { stream.messageRetention = 0 }
+            let end = min(at + piece, bytes.count)
+            bytes[at..<end].withUnsafeBytes { chunk in
+                stream.receive(chunk, packet: at / piece + 1) { event in
+                    if case let .frame(f) = event {
+                        out.append((Array(f.payload), f.payloadTruncated, f.message.map { Array($0.payload) }))
+                    }
+                }
+            }
+            most = max(most, stream.frameRetention.capacity)
+            aliased = aliased || stream.frameInRetention
+            at = end
+        }
+        return (out, most, stream.frameRetention.capacity, aliased)
+    }
+
+    /// A frame of `size` bytes (server to client, unmasked, its length in the fewest bytes).
+    static func frame(_ opcode: UInt8, fin: Bool, size: Int, fill: (Int) -> UInt8) -> [UInt8] {
+        var out: [UInt8] = [(fin ? 0x80 : 0) | opcode]
+        if size < 126 {
+            out.append(UInt8(size))
+        } else if size < 65_536 {
+            out += [126, UInt8(size >> 8), UInt8(size & 0xff)]
+        } else {
+            out += [127, 0, 0, 0, 0, UInt8(size >> 24 & 0xff), UInt8(size >> 16 & 0xff), UInt8(size >> 8 & 0xff), UInt8(size & 0xff)]
+        }
+        out += (0..<size).map(fill)
+        return out
+    }
+
+    /// A message of one frame: its payload is kept once (in the message's buffer) and shown
+    /// whole as both the frame's and the message's; nothing stays held once it was reported.
+    @Test func aOneFrameMessageIsKeptOnceAndShownWhole() {
+        let bytes = Self.frame(2, fin: true, size: 100_000) { UInt8($0 % 251) }
+        let r = Self.frames(bytes, piece: 1_400, frameKeep: 1 << 20)
+        #expect(r.frames.count == 1)
+        #expect(r.frames.first?.payload == Array(bytes[10...]) && r.frames.first?.truncated == false)
+        #expect(r.frames.first?.message == Array(bytes[10...]))
+        #expect(r.aliased)
+        #expect(r.most == 0, "the frame's bytes were copied a second time (\(r.most) bytes of buffer)")
+        #expect(r.after == 0)
+    }
+
+    /// A frame keeping fewer bytes than its message: the first `frameKeep`, marked truncated.
+    @Test func aFrameKeepingLessThanItsMessageShowsItsShare() {
+        let bytes = Self.frame(1, fin: true, size: 5_000) { UInt8(0x41 + $0 % 26) }
+        let r = Self.frames(bytes, piece: 999, frameKeep: 300)
+        #expect(r.frames.first?.payload == Array(bytes[4..<304]) && r.frames.first?.truncated == true)
+        #expect(r.frames.first?.message == Array(bytes[4..<304]))  // the message keeps as much by default
+    }
+
+    /// A message of three frames: each frame shows its own bytes (the first from the message's
+    /// buffer, the continuations from their own), the message all of them; the continuations'
+    /// buffers, past 4 KiB, go once they were reported.
+    @Test func aFragmentedMessageShowsEachFrameAndTheWhole() {
+        let first = Self.frame(1, fin: false, size: 20_000) { UInt8(0x61 + $0 % 26) }
+        let middle = Self.frame(0, fin: false, size: 30_000) { UInt8(0x41 + $0 % 26) }
+        let last = Self.frame(0, fin: true, size: 10) { _ in 0x21 }
+        let r = Self.frames(first + middle + last, piece: 1_000, frameKeep: 1 << 20)
+        #expect(r.frames.count == 3)
+        guard r.frames.count == 3 else { return }
+        #expect(r.frames[0].payload == Array(first[4...]) && r.frames[0].message == nil)
+        #expect(r.frames[1].payload == Array(middle[4...]) && r.frames[1].message == nil)
+        #expect(r.frames[2].payload == Array(last[2...]))
+        #expect(r.frames[2].message == Array(first[4...]) + Array(middle[4...]) + Array(last[2...]))
+        #expect(r.most >= 30_000 && r.after <= 4096, "\(r.after) bytes of buffer kept")
+    }
+
+    /// A later stage stops reading messages while a frame is under way (it keeps no more of
+    /// them): the frame still shows every byte it keeps, those before and those after.
+    @Test func aMessageKeepingLessMidFrameLeavesTheFrameWhole() {
+        let bytes = Self.frame(2, fin: true, size: 50_000) { UInt8($0 % 253) }
+        let r = Self.frames(bytes, piece: 1_000, frameKeep: 1 << 20, shrinkAt: 20_000)
+        #expect(r.frames.first?.payload == Array(bytes[4...]) && r.frames.first?.truncated == false)
+        #expect(r.frames.first?.message?.count == 19_996)  // what the message kept before
+        #expect(r.after == 0)
+    }
 }
