@@ -23,8 +23,12 @@ public final class HTMLReportRenderer: Renderer {
     private var linkType = ""
     private var firstTime: Int64?
     private var open: [Int: Draft] = [:]
-    /// Rendered connections: the index row and the section (collapsed; opened at the end when few).
-    private var sections: [(stream: Int, indexRow: String, bad: Bool, content: String)] = []
+    /// Rendered connections: the index row, and whether the section is marked bad. Each
+    /// section's HTML waits in `contents` (past 256 KiB in an unlinked temporary file), since
+    /// the page can only be written at the end, index first: held as strings, the sections of
+    /// the 1 GiB benchmark capture (a 111 MB page) took the run to 187 MiB.
+    private var sections: [(stream: Int, indexRow: String, bad: Bool)] = []
+    private let contents = SummarySpool()
     /// The capture-wide diagnosis pass and the charts, over every connection.
     private let splicer = DiagnosisSplicer()
     private let charts = HTMLReportCharts()
@@ -65,8 +69,8 @@ public final class HTMLReportRenderer: Renderer {
         charts.add(s, d)
         let section = HTMLReportSection(summary: s, diagnosis: d, firstTime: firstTime ?? s.start, decimals: options.timeDecimals)
         // Render now, so only HTML text outlives the connection; `open` is decided at the end.
-        sections.append((s.stream, section.indexRow(), section.isBad,
-                         section.content(items: draft.ladder.items, messages: draft.messages)))
+        sections.append((s.stream, section.indexRow(), section.isBad))
+        contents.append(stream: s.stream, Array(section.content(items: draft.ladder.items, messages: draft.messages).utf8))
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {
@@ -88,18 +92,20 @@ public final class HTMLReportRenderer: Renderer {
             sink.write("<section id=\"across\"><h2>Across connections</h2>\n" + lines.joined() + "</section>\n")
         }
         let expand = sections.count <= Self.openLimit
-        for s in sections {
-            var content = s.content
-            let note = DiagnosisText.pattern(cross, stream: s.stream)
+        let bad = Dictionary(sections.map { ($0.stream, $0.bad) }, uniquingKeysWith: { a, _ in a })
+        contents.forEachSorted { stream, bytes in
+            guard !sink.closed else { return }
+            var content = String(decoding: bytes, as: UTF8.self)
+            let note = DiagnosisText.pattern(cross, stream: stream)
             var lines: [String] = []
-            if let o = cross.overrides[s.stream] { lines.append("Diagnosis across connections: " + DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary)) }
+            if let o = cross.overrides[stream] { lines.append("Diagnosis across connections: " + DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary)) }
             for l in note.split(separator: "\n") { lines.append(l.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")) }
             if !lines.isEmpty, let at = content.range(of: "</summary>\n") {
                 content.insert(contentsOf: lines.map { "<p class=\"pattern\">\(htmlEscaped($0))</p>\n" }.joined(), at: at.upperBound)
             }
-            sink.write(HTMLReportSection.wrap(stream: s.stream, bad: s.bad, open: expand, content))
-            if sink.closed { return }
+            sink.write(HTMLReportSection.wrap(stream: stream, bad: bad[stream] ?? false, open: expand, content))
         }
+        if sink.closed { return }
         sink.write(HTMLReportPage.tail(warnings: warnings))
         sink.flush()
     }

@@ -15,6 +15,27 @@ import WSDiagnosis
         #expect(text == #"{"a":"quote \" backslash \\ nl \n tab \t esc \u001b del \u007f é ✓"}"#)
     }
 
+    /// What waits in a spool (the text and JSON summaries, the report's sections) comes back
+    /// whole and by stream, whether it stayed in memory or went to the temporary file past the
+    /// threshold: entries of every size, empty ones and ones larger than the threshold among them.
+    @Test(arguments: [64, 1 << 30])
+    func aSpoolGivesBackEveryEntryByStream(threshold: Int) {
+        var rng = SystemRandomNumberGenerator()
+        let spool = SummarySpool(threshold: threshold)
+        var expected: [(Int, [UInt8])] = []
+        for stream in (0..<600).shuffled(using: &rng) {
+            let size = [0, 1, 63, 64, 65, 700, 5_000][Int.random(in: 0...6, using: &rng)]
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ stream) }
+            spool.append(stream: stream, bytes)
+            expected.append((stream, bytes))
+        }
+        expected.sort { $0.0 < $1.0 }
+        var got: [(Int, [UInt8])] = []
+        spool.forEachSorted { got.append(($0, $1)) }
+        #expect(got.count == expected.count)
+        #expect(zip(got, expected).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+    }
+
     /// The remembered "src"/"dst" pair of an event answers only for exactly its endpoints: far
     /// more pairs than slots, in a shuffled order, against `Endpoint.text`.
     @Test func endpointPairsAreRememberedOnlyForTheirOwnEndpoints() {
