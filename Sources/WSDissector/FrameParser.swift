@@ -2,8 +2,9 @@
 /// inflates permessage-deflate, checks RFC 6455 rules and reports frames as they complete.
 ///
 /// Memory per direction is bounded: a 14-byte header buffer, one frame payload prefix and one
-/// message payload prefix (each at most `payloadRetention`, reused across frames and released
-/// above 256 KiB) and, with deflate, one zlib stream. Unmasking goes through a scratch buffer
+/// message payload prefix (each at most `payloadRetention`; the frame that opens an uncompressed
+/// message keeps its prefix in the message's; a buffer past 4 KiB is released once its frame or
+/// message was reported) and, with deflate, one zlib stream. Unmasking goes through a scratch buffer
 /// shared by the session's caller.
 ///
 /// After a gap, or from the start of a mid-stream capture, the parser resynchronizes with
@@ -498,7 +499,7 @@ final class FrameStream {
     /// The frame was reported: its bytes go, and its buffer too past 4 KiB (as a message's),
     /// so an idle connection holds no copy of its last large frame. (Kept until the next frame
     /// began, and up to 256 KiB, such buffers took a one-thread `--format ndjson` of the 100 MiB
-    /// benchmark capture to 110 MiB of RSS, growing as connections met larger frames.)
+    /// benchmark capture to 107 MiB of RSS, growing as connections met larger frames.)
     private func releaseFrameRetention() {
         frameInRetention = false
         if frameRetention.capacity > 4096 { frameRetention = [] } else { frameRetention.removeAll(keepingCapacity: true) }

@@ -26,7 +26,7 @@ public final class HTMLReportRenderer: Renderer {
     /// Rendered connections: the index row, and whether the section is marked bad. Each
     /// section's HTML waits in `contents` (past 256 KiB in an unlinked temporary file), since
     /// the page can only be written at the end, index first: held as strings, the sections of
-    /// the 1 GiB benchmark capture (a 111 MB page) took the run to 187 MiB.
+    /// the 1 GiB benchmark capture (a 111 MB page) took the run to 182 MiB.
     private var sections: [(stream: Int, indexRow: String, bad: Bool)] = []
     private let contents = SummarySpool()
     /// The capture-wide diagnosis pass and the charts, over every connection.
@@ -94,7 +94,7 @@ public final class HTMLReportRenderer: Renderer {
         let expand = sections.count <= Self.openLimit
         let bad = Dictionary(sections.map { ($0.stream, $0.bad) }, uniquingKeysWith: { a, _ in a })
         contents.forEachSorted { stream, bytes in
-            guard !sink.closed else { return }
+            guard !sink.closed else { return }  // (the rest is still read: a few page-cache reads)
             var content = String(decoding: bytes, as: UTF8.self)
             let note = DiagnosisText.pattern(cross, stream: stream)
             var lines: [String] = []
@@ -106,7 +106,7 @@ public final class HTMLReportRenderer: Renderer {
             sink.write(HTMLReportSection.wrap(stream: stream, bad: bad[stream] ?? false, open: expand, content))
         }
         if sink.closed { return }
-        sink.write(HTMLReportPage.tail(warnings: warnings))
+        sink.write(HTMLReportPage.tail(warnings: warnings + (contents.lostWarning.map { [$0] } ?? [])))
         sink.flush()
     }
 

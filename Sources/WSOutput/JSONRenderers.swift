@@ -80,6 +80,7 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
             sink.write(bytes: DiagnosisSplicer.apply(c, stream: stream, text: false, cross: cross))
             first = false
         }
+        let warnings = warnings + (connections.lostWarning.map { [$0] } ?? [])
         sink.write("\n],\n\"patterns\": ")
         sink.writeJSON { PatternsJSON.write(cross, into: &$0) }
         sink.write(",\n\"proxy_pairs\": ")

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import WSDecode
 import WSDissector
 import WSDiagnosis
@@ -82,6 +85,7 @@ public final class TextRenderer: PrerenderedRendering {
         summaries.forEachSorted { stream, bytes in
             sink.write(bytes: DiagnosisSplicer.apply(bytes, stream: stream, text: true, cross: cross))
         }
+        if let lost = summaries.lostWarning { fputs("wstrace: warning: \(lost)\n", stderr) }
         if options.stream == nil && (!cross.patterns.isEmpty || !cross.pairs.isEmpty) {
             sink.write(DiagnosisText.captureWide(cross))
         }

@@ -62,10 +62,11 @@ import Testing
     /// Feeds `bytes` in pieces of `piece` to a frame stream keeping `frameKeep` bytes of each
     /// frame, noting every frame's payload and message, and the most bytes the stream held in
     /// `frameRetention` (capacity) at any point between pieces, and at the end.
-    static func frames(_ bytes: [UInt8], piece: Int, frameKeep: Int, shrinkAt: Int? = nil)
+    static func frames(_ bytes: [UInt8], piece: Int, frameKeep: Int, messageKeep: Int? = nil, shrinkAt: Int? = nil)
         -> (frames: [(payload: [UInt8], truncated: Bool, message: [UInt8]?)], most: Int, after: Int, aliased: Bool) {
         let stream = FrameStream(side: .server, limits: DissectorLimits(payloadRetention: frameKeep), deflate: nil,
                                  scanning: false, scratch: UnmaskScratch())
+        if let messageKeep { stream.messageRetention = messageKeep }
         var out: [(payload: [UInt8], truncated: Bool, message: [UInt8]?)] = []
         var most = 0
         var aliased = false
@@ -114,12 +115,17 @@ import Testing
         #expect(r.after == 0)
     }
 
-    /// A frame keeping fewer bytes than its message: the first `frameKeep`, marked truncated.
+    /// A frame keeping fewer bytes than its message (as while the application stage reads
+    /// messages): the frame shows its first `frameKeep` bytes, marked truncated, the message
+    /// all of them; and by default the message keeps what a frame does.
     @Test func aFrameKeepingLessThanItsMessageShowsItsShare() {
         let bytes = Self.frame(1, fin: true, size: 5_000) { UInt8(0x41 + $0 % 26) }
-        let r = Self.frames(bytes, piece: 999, frameKeep: 300)
+        let r = Self.frames(bytes, piece: 999, frameKeep: 300, messageKeep: 1 << 20)
         #expect(r.frames.first?.payload == Array(bytes[4..<304]) && r.frames.first?.truncated == true)
-        #expect(r.frames.first?.message == Array(bytes[4..<304]))  // the message keeps as much by default
+        #expect(r.frames.first?.message == Array(bytes[4...]))
+        #expect(r.aliased && r.most == 0)
+        let d = Self.frames(bytes, piece: 999, frameKeep: 300)
+        #expect(d.frames.first?.payload == Array(bytes[4..<304]) && d.frames.first?.message == Array(bytes[4..<304]))
     }
 
     /// A message of three frames: each frame shows its own bytes (the first from the message's
@@ -139,8 +145,9 @@ import Testing
         #expect(r.most >= 30_000 && r.after <= 4096, "\(r.after) bytes of buffer kept")
     }
 
-    /// A later stage stops reading messages while a frame is under way (it keeps no more of
-    /// them): the frame still shows every byte it keeps, those before and those after.
+    /// A message comes to keep less than a frame shows while the frame is under way (no stage
+    /// asks for that today; the frame must not depend on it): the frame still shows every byte
+    /// it keeps, those before and those after.
     @Test func aMessageKeepingLessMidFrameLeavesTheFrameWhole() {
         let bytes = Self.frame(2, fin: true, size: 50_000) { UInt8($0 % 253) }
         let r = Self.frames(bytes, piece: 1_000, frameKeep: 1 << 20, shrinkAt: 20_000)

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import WSDissector
 import WSDecode
@@ -34,6 +37,48 @@ import WSDiagnosis
         spool.forEachSorted { got.append(($0, $1)) }
         #expect(got.count == expected.count)
         #expect(zip(got, expected).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+    }
+
+    /// Entries of `size` bytes for streams `streams`, each filled from its stream number.
+    static func entries(_ streams: Range<Int>, size: Int = 100) -> [(Int, [UInt8])] {
+        streams.map { stream in (stream, (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ stream) }) }
+    }
+
+    /// A spill file that takes no bytes (here a pipe's read end): everything stays in memory
+    /// and comes back; nothing is counted lost.
+    @Test func aSpoolKeepsInMemoryWhatItsFileRefuses() {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[1]) }
+        let spool = SummarySpool(threshold: 64, makeFile: { fdopen(fds[0], "r") })
+        let expected = Self.entries(0..<200)
+        for (stream, bytes) in expected.reversed() { spool.append(stream: stream, bytes) }
+        var got: [(Int, [UInt8])] = []
+        spool.forEachSorted { got.append(($0, $1)) }
+        #expect(got.count == expected.count && zip(got, expected).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        #expect(spool.lost == 0 && spool.lostWarning == nil)
+    }
+
+    /// The spill file fails after some entries went to it: later entries stay in memory and
+    /// come back; the ones in the file that cannot be read back are counted, and the warning
+    /// says how many.
+    @Test func aSpoolCountsWhatItCannotReadBack() {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var made: UnsafeMutablePointer<FILE>?
+        let spool = SummarySpool(threshold: 64, makeFile: { made = tmpfile(); return made })
+        let early = Self.entries(0..<30), late = Self.entries(30..<50)
+        for (stream, bytes) in early { spool.append(stream: stream, bytes) }
+        guard let file = made else { Issue.record("no spill file"); return }
+        // The file's descriptor now names the pipe's read end: no reads, no writes.
+        #expect(dup2(fds[0], fileno(file)) >= 0)
+        for (stream, bytes) in late { spool.append(stream: stream, bytes) }
+        var got: [(Int, [UInt8])] = []
+        spool.forEachSorted { got.append(($0, $1)) }
+        #expect(got.count == late.count && zip(got, late).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        #expect(spool.lost == early.count)
+        #expect(spool.lostWarning?.hasPrefix("30 connections' output could not be read back") == true)
     }
 
     /// The remembered "src"/"dst" pair of an event answers only for exactly its endpoints: far
