@@ -107,6 +107,6 @@ final class SummarySpool {
 
     /// What a document says when entries were lost.
     var lostWarning: String? {
-        lost == 0 ? nil : "\(lost) connection\(lost == 1 ? "" : "s")' output could not be read back from the temporary file and is missing"
+        lost == 0 ? nil : "\(lost == 1 ? "1 connection's" : "\(lost) connections'") output could not be read back from the temporary file and is missing"
     }
 }

@@ -79,6 +79,12 @@ import WSDiagnosis
         #expect(got.count == late.count && zip(got, late).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
         #expect(spool.lost == early.count)
         #expect(spool.lostWarning?.hasPrefix("30 connections' output could not be read back") == true)
+        // One lost: the singular.
+        let one = SummarySpool(threshold: 0, makeFile: { made = tmpfile(); return made })
+        one.append(stream: 7, [1, 2, 3])
+        if let f = made { #expect(dup2(fds[0], fileno(f)) >= 0) }
+        one.forEachSorted { _, _ in Issue.record("an entry that cannot be read came back") }
+        #expect(one.lostWarning?.hasPrefix("1 connection's output could not be read back") == true)
     }
 
     /// The remembered "src"/"dst" pair of an event answers only for exactly its endpoints: far
