@@ -37,12 +37,14 @@ final class SummarySpool {
 
     func append(stream: Int, _ bytes: [UInt8]) {
         if !spillTried && memory.count + bytes.count > threshold { spill() }
-        if fileWritable, bytes.withUnsafeBytes({ write($0, at: fileSize) }) {
-            index.append((stream, fileSize, bytes.count, true))
-            fileSize += bytes.count
-            return
+        if fileWritable {
+            if bytes.withUnsafeBytes({ write($0, at: fileSize) }) {
+                index.append((stream, fileSize, bytes.count, true))
+                fileSize += bytes.count
+                return
+            }
+            fileWritable = false  // a failed write: this entry and what follows stay in memory
         }
-        fileWritable = false  // a failed write: this and what follows stay in memory
         index.append((stream, memory.count, bytes.count, false))
         memory.append(contentsOf: bytes)
     }
