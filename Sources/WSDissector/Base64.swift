@@ -57,7 +57,12 @@ enum Base64 {
 /// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")): the Sec-WebSocket-Accept a
 /// server must answer to `key` (RFC 6455 section 4.2.2).
 public func webSocketAcceptValue(forKey key: String) -> String {
-    Base64.encode(Array(Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))))
+    var hasher = Insecure.SHA1()
+    var key = key
+    key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+    let guid: StaticString = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    hasher.update(bufferPointer: UnsafeRawBufferPointer(start: guid.utf8Start, count: guid.utf8CodeUnitCount))
+    return hasher.finalize().withUnsafeBytes { Base64.encode($0) }
 }
 
 /// Standard base64 (RFC 4648, padded) of bytes: payloads in JSON, keys in the benchmark generator.

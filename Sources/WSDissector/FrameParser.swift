@@ -245,7 +245,8 @@ final class FrameStream {
 
     private func checkHeader() {
         let h = header
-        let name = opcodeName(h.opcode)
+        // Only a violation's text names the opcode: no String for a frame that breaks nothing.
+        var name: String { opcodeName(h.opcode) }
         if side == .client && !h.masked { violation(.clientFrameUnmasked, "client \(name) frame is not masked") }
         if side == .server && h.masked { violation(.serverFrameMasked, "server \(name) frame is masked") }
         if h.isReservedOpcode { violation(.reservedOpcode, "reserved opcode \(h.opcode)") }

@@ -22,7 +22,7 @@ struct HTTPHead: Sendable {
     }
 
     func hasToken(_ name: String, _ token: String) -> Bool {
-        tokens(name).contains { asciiCaseInsensitiveEquals($0, token) }
+        headers.contains { asciiCaseInsensitiveEquals($0.name, name) && listContains($0.value, token) }
     }
 }
 
@@ -69,6 +69,7 @@ enum HTTPHeaderParser {
         // Lines as byte ranges (a CR before the LF dropped), trailing empty lines dropped; only
         // the start line and each field's name and value become Strings.
         var lines: [Range<Int>] = []
+        lines.reserveCapacity(32)
         var lineStart = 0
         for index in 0...block.count where index == block.count || block[index] == 0x0A {
             var lineEnd = index
@@ -90,6 +91,7 @@ enum HTTPHeaderParser {
             startLine = .request(method: String(parts[0]), target: String(parts[1]), version: String(parts[2]))
         }
         var headers: [HTTPHeader] = []
+        headers.reserveCapacity(lines.count - 1)
         for line in lines.dropFirst() where !line.isEmpty {
             let lead = block[line.lowerBound]
             if (lead == 0x20 || lead == 0x09) && !headers.isEmpty {
@@ -161,6 +163,33 @@ func splitList(_ value: String) -> [String] {
     value.utf8.split(separator: 0x2C).compactMap { item in
         let t = trim(Substring(item))
         return t.isEmpty ? nil : t
+    }
+}
+
+/// Whether `token` is one of the comma-separated items of `value` (as `splitList` splits it),
+/// ignoring ASCII case: on the bytes, without a String for each item.
+func listContains(_ value: String, _ token: String) -> Bool {
+    var value = value, token = token
+    return value.withUTF8 { v in
+        token.withUTF8 { t in
+            @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+            @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+            var start = 0
+            while start <= v.count {
+                var end = start
+                while end < v.count && v[end] != 0x2C { end += 1 }
+                var lo = start, hi = end
+                while lo < hi && isSpace(v[lo]) { lo += 1 }
+                while hi > lo && isSpace(v[hi - 1]) { hi -= 1 }
+                if hi - lo == t.count && hi > lo {
+                    var i = 0
+                    while i < t.count && lower(v[lo + i]) == lower(t[i]) { i += 1 }
+                    if i == t.count { return true }
+                }
+                start = end + 1
+            }
+            return false
+        }
     }
 }
 

@@ -119,7 +119,11 @@ struct EventJSON {
             switch p.unit {
             case let .frame(opcode):
                 w.field("unit", "frame")
-                w.field("opcode_name", opcodeName(opcode))
+                if let name = opcodeNameLiteral(opcode) {
+                    w.field("opcode_name", literal: name)
+                } else {
+                    w.field("opcode_name", opcodeName(opcode))
+                }
             case .frameHeader: w.field("unit", "frame-header")
             case .httpHeader: w.field("unit", "http-header")
             }

@@ -156,3 +156,41 @@ import Testing
         #expect(both("GET / \u{301}HTTP/1.1").bytes == nil)  // a space that begins a grapheme
     }
 }
+
+/// `listContains` (a field's comma-separated tokens, on bytes) answers as the String path it
+/// replaced: `splitList` then an ASCII case-insensitive comparison.
+@Suite struct ListTokenTests {
+    func byStrings(_ value: String, _ token: String) -> Bool {
+        splitList(value).contains { asciiCaseInsensitiveEquals($0, token) }
+    }
+
+    @Test func agreesWithSplittingIntoStrings() {
+        let fixed: [(String, String)] = [
+            ("websocket", "websocket"), ("WebSocket", "websocket"), ("keep-alive, Upgrade", "upgrade"),
+            (" , websocket ,", "websocket"), ("websockets", "websocket"), ("web socket", "websocket"),
+            ("", "websocket"), (",,,", "websocket"), ("\twebsocket\t", "websocket"), ("h2c, websocket", "h2c"),
+            ("a,b", ""), ("caf\u{e9}, x", "x"), ("CAF\u{c9}", "caf\u{e9}"),
+        ]
+        for (value, token) in fixed {
+            #expect(listContains(value, token) == byStrings(value, token), "\(value.debugDescription) \(token.debugDescription)")
+        }
+        // Every value of up to 8 bytes over an alphabet of commas, spaces, tabs and letters of
+        // both cases (seeded, bounded), against short tokens.
+        let alphabet: [Character] = [",", " ", "\t", "a", "A", "b"]
+        let tokens = ["a", "A", "ab", "a b", "b", "aa"]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        for _ in 0..<5000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let length = Int(state >> 60) % 9
+            var value = ""
+            var bits = state
+            for _ in 0..<length {
+                value.append(alphabet[Int(bits % 6)])
+                bits /= 6
+            }
+            for token in tokens {
+                #expect(listContains(value, token) == byStrings(value, token), "\(value.debugDescription) \(token.debugDescription)")
+            }
+        }
+    }
+}
