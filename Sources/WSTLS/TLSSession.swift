@@ -321,7 +321,7 @@ public final class TLSSession {
             hold(fromClient, record, emit)
             return
         }
-        guard var cipher = d.cipher else {
+        guard d.cipher != nil else {
             // TLS 1.3 with only the traffic secrets: the handshake is skipped, data is tried.
             if isTLS13, let secret = d.applicationSecret, let suite {
                 var trial = RecordCipher(tls13Secret: secret, suite: suite, scratch: scratch)
@@ -340,19 +340,16 @@ public final class TLSSession {
             return
         }
         do {
-            let opened = try cipher.open(type: type, version: version, fragment: fragment)
-            withDirection(fromClient) { d in
-                d.cipher = cipher
-                d.consecutiveFailures = 0
-            }
+            // In place: a copy of the cipher would retain its key, IV and scratch for every record.
+            let opened = try d.cipher!.open(type: type, version: version, fragment: fragment)
+            d.consecutiveFailures = 0
             info.decryptedRecords += 1
             opened.withContent { content(type: opened.type, fromClient: fromClient, decrypted: true, $0, emit) }
         } catch {
             info.authenticationFailures += 1
-            cipher.sequence &+= 1
+            d.cipher!.sequence &+= 1
             let side = fromClient ? "client" : "server"
             withDirection(fromClient) { d in
-                d.cipher = cipher
                 d.consecutiveFailures += 1
                 if !d.problemReported {
                     d.problemReported = true
