@@ -134,7 +134,8 @@ public struct Health: Sendable {
     /// Message sizes, bytes.
     public var messageBytes: (client: Distribution?, server: Distribution?)
 
-    public init(_ s: ConnectionSummary) {
+    /// Borrows the summary: an initializer would otherwise be handed a copy of it.
+    public init(_ s: borrowing ConnectionSummary) {
         let f = s.facts
         let ms = { (ns: Int64) in Double(ns) / 1e6 }
         pingRTT = Distribution(selecting: f.client.pingRTTs + f.server.pingRTTs, ms)

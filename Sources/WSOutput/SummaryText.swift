@@ -89,9 +89,10 @@ struct SummaryText {
         if color { out.append("\u{1b}[0m") }
         out.append(0x0a)
 
-        // Handshake
+        // Handshake. The closures below capture what they show, not the whole summary: a
+        // closure that reads `s` holds a copy of it (every array and string retained).
+        let h = s.handshake
         line("Handshake", s.phases[.handshake]) {
-            let h = s.handshake
             guard h.synPacket != nil || h.synAckPacket != nil else {
                 return out.append("not captured (connection picked up mid-stream)")
             }
@@ -198,29 +199,31 @@ struct SummaryText {
                 out.append(0x29)
             }
         }
+        let isWebSocket = s.isWebSocket, clientCounts = s.clientCounts, serverCounts = s.serverCounts
+        let incomplete = s.incompleteMessages, gaps = s.gaps, gapBytes = s.gapBytes, duplicates = s.duplicatePackets
         line("Data", s.phases[.data]) {
-            guard s.isWebSocket else {
+            guard isWebSocket else {
                 out.append("client sent ")
-                out.appendDecimal(s.clientCounts.tcpBytes)
+                out.appendDecimal(clientCounts.tcpBytes)
                 out.append(" bytes, server ")
-                out.appendDecimal(s.serverCounts.tcpBytes)
+                out.appendDecimal(serverCounts.tcpBytes)
                 out.append(" bytes (TCP payload)")
                 return
             }
-            side("client", s.clientCounts)
+            side("client", clientCounts)
             out.append("; ")
-            side("server", s.serverCounts)
-            if s.incompleteMessages > 0 { out.append("; "); out.appendDecimal(s.incompleteMessages); out.append(" incomplete") }
-            if s.gaps > 0 {
+            side("server", serverCounts)
+            if incomplete > 0 { out.append("; "); out.appendDecimal(incomplete); out.append(" incomplete") }
+            if gaps > 0 {
                 out.append("; ")
-                out.appendDecimal(s.gaps)
+                out.appendDecimal(gaps)
                 out.append(" gap(s), ")
-                out.appendDecimal(s.gapBytes)
+                out.appendDecimal(gapBytes)
                 out.append(" bytes not captured")
             }
-            if s.duplicatePackets > 0 {
+            if duplicates > 0 {
                 out.append("; ")
-                out.appendDecimal(s.duplicatePackets)
+                out.appendDecimal(duplicates)
                 out.append(" packet(s) captured twice, counted once")
             }
         }
@@ -246,15 +249,15 @@ struct SummaryText {
         }
 
         // Teardown
+        let t = s.teardown, releaseReason = s.releaseReason
         line("Teardown", s.phases[.teardown]) {
-            let t = s.teardown
             if let rst = t.rstPacket {
                 out.append("RST #")
                 out.appendDecimal(rst)
                 out.append(t.rstFrom == .client ? " from client" : " from server")
                 if let state = t.rstState { out.append(" during "); text(state.rawValue) }
             } else if t.finPackets.isEmpty {
-                if let r = s.releaseReason, r == .evicted || r == .idle {
+                if let r = releaseReason, r == .evicted || r == .idle {
                     // Not "still open": the cap or timeout ended it.
                     out.append("no FIN: released early (")
                     text(r.rawValue)
@@ -288,7 +291,8 @@ struct SummaryText {
             line("App", nil) { text(AppSummaryOutput.messagesText(a)) }
             if let r = AppSummaryOutput.requestsText(a) { line("Requests", nil) { text(r) } }
         }
-        line("Verdict", nil) { text(s.verdict) }
+        let verdict = s.verdict
+        line("Verdict", nil) { text(verdict) }
         // Marked for the capture-wide pass (DiagnosisOutput.swift): the head, then the pattern lines.
         line("Diagnosis", nil) {
             out.append(0x01)
@@ -296,7 +300,8 @@ struct SummaryText {
             out.append(0x02)
         }
         if !d.evidence.isEmpty { line("Evidence", nil) { DiagnosisText.evidence(d, into: &out) } }
-        line("Health", nil) { DiagnosisText.health(Health(s), into: &out) }
+        let health = Health(s)
+        line("Health", nil) { DiagnosisText.health(health, into: &out) }
         out.append(0x03)
         out.append(0x0a)
         return Array(UnsafeBufferPointer(start: out.base, count: out.count))
