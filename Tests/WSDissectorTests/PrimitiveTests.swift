@@ -134,18 +134,8 @@ import Testing
             let (bytes, characters) = both(line)
             #expect(bytes == characters, "\(line.debugDescription)")
         }
-        // Every line of up to 7 bytes over a small alphabet with spaces (seeded, bounded).
-        let alphabet: [Character] = [" ", "G", "/", "1", " "]
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for _ in 0..<5000 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            let length = Int(state >> 60) % 8
-            var line = ""
-            var bits = state
-            for _ in 0..<length {
-                line.append(alphabet[Int(bits % 5)])
-                bits /= 5
-            }
+        // Lines of up to 7 bytes over a small alphabet with spaces (seeded, bounded).
+        for line in seededStrings(over: [" ", "G", "/", "1", " "], maxLength: 7, seed: 0x9E37_79B9_7F4A_7C15) {
             let (bytes, characters) = both(line)
             #expect(bytes == characters, "\(line.debugDescription)")
         }
@@ -174,23 +164,32 @@ import Testing
         for (value, token) in fixed {
             #expect(listContains(value, token) == byStrings(value, token), "\(value.debugDescription) \(token.debugDescription)")
         }
-        // Every value of up to 8 bytes over an alphabet of commas, spaces, tabs and letters of
-        // both cases (seeded, bounded), against short tokens.
-        let alphabet: [Character] = [",", " ", "\t", "a", "A", "b"]
+        // Values of up to 8 bytes over an alphabet of commas, spaces, tabs and letters of both
+        // cases (seeded, bounded), against short tokens.
         let tokens = ["a", "A", "ab", "a b", "b", "aa"]
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        for _ in 0..<5000 {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            let length = Int(state >> 60) % 9
-            var value = ""
-            var bits = state
-            for _ in 0..<length {
-                value.append(alphabet[Int(bits % 6)])
-                bits /= 6
-            }
+        for value in seededStrings(over: [",", " ", "\t", "a", "A", "b"], maxLength: 8, seed: 0x2545_F491_4F6C_DD1D) {
             for token in tokens {
                 #expect(listContains(value, token) == byStrings(value, token), "\(value.debugDescription) \(token.debugDescription)")
             }
         }
     }
+}
+
+/// 5,000 strings of up to `maxLength` characters drawn from `alphabet` by a seeded linear
+/// congruential generator: the same strings on every run.
+func seededStrings(over alphabet: [Character], maxLength: Int, seed: UInt64) -> [String] {
+    var state = seed
+    var strings: [String] = []
+    for _ in 0..<5000 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        let length = Int(state >> 60) % (maxLength + 1)
+        var string = ""
+        var bits = state
+        for _ in 0..<length {
+            string.append(alphabet[Int(bits % UInt64(alphabet.count))])
+            bits /= UInt64(alphabet.count)
+        }
+        strings.append(string)
+    }
+    return strings
 }
