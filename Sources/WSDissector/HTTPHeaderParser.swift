@@ -136,7 +136,7 @@ enum HTTPHeaderParser {
     }
 
     /// `range` without leading and trailing spaces and tabs.
-    private static func trimmed(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
+    static func trimmed(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> Range<Int> {
         var lo = range.lowerBound, hi = range.upperBound
         while lo < hi && (block[lo] == 0x20 || block[lo] == 0x09) { lo += 1 }
         while hi > lo && (block[hi - 1] == 0x20 || block[hi - 1] == 0x09) { hi -= 1 }
@@ -172,19 +172,15 @@ func listContains(_ value: String, _ token: String) -> Bool {
     var value = value, token = token
     return value.withUTF8 { v in
         token.withUTF8 { t in
-            @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
-            @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x09 }
+            let v = UnsafeRawBufferPointer(v)
             var start = 0
             while start <= v.count {
                 var end = start
                 while end < v.count && v[end] != 0x2C { end += 1 }
-                var lo = start, hi = end
-                while lo < hi && isSpace(v[lo]) { lo += 1 }
-                while hi > lo && isSpace(v[hi - 1]) { hi -= 1 }
-                if hi - lo == t.count && hi > lo {
-                    var i = 0
-                    while i < t.count && lower(v[lo + i]) == lower(t[i]) { i += 1 }
-                    if i == t.count { return true }
+                let item = HTTPHeaderParser.trimmed(v, start..<end)
+                if !item.isEmpty && item.count == t.count
+                    && (0..<t.count).allSatisfy({ asciiLower(v[item.lowerBound + $0]) == asciiLower(t[$0]) }) {
+                    return true
                 }
                 start = end + 1
             }
@@ -193,17 +189,19 @@ func listContains(_ value: String, _ token: String) -> Bool {
     }
 }
 
+/// An ASCII letter in lower case; any other byte as it is.
+@inline(__always) func asciiLower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     let x = a.utf8, y = b.utf8
     guard x.count == y.count else { return false }
-    @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
     // Native strings are contiguous: compare their buffers without iterator overhead.
     if let equal = x.withContiguousStorageIfAvailable({ p in
         y.withContiguousStorageIfAvailable { q in
-            for i in 0..<p.count where lower(p[i]) != lower(q[i]) { return false }
+            for i in 0..<p.count where asciiLower(p[i]) != asciiLower(q[i]) { return false }
             return true
         }
     }), let equal { return equal }
-    for (p, q) in zip(x, y) where lower(p) != lower(q) { return false }
+    for (p, q) in zip(x, y) where asciiLower(p) != asciiLower(q) { return false }
     return true
 }
