@@ -93,6 +93,14 @@ public final class AppSession {
     /// True while the session wants message bytes: a protocol is chosen, or it is still detecting.
     public var wantsPayload: Bool { chosen != nil || detecting }
 
+    /// Still reading messages' content for a protocol (a plain JSON fallback may be chosen).
+    public var isDetecting: Bool { detecting }
+
+    /// Bytes of a message that detection reads: its opening. Every match looks at the start
+    /// (an Engine.IO open packet, MQTT's and STOMP's CONNECT, the JSON keys of JSON-RPC and
+    /// GraphQL), so the bytes kept for detection are bounded in every output mode alike.
+    public static let detectionPrefix = 4096
+
     /// Requests still unanswered.
     public var pendingRequests: Int { pending.unansweredCount }
 
@@ -104,7 +112,12 @@ public final class AppSession {
                     complete: payloadComplete && UInt64(payload.count) >= length, packet: packet, time: time)
         if detecting {
             dataMessages += 1
-            if let p = detect(m) {
+            var opening = m
+            if m.bytes.count > AppSession.detectionPrefix {
+                opening.bytes = UnsafeRawBufferPointer(rebasing: m.bytes[..<AppSession.detectionPrefix])
+                opening.complete = false
+            }
+            if let p = detect(opening) {
                 chosen = p
                 jsonByFallback = false
                 detecting = false

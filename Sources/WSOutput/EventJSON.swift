@@ -284,7 +284,10 @@ struct EventJSON {
         if let err = m.inflateError { w.field("inflate_error", err) }
         let isText = m.opcode == 1 && m.utf8Valid != false
         if m.opcode == 1 && m.utf8Valid == false { w.field("utf8_valid", false) }
-        writePayload(m.payload, truncated: m.truncated, textKey: "text", base64Key: "base64",
+        // Without payloads, a message with bytes shows none of them, whatever the App stage
+        // happened to keep of it while it read the connection's messages.
+        let truncated = m.truncated || options.payloads == .none && !m.payload.isEmpty
+        writePayload(m.payload, truncated: truncated, textKey: "text", base64Key: "base64",
                      truncatedKey: "truncated", preferText: isText, forceBase64: !isText, into: &w)
         w.endObject()
     }

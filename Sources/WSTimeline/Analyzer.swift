@@ -712,11 +712,20 @@ public final class Analyzer {
         return app
     }
 
-    /// While the stage reads a connection's messages, its dissector keeps them (up to the
-    /// stage's retention) whatever is displayed.
+    /// While the stage reads a connection's messages, its dissector keeps them whatever is
+    /// displayed: the opening that detection reads while nothing is chosen, up to the stage's
+    /// retention once a protocol is.
     private func keepMessages(_ t: ConnectionTracker, _ app: AppSession) {
-        // Plain JSON (no protocol) is only shown: it reads what is kept for display.
-        let want: Int? = app.wantsPayload && app.chosen != .json ? max(options.app.retention, options.dissector.payloadRetention) : nil
+        // Plain JSON (no protocol) is only shown: it reads what is kept for display, and so
+        // does detection once the JSON fallback is chosen (every row alike).
+        let want: Int?
+        if app.chosen == nil && app.isDetecting {
+            want = max(AppSession.detectionPrefix, options.dissector.payloadRetention)
+        } else if app.chosen != nil && app.chosen != .json {
+            want = max(options.app.retention, options.dissector.payloadRetention)
+        } else {
+            want = nil
+        }
         if t.session?.messageRetention != want { t.session?.messageRetention = want }
     }
 

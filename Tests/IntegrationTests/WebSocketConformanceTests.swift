@@ -225,4 +225,25 @@ import Testing
         ]
         #expect(codes == expected[URL(fileURLWithPath: path).lastPathComponent] ?? [], "\(path)")
     }
+
+    /// Without payloads, a message's `truncated` says that its bytes are not shown: true for
+    /// every message with bytes, whatever the App stage kept of it while it looked for a protocol
+    /// (the first messages of a connection) or decoded one.
+    @Test func withoutPayloadsEveryMessageWithBytesIsTruncated() throws {
+        for name in ["websocket/ws-sizes.pcap", "apps/jsonrpc-websockets.pcap"] {
+            let path = Tools.fixtures.appendingPathComponent(name).path
+            guard FileManager.default.fileExists(atPath: path) else {
+                Issue.record("missing fixture \(name)")
+                continue
+            }
+            let doc = try Self.document(path, ["--payloads", "none"])
+            let messages = (doc["events"] as! [[String: Any]]).compactMap { $0["message"] as? [String: Any] }
+            #expect(messages.count >= 4, "\(name)")
+            #expect(messages.contains { ($0["length"] as! Int) > 0 })
+            for m in messages {
+                #expect(m["truncated"] as? Bool == ((m["length"] as! Int) > 0), "\(name): \(m)")
+                #expect(m["text"] == nil && m["base64"] == nil)
+            }
+        }
+    }
 }

@@ -120,3 +120,29 @@ import Testing
     #expect(feed(s, client: false, #"{"jsonrpc":"2.0","id":904,"result":1}"#, packet: 6001, time: 6001)[0].replyTo == AppReply(packet: 904, latency: 5097))
     #expect(s.pendingRequests == 4095)
 }
+
+/// Detection reads a message's opening (`AppSession.detectionPrefix` bytes), in every output
+/// mode alike: a match in the opening of a long message is found (and that message is decoded
+/// whole), a key past it is not, and the next message can still be matched.
+@Test func detectionReadsTheOpeningOfEachMessage() {
+    let limit = AppSession.detectionPrefix
+    let params = String(repeating: "x", count: 2 * limit)
+    // The key first, then params far past the opening: JSON-RPC, the whole message decoded.
+    let first = AppSession(subprotocol: nil, path: "/ws", decodeAs: nil)
+    first.jsonFallback = false
+    let long = #"{"jsonrpc":"2.0","id":7,"method":"upload","params":[""# + params + #""]}"#
+    #expect(long.utf8.count > 2 * limit)
+    let found = feed(first, client: true, long, packet: 1, time: 0)
+    #expect(first.chosen == .jsonrpc)
+    #expect(found.first?.type == "request" && found.first?.info == "JSON-RPC request id=7 upload")
+    #expect(found.first?.problem == nil)
+    // The key after the params (as some clients order them): past the opening, not matched...
+    let late = AppSession(subprotocol: nil, path: "/ws", decodeAs: nil)
+    late.jsonFallback = false
+    #expect(feed(late, client: true, #"{"method":"upload","params":[""# + params + #""],"id":8,"jsonrpc":"2.0"}"#,
+                 packet: 1, time: 0).isEmpty)
+    #expect(late.chosen == nil && late.isDetecting)
+    // ...and a short message of the same client is, within the detection window.
+    #expect(feed(late, client: true, #"{"method":"ping","id":9,"jsonrpc":"2.0"}"#, packet: 2, time: 0).first?.proto == .jsonrpc)
+    #expect(late.chosen == .jsonrpc)
+}
