@@ -57,4 +57,17 @@ final class Connection {
     func withHalf<R>(_ direction: Direction, _ body: (HalfStream) -> R) -> R {
         body(half(direction))
     }
+
+    /// The half-stream of `direction` and the other one, lent to `body` without a retain: the
+    /// connection holds both in constants for its whole life, so they live as long as it does
+    /// (the caller's reference). Per packet, a retain and its release are two atomic writes
+    /// to objects often not in cache (callgrind, 100 MiB `--summary`: 0.9 M of 4.5 M).
+    @inline(__always)
+    func borrowHalves<R>(_ direction: Direction, _ body: (_ mine: HalfStream, _ peer: HalfStream) -> R) -> R {
+        let (mine, peer) = direction == .clientToServer ? (halfAddresses.toServer, halfAddresses.toClient)
+            : (halfAddresses.toClient, halfAddresses.toServer)
+        return Unmanaged<HalfStream>.fromOpaque(mine)._withUnsafeGuaranteedRef { h in
+            Unmanaged<HalfStream>.fromOpaque(peer)._withUnsafeGuaranteedRef { o in body(h, o) }
+        }
+    }
 }

@@ -95,7 +95,7 @@ public final class ConnectionTable {
                                           length: UInt32(truncatingIfNeeded: payloadLength), flags: tcp.flags.rawValue,
                                           window: tcp.window, checksum: tcp.checksum, ipID: ipID ?? 0,
                                           packet: packet, time: time)
-        if let original = connection.half(direction).duplicate(of: copy) {
+        if let original = connection.borrowHalves(direction, { h, _ in h.duplicate(of: copy) }) {
             let h = connection.half(direction), o = connection.half(direction.reversed)
             report.analysis = .duplicate
             report.duplicateOf = original
@@ -299,12 +299,20 @@ public final class ConnectionTable {
                          payload: UnsafeRawBufferPointer, payloadLength: Int,
                          packet: Int, time: Int64, report: inout SegmentReport,
                          onReport: (SegmentReport) -> Void, emit: (StreamEvent) -> Void) {
+        // The two halves, borrowed without a retain (`c` is alive for the call).
+        c.borrowHalves(direction) { h, o in
+            analyze(c, h, o, tcp, direction: direction, payload: payload, payloadLength: payloadLength,
+                    packet: packet, time: time, report: &report, onReport: onReport, emit: emit)
+        }
+    }
+
+    private func analyze(_ c: Connection, _ h: HalfStream, _ o: HalfStream, _ tcp: TCPHeader, direction: Direction,
+                         payload: UnsafeRawBufferPointer, payloadLength: Int,
+                         packet: Int, time: Int64, report: inout SegmentReport,
+                         onReport: (SegmentReport) -> Void, emit: (StreamEvent) -> Void) {
         let flags = tcp.flags
         let other = direction.reversed
         let stream = c.stream
-        // The two halves, looked up once: every access below is a plain field access.
-        let h = c.half(direction)
-        let o = c.half(other)
         c.packets += 1
 
         // 1. Labels. Nothing is delivered until the report is out.

@@ -36,6 +36,9 @@ public final class Analyzer {
     private var cached: ConnectionTracker?
 
     private func tracker(_ stream: Int) -> ConnectionTracker? {
+        // Most stream events belong to the packet's own connection (already held: looking it
+        // up here, rather than caching it in `begin`, saves a retain and a release a packet).
+        if let c = currentTracker, c.stream == stream, !c.released { return c }
         if let c = cached, c.stream == stream { return c }
         let t = trackers[stream]
         cached = t
@@ -208,7 +211,6 @@ public final class Analyzer {
         if report.slot < trackersBySlot.count, let bySlot = trackersBySlot[report.slot],
            bySlot.stream == report.stream {
             tracker = bySlot
-            cached = bySlot
         } else if let existing = self.tracker(report.stream) {
             tracker = existing
         } else {
@@ -416,6 +418,7 @@ public final class Analyzer {
                 summary(t.summary)
             }
             trackers[stream] = nil
+            t.released = true
             if t.slot < trackersBySlot.count && trackersBySlot[t.slot] === t { trackersBySlot[t.slot] = nil }
             if cached === t { cached = nil }
         }
