@@ -126,7 +126,7 @@ public final class Analyzer {
         if !routed, let shard = options.shard, !shard.owns(source, destination) {
             return sweepClock(emit: emit, summary: summary)
         }
-        currentTracker = nil
+        hasCurrent = false
         // Capture time moves first: what that releases (idle connections, holes whose grace is
         // over) belongs to other connections, and must not count as this packet's own events.
         sweepClock(emit: emit, summary: summary)
@@ -137,21 +137,23 @@ public final class Analyzer {
                                    onConnection: { slot in self.prefetchState(slot: slot) },
                                    onReport: { report in self.begin(report, tcp: tcp, source: source, destination: destination) },
                                    emit: { event in self.handleStream(event, emit: emit, summary: summary) })
-        let current = currentTracker
+        guard hasCurrent, let current = currentReference else { return }
         let currentSide = packetEndpoints?.side ?? .client
-
-        if let tracker = current, eventsThisPacket == 0 {
-            let phase = tracker.phase(for: report, acknowledges: acknowledges)
-            emitEvent(tracker: tracker, side: currentSide, proto: "TCP", phase: phase, detail: .tcp,
-                      violations: [], emit: emit)
-        }
-        if let tracker = current, report.connectionEnded, !tracker.summarized {
-            tracker.summarized = true
-            finalize(tracker)
-            summary(tracker.summary)
-            // The connection is over: its dissector state (parsers, buffers, inflaters) goes now,
-            // so memory follows open connections, not the connections a capture ever had.
-            tracker.session = nil
+        // Borrowed: `currentTracker` holds it until the next packet's `begin`.
+        current._withUnsafeGuaranteedRef { tracker in
+            if eventsThisPacket == 0 {
+                let phase = tracker.phase(for: report, acknowledges: acknowledges)
+                emitEvent(tracker: tracker, side: currentSide, proto: "TCP", phase: phase, detail: .tcp,
+                          violations: [], emit: emit)
+            }
+            if report.connectionEnded, !tracker.summarized {
+                tracker.summarized = true
+                finalize(tracker)
+                summary(tracker.summary)
+                // The connection is over: its dissector state (parsers, buffers, inflaters) goes
+                // now, so memory follows open connections, not the connections a capture ever had.
+                tracker.session = nil
+            }
         }
     }
 
@@ -170,7 +172,7 @@ public final class Analyzer {
         hasTCPInfo = false
         if acknowledges != nil { acknowledges = nil }
         if packetEndpoints != nil { packetEndpoints = nil }
-        currentTracker = nil
+        hasCurrent = false
         sweepClock(emit: emit, summary: summary)
     }
 
@@ -202,8 +204,13 @@ public final class Analyzer {
         wstrace_prefetch_lines(start)  // the per-packet fields span the first two lines
     }
 
-    /// The connection of the current packet, once its report is in.
+    /// The connection of the current packet, once its report is in (`hasCurrent`). Kept
+    /// from packet to packet until another connection's packet replaces it: a packet of the
+    /// same connection as the last one (its ACK, the rest of a burst) then costs no retain or
+    /// release, and the end of `process` borrows it through `currentReference`.
     private var currentTracker: ConnectionTracker?
+    private var currentReference: Unmanaged<ConnectionTracker>?
+    private var hasCurrent = false
 
     /// A segment's report arrived: find or make its tracker and note the TCP facts.
     private func begin(_ report: SegmentReport, tcp: TCPHeader, source: Endpoint, destination: Endpoint) {
@@ -230,7 +237,11 @@ public final class Analyzer {
             counters.connections += 1
             onStreamOpened?(report.stream, number)
         }
-        currentTracker = tracker
+        if currentTracker !== tracker {
+            currentTracker = tracker
+            currentReference = Unmanaged.passUnretained(tracker)
+        }
+        hasCurrent = true
         let side: Side = report.direction == .clientToServer ? .client : .server
         if report.payloadLength > 0 { tracker.session?.prefetch(side: side) }
         packetEndpoints = (source, destination, side)
