@@ -35,6 +35,18 @@ public final class Analyzer {
     /// The last tracker looked up: most stream events belong to the packet's own connection.
     private var cached: ConnectionTracker?
 
+    /// The tracker of `stream` lent to `body` (nothing when there is none): without a retain
+    /// when it is the one `currentTracker` holds (most delivered bytes are the packet's own).
+    @inline(__always)
+    private func withTracker(_ stream: Int, _ body: (ConnectionTracker) -> Void) {
+        if let current = currentReference,
+           current._withUnsafeGuaranteedRef({ $0.stream == stream && !$0.released }) {
+            current._withUnsafeGuaranteedRef(body)
+        } else if let t = tracker(stream) {
+            body(t)
+        }
+    }
+
     private func tracker(_ stream: Int) -> ConnectionTracker? {
         // Most stream events belong to the packet's own connection (already held: looking it
         // up here, rather than caching it in `begin`, saves a retain and a release a packet).
@@ -368,24 +380,25 @@ public final class Analyzer {
                               summary: (ConnectionSummary) -> Void) {
         switch event {
         case let .data(stream, direction, bytes, _, offset):
-            guard let t = tracker(stream) else { return }
-            let side: Side = direction == .clientToServer ? .client : .server
-            streamObserver?(stream, side, bytes, 0)
-            t.chunkEnd = offset + UInt64(bytes.count)
-            if !t.tlsChecked {
-                // The TLS stage joins a connection whose first payload is the client's ClientHello.
-                t.tlsChecked = true
-                if offset == 0 && side == .client && !t.summary.midstream && TLSSession.startsHandshake(bytes) {
-                    t.tls = TLSSession(keyLog: options.keyLog, cache: options.tlsSessions ?? tlsCache, limits: options.tls, scratch: sealScratch)
+            withTracker(stream) { t in
+                let side: Side = direction == .clientToServer ? .client : .server
+                streamObserver?(stream, side, bytes, 0)
+                t.chunkEnd = offset + UInt64(bytes.count)
+                if !t.tlsChecked {
+                    // The TLS stage joins a connection whose first payload is the client's ClientHello.
+                    t.tlsChecked = true
+                    if offset == 0 && side == .client && !t.summary.midstream && TLSSession.startsHandshake(bytes) {
+                        t.tls = TLSSession(keyLog: options.keyLog, cache: options.tlsSessions ?? tlsCache, limits: options.tls, scratch: sealScratch)
+                    }
                 }
-            }
-            if let tls = t.tls {
-                tls.receive(bytes, fromClient: side == .client, packet: number, time: time) { out in
-                    self.handleTLS(out, tracker: t, emit: emit)
+                if let tls = t.tls {
+                    tls.receive(bytes, fromClient: side == .client, packet: number, time: time) { out in
+                        self.handleTLS(out, tracker: t, emit: emit)
+                    }
+                    return
                 }
-                return
+                dissect(bytes, from: side, tracker: t, emit: emit)
             }
-            dissect(bytes, from: side, tracker: t, emit: emit)
         case let .gap(stream, direction, size, _, reason):
             guard let t = tracker(stream) else { return }
             let side: Side = direction == .clientToServer ? .client : .server
