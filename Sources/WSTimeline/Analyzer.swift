@@ -27,11 +27,11 @@ public final class Analyzer {
     /// One record-decryption buffer for every TLS connection: it stays in cache.
     private let sealScratch = SealScratch()
     private var trackers: [Int: ConnectionTracker] = [:]
-    /// The same trackers by the reassembly's connection slot: the per-packet lookup.
-    private var trackersBySlot: [ConnectionTracker?] = []
-    /// The same trackers' addresses, for prefetching without a retain (which would write to
-    /// the object, taking the miss the prefetch is meant to hide). May be stale: harmless.
-    private var trackerAddresses: [UnsafeMutableRawPointer?] = []
+    /// The same trackers by the reassembly's connection slot: the per-packet lookup. Not
+    /// owned (`trackers` owns them, and a tracker leaves its slot when it leaves `trackers`):
+    /// read without a retain, which would write to the object (often not in cache) and,
+    /// for a prefetch, take the very miss it is meant to hide.
+    private var trackersBySlot: [Unmanaged<ConnectionTracker>?] = []
     /// The last tracker looked up: most stream events belong to the packet's own connection.
     private var cached: ConnectionTracker?
 
@@ -212,8 +212,8 @@ public final class Analyzer {
     /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
     /// while the reassembly works on the segment.
     private func prefetchState(slot: Int) {
-        guard slot < trackerAddresses.count, let start = trackerAddresses[slot] else { return }
-        wstrace_prefetch_lines(start)  // the per-packet fields span the first two lines
+        guard slot < trackersBySlot.count, let tracker = trackersBySlot[slot] else { return }
+        wstrace_prefetch_lines(tracker.toOpaque())  // the per-packet fields span the first two lines
     }
 
     /// The connection of the current packet, once its report is in (`hasCurrent`). Kept
@@ -226,11 +226,14 @@ public final class Analyzer {
 
     /// A segment's report arrived: find or make its tracker and note the TCP facts.
     private func begin(_ report: SegmentReport, tcp: TCPHeader, source: Endpoint, destination: Endpoint) {
-        let tracker: ConnectionTracker
+        // Per packet: the slot's tracker, borrowed.
         if report.slot < trackersBySlot.count, let bySlot = trackersBySlot[report.slot],
-           bySlot.stream == report.stream {
-            tracker = bySlot
-        } else if let existing = self.tracker(report.stream) {
+           bySlot._withUnsafeGuaranteedRef({ $0.stream == report.stream }) {
+            bySlot._withUnsafeGuaranteedRef { begin($0, report, tcp: tcp, source: source, destination: destination) }
+            return
+        }
+        let tracker: ConnectionTracker
+        if let existing = self.tracker(report.stream) {
             tracker = existing
         } else {
             let roles = table.endpoints(source: source, destination: destination)
@@ -240,15 +243,20 @@ public final class Analyzer {
             trackers[report.stream] = tracker
             if report.slot >= trackersBySlot.count {
                 trackersBySlot.append(contentsOf: repeatElement(nil, count: report.slot + 1 - trackersBySlot.count))
-                trackerAddresses.append(contentsOf: repeatElement(nil, count: report.slot + 1 - trackerAddresses.count))
             }
-            trackersBySlot[report.slot] = tracker
-            trackerAddresses[report.slot] = Unmanaged.passUnretained(tracker).toOpaque()
+            trackersBySlot[report.slot] = Unmanaged.passUnretained(tracker)
             tracker.slot = report.slot
             cached = tracker
             counters.connections += 1
             onStreamOpened?(report.stream, number)
         }
+        begin(tracker, report, tcp: tcp, source: source, destination: destination)
+    }
+
+    /// The packet's tracker found: it becomes the current one, and notes the TCP facts.
+    @inline(__always)
+    private func begin(_ tracker: ConnectionTracker, _ report: SegmentReport, tcp: TCPHeader, source: Endpoint,
+                       destination: Endpoint) {
         if currentTracker !== tracker {
             currentTracker = tracker
             currentReference = Unmanaged.passUnretained(tracker)
@@ -288,7 +296,6 @@ public final class Analyzer {
         }
         trackers.removeAll()
         trackersBySlot.removeAll()
-        trackerAddresses.removeAll()
         cached = nil
     }
 
@@ -443,7 +450,9 @@ public final class Analyzer {
             }
             trackers[stream] = nil
             t.released = true
-            if t.slot < trackersBySlot.count && trackersBySlot[t.slot] === t { trackersBySlot[t.slot] = nil }
+            if t.slot < trackersBySlot.count && trackersBySlot[t.slot]?.toOpaque() == Unmanaged.passUnretained(t).toOpaque() {
+                trackersBySlot[t.slot] = nil
+            }
             if cached === t { cached = nil }
         }
     }
