@@ -263,7 +263,9 @@ public final class Analyzer {
         }
         hasCurrent = true
         let side: Side = report.direction == .clientToServer ? .client : .server
-        if report.payloadLength > 0 { tracker.session?.prefetch(side: side) }
+        if report.payloadLength > 0, let session = tracker.sessionReference {
+            session._withUnsafeGuaranteedRef { $0.prefetch(side: side) }  // the tracker holds it
+        }
         packetEndpoints = (source, destination, side)
         noteSegment(tracker, report: report, tcp: tcp, side: side)
     }

@@ -25,7 +25,11 @@ final class ConnectionTracker {
     /// changes or the summary is handed out.
     private var currentPhase: Phase?
     private var currentSpan = PhaseSpan(firstPacket: 0, lastPacket: 0, firstTime: 0, lastTime: 0)
-    var session: WebSocketSession?
+    var session: WebSocketSession? {
+        didSet { sessionReference = session.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `session`, unowned: a per-packet prefetch reads it without a retain.
+    private(set) var sessionReference: Unmanaged<WebSocketSession>?
     /// The App stage's state, once the connection carries WebSocket messages.
     var app: AppSession?
     /// The TLS stage, when the connection starts with a ClientHello.
