@@ -39,7 +39,8 @@ public final class WebSocketSession {
     private var server = Direction()
     private var clientFrames: FrameStream?
     private var serverFrames: FrameStream?
-    /// The frame parsers' addresses, for `prefetch` without a retain (may be stale: harmless).
+    /// The frame parsers' addresses, set with them (a parser is never replaced or dropped):
+    /// `prefetch` and the per-packet `receive` reach them without a retain.
     private var framesAddresses: (client: UnsafeMutableRawPointer?, server: UnsafeMutableRawPointer?) = (nil, nil)
     /// The last Upgrade request, waiting for its response.
     private var pendingUpgrade: HTTPRequestInfo?
@@ -263,8 +264,14 @@ public final class WebSocketSession {
             case .holding:
                 used = hold(rest, packet: packet, emit)
             case .frames:
-                frames(side)?.receive(rest, packet: packet, emit)
-                if let stream = frames(side), stream.state != .scanning { isWebSocket = true }
+                // Borrowed through the address kept beside it: the session holds the parser, and
+                // nothing the parser reports replaces it (a retain and a release per data packet).
+                if let address = side == .client ? framesAddresses.client : framesAddresses.server {
+                    Unmanaged<FrameStream>.fromOpaque(address)._withUnsafeGuaranteedRef { stream in
+                        stream.receive(rest, packet: packet, emit)
+                        if stream.state != .scanning { isWebSocket = true }
+                    }
+                }
                 used = rest.count
             case .tlsHello:
                 used = tlsHello(rest, side: side, emit)
