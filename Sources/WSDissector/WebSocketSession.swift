@@ -93,7 +93,7 @@ public final class WebSocketSession {
 
     /// Asks the CPU for the frame parser of `side`, likely not in cache, ahead of `receive`.
     public func prefetch(side: Side) {
-        if let address = side == .client ? framesAddresses.client : framesAddresses.server {
+        if let address = framesAddress(side) {
             wstrace_prefetch_lines(address)
         }
     }
@@ -235,6 +235,9 @@ public final class WebSocketSession {
         if side == .client { client.buffer = [] } else { server.buffer = [] }
     }
     private func frames(_ side: Side) -> FrameStream? { side == .client ? clientFrames : serverFrames }
+    private func framesAddress(_ side: Side) -> UnsafeMutableRawPointer? {
+        side == .client ? framesAddresses.client : framesAddresses.server
+    }
 
     private func startFrames(_ side: Side, scanning: Bool, midstream: Bool? = nil) {
         let stream = FrameStream(side: side, limits: limits, deflate: negotiatedDeflate, scanning: scanning,
@@ -266,7 +269,7 @@ public final class WebSocketSession {
             case .frames:
                 // Borrowed through the address kept beside it: the session holds the parser, and
                 // nothing the parser reports replaces it (a retain and a release per data packet).
-                if let address = side == .client ? framesAddresses.client : framesAddresses.server {
+                if let address = framesAddress(side) {
                     Unmanaged<FrameStream>.fromOpaque(address)._withUnsafeGuaranteedRef { stream in
                         stream.receive(rest, packet: packet, emit)
                         if stream.state != .scanning { isWebSocket = true }

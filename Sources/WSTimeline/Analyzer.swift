@@ -39,18 +39,23 @@ public final class Analyzer {
     /// when it is the one `currentTracker` holds (most delivered bytes are the packet's own).
     @inline(__always)
     private func withTracker(_ stream: Int, _ body: (ConnectionTracker) -> Void) {
-        if let current = currentReference,
-           current._withUnsafeGuaranteedRef({ $0.stream == stream && !$0.released }) {
+        if currentHolds(stream), let current = currentReference {
             current._withUnsafeGuaranteedRef(body)
         } else if let t = tracker(stream) {
             body(t)
         }
     }
 
+    /// Whether `currentTracker` is the tracker of `stream` (one the reassembly has not released).
+    @inline(__always)
+    private func currentHolds(_ stream: Int) -> Bool {
+        currentReference?._withUnsafeGuaranteedRef { $0.stream == stream && !$0.released } ?? false
+    }
+
     private func tracker(_ stream: Int) -> ConnectionTracker? {
         // Most stream events belong to the packet's own connection (already held: looking it
         // up here, rather than caching it in `begin`, saves a retain and a release a packet).
-        if let c = currentTracker, c.stream == stream, !c.released { return c }
+        if currentHolds(stream), let c = currentTracker { return c }
         if let c = cached, c.stream == stream { return c }
         let t = trackers[stream]
         cached = t
