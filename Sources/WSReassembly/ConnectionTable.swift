@@ -11,7 +11,9 @@ public final class ConnectionTable {
     public private(set) var streamsOpened = 0
     /// Connections released because the table was full.
     public private(set) var evictions = 0
+    /// Tracked connections by 4-tuple (unowned references), and their owners by slot.
     private var connections = FlowTable()
+    private var owners: [Connection?] = []
     /// Slots of released connections, and the next never-used slot.
     private var freeSlots: [Int] = []
     private var nextSlot = 0
@@ -55,26 +57,38 @@ public final class ConnectionTable {
         advanceClock(to: time, emit: emit)
         let key = FlowKey(source, destination)
         let flags = tcp.flags
-        var isNew = false
         var portReuse = false
-        var connection: Connection
-        if let existing = connections[key] {
-            connection = existing
+        if let tracked = connections.reference(key) {
             // A fresh SYN on a finished 4-tuple, or one with another ISN after the handshake,
             // starts a new stream (port reuse).
-            if flags.contains(.syn) && !flags.contains(.ack)
-                && (existing.ended || existing.state == .halfClosed
-                    || (existing.state != .handshake
-                        && tcp.sequence != existing.half(existing.direction(from: source)).isn)) {
-                release(key, reason: .reused, emit: emit)
-                connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time, emit: emit)
-                isNew = true
-                portReuse = true
+            let reused = flags.contains(.syn) && !flags.contains(.ack) && tracked._withUnsafeGuaranteedRef { existing in
+                existing.ended || existing.state == .halfClosed
+                    || (existing.state != .handshake && tcp.sequence != existing.half(existing.direction(from: source)).isn)
             }
-        } else {
-            connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time, emit: emit)
-            isNew = true
+            if !reused {
+                // Borrowed: nothing below releases a connection (only the clock's sweep, port
+                // reuse and eviction do, all before this point), so its owner holds it throughout.
+                return tracked._withUnsafeGuaranteedRef { connection in
+                    process(tcp, connection, source: source, payload: payload, payloadLength: payloadLength, packet: packet,
+                            time: time, ipID: ipID, isNew: false, portReuse: false, onConnection: onConnection,
+                            onReport: onReport, emit: emit)
+                }
+            }
+            release(key, reason: .reused, emit: emit)
+            portReuse = true
         }
+        let connection = open(key, tcp: tcp, source: source, destination: destination, payload: payload, time: time, emit: emit)
+        return process(tcp, connection, source: source, payload: payload, payloadLength: payloadLength, packet: packet,
+                       time: time, ipID: ipID, isNew: true, portReuse: portReuse, onConnection: onConnection,
+                       onReport: onReport, emit: emit)
+    }
+
+    /// The segment of a connection found or opened.
+    @inline(__always)
+    private func process(_ tcp: TCPHeader, _ connection: Connection, source: Endpoint,
+                         payload: UnsafeRawBufferPointer, payloadLength: Int, packet: Int, time: Int64, ipID: UInt16?,
+                         isNew: Bool, portReuse: Bool, onConnection: (_ slot: Int) -> Void,
+                         onReport: (SegmentReport) -> Void, emit: (StreamEvent) -> Void) -> SegmentReport {
         connection.lastSeen = time
         // The half-streams are separate objects, likely not in cache: ask for both now, so
         // that their misses overlap each other and the work below. The caller may do the same
@@ -136,6 +150,7 @@ public final class ConnectionTable {
             emit(.released(stream: connection.stream, reason: .endOfCapture))
         }
         connections.removeAll()
+        owners.removeAll()
         freeSlots.removeAll()
         nextSlot = 0
         totalHeld = 0
@@ -171,6 +186,7 @@ public final class ConnectionTable {
             connection.slot = nextSlot
             nextSlot += 1
         }
+        if connection.slot == owners.count { owners.append(connection) } else { owners[connection.slot] = connection }
         connections.insert(connection, for: key)
         if connections.count > peakCount { peakCount = connections.count }
         return connection
@@ -205,6 +221,7 @@ public final class ConnectionTable {
         }
         totalHeld -= connection.heldBytes
         connections.remove(key)
+        owners[connection.slot] = nil
         freeSlots.append(connection.slot)
         emit(.released(stream: connection.stream, reason: reason))
     }

@@ -6,11 +6,15 @@ import WSDecode
 /// `Dictionary` cost about 6% of a `--summary` run). The seed is random per table so that a
 /// hostile capture cannot aim its flows at one probe chain; nothing observable depends on the
 /// slot order (every caller that iterates sorts first).
+///
+/// The table does not own its connections (the `ConnectionTable` does, by slot): it holds
+/// unowned references, so that a lookup hands out a connection without a retain and a
+/// release per packet.
 struct FlowTable {
     /// Key and connection side by side: a probe touches one cache line.
     private struct Slot {
         var key: FlowKey
-        var connection: Connection?
+        var connection: Unmanaged<Connection>?
     }
     private var slots: [Slot]
     private var mask: Int
@@ -39,6 +43,12 @@ struct FlowTable {
 
     /// The connection of `key`, if tracked.
     subscript(key: FlowKey) -> Connection? {
+        reference(key)?.takeUnretainedValue()
+    }
+
+    /// The connection of `key`, if tracked, unowned: valid while its owner holds it.
+    @inline(__always)
+    func reference(_ key: FlowKey) -> Unmanaged<Connection>? {
         var i = home(key)
         while let value = slots[i].connection {
             if slots[i].key == key { return value }
@@ -47,8 +57,12 @@ struct FlowTable {
         return nil
     }
 
-    /// Tracks `connection` under `key` (replacing any connection there).
+    /// Tracks `connection` under `key` (replacing any connection there). The caller owns it.
     mutating func insert(_ connection: Connection, for key: FlowKey) {
+        insert(Unmanaged.passUnretained(connection), for: key)
+    }
+
+    private mutating func insert(_ connection: Unmanaged<Connection>, for key: FlowKey) {
         if (count + 1) * 2 > slots.count { grow() }
         var i = home(key)
         while slots[i].connection != nil {
@@ -92,12 +106,12 @@ struct FlowTable {
     var entries: [(key: FlowKey, connection: Connection)] {
         var all: [(key: FlowKey, connection: Connection)] = []
         all.reserveCapacity(count)
-        for slot in slots { if let c = slot.connection { all.append((slot.key, c)) } }
+        for slot in slots { if let c = slot.connection { all.append((slot.key, c.takeUnretainedValue())) } }
         return all
     }
 
     private mutating func grow() {
-        let old = entries
+        let old = slots.compactMap { slot in slot.connection.map { (slot.key, $0) } }
         let size = slots.count * 2
         slots = Array(repeating: Slot(key: slots[0].key, connection: nil), count: size)
         mask = size - 1

@@ -36,7 +36,7 @@ public final class Analyzer {
     private var cached: ConnectionTracker?
 
     /// The tracker of `stream` lent to `body` (nothing when there is none): without a retain
-    /// when it is the one `currentTracker` holds (most delivered bytes are the packet's own).
+    /// when it is the one `currentReference` names (most delivered bytes are the packet's own).
     @inline(__always)
     private func withTracker(_ stream: Int, _ body: (ConnectionTracker) -> Void) {
         if currentHolds(stream), let current = currentReference {
@@ -46,7 +46,7 @@ public final class Analyzer {
         }
     }
 
-    /// Whether `currentTracker` is the tracker of `stream` (one the reassembly has not released).
+    /// Whether `currentReference` is the tracker of `stream` (one the reassembly has not released).
     @inline(__always)
     private func currentHolds(_ stream: Int) -> Bool {
         currentReference?._withUnsafeGuaranteedRef { $0.stream == stream && !$0.released } ?? false
@@ -55,7 +55,7 @@ public final class Analyzer {
     private func tracker(_ stream: Int) -> ConnectionTracker? {
         // Most stream events belong to the packet's own connection (already held: looking it
         // up here, rather than caching it in `begin`, saves a retain and a release a packet).
-        if currentHolds(stream), let c = currentTracker { return c }
+        if currentHolds(stream), let c = currentReference { return c.takeUnretainedValue() }
         if let c = cached, c.stream == stream { return c }
         let t = trackers[stream]
         cached = t
@@ -156,7 +156,7 @@ public final class Analyzer {
                                    emit: { event in self.handleStream(event, emit: emit, summary: summary) })
         guard hasCurrent, let current = currentReference else { return }
         let currentSide = packetEndpoints?.side ?? .client
-        // Borrowed: `currentTracker` holds it until the next packet's `begin`.
+        // Borrowed: `trackers` holds it (nothing after `begin` releases a connection).
         current._withUnsafeGuaranteedRef { tracker in
             if eventsThisPacket == 0 {
                 let phase = tracker.phase(for: report, acknowledges: acknowledges)
@@ -221,11 +221,10 @@ public final class Analyzer {
         wstrace_prefetch_lines(tracker.toOpaque())  // the per-packet fields span the first two lines
     }
 
-    /// The connection of the current packet, once its report is in (`hasCurrent`). Kept
-    /// from packet to packet until another connection's packet replaces it: a packet of the
-    /// same connection as the last one (its ACK, the rest of a burst) then costs no retain or
-    /// release, and the end of `process` borrows it through `currentReference`.
-    private var currentTracker: ConnectionTracker?
+    /// The connection of the current packet, once its report is in (`hasCurrent`), unowned:
+    /// `trackers` holds it, and the reference is cleared where the tracker leaves `trackers`.
+    /// Kept from packet to packet until another connection's packet replaces it, with no
+    /// retain or release either way.
     private var currentReference: Unmanaged<ConnectionTracker>?
     private var hasCurrent = false
 
@@ -262,10 +261,7 @@ public final class Analyzer {
     @inline(__always)
     private func begin(_ tracker: ConnectionTracker, _ report: SegmentReport, tcp: TCPHeader, source: Endpoint,
                        destination: Endpoint) {
-        if currentTracker !== tracker {
-            currentTracker = tracker
-            currentReference = Unmanaged.passUnretained(tracker)
-        }
+        currentReference = Unmanaged.passUnretained(tracker)
         hasCurrent = true
         let side: Side = report.direction == .clientToServer ? .client : .server
         if report.payloadLength > 0, let session = tracker.sessionReference {
@@ -303,6 +299,7 @@ public final class Analyzer {
         }
         trackers.removeAll()
         trackersBySlot.removeAll()
+        currentReference = nil
         cached = nil
     }
 
@@ -461,6 +458,7 @@ public final class Analyzer {
                 trackersBySlot[t.slot] = nil
             }
             if cached === t { cached = nil }
+            if currentReference?.toOpaque() == Unmanaged.passUnretained(t).toOpaque() { currentReference = nil }
         }
     }
 
@@ -503,6 +501,14 @@ public final class Analyzer {
     /// Application bytes (cleartext, or decrypted by the TLS stage) into the connection's dissector.
     private func dissect(_ bytes: UnsafeRawBufferPointer, from side: Side, tracker t: ConnectionTracker,
                          emit: (TimelineEvent) -> Void) {
+        // Borrowed once made: the tracker holds its session (dropped only at the end of
+        // `process`, once the connection is summarized, never while it dissects).
+        if let session = t.sessionReference {
+            session._withUnsafeGuaranteedRef { session in
+                session.receive(bytes, from: side, packet: number) { d in self.handleDissector(d, tracker: t, emit: emit) }
+            }
+            return
+        }
         t.session(limits: options.dissector, scratch: scratch, budget: recognitionBudget).receive(bytes, from: side, packet: number) { d in
             self.handleDissector(d, tracker: t, emit: emit)
         }
