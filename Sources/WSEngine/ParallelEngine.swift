@@ -44,7 +44,7 @@ public final class ParallelEngine {
         public var slots: Int
         /// A batch's buffer beyond room for the largest record libpcap accepts (262,160 bytes
         /// more): a batch takes records until the whole buffer is full, so it holds up to
-        /// `batchBytes + 262_160` bytes of the file. Larger batches cost fewer hand-overs and
+        /// `batchBytes + 262_160` bytes of the file (0: batches of 256 KiB). Larger batches cost fewer hand-overs and
         /// cache lines moved between cores (on two cores a `--summary` with 1 MiB took about 10%
         /// less time than with 256 KiB); events (a batch's rendered rows wait in every slot) and
         /// many workers keep them small, and memory flat.
@@ -65,8 +65,14 @@ public final class ParallelEngine {
             self.summaryOnly = summaryOnly
             // Enough for the reader to stay ahead of the slowest worker; more only hold memory
             // (each slot has a batch and every worker's output of it).
-            slots = max(4, min(workers + 2, 8))
-            batchBytes = workers <= 4 && summaryOnly ? 1 << 20 : 256 << 10
+            // Events on more than four workers: at most six slots of 256 KiB batches (a buffer
+            // of just the largest record's room, filled whole), not eight of 512 KiB. What waits
+            // in the slots is then about 3 MiB of records and rows, not 8: with sixteen workers,
+            // a 4 GiB NDJSON run peaked at 62.6-62.7 MiB, not 67.7-67.8 (three runs each, on two
+            // cores; the hand-over cost of twice as many batches on sixteen cores is unmeasured).
+            let manyEventWorkers = workers > 4 && !summaryOnly
+            slots = max(4, min(workers + 2, manyEventWorkers ? 6 : 8))
+            batchBytes = manyEventWorkers ? 0 : (workers <= 4 && summaryOnly ? 1 << 20 : 256 << 10)
         }
     }
 
