@@ -91,11 +91,11 @@ public final class WebSocketSession {
 
     // MARK: - Public entry points
 
-    /// Asks the CPU for the frame parser of `side`, likely not in cache, ahead of `receive`.
-    public func prefetch(side: Side) {
-        if let address = framesAddress(side) {
-            wstrace_prefetch_lines(address)
-        }
+    /// Where the session and its frame parsers are, for a caller that asks the CPU for them
+    /// ahead of `receive` (a prefetch hint: the parsers, once made, are never replaced).
+    public var prefetchAddresses: (session: UnsafeRawPointer, client: UnsafeRawPointer?, server: UnsafeRawPointer?) {
+        (UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque()),
+         framesAddresses.client.map { UnsafeRawPointer($0) }, framesAddresses.server.map { UnsafeRawPointer($0) })
     }
 
     /// In-order bytes from one side. `packet` is the capture's packet number carrying them

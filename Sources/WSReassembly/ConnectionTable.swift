@@ -45,13 +45,13 @@ public final class ConnectionTable {
 
     /// Processes one TCP segment. `payload` is what was captured of the payload;
     /// `payloadLength` what the headers declare (larger when a snaplen cut the packet).
-    /// `onConnection` receives the connection's slot as soon as it is known (to prefetch state
-    /// kept by slot); `onReport` receives the segment's report before any of its bytes are
-    /// delivered to `emit`.
+    /// `onConnection` receives the connection's slot and the segment's direction as soon as
+    /// they are known (to prefetch state kept by slot); `onReport` receives the segment's
+    /// report before any of its bytes are delivered to `emit`.
     public func process(_ tcp: TCPHeader, source: Endpoint, destination: Endpoint,
                         payload: UnsafeRawBufferPointer, payloadLength: Int,
                         packet: Int, time: Int64, ipID: UInt16? = nil,
-                        onConnection: (_ slot: Int) -> Void = { _ in },
+                        onConnection: (_ slot: Int, _ direction: Direction) -> Void = { _, _ in },
                         onReport: (SegmentReport) -> Void = { _ in },
                         emit: (StreamEvent) -> Void) -> SegmentReport {
         advanceClock(to: time, emit: emit)
@@ -87,7 +87,7 @@ public final class ConnectionTable {
     @inline(__always)
     private func process(_ tcp: TCPHeader, _ connection: Connection, source: Endpoint,
                          payload: UnsafeRawBufferPointer, payloadLength: Int, packet: Int, time: Int64, ipID: UInt16?,
-                         isNew: Bool, portReuse: Bool, onConnection: (_ slot: Int) -> Void,
+                         isNew: Bool, portReuse: Bool, onConnection: (_ slot: Int, _ direction: Direction) -> Void,
                          onReport: (SegmentReport) -> Void, emit: (StreamEvent) -> Void) -> SegmentReport {
         connection.lastSeen = time
         // The half-streams are separate objects, likely not in cache: ask for both now, so
@@ -95,8 +95,8 @@ public final class ConnectionTable {
         // for its own per-connection state.
         wstrace_prefetch_lines(connection.halfAddresses.toServer)
         wstrace_prefetch_lines(connection.halfAddresses.toClient)
-        onConnection(connection.slot)
         let direction = connection.direction(from: source)
+        onConnection(connection.slot, direction)
         var report = SegmentReport(stream: connection.stream, direction: direction)
         report.slot = connection.slot
         report.isNewStream = isNew

@@ -151,7 +151,7 @@ public final class Analyzer {
         // Closures passed straight as arguments stay on the stack (no context allocation per packet).
         let report = table.process(tcp, source: source, destination: destination, payload: decoded.payload,
                                    payloadLength: decoded.payloadLength, packet: number, time: time, ipID: decoded.ipID,
-                                   onConnection: { slot in self.prefetchState(slot: slot) },
+                                   onConnection: { slot, direction in self.prefetchState(slot: slot, direction: direction) },
                                    onReport: { report in self.begin(report, tcp: tcp, source: source, destination: destination) },
                                    emit: { event in self.handleStream(event, emit: emit, summary: summary) })
         guard hasCurrent, let current = currentReference else { return }
@@ -163,6 +163,7 @@ public final class Analyzer {
                 emitEvent(tracker: tracker, side: currentSide, proto: "TCP", phase: phase, detail: .tcp,
                           violations: [], emit: emit)
             }
+            if let session = tracker.sessionReference { noteHints(tracker.slot, session) }
             if report.connectionEnded, !tracker.summarized {
                 tracker.summarized = true
                 finalize(tracker)
@@ -214,11 +215,35 @@ public final class Analyzer {
     public var peakBufferedBytes: Int { table.peakBufferedBytes }
     public var peakRecognitionBytes: Int { recognitionBudget.peak }
 
-    /// Asks for the tracker and dissector of the connection in `slot`, likely not in cache,
-    /// while the reassembly works on the segment.
-    private func prefetchState(slot: Int) {
+    /// Asks for the tracker, the session and the sender's frame parser of the connection in
+    /// `slot`, likely not in cache, all at once while the reassembly works on the segment
+    /// (reaching the parser through the session waited for the session's line first).
+    private func prefetchState(slot: Int, direction: Direction) {
         guard slot < trackersBySlot.count, let tracker = trackersBySlot[slot] else { return }
         wstrace_prefetch_lines(tracker.toOpaque())  // the per-packet fields span the first two lines
+        guard slot < hintsBySlot.count else { return }
+        let hints = hintsBySlot[slot]
+        if let session = hints.session { wstrace_prefetch_lines(session) }
+        if let frames = direction == .clientToServer ? hints.client : hints.server { wstrace_prefetch_lines(frames) }
+    }
+
+    /// Where the session and frame parsers of each slot's connection were at its last packet.
+    /// Hints only, never read through: a stale one (the slot taken by another connection, the
+    /// session gone) costs a prefetch of nothing useful.
+    private struct PrefetchHints {
+        var session: UnsafeRawPointer?
+        var client: UnsafeRawPointer?
+        var server: UnsafeRawPointer?
+    }
+    private var hintsBySlot: [PrefetchHints] = []
+
+    @inline(__always)
+    private func noteHints(_ slot: Int, _ session: Unmanaged<WebSocketSession>) {
+        if slot >= hintsBySlot.count {
+            hintsBySlot.append(contentsOf: repeatElement(PrefetchHints(), count: slot + 1 - hintsBySlot.count))
+        }
+        let a = session._withUnsafeGuaranteedRef { $0.prefetchAddresses }
+        hintsBySlot[slot] = PrefetchHints(session: a.session, client: a.client, server: a.server)
     }
 
     /// The connection of the current packet, once its report is in (`hasCurrent`), unowned:
@@ -264,9 +289,6 @@ public final class Analyzer {
         currentReference = Unmanaged.passUnretained(tracker)
         hasCurrent = true
         let side: Side = report.direction == .clientToServer ? .client : .server
-        if report.payloadLength > 0, let session = tracker.sessionReference {
-            session._withUnsafeGuaranteedRef { $0.prefetch(side: side) }  // the tracker holds it
-        }
         packetEndpoints = (source, destination, side)
         noteSegment(tracker, report: report, tcp: tcp, side: side)
     }
@@ -299,6 +321,7 @@ public final class Analyzer {
         }
         trackers.removeAll()
         trackersBySlot.removeAll()
+        hintsBySlot.removeAll()
         currentReference = nil
         cached = nil
     }

@@ -28,7 +28,7 @@ final class ConnectionTracker {
     var session: WebSocketSession? {
         didSet { sessionReference = session.map { Unmanaged.passUnretained($0) } }
     }
-    /// `session`, unowned: a per-packet prefetch reads it without a retain.
+    /// `session`, unowned: read per packet (to dissect, to note prefetch hints) without a retain.
     private(set) var sessionReference: Unmanaged<WebSocketSession>?
     /// The App stage's state, once the connection carries WebSocket messages.
     var app: AppSession?
