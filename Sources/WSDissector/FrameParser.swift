@@ -106,7 +106,8 @@ final class FrameStream {
 
     private var inflater: Inflater {
         if let inflaterStorage { return inflaterStorage }
-        let made = contextTakeover ? Inflater(windowBits: windowBits) : scratch.inflater(windowBits: windowBits)
+        let made = contextTakeover ? Inflater(windowBits: windowBits, sharedOutput: scratch.inflateOutput)
+            : scratch.inflater(windowBits: windowBits)
         inflaterStorage = made
         return made
     }

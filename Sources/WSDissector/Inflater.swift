@@ -7,11 +7,15 @@ struct InflateError: Error, Sendable, Equatable {
 
 /// Raw DEFLATE decompression for permessage-deflate (RFC 7692), one per direction. The window
 /// is kept across messages (context takeover) until `reset()`. Output goes through a fixed
-/// 16 KiB scratch buffer: the decompressed size is never allocated.
+/// 16 KiB scratch buffer: the decompressed size is never allocated. The buffer holds nothing
+/// between calls (each piece is handed on before the next is made), so the inflaters of one
+/// analyzer share theirs (`UnmaskScratch.inflateOutput`): with context takeover every
+/// direction keeps an inflater between messages, and its own buffer was a third of that.
 final class Inflater {
     private let stream: UnsafeMutablePointer<z_stream>
     private let scratch: UnsafeMutableRawPointer
-    private static let scratchSize = 16 << 10
+    private let ownsScratch: Bool
+    static let scratchSize = 16 << 10
     private var initialized = false
     /// True after a stream end (BFINAL): the next input needs a reset that keeps the window.
     private var ended = false
@@ -24,12 +28,15 @@ final class Inflater {
     /// beyond the window is caught to within this many bytes); the full window needs no check.
     private let outputStep: Int
 
-    init(windowBits: Int = 15) {
+    /// `sharedOutput`: a buffer of `scratchSize` bytes that outlives every call of this
+    /// inflater and that no other inflation writes while one of its calls runs (nil: its own).
+    init(windowBits: Int = 15, sharedOutput: UnsafeMutableRawPointer? = nil) {
         self.windowBits = min(max(windowBits, 8), 15)
         outputStep = self.windowBits < 15 ? 32 : Self.scratchSize
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        scratch = .allocate(byteCount: Self.scratchSize, alignment: 16)
+        ownsScratch = sharedOutput == nil
+        scratch = sharedOutput ?? .allocate(byteCount: Self.scratchSize, alignment: 16)
         start()
     }
 
@@ -37,7 +44,7 @@ final class Inflater {
         if initialized { inflateEnd(stream) }
         stream.deinitialize(count: 1)
         stream.deallocate()
-        scratch.deallocate()
+        if ownsScratch { scratch.deallocate() }
     }
 
     private func start() {

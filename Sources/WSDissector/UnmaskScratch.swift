@@ -12,7 +12,20 @@ public final class UnmaskScratch {
     deinit {
         bytes.deallocate()
         windowStorage?.deallocate()
+        inflateOutputStorage?.deallocate()
     }
+
+    /// The output buffer every zlib inflater of this analyzer writes into (each piece is
+    /// handed on before the next is made, and inflations never nest), made at first use. The
+    /// inflaters that use it are reached only through frame parsers that hold this scratch, or
+    /// wait in `idle` here.
+    var inflateOutput: UnsafeMutableRawPointer {
+        if let inflateOutputStorage { return inflateOutputStorage }
+        let made = UnsafeMutableRawPointer.allocate(byteCount: Inflater.scratchSize, alignment: 16)
+        inflateOutputStorage = made
+        return made
+    }
+    private var inflateOutputStorage: UnsafeMutableRawPointer?
 
     /// ISA-L's inflate for whole messages (`FrameStream` gathers a compressed frame first):
     /// one for every connection of the capture, made at the first compressed message.
@@ -38,7 +51,7 @@ public final class UnmaskScratch {
     /// A reset inflater for a `windowBits` window, reused or new.
     func inflater(windowBits: Int) -> Inflater {
         let bits = min(max(windowBits, 8), 15)
-        return idle[bits].popLast() ?? Inflater(windowBits: bits)
+        return idle[bits].popLast() ?? Inflater(windowBits: bits, sharedOutput: inflateOutput)
     }
 
     /// Hands back an inflater whose message is over (its window is forgotten).
