@@ -19,12 +19,7 @@ public final class UnmaskScratch {
     /// handed on before the next is made, and inflations never nest), made at first use. The
     /// inflaters that use it are reached only through frame parsers that hold this scratch, or
     /// wait in `idle` here.
-    var inflateOutput: UnsafeMutableRawPointer {
-        if let inflateOutputStorage { return inflateOutputStorage }
-        let made = UnsafeMutableRawPointer.allocate(byteCount: Inflater.scratchSize, alignment: 16)
-        inflateOutputStorage = made
-        return made
-    }
+    var inflateOutput: UnsafeMutableRawPointer { Self.buffer(&inflateOutputStorage, bytes: Inflater.scratchSize) }
     private var inflateOutputStorage: UnsafeMutableRawPointer?
 
     /// ISA-L's inflate for whole messages (`FrameStream` gathers a compressed frame first):
@@ -32,13 +27,16 @@ public final class UnmaskScratch {
     private(set) lazy var fastInflater = FastInflater()
     /// Where a zlib stream's window is copied for `fastInflater` (context takeover), made at
     /// first use.
-    var window: UnsafeMutableRawPointer {
-        if let windowStorage { return windowStorage }
-        let made = UnsafeMutableRawPointer.allocate(byteCount: FastInflater.windowSize, alignment: 16)
-        windowStorage = made
+    var window: UnsafeMutableRawPointer { Self.buffer(&windowStorage, bytes: FastInflater.windowSize) }
+    private var windowStorage: UnsafeMutableRawPointer?
+
+    /// The buffer in `storage`, allocated on first use (freed by `deinit`).
+    private static func buffer(_ storage: inout UnsafeMutableRawPointer?, bytes: Int) -> UnsafeMutableRawPointer {
+        if let storage { return storage }
+        let made = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+        storage = made
         return made
     }
-    private var windowStorage: UnsafeMutableRawPointer?
 
     /// Inflaters between messages, by window size, for connections without context takeover:
     /// such a connection needs zlib only while a message lasts, and setting up a new inflater

@@ -44,10 +44,11 @@ public final class ParallelEngine {
         public var slots: Int
         /// A batch's buffer beyond room for the largest record libpcap accepts (262,160 bytes
         /// more): a batch takes records until the whole buffer is full, so it holds up to
-        /// `batchBytes + 262_160` bytes of the file (0: batches of 256 KiB). Larger batches cost fewer hand-overs and
-        /// cache lines moved between cores (on two cores a `--summary` with 1 MiB took about 10%
-        /// less time than with 256 KiB); events (a batch's rendered rows wait in every slot) and
-        /// many workers keep them small, and memory flat.
+        /// `batchBytes + 262_160` bytes of the file (0: batches of 256 KiB). Larger batches
+        /// cost fewer hand-overs and cache lines moved between cores (on two cores a
+        /// `--summary` with 1 MiB took about 10% less time than with 256 KiB); events (a
+        /// batch's rendered rows wait in every slot) and many workers keep them small, and
+        /// memory flat.
         public var batchBytes: Int
         /// The display filter (-Y): each worker keeps its rows that match, and the summaries of
         /// its connections with a kept row.
