@@ -11,20 +11,22 @@ import WSTimeline
 /// One reader, many workers, an ordered merge: a capture analysed on several cores, printing
 /// byte for byte what one `Analyzer` on one thread prints.
 ///
-/// - The reader (the thread calling `run`) fills batches of records (a classic pcap file is
-///   read straight into the batch's buffer) and finds each record's worker: the flow's
-///   `FlowShard` by a symmetric hash of its 4-tuple, from a glance at the headers. Records it
-///   cannot place at a glance (IPv4 fragments, VLAN tags, tunnels, anything not plain TCP) go
-///   to every worker; each decodes them, the flow's owner analyses one that turns out to be TCP,
-///   and worker 0 reports one that does not. Every worker sees every batch.
+/// - The reader fills batches of records (a classic pcap file is read straight into the
+///   batch's buffer): the thread calling `run` (a live capture), or for a file whichever worker
+///   is out of batches, one at a time (`Settings.workersRead`). It finds each record's
+///   worker: the flow's `FlowShard` by a symmetric hash of its 4-tuple, from a glance at the
+///   headers. Records it cannot place at a glance (IPv4 fragments, VLAN tags, tunnels,
+///   anything not plain TCP) go to every worker; each decodes them, the flow's owner analyses
+///   one that turns out to be TCP, and worker 0 reports one that does not. Every worker sees
+///   every batch.
 /// - Each worker runs an `Analyzer` over its flows and renders their events and summaries into
 ///   bytes (`EventBytes`); the other workers' packets only move its clock, so idle connections
 ///   are released at the same packets as in a one-thread run.
-/// - Between batches the reader merges the workers' output of the oldest finished batch back
-///   into the one-thread order: a packet's clock sweep (by stream) first, then the packet's
-///   own rows; at the end the analyzers' three finishing steps, each by stream. A stream's index
-///   is the rank of its first packet among every worker's streams, written into its rows as
-///   they are merged.
+/// - The thread calling `run` merges the workers' output of the oldest finished batch back
+///   into the one-thread order (between batches, when it also reads): a packet's clock sweep
+///   (by stream) first, then the packet's own rows; at the end the analyzers' three finishing
+///   steps, each by stream. A stream's index is the rank of its first packet among every
+///   worker's streams, written into its rows as they are merged.
 ///
 /// TLS 1.2 sessions are shared across connections: the workers share them (`SharedSessions`),
 /// each lookup seeing what one thread would have seen at that packet. Two limits are shared by
@@ -53,6 +55,12 @@ public final class ParallelEngine {
         /// The display filter (-Y): each worker keeps its rows that match, and the summaries of
         /// its connections with a kept row.
         public var displayFilter: DisplayFilter?
+        /// The workers take turns at reading (`fill` and routing run on whichever worker is
+        /// out of batches, one at a time; the calling thread only merges). With one worker per
+        /// core there is then no third thread to schedule: a separate reader on two cores kept
+        /// 1.55-1.63 CPUs busy, the workers waiting for its batches a third of the time. A live
+        /// capture, whose `fill` waits for packets, keeps reading on the calling thread.
+        public var workersRead = false
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
 
@@ -105,8 +113,9 @@ public final class ParallelEngine {
     }
 
     /// Reads batches from `fill` (false: no more records; true with an empty batch: none yet,
-    /// ask again) until the end, merging the workers' output into `renderer` in one-thread order. Does not call the renderer's `begin` or
-    /// `end`. `afterBatch` runs after each batch is read (progress, flushing).
+    /// ask again) until the end, merging the workers' output into `renderer` in one-thread
+    /// order. Does not call the renderer's `begin` or `end`. `afterBatch` runs on this thread
+    /// after each batch is read, or merged when the workers read (progress, flushing).
     public func run(fill: (RecordBatch) -> Bool, into renderer: PrerenderedRendering,
                     afterBatch: (RecordBatch) -> Void = { _ in }) -> Outcome {
         let shared = Shared(settings: settings)
@@ -123,41 +132,16 @@ public final class ParallelEngine {
         let merge = Merge(shared: shared, renderer: renderer)
         let router = Router(linkType: settings.linkType, workers: settings.workers)
         var outcome = Outcome()
-        var sequence = 0
-        var lastTime: Int64?
-        reading: while true {
-            // Merge what is finished; wait for the oldest batch when every slot is in use.
-            while merge.next < sequence {
-                let full = sequence - merge.next >= shared.slots.count
-                guard shared.isDone(merge.next, wait: full) else { break }
-                merge.batch(shared.slots[merge.next % shared.slots.count])
-                if renderer.isClosed { outcome.closed = true; break reading }
+        let read = settings.workersRead
+            ? withoutActuallyEscaping(fill) { fill in
+                mergeWhileWorkersRead(BatchReader(fill: fill, router: router), shared: shared, merge: merge, renderer: renderer,
+                                      threads: threads, afterBatch: afterBatch)
             }
-            let slot = shared.slots[sequence % shared.slots.count]
-            slot.input.reset()
-            guard fill(slot.input) else { break }
-            // Nothing yet (a live capture's quiet moment): merge what is done, and ask again.
-            if slot.input.isEmpty { continue }
-            if outcome.firstTime == nil, let first = slot.input.records.first {
-                outcome.firstTime = first.time
-                shared.firstTime = first.time
-            }
-            lastTime = slot.input.records.last?.time ?? lastTime
-            router.route(slot)
-            shared.publish(slot, sequence: sequence)
-            sequence += 1
-            afterBatch(slot.input)
-        }
-        shared.finishInput()
-        if !outcome.closed {
-            while merge.next < sequence {
-                _ = shared.isDone(merge.next, wait: true)
-                merge.batch(shared.slots[merge.next % shared.slots.count])
-                if renderer.isClosed { outcome.closed = true; break }
-            }
-        }
-        shared.stopIfClosed(outcome.closed)
-        for t in threads { t.join() }
+            : readHere(fill: fill, router: router, shared: shared, merge: merge, renderer: renderer, threads: threads,
+                       afterBatch: afterBatch)
+        outcome.closed = read.closed
+        outcome.firstTime = read.firstTime
+        let lastTime = read.lastTime
         if !outcome.closed {
             merge.ends(workers.map(\.end))
         }
@@ -170,6 +154,71 @@ public final class ParallelEngine {
             && workers.reduce(0, { $0 + $1.analyzer.peakRecognitionBytes }) <= settings.analyzer.maxRecognitionHeld
 
         return outcome
+    }
+
+    /// What reading found: whether the output closed, the first and last packet times.
+    private typealias Reading = (closed: Bool, firstTime: Int64?, lastTime: Int64?)
+
+    /// Reads on this thread, merging between batches (a live capture: `fill` waits for packets).
+    private func readHere(fill: (RecordBatch) -> Bool, router: Router, shared: Shared, merge: Merge,
+                          renderer: PrerenderedRendering, threads: [WorkerThread],
+                          afterBatch: (RecordBatch) -> Void) -> Reading {
+        var read: Reading = (false, nil, nil)
+        var sequence = 0
+        reading: while true {
+            // Merge what is finished; wait for the oldest batch when every slot is in use.
+            while merge.next < sequence {
+                let full = sequence - merge.next >= shared.slots.count
+                guard shared.isDone(merge.next, wait: full) else { break }
+                merge.batch(shared.slots[merge.next % shared.slots.count])
+                if renderer.isClosed { read.closed = true; break reading }
+            }
+            let slot = shared.slots[sequence % shared.slots.count]
+            slot.input.reset()
+            guard fill(slot.input) else { break }
+            // Nothing yet (a live capture's quiet moment): merge what is done, and ask again.
+            if slot.input.isEmpty { continue }
+            if read.firstTime == nil, let first = slot.input.records.first {
+                read.firstTime = first.time
+                shared.firstTime = first.time
+            }
+            read.lastTime = slot.input.records.last?.time ?? read.lastTime
+            router.route(slot)
+            shared.publish(slot, sequence: sequence)
+            sequence += 1
+            afterBatch(slot.input)
+        }
+        shared.finishInput()
+        if !read.closed {
+            while merge.next < sequence {
+                _ = shared.isDone(merge.next, wait: true)
+                merge.batch(shared.slots[merge.next % shared.slots.count])
+                if renderer.isClosed { read.closed = true; break }
+            }
+        }
+        shared.stopIfClosed(read.closed)
+        for t in threads { t.join() }
+        return read
+    }
+
+    /// The workers read by turns (`Settings.workersRead`); this thread merges each batch once
+    /// every worker is done with it, in order, and its slot is then free for the next read.
+    private func mergeWhileWorkersRead(_ reader: BatchReader, shared: Shared, merge: Merge, renderer: PrerenderedRendering,
+                                       threads: [WorkerThread], afterBatch: (RecordBatch) -> Void) -> Reading {
+        var closed = false
+        shared.startReading(reader)
+        while shared.awaitMergeable(merge.next) {
+            let sequence = merge.next
+            let slot = shared.slots[sequence % shared.slots.count]
+            merge.batch(slot)
+            afterBatch(slot.input)
+            shared.merged(sequence)
+            if renderer.isClosed { closed = true; break }
+        }
+        shared.stopIfClosed(closed)
+        for t in threads { t.join() }
+        let (first, last) = shared.stopReading()
+        return (closed, first, last)
     }
 }
 
@@ -310,9 +359,83 @@ final class Shared: @unchecked Sendable {
     func take(_ sequence: Int) -> Slot? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while published <= sequence && !inputEnded && !stopped { pthread_cond_wait(available, mutex) }
+        while published <= sequence && !inputEnded && !stopped {
+            if readIfFree() { continue }
+            pthread_cond_wait(available, mutex)
+        }
         guard published > sequence, !stopped else { return nil }
         return slots[sequence % slots.count]
+    }
+
+    // MARK: Workers taking turns at reading (`Settings.workersRead`)
+
+    /// The reading, while workers read (nil otherwise).
+    private var reader: BatchReader?
+    /// A worker is reading (only one at a time: the reader's state is not shared).
+    private var reading = false
+    /// Batches merged: a slot is free once the batch it held is merged.
+    private var mergedCount = 0
+
+    func startReading(_ reader: BatchReader) {
+        pthread_mutex_lock(mutex)
+        self.reader = reader
+        pthread_cond_broadcast(available)  // workers already waiting for their first batch
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Ends the reading (every worker has returned): the first and last packet times read.
+    func stopReading() -> (first: Int64?, last: Int64?) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let times = (reader?.firstTime, reader?.lastTime)
+        reader = nil
+        return times
+    }
+
+    /// Reads the next batch into the next free slot if no worker is reading and a slot is
+    /// free. Called with the lock held; returns with it held, having let it go while reading.
+    private func readIfFree() -> Bool {
+        guard let reader, !reading, !inputEnded, !stopped, published < mergedCount + slots.count else { return false }
+        reading = true
+        let next = published
+        let slot = slots[next % slots.count]
+        pthread_mutex_unlock(mutex)
+        let more = reader.read(into: slot)
+        pthread_mutex_lock(mutex)
+        reading = false
+        if more {
+            if firstTime == nil { firstTime = reader.firstTime }
+            slot.sequence = next
+            slot.remaining = settings.workers
+            published = next + 1
+        } else {
+            inputEnded = true
+            pthread_cond_broadcast(done)  // the merge may wait for a batch that will not come
+        }
+        pthread_cond_broadcast(available)
+        return true
+    }
+
+    /// Waits until batch `sequence` has been read and every worker is done with it (true), or
+    /// the input ended before it, or the run stopped (false).
+    func awaitMergeable(_ sequence: Int) -> Bool {
+        let slot = slots[sequence % slots.count]
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !stopped {
+            if sequence < published && slot.sequence == sequence && slot.remaining == 0 { return true }
+            if inputEnded && sequence >= published { return false }
+            pthread_cond_wait(done, mutex)
+        }
+        return false
+    }
+
+    /// Batch `sequence` is merged: its slot may take the next batch.
+    func merged(_ sequence: Int) {
+        pthread_mutex_lock(mutex)
+        mergedCount = sequence + 1
+        pthread_cond_broadcast(available)
+        pthread_mutex_unlock(mutex)
     }
 
     func finished(_ slot: Slot) {
@@ -329,6 +452,34 @@ final class Shared: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         while wait && slot.remaining > 0 { pthread_cond_wait(done, mutex) }
         return slot.remaining == 0
+    }
+}
+
+/// The input, read by whichever worker is out of batches (one at a time, under `Shared`'s
+/// `reading` flag): `fill` and the router are used by one thread at a time.
+final class BatchReader: @unchecked Sendable {
+    private let fill: (RecordBatch) -> Bool
+    private let router: Router
+    private(set) var firstTime: Int64?
+    private(set) var lastTime: Int64?
+
+    init(fill: @escaping (RecordBatch) -> Bool, router: Router) {
+        self.fill = fill
+        self.router = router
+    }
+
+    /// Fills `slot` with the next records and routes them; false at the end of the input.
+    func read(into slot: Slot) -> Bool {
+        while true {
+            slot.input.reset()
+            guard fill(slot.input) else { return false }
+            // A file's reader hands out records or ends; an empty batch is asked again.
+            if !slot.input.isEmpty { break }
+        }
+        if firstTime == nil { firstTime = slot.input.records.first?.time }
+        lastTime = slot.input.records.last?.time ?? lastTime
+        router.route(slot)
+        return true
     }
 }
 

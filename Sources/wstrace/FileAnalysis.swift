@@ -103,6 +103,7 @@ struct FileAnalysis {
         var settings = ParallelEngine.Settings(workers: workers, linkType: link, analyzer: analyzer, format: format,
                                                render: options, summaryOnly: summaryOnly)
         settings.displayFilter = display
+        settings.workersRead = true
         let engine = ParallelEngine(settings: settings)
         let progress = Progress(total: reader.totalBytes)
         let outcome = engine.run(fill: { reader.fill($0) }, into: prerendered) { batch in

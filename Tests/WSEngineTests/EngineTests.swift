@@ -23,9 +23,32 @@ import WSTimeline
         "external/zeek/websocket__jupyter-websocket.pcap", "tls/wss-tls13-midstream.pcap",
     ].filter { FileManager.default.fileExists(atPath: fixtures.appendingPathComponent($0).path) }
 
-    /// What the files print through `format` on one thread, or through the engine on `workers`.
+    /// The capture's records handed out `count` at a time (copied into each batch), so that a
+    /// small fixture spans many batches and every slot is used again and again.
+    static func fillInBatches(of count: Int, from reader: CaptureReader) -> (RecordBatch) -> Bool {
+        var all: [(number: Int, time: Int64, wire: Int, bytes: [UInt8], file: Int)] = []
+        reader.forEach { h, file, bytes in
+            all.append((h.number, h.timestampNanoseconds, h.wireLength, Array(bytes), file))
+            return true
+        }
+        var next = 0
+        return { batch in
+            guard next < all.count else { return false }
+            let end = min(next + count, all.count)
+            for r in all[next..<end] {
+                r.bytes.withUnsafeBytes { _ = batch.append(number: r.number, time: r.time, wireLength: r.wire, bytes: $0, file: r.file) }
+            }
+            next = end
+            return true
+        }
+    }
+
+    /// What the files print through `format` on one thread, or through the engine on `workers`
+    /// (reading on the calling thread, or on the workers by turns with `workersRead`; with
+    /// `recordsPerBatch`, in batches of that many records, through `slots` slots).
     static func output(_ paths: [String], format: OutputFormat, workers: Int, summaryOnly: Bool = false,
-                       idleSeconds: Int? = nil) throws -> String {
+                       idleSeconds: Int? = nil, workersRead: Bool = false, recordsPerBatch: Int? = nil,
+                       slots: Int? = nil) throws -> String {
         let reader = try CaptureReader(paths: paths, filter: nil)
         let link = try #require(LinkType(dlt: reader.linkType))
         var analyzer = AnalyzerOptions()
@@ -56,9 +79,13 @@ import WSTimeline
             analysis.finish(emit: { renderer.event($0) }, summary: { renderer.connection($0) })
             renderer.end(counters: analysis.counters, warnings: [])
         } else {
-            let engine = ParallelEngine(settings: .init(workers: workers, linkType: link, analyzer: analyzer, format: format,
-                                                        render: options, summaryOnly: summaryOnly))
-            let outcome = engine.run(fill: { reader.fill($0) }, into: try #require(renderer as? PrerenderedRendering))
+            var settings = ParallelEngine.Settings(workers: workers, linkType: link, analyzer: analyzer, format: format,
+                                                   render: options, summaryOnly: summaryOnly)
+            settings.workersRead = workersRead
+            if let slots { settings.slots = slots }
+            let engine = ParallelEngine(settings: settings)
+            let fill = recordsPerBatch.map { fillInBatches(of: $0, from: reader) } ?? { reader.fill($0) }
+            let outcome = engine.run(fill: fill, into: try #require(renderer as? PrerenderedRendering))
             #expect(outcome.exact)
             if let first = outcome.firstTime { renderer.firstPacket(time: first) }
             renderer.end(counters: outcome.counters, warnings: [])
@@ -76,8 +103,34 @@ import WSTimeline
                 let one = try Self.output([path], format: format, workers: 0, summaryOnly: summaryOnly)
                 #expect(!one.isEmpty)
                 for workers in [1, 2, 3, 5] {
-                    let many = try Self.output([path], format: format, workers: workers, summaryOnly: summaryOnly)
-                    #expect(many == one, "\(capture) \(format) summaryOnly=\(summaryOnly) workers=\(workers)")
+                    for workersRead in [false, true] {
+                        let many = try Self.output([path], format: format, workers: workers, summaryOnly: summaryOnly,
+                                                   workersRead: workersRead)
+                        #expect(many == one, "\(capture) \(format) summaryOnly=\(summaryOnly) workers=\(workers) workersRead=\(workersRead)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Many small batches through few slots (each slot filled again as soon as its batch is
+    /// merged), the reader on the calling thread or on the workers by turns: still the one
+    /// thread's output, byte for byte.
+    @Test func manySmallBatchesThroughFewSlots() throws {
+        for capture in ["websocket/ws-concurrent.pcap", "external/zeek/websocket__jupyter-websocket.pcap",
+                        "tls/wss-tls13-midstream.pcap", "linktypes/dumpcap.pcapng", "linktypes/ipv4-fragments.pcap"] {
+            let path = Self.fixtures.appendingPathComponent(capture).path
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            for (format, summaryOnly) in [(OutputFormat.ndjson, false), (.text, true)] {
+                let one = try Self.output([path], format: format, workers: 0, summaryOnly: summaryOnly)
+                for workers in [2, 3] {
+                    for (records, slots) in [(1, 2), (3, 2), (5, 4)] {
+                        for workersRead in [false, true] {
+                            let many = try Self.output([path], format: format, workers: workers, summaryOnly: summaryOnly,
+                                                       workersRead: workersRead, recordsPerBatch: records, slots: slots)
+                            #expect(many == one, "\(capture) \(format) workers=\(workers) records=\(records) slots=\(slots) workersRead=\(workersRead)")
+                        }
+                    }
                 }
             }
         }
@@ -149,17 +202,20 @@ import WSTimeline
             func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) { rows += 1 }
         }
         let path = Self.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
-        let reader = try CaptureReader(paths: [path], filter: nil)
-        let engine = ParallelEngine(settings: .init(workers: 3, linkType: try #require(LinkType(dlt: reader.linkType)),
-                                                    analyzer: AnalyzerOptions(), format: .ndjson,
-                                                    render: RenderOptions(), summaryOnly: false))
-        let renderer = Closing()
-        let outcome = engine.run(fill: { batch in
+        for workersRead in [false, true] {
+            let reader = try CaptureReader(paths: [path], filter: nil)
+            var settings = ParallelEngine.Settings(workers: 3, linkType: try #require(LinkType(dlt: reader.linkType)),
+                                                   analyzer: AnalyzerOptions(), format: .ndjson,
+                                                   render: RenderOptions(), summaryOnly: false)
+            settings.workersRead = workersRead
+            settings.slots = 2
+            let engine = ParallelEngine(settings: settings)
+            let renderer = Closing()
             // Small batches, so that the output closes while input is still coming.
-            reader.fill(batch)
-        }, into: renderer)
-        #expect(outcome.closed)
-        #expect(renderer.rows >= 10)
+            let outcome = engine.run(fill: Self.fillInBatches(of: 2, from: reader), into: renderer)
+            #expect(outcome.closed, "workersRead=\(workersRead)")
+            #expect(renderer.rows >= 10)
+        }
     }
 }
 
