@@ -77,7 +77,7 @@ public final class ParallelEngine {
             // Events on more than four workers: at most six slots of 256 KiB batches (a buffer
             // of just the largest record's room, filled whole), not eight of 512 KiB. What waits
             // in the slots is then about 3 MiB of records and rows, not 8: with sixteen workers,
-            // a 4 GiB NDJSON run peaked at 62.6-62.7 MiB, not 67.7-67.8 (three runs each, on two
+            // a 4 GiB NDJSON run peaked at 61.2 MiB, not 66.1-66.3 (three runs each, on two
             // cores; the hand-over cost of twice as many batches on sixteen cores is unmeasured).
             let manyEventWorkers = workers > 4 && !summaryOnly
             slots = max(4, min(workers + 2, manyEventWorkers ? 6 : 8))
