@@ -11,12 +11,12 @@ public final class ConnectionTable {
     public private(set) var streamsOpened = 0
     /// Connections released because the table was full.
     public private(set) var evictions = 0
-    /// Tracked connections by 4-tuple (unowned references), and their owners by slot.
+    /// Tracked connections by 4-tuple (unowned references), and their owners by slot (a slot
+    /// past the end has never been used).
     private var connections = FlowTable()
     private var owners: [Connection?] = []
-    /// Slots of released connections, and the next never-used slot.
+    /// Slots of released connections.
     private var freeSlots: [Int] = []
-    private var nextSlot = 0
     private var totalHeld = 0
     private var lastSweep: Int64 = 0
     /// The most connections tracked at once, and the most out-of-order bytes held at once.
@@ -152,7 +152,6 @@ public final class ConnectionTable {
         connections.removeAll()
         owners.removeAll()
         freeSlots.removeAll()
-        nextSlot = 0
         totalHeld = 0
     }
 
@@ -182,11 +181,11 @@ public final class ConnectionTable {
         }
         if let free = freeSlots.popLast() {
             connection.slot = free
+            owners[free] = connection
         } else {
-            connection.slot = nextSlot
-            nextSlot += 1
+            connection.slot = owners.count
+            owners.append(connection)
         }
-        if connection.slot == owners.count { owners.append(connection) } else { owners[connection.slot] = connection }
         connections.insert(connection, for: key)
         if connections.count > peakCount { peakCount = connections.count }
         return connection

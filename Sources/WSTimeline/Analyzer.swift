@@ -46,10 +46,10 @@ public final class Analyzer {
         }
     }
 
-    /// Whether `currentReference` is the tracker of `stream` (one the reassembly has not released).
+    /// Whether `currentReference` is the tracker of `stream`.
     @inline(__always)
     private func currentHolds(_ stream: Int) -> Bool {
-        currentReference?._withUnsafeGuaranteedRef { $0.stream == stream && !$0.released } ?? false
+        currentReference?._withUnsafeGuaranteedRef { $0.stream == stream } ?? false
     }
 
     private func tracker(_ stream: Int) -> ConnectionTracker? {
@@ -143,7 +143,7 @@ public final class Analyzer {
         if !routed, let shard = options.shard, !shard.owns(source, destination) {
             return sweepClock(emit: emit, summary: summary)
         }
-        hasCurrent = false
+        currentReference = nil
         // Capture time moves first: what that releases (idle connections, holes whose grace is
         // over) belongs to other connections, and must not count as this packet's own events.
         sweepClock(emit: emit, summary: summary)
@@ -154,7 +154,7 @@ public final class Analyzer {
                                    onConnection: { slot, direction in self.prefetchState(slot: slot, direction: direction) },
                                    onReport: { report in self.begin(report, tcp: tcp, source: source, destination: destination) },
                                    emit: { event in self.handleStream(event, emit: emit, summary: summary) })
-        guard hasCurrent, let current = currentReference else { return }
+        guard let current = currentReference else { return }
         let currentSide = packetEndpoints?.side ?? .client
         // Borrowed: `trackers` holds it (nothing after `begin` releases a connection).
         current._withUnsafeGuaranteedRef { tracker in
@@ -190,7 +190,7 @@ public final class Analyzer {
         hasTCPInfo = false
         if acknowledges != nil { acknowledges = nil }
         if packetEndpoints != nil { packetEndpoints = nil }
-        hasCurrent = false
+        currentReference = nil
         sweepClock(emit: emit, summary: summary)
     }
 
@@ -246,12 +246,10 @@ public final class Analyzer {
         hintsBySlot[slot] = PrefetchHints(session: a.session, client: a.client, server: a.server)
     }
 
-    /// The connection of the current packet, once its report is in (`hasCurrent`), unowned:
-    /// `trackers` holds it, and the reference is cleared where the tracker leaves `trackers`.
-    /// Kept from packet to packet until another connection's packet replaces it, with no
-    /// retain or release either way.
+    /// The connection of the current packet, once its report is in (nil before), unowned:
+    /// `trackers` holds it, and the reference is cleared where the tracker leaves `trackers`
+    /// (no retain or release either way).
     private var currentReference: Unmanaged<ConnectionTracker>?
-    private var hasCurrent = false
 
     /// A segment's report arrived: find or make its tracker and note the TCP facts.
     private func begin(_ report: SegmentReport, tcp: TCPHeader, source: Endpoint, destination: Endpoint) {
@@ -287,7 +285,6 @@ public final class Analyzer {
     private func begin(_ tracker: ConnectionTracker, _ report: SegmentReport, tcp: TCPHeader, source: Endpoint,
                        destination: Endpoint) {
         currentReference = Unmanaged.passUnretained(tracker)
-        hasCurrent = true
         let side: Side = report.direction == .clientToServer ? .client : .server
         packetEndpoints = (source, destination, side)
         noteSegment(tracker, report: report, tcp: tcp, side: side)
@@ -476,7 +473,6 @@ public final class Analyzer {
                 summary(t.summary)
             }
             trackers[stream] = nil
-            t.released = true
             if t.slot < trackersBySlot.count && trackersBySlot[t.slot]?.toOpaque() == Unmanaged.passUnretained(t).toOpaque() {
                 trackersBySlot[t.slot] = nil
             }

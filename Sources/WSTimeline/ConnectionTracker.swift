@@ -37,8 +37,6 @@ final class ConnectionTracker {
     /// The first payload was looked at for a ClientHello.
     var tlsChecked = false
     var summarized = false
-    /// The reassembly released the connection: its stream's events find no tracker now.
-    var released = false
     var requestSeen = false
     var responseSeen = false
     var closeSeen = false
