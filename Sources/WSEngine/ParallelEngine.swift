@@ -22,8 +22,9 @@ import WSTimeline
 /// - Each worker runs an `Analyzer` over its flows and renders their events and summaries into
 ///   bytes (`EventBytes`); the other workers' packets only move its clock, so idle connections
 ///   are released at the same packets as in a one-thread run.
-/// - The thread calling `run` merges the workers' output of the oldest finished batch back
-///   into the one-thread order (between batches, when it also reads): a packet's clock sweep
+/// - The workers' output of the oldest finished batch is merged back into the one-thread
+///   order by the thread calling `run` between batches (a live capture), or for a file by the
+///   last worker done with it, one at a time, in order: a packet's clock sweep
 ///   (by stream) first, then the packet's own rows; at the end the analyzers' three finishing
 ///   steps, each by stream. A stream's index is the rank of its first packet among every
 ///   worker's streams, written into its rows as they are merged.
@@ -56,10 +57,11 @@ public final class ParallelEngine {
         /// its connections with a kept row.
         public var displayFilter: DisplayFilter?
         /// The workers take turns at reading (`fill` and routing run on whichever worker is
-        /// out of batches, one at a time; the calling thread only merges). With one worker per
-        /// core there is then no third thread to schedule: a separate reader on two cores kept
-        /// 1.55-1.63 CPUs busy, the workers waiting for its batches a third of the time. A live
-        /// capture, whose `fill` waits for packets, keeps reading on the calling thread.
+        /// out of batches, one at a time) and at merging (the last worker done with the oldest
+        /// batch merges it); the calling thread only waits. With one worker per core there is
+        /// then no third thread to schedule: a separate reader on two cores kept 1.55-1.63 CPUs
+        /// busy, the workers waiting for its batches a third of the time. A live capture, whose
+        /// `fill` waits for packets, keeps reading and merging on the calling thread.
         public var workersRead = false
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
@@ -114,8 +116,9 @@ public final class ParallelEngine {
 
     /// Reads batches from `fill` (false: no more records; true with an empty batch: none yet,
     /// ask again) until the end, merging the workers' output into `renderer` in one-thread
-    /// order. Does not call the renderer's `begin` or `end`. `afterBatch` runs on this thread
-    /// after each batch is read, or merged when the workers read (progress, flushing).
+    /// order. Does not call the renderer's `begin` or `end`. `afterBatch` runs after each batch
+    /// is read, on this thread, or when the workers read, after it is merged, on the merging
+    /// worker (one at a time; progress, flushing).
     public func run(fill: (RecordBatch) -> Bool, into renderer: PrerenderedRendering,
                     afterBatch: (RecordBatch) -> Void = { _ in }) -> Outcome {
         let shared = Shared(settings: settings)
@@ -201,24 +204,21 @@ public final class ParallelEngine {
         return read
     }
 
-    /// The workers read by turns (`Settings.workersRead`); this thread merges each batch once
-    /// every worker is done with it, in order, and its slot is then free for the next read.
+    /// The workers read by turns (`Settings.workersRead`), and merge by turns too: the last
+    /// worker done with the oldest unmerged batch merges it (and any after it already done), so
+    /// its slot is free for the next read. This thread only waits for them.
     private func mergeWhileWorkersRead(_ reader: BatchReader, shared: Shared, merge: Merge, renderer: PrerenderedRendering,
                                        threads: [WorkerThread], afterBatch: (RecordBatch) -> Void) -> Reading {
-        var closed = false
-        shared.startReading(reader)
-        while shared.awaitMergeable(merge.next) {
-            let sequence = merge.next
-            let slot = shared.slots[sequence % shared.slots.count]
-            merge.batch(slot)
-            afterBatch(slot.input)
-            shared.merged(sequence)
-            if renderer.isClosed { closed = true; break }
+        withoutActuallyEscaping(afterBatch) { afterBatch in
+            shared.startReading(reader, merger: BatchMerger { slot in
+                merge.batch(slot)
+                afterBatch(slot.input)
+                return !renderer.isClosed
+            })
+            for t in threads { t.join() }
+            let (closed, first, last) = shared.stopReading()
+            return (closed, first, last)
         }
-        shared.stopIfClosed(closed)
-        for t in threads { t.join() }
-        let (first, last) = shared.stopReading()
-        return (closed, first, last)
     }
 }
 
@@ -367,29 +367,38 @@ final class Shared: @unchecked Sendable {
         return slots[sequence % slots.count]
     }
 
-    // MARK: Workers taking turns at reading (`Settings.workersRead`)
+    // MARK: Workers taking turns at reading and merging (`Settings.workersRead`)
 
     /// The reading, while workers read (nil otherwise).
     private var reader: BatchReader?
+    /// Merges one batch into the output (false: the output was closed), while workers read.
+    private var merger: BatchMerger?
     /// A worker is reading (only one at a time: the reader's state is not shared).
     private var reading = false
+    /// A worker is merging (only one at a time: batches are merged in order).
+    private var merging = false
+    /// The output was closed during a merge.
+    private var closed = false
     /// Batches merged: a slot is free once the batch it held is merged.
     private var mergedCount = 0
 
-    func startReading(_ reader: BatchReader) {
+    func startReading(_ reader: BatchReader, merger: BatchMerger) {
         pthread_mutex_lock(mutex)
         self.reader = reader
+        self.merger = merger
         pthread_cond_broadcast(available)  // workers already waiting for their first batch
         pthread_mutex_unlock(mutex)
     }
 
-    /// Ends the reading (every worker has returned): the first and last packet times read.
-    func stopReading() -> (first: Int64?, last: Int64?) {
+    /// Ends the reading (every worker has returned): whether the output was closed, the first
+    /// and last packet times read.
+    func stopReading() -> (closed: Bool, first: Int64?, last: Int64?) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        let times = (reader?.firstTime, reader?.lastTime)
+        let result = (closed, reader?.firstTime, reader?.lastTime)
         reader = nil
-        return times
+        merger = nil
+        return result
     }
 
     /// Reads the next batch into the next free slot if no worker is reading and a slot is
@@ -410,38 +419,43 @@ final class Shared: @unchecked Sendable {
             published = next + 1
         } else {
             inputEnded = true
-            pthread_cond_broadcast(done)  // the merge may wait for a batch that will not come
         }
         pthread_cond_broadcast(available)
         return true
     }
 
-    /// Waits until batch `sequence` has been read and every worker is done with it (true), or
-    /// the input ended before it, or the run stopped (false).
-    func awaitMergeable(_ sequence: Int) -> Bool {
-        let slot = slots[sequence % slots.count]
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+    /// Merges, in order, every batch that every worker is done with, unless a worker is
+    /// already merging (it goes on to the next batch itself: it checks under the lock, after
+    /// each batch, whether that one is done). Called with the lock held; returns with it held,
+    /// having let it go while merging.
+    private func mergeIfDone() {
+        guard let merger, !merging else { return }
+        merging = true
         while !stopped {
-            if sequence < published && slot.sequence == sequence && slot.remaining == 0 { return true }
-            if inputEnded && sequence >= published { return false }
-            pthread_cond_wait(done, mutex)
+            let next = mergedCount
+            let slot = slots[next % slots.count]
+            guard next < published, slot.sequence == next, slot.remaining == 0 else { break }
+            pthread_mutex_unlock(mutex)
+            let open = merger.merge(slot)
+            pthread_mutex_lock(mutex)
+            mergedCount = next + 1
+            pthread_cond_broadcast(available)  // its slot is free for the next read
+            if !open {
+                closed = true
+                sessions.marks.setAll(Int.max)
+                stopped = true
+                inputEnded = true
+            }
         }
-        return false
-    }
-
-    /// Batch `sequence` is merged: its slot may take the next batch.
-    func merged(_ sequence: Int) {
-        pthread_mutex_lock(mutex)
-        mergedCount = sequence + 1
-        pthread_cond_broadcast(available)
-        pthread_mutex_unlock(mutex)
+        merging = false
     }
 
     func finished(_ slot: Slot) {
         pthread_mutex_lock(mutex)
         slot.remaining -= 1
-        if slot.remaining == 0 { pthread_cond_broadcast(done) }
+        if slot.remaining == 0 {
+            if merger != nil { mergeIfDone() } else { pthread_cond_broadcast(done) }
+        }
         pthread_mutex_unlock(mutex)
     }
 
@@ -480,6 +494,16 @@ final class BatchReader: @unchecked Sendable {
         lastTime = slot.input.records.last?.time ?? lastTime
         router.route(slot)
         return true
+    }
+}
+
+/// Merges one batch into the output, on whichever worker merges (one at a time, under
+/// `Shared`'s `merging` flag); false once the output is closed.
+final class BatchMerger: @unchecked Sendable {
+    let merge: (Slot) -> Bool
+
+    init(_ merge: @escaping (Slot) -> Bool) {
+        self.merge = merge
     }
 }
 
