@@ -1,5 +1,4 @@
 import WSApp
-import Foundation
 import WSTLS
 import WSDecode
 import WSDissector
@@ -354,7 +353,7 @@ func writeTLS(_ r: TLSRecordEvent, into w: inout JSONWriter) {
             w.field("message", "hello_retry_request")
         case let .handshake(type, decrypted):
             w.field("type", "handshake")
-            w.field("message", tlsHandshakeName(type).lowercased().replacingOccurrences(of: " ", with: "_"))
+            w.field("message", tlsHandshakeName(type).lowercased().replacing(" ", with: "_"))
             w.field("handshake_type", type)
             w.field("decrypted", decrypted)
         case .changeCipherSpec:

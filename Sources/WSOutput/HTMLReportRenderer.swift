@@ -100,7 +100,7 @@ public final class HTMLReportRenderer: Renderer {
             var lines: [String] = []
             if let o = cross.overrides[stream] { lines.append("Diagnosis across connections: " + DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary)) }
             for l in note.split(separator: "\n") { lines.append(l.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")) }
-            if !lines.isEmpty, let at = content.range(of: "</summary>\n") {
+            if !lines.isEmpty, let at = content.firstRange(of: "</summary>\n") {
                 content.insert(contentsOf: lines.map { "<p class=\"pattern\">\(htmlEscaped($0))</p>\n" }.joined(), at: at.upperBound)
             }
             sink.write(HTMLReportSection.wrap(stream: stream, bad: bad[stream] ?? false, open: expand, content))

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials  // Data, without the rest of Foundation (and its ICU data) in the binary
+#else
 import Foundation
+#endif
 import _CryptoExtras
 
 /// A decrypted record: its content type and its content, the first `length` bytes of `data`
