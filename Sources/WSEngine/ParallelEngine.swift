@@ -551,7 +551,10 @@ final class Worker: @unchecked Sendable {
     let gate: FilterGate?
     /// What the finishing steps produced.
     let end = WorkerOutput()
-    private var output: WorkerOutput
+    /// Where rows go now: the slot's output for this worker, or `end`. Unowned (the slot or
+    /// `end` holds it) and borrowed per row: a strong reference retained and released it at
+    /// every row.
+    private var output: Unmanaged<WorkerOutput>
     /// The packet being analysed (the shared TLS sessions stamp it).
     private let packetBox: PacketBox
     private var packet: Int {
@@ -582,9 +585,9 @@ final class Worker: @unchecked Sendable {
         eventBytes = EventBytes(format: settings.format, options: render)
         summaryOnly = settings.summaryOnly
         gate = settings.displayFilter.map { FilterGate($0) }
-        output = end
+        output = Unmanaged.passUnretained(end)
         analyzer.onStreamOpened = { [unowned self] stream, packet in
-            self.output.openings.append((stream, packet))
+            self.output._withUnsafeGuaranteedRef { $0.openings.append((stream, packet)) }
         }
     }
 
@@ -592,11 +595,13 @@ final class Worker: @unchecked Sendable {
 
     func run() {
         var sequence = 0
-        let emit: (TimelineEvent) -> Void = { [unowned self] e in self.add(e) }
-        let summary: (ConnectionSummary) -> Void = { [unowned self] s in self.add(s) }
+        // Unowned(unsafe): called only within this method, while the engine holds the worker
+        // (an unowned reference checked and retained the worker at every row).
+        let emit: (TimelineEvent) -> Void = { [unowned(unsafe) self] e in self.add(e) }
+        let summary: (ConnectionSummary) -> Void = { [unowned(unsafe) self] s in self.add(s) }
         while let slot = shared.take(sequence) {
-            output = slot.outputs[index]
-            output.clear()
+            output = Unmanaged.passUnretained(slot.outputs[index])
+            output._withUnsafeGuaranteedRef { $0.clear() }
             if eventBytes.firstTime == nil {
                 eventBytes.firstTime = shared.firstTime
                 gate?.firstTime = shared.firstTime ?? 0
@@ -628,7 +633,7 @@ final class Worker: @unchecked Sendable {
         }
         marks.set(index, Int.max)
         guard !shared.stopped else { return }
-        output = end
+        output = Unmanaged.passUnretained(end)
         end.clear()
         packet = Int.max
         analyzer.finish(emit: emit, summary: summary, step: { [unowned self] in self.finishing = $0 })
@@ -643,21 +648,27 @@ final class Worker: @unchecked Sendable {
         if let gate {
             guard gate.keep(e), !summaryOnly else { return }
         }
-        let start = output.writer.count
-        let at = eventBytes.render(e, into: &output.writer)
-        output.items.append(OutputItem(packet: packet, kind: kind, stream: e.stream ?? -1, start: start,
-                                       end: output.writer.count, streamAt: at >= 0 ? at - start : -1, isSummary: false))
+        let kind = self.kind, packet = self.packet
+        output._withUnsafeGuaranteedRef { output in
+            let start = output.writer.count
+            let at = eventBytes.render(e, into: &output.writer)
+            output.items.append(OutputItem(packet: packet, kind: kind, stream: e.stream ?? -1, start: start,
+                                           end: output.writer.count, streamAt: at >= 0 ? at - start : -1, isSummary: false))
+        }
     }
 
     private func add(_ s: ConnectionSummary) {
         if let gate, !gate.keep(s) { return }
-        let start = output.writer.count
         let rendered = RenderedSummaries.rendered(s, format: shared.settings.format, options: shared.settings.render,
                                                   firstTime: eventBytes.firstTime ?? shared.firstTime)
-        output.writer.append(rendered.bytes)
-        output.endings.append(rendered.ending)
-        output.items.append(OutputItem(packet: packet, kind: kind, stream: s.stream, start: start,
-                                       end: output.writer.count, streamAt: output.endings.count - 1, isSummary: true))
+        let kind = self.kind, packet = self.packet
+        output._withUnsafeGuaranteedRef { output in
+            let start = output.writer.count
+            output.writer.append(rendered.bytes)
+            output.endings.append(rendered.ending)
+            output.items.append(OutputItem(packet: packet, kind: kind, stream: s.stream, start: start,
+                                           end: output.writer.count, streamAt: output.endings.count - 1, isSummary: true))
+        }
     }
 }
 
