@@ -364,6 +364,11 @@ final class Shared: @unchecked Sendable {
             pthread_cond_wait(available, mutex)
         }
         guard published > sequence, !stopped else { return nil }
+        // The worker ahead reads the batch after this one before it works on this one, so
+        // that the others find it read: a worker that read only once out of batches made the
+        // others wait for its read whenever they were close behind (two workers on two cores
+        // kept 1.58 CPUs busy, 100 MiB `--summary`).
+        if published == sequence + 1 { _ = readIfFree() }
         return slots[sequence % slots.count]
     }
 
