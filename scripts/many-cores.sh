@@ -5,8 +5,8 @@
 #   here:   scripts/many-cores.sh bundle
 #           builds wstrace and wsbench with --static-swift-stdlib (scratch path .build-static),
 #           strips them and puts them, with every shared library `ldd` lists and the loader, in
-#           .build-static/bundle, and that folder in .build-static/bundle.tgz (about 52 MiB: each
-#           binary holds Foundation's ICU data, 34 MB). Carry the .tgz (ignored by git).
+#           .build-static/bundle, and that folder in .build-static/bundle.tgz (about 20 MiB).
+#           Carry the .tgz (ignored by git).
 #   there:  scripts/many-cores.sh run [SIZE_MIB (default 4096)] [BUNDLE (default .build-static/bundle,
 #           else .build-static/bundle.tgz unpacked into $WORK)]
 #           generates the benchmark's kind of capture (deterministic) in $WORK (/tmp/wstrace-many),
