@@ -705,23 +705,64 @@ final class Merge {
 
     private func merge(_ outputs: [WorkerOutput]) {
         number(outputs)
-        var heads = Array(repeating: 0, count: outputs.count)
-        while true {
-            var best = -1
-            var bestKey = (Int.max, Int.max, Int.max)
-            for w in outputs.indices where heads[w] < outputs[w].items.count {
-                let item = outputs[w].items[heads[w]]
-                let key = (item.packet, item.kind, item.kind == 1 || item.stream < 0 ? 0 : globalOf[w][item.stream])
-                if best < 0 || key < bestKey {
-                    best = w
-                    bestKey = key
-                }
+        // A k-way merge of the workers' rows, each list already in order: a binary heap of the
+        // workers by their next row's key, ties to the lower worker. (A scan of every worker's
+        // next row for each row cost 16 comparisons a row on 16 workers: the merge, which only
+        // one worker does at a time, took 11% of a 16-worker NDJSON run's instructions.) The
+        // worker at the top keeps it, without a sift, while its next row still comes first.
+        let count = outputs.count
+        let heads = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        let keys = UnsafeMutablePointer<RowKey>.allocate(capacity: count)
+        let heap = UnsafeMutablePointer<Int>.allocate(capacity: count)
+        defer {
+            heads.deallocate()
+            keys.deallocate()
+            heap.deallocate()
+        }
+        heads.initialize(repeating: 0, count: count)
+        var size = 0
+        for w in 0..<count where !outputs[w].items.isEmpty {
+            (keys + w).initialize(to: key(outputs[w].items[0], worker: w))
+            heap[size] = w
+            size += 1
+        }
+        @inline(__always) func less(_ a: Int, _ b: Int) -> Bool {
+            let x = keys[a], y = keys[b]
+            if x.packet != y.packet { return x.packet < y.packet }
+            if x.kind != y.kind { return x.kind < y.kind }
+            if x.stream != y.stream { return x.stream < y.stream }
+            return a < b
+        }
+        @inline(__always) func siftDown(_ from: Int) {
+            var i = from
+            while true {
+                let l = 2 * i + 1
+                guard l < size else { return }
+                var m = l
+                if l + 1 < size && less(heap[l + 1], heap[l]) { m = l + 1 }
+                guard less(heap[m], heap[i]) else { return }
+                (heap[i], heap[m]) = (heap[m], heap[i])
+                i = m
             }
-            guard best >= 0 else { return }
-            let out = outputs[best]
-            let item = out.items[heads[best]]
-            heads[best] += 1
-            let stream = item.stream >= 0 ? globalOf[best][item.stream] : nil
+        }
+        if size > 1 {
+            for i in stride(from: size / 2 - 1, through: 0, by: -1) { siftDown(i) }
+        }
+        while size > 0 {
+            let w = heap[0]
+            let out = outputs[w]
+            let at = heads[w]
+            let item = out.items[at]
+            heads[w] = at + 1
+            if at + 1 < out.items.count {
+                keys[w] = key(out.items[at + 1], worker: w)
+                siftDown(0)
+            } else {
+                size -= 1
+                heap[0] = heap[size]
+                siftDown(0)
+            }
+            let stream = item.stream >= 0 ? globalOf[w][item.stream] : nil
             let bytes = out.writer.bytes(item.start..<item.end)
             if item.isSummary {
                 renderer.connection(rendered: Array(bytes), stream: stream ?? 0, ending: out.endings[item.streamAt])
@@ -729,6 +770,20 @@ final class Merge {
                 renderer.event(rendered: bytes, stream: stream, streamAt: item.streamAt)
             }
         }
+    }
+
+    /// Where a row goes in the merged order: its packet, then its kind, then (clock sweeps and
+    /// the finishing steps) its stream's capture-wide index.
+    private struct RowKey {
+        var packet: Int
+        var kind: Int
+        var stream: Int
+    }
+
+    @inline(__always)
+    private func key(_ item: OutputItem, worker: Int) -> RowKey {
+        RowKey(packet: item.packet, kind: item.kind,
+               stream: item.kind == 1 || item.stream < 0 ? 0 : globalOf[worker][item.stream])
     }
 
     /// Gives the streams opened in these outputs their capture-wide indexes, by first packet.
