@@ -135,6 +135,10 @@ public final class ConnectionTable {
         }
     }
 
+    /// When the clock last swept (`clockWouldSweep` is false for a time from there to a
+    /// second later): a caller moving the clock for many packets tests it without a call.
+    public var lastSweepTime: Int64 { lastSweep }
+
     /// Whether moving the clock to `time` sweeps (a second of capture time since the last
     /// sweep, or time going back).
     @inline(__always)

@@ -194,6 +194,10 @@ public final class Analyzer {
         sweepClock(emit: emit, summary: summary)
     }
 
+    /// When the clock last swept: `advanceClock` does nothing for a packet from then to a
+    /// second later (a parallel engine's worker skips the call for other workers' packets).
+    public var lastSweepTime: Int64 { table.lastSweepTime }
+
     /// Whether what is being emitted comes from capture time moving (other connections
     /// released, holes given up) rather than from the packet itself.
     public private(set) var inClockSweep = false
