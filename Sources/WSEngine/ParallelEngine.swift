@@ -347,12 +347,18 @@ final class Shared: @unchecked Sendable {
     /// The output is gone: workers stop at their next batch.
     func stopIfClosed(_ closed: Bool) {
         guard closed else { return }
-        sessions.marks.setAll(Int.max)
         pthread_mutex_lock(mutex)
+        stop()
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Stops the run: no more input, every worker leaves at its next batch, and no TLS lookup
+    /// waits for another worker's mark. Called with the lock held.
+    private func stop() {
+        sessions.marks.setAll(Int.max)
         stopped = true
         inputEnded = true
         pthread_cond_broadcast(available)
-        pthread_mutex_unlock(mutex)
     }
 
     /// The batch `sequence` for a worker, once published; nil at the end of the input.
@@ -447,9 +453,7 @@ final class Shared: @unchecked Sendable {
             pthread_cond_broadcast(available)  // its slot is free for the next read
             if !open {
                 closed = true
-                sessions.marks.setAll(Int.max)
-                stopped = true
-                inputEnded = true
+                stop()
             }
         }
         merging = false
