@@ -135,13 +135,13 @@ public final class ParallelEngine {
         let merge = Merge(shared: shared, renderer: renderer)
         let router = Router(linkType: settings.linkType, workers: settings.workers)
         var outcome = Outcome()
-        let read = settings.workersRead
-            ? withoutActuallyEscaping(fill) { fill in
-                mergeWhileWorkersRead(BatchReader(fill: fill, router: router), shared: shared, merge: merge, renderer: renderer,
-                                      threads: threads, afterBatch: afterBatch)
-            }
-            : readHere(fill: fill, router: router, shared: shared, merge: merge, renderer: renderer, threads: threads,
-                       afterBatch: afterBatch)
+        let read = withoutActuallyEscaping(fill) { fill in
+            let reader = BatchReader(fill: fill, router: router)
+            return settings.workersRead
+                ? mergeWhileWorkersRead(reader, shared: shared, merge: merge, renderer: renderer, threads: threads,
+                                        afterBatch: afterBatch)
+                : readHere(reader, shared: shared, merge: merge, renderer: renderer, threads: threads, afterBatch: afterBatch)
+        }
         outcome.closed = read.closed
         outcome.firstTime = read.firstTime
         let lastTime = read.lastTime
@@ -163,10 +163,9 @@ public final class ParallelEngine {
     private typealias Reading = (closed: Bool, firstTime: Int64?, lastTime: Int64?)
 
     /// Reads on this thread, merging between batches (a live capture: `fill` waits for packets).
-    private func readHere(fill: (RecordBatch) -> Bool, router: Router, shared: Shared, merge: Merge,
-                          renderer: PrerenderedRendering, threads: [WorkerThread],
-                          afterBatch: (RecordBatch) -> Void) -> Reading {
-        var read: Reading = (false, nil, nil)
+    private func readHere(_ reader: BatchReader, shared: Shared, merge: Merge, renderer: PrerenderedRendering,
+                          threads: [WorkerThread], afterBatch: (RecordBatch) -> Void) -> Reading {
+        var closed = false
         var sequence = 0
         reading: while true {
             // Merge what is finished; wait for the oldest batch when every slot is in use.
@@ -174,34 +173,28 @@ public final class ParallelEngine {
                 let full = sequence - merge.next >= shared.slots.count
                 guard shared.isDone(merge.next, wait: full) else { break }
                 merge.batch(shared.slots[merge.next % shared.slots.count])
-                if renderer.isClosed { read.closed = true; break reading }
+                if renderer.isClosed { closed = true; break reading }
             }
             let slot = shared.slots[sequence % shared.slots.count]
-            slot.input.reset()
-            guard fill(slot.input) else { break }
+            guard let filled = reader.fillOnce(slot) else { break }
             // Nothing yet (a live capture's quiet moment): merge what is done, and ask again.
-            if slot.input.isEmpty { continue }
-            if read.firstTime == nil, let first = slot.input.records.first {
-                read.firstTime = first.time
-                shared.firstTime = first.time
-            }
-            read.lastTime = slot.input.records.last?.time ?? read.lastTime
-            router.route(slot)
+            guard filled else { continue }
+            if shared.firstTime == nil { shared.firstTime = reader.firstTime }
             shared.publish(slot, sequence: sequence)
             sequence += 1
             afterBatch(slot.input)
         }
         shared.finishInput()
-        if !read.closed {
+        if !closed {
             while merge.next < sequence {
                 _ = shared.isDone(merge.next, wait: true)
                 merge.batch(shared.slots[merge.next % shared.slots.count])
-                if renderer.isClosed { read.closed = true; break }
+                if renderer.isClosed { closed = true; break }
             }
         }
-        shared.stopIfClosed(read.closed)
+        shared.stopIfClosed(closed)
         for t in threads { t.join() }
-        return read
+        return (closed, reader.firstTime, reader.lastTime)
     }
 
     /// The workers read by turns (`Settings.workersRead`), and merge by turns too: the last
@@ -478,8 +471,9 @@ final class Shared: @unchecked Sendable {
     }
 }
 
-/// The input, read by whichever worker is out of batches (one at a time, under `Shared`'s
-/// `reading` flag): `fill` and the router are used by one thread at a time.
+/// The input, read on the thread calling `run` (a live capture) or by whichever worker is out
+/// of batches (one at a time, under `Shared`'s `reading` flag): `fill` and the router are used
+/// by one thread at a time.
 final class BatchReader: @unchecked Sendable {
     private let fill: (RecordBatch) -> Bool
     private let router: Router
@@ -493,12 +487,19 @@ final class BatchReader: @unchecked Sendable {
 
     /// Fills `slot` with the next records and routes them; false at the end of the input.
     func read(into slot: Slot) -> Bool {
-        while true {
-            slot.input.reset()
-            guard fill(slot.input) else { return false }
-            // A file's reader hands out records or ends; an empty batch is asked again.
-            if !slot.input.isEmpty { break }
+        // A file's reader hands out records or ends; an empty batch is asked again.
+        while let filled = fillOnce(slot) {
+            if filled { return true }
         }
+        return false
+    }
+
+    /// Asks `fill` once for `slot`'s records and routes them: true with records, false with
+    /// none yet (a live capture's quiet moment), nil at the end of the input.
+    func fillOnce(_ slot: Slot) -> Bool? {
+        slot.input.reset()
+        guard fill(slot.input) else { return nil }
+        guard !slot.input.isEmpty else { return false }
         if firstTime == nil { firstTime = slot.input.records.first?.time }
         lastTime = slot.input.records.last?.time ?? lastTime
         router.route(slot)
