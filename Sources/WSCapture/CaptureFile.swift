@@ -180,6 +180,20 @@ public final class CaptureFile {
         }
     }
 
+    /// The rest of the file as chunks that several threads copy at once (`PcapChunks`), when
+    /// it is read by the chunked walk (a regular classic pcap file) and some of it is left; nil
+    /// otherwise. Until the chunks give the reading back (at the end of the file, or at a record
+    /// the walk does not take), nothing else may read this file; `fill` then goes on from there.
+    /// `file` is the index its records are tagged with.
+    public func chunks(bytes: Int, file: Int = 0) -> PcapChunks? {
+        guard let chunked, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
+        return PcapChunks(records: chunked, chunkBytes: bytes, numbered: packetsRead, file: file,
+                          program: hasFilter ? filter : nil) { [unowned self] offset, numbered in
+            self.chunked?.offset = offset
+            self.packetsRead = numbered
+        }
+    }
+
     /// Bytes of the file read so far (0 for standard input; compressed bytes for a gzip file).
     public var position: Int {
         if let chunked { return chunked.offset }

@@ -68,6 +68,13 @@ public final class CaptureReader {
     public func path(_ index: Int) -> String { files[index].path }
     public var displayName: String { files.map(\.path).joined(separator: ", ") }
 
+    /// The capture as chunks several threads copy at once (`CaptureFile.chunks`): one regular
+    /// classic pcap file only, nil otherwise.
+    public func chunks(bytes: Int) -> PcapChunks? {
+        guard files.count == 1, ended.isEmpty else { return nil }
+        return files[0].chunks(bytes: bytes)
+    }
+
     /// Fills the empty `batch` with the capture's next records. False, with nothing added, at the end.
     public func fill(_ batch: RecordBatch) -> Bool {
         defer { batch.bytesRead = bytesRead }

@@ -20,10 +20,10 @@
 /// chunks the run was about 15% faster). The buffer is 1 MiB, above the largest record.
 final class ChunkedPcapRecords {
     private let fd: Int32
-    private let size: Int
+    let size: Int
     private let swapped: Bool
-    private let nanoseconds: Bool
-    private let snapshotLength: Int
+    let nanoseconds: Bool
+    let snapshotLength: Int
     /// Chunk size: at least the largest record libpcap accepts (16 + 262,144 bytes).
     private static let chunkSize = 1 << 20
     /// Allocated at the first `forEach` (`fill` reads into the caller's batch instead).
@@ -32,8 +32,8 @@ final class ChunkedPcapRecords {
     /// The buffer holds file bytes [chunkStart, chunkStart + chunkLength).
     private var chunkStart = 0
     private var chunkLength = 0
-    /// Offset of the next record.
-    private(set) var offset = 24
+    /// Offset of the next record (`PcapChunks` moves it when it hands the reading back).
+    var offset = 24
 
     /// Prepares reading `fd` when it is a regular classic pcap file worth mapping; nil otherwise.
     init?(fd: Int32) {
@@ -51,7 +51,8 @@ final class ChunkedPcapRecords {
         }
         let swapped = self.swapped
         func field(_ v: UInt32) -> UInt32 { swapped ? v.byteSwapped : v }
-        let version = field(header.1)
+        // Major and minor version, each 16 bits in the file's byte order.
+        let version = swapped ? header.1.byteSwapped.rotated16 : header.1
         let snapshot = Int(field(header.4))
         let linkType = field(header.5) & 0x03ff_ffff
         // Version 2.4 only (older files swap lengths), a snapshot length libpcap keeps as is,
@@ -80,7 +81,8 @@ final class ChunkedPcapRecords {
 
     /// Reads up to `count` bytes of the file at `position` into `destination`; returns how
     /// many it got (fewer only at the end of the file or on an error).
-    private func read(into destination: UnsafeMutableRawPointer, count: Int, at position: Int) -> Int {
+    /// Any thread may call it (`pread` on a descriptor no one moves).
+    func read(into destination: UnsafeMutableRawPointer, count: Int, at position: Int) -> Int {
         var got = 0
         while got < count {
             let n = pread(fd, destination + got, count - got, off_t(position + got))
@@ -98,7 +100,7 @@ final class ChunkedPcapRecords {
     /// A record header's time in ns (as libpcap gives it: signed 32-bit fields, microseconds
     /// scaled up), length on the wire and captured length.
     @inline(__always)
-    private func header(_ record: UnsafeRawPointer) -> (time: Int64, wire: UInt32, length: Int) {
+    func header(_ record: UnsafeRawPointer) -> (time: Int64, wire: UInt32, length: Int) {
         var seconds = record.loadUnaligned(as: UInt32.self)
         var fraction = record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
         var captured = record.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
@@ -111,6 +113,13 @@ final class ChunkedPcapRecords {
         }
         let scale: Int64 = nanoseconds ? 1 : 1000
         return (Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale, wire, Int(captured))
+    }
+
+    /// A record header's fraction-of-a-second field as written (microseconds or nanoseconds).
+    @inline(__always)
+    func fraction(_ record: UnsafeRawPointer) -> UInt32 {
+        let raw = record.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        return swapped ? raw.byteSwapped : raw
     }
 
     /// Reads the next records straight into `batch`'s buffer (one `pread`, no copy per
@@ -185,4 +194,9 @@ final class ChunkedPcapRecords {
         }
         return offset == size
     }
+}
+
+private extension UInt32 {
+    /// The two 16-bit halves exchanged.
+    var rotated16: UInt32 { self >> 16 | self << 16 }
 }

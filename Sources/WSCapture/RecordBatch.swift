@@ -29,6 +29,8 @@ public final class RecordBatch: @unchecked Sendable {
     public var records: [Record] = []
     /// The reader's position after this batch: bytes read of all files (for progress).
     public var bytesRead = 0
+    /// What `PcapChunks.copy` left here (nil: the batch was filled otherwise).
+    var chunk: PcapChunks.Copy?
 
     public init(capacity: Int = (256 << 10) + 262_160) {
         self.capacity = capacity
@@ -45,6 +47,7 @@ public final class RecordBatch: @unchecked Sendable {
     public func reset() {
         used = 0
         records.removeAll(keepingCapacity: true)
+        chunk = nil
     }
 
     /// The captured bytes of `record`.

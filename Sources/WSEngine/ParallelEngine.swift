@@ -63,6 +63,10 @@ public final class ParallelEngine {
         /// busy, the workers waiting for its batches a third of the time. A live capture, whose
         /// `fill` waits for packets, keeps reading and merging on the calling thread.
         public var workersRead = false
+        /// The file's share of a batch when the workers copy chunks of a classic pcap file at
+        /// once (`run`'s `chunks`): a batch is then one chunk, and holds the largest record's
+        /// room beyond it (untouched unless a record crosses the chunk's end).
+        public var chunkBytes: Int
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
 
@@ -84,6 +88,7 @@ public final class ParallelEngine {
             let manyEventWorkers = workers > 4 && !summaryOnly
             slots = max(4, min(workers + 2, manyEventWorkers ? 6 : 8))
             batchBytes = manyEventWorkers ? 0 : (workers <= 4 && summaryOnly ? 1 << 20 : 256 << 10)
+            chunkBytes = max(batchBytes, 256 << 10)
         }
     }
 
@@ -119,9 +124,15 @@ public final class ParallelEngine {
     /// order. Does not call the renderer's `begin` or `end`. `afterBatch` runs after each batch
     /// is read, on this thread, or when the workers read, after it is merged, on the merging
     /// worker (one at a time; progress, flushing).
-    public func run(fill: (RecordBatch) -> Bool, into renderer: PrerenderedRendering,
+    ///
+    /// `chunks` (made with `Settings.chunkBytes`; with `workersRead` only): the input is first
+    /// read as those chunks, which workers with nothing else to do copy ahead, several at once;
+    /// `fill` reads what they hand back (after a record the chunked walk does not take).
+    public func run(fill: (RecordBatch) -> Bool, chunks: PcapChunks? = nil, into renderer: PrerenderedRendering,
                     afterBatch: (RecordBatch) -> Void = { _ in }) -> Outcome {
-        let shared = Shared(settings: settings)
+        let chunks = settings.workersRead ? chunks : nil
+        precondition(chunks.map { $0.chunkBytes == settings.chunkBytes } ?? true)
+        let shared = Shared(settings: settings, chunked: chunks != nil)
         let workers = (0..<settings.workers).map { Worker(index: $0, shared: shared) }
         let threads = workers.compactMap { worker in settings.startThread { worker.run() } }
         guard threads.count == workers.count else {
@@ -136,7 +147,7 @@ public final class ParallelEngine {
         let router = Router(linkType: settings.linkType, workers: settings.workers)
         var outcome = Outcome()
         let read = withoutActuallyEscaping(fill) { fill in
-            let reader = BatchReader(fill: fill, router: router)
+            let reader = BatchReader(fill: fill, router: router, chunks: chunks, workers: settings.workers)
             return settings.workersRead
                 ? mergeWhileWorkersRead(reader, shared: shared, merge: merge, renderer: renderer, threads: threads,
                                         afterBatch: afterBatch)
@@ -238,6 +249,104 @@ extension ParallelEngine {
     }
 }
 
+extension ParallelEngine {
+    /// The chunked reading alone (`PcapChunks`): `copiers` threads copy, walk and route chunks
+    /// ahead, several at once (0: the calling thread copies each chunk itself), and the calling
+    /// thread sequences them in order, as the workers of a run do. For measuring how the reading
+    /// spreads over cores (`wsbench reader FILE WORKERS COPIERS`). Returns the records routed to
+    /// each worker and those sent to all, the calling thread's CPU seconds (the reading's
+    /// serial part when others copy) and the chunks whose walk began elsewhere than `copy` guessed.
+    public static func readOnly(chunks: PcapChunks, linkType: LinkType, workers: Int, copiers: Int)
+        -> (packets: Int, broadcast: Int, perWorker: [Int], sequencerSeconds: Double, rewalked: Int) {
+        final class Ring: @unchecked Sendable {
+            let slots: [Slot]
+            var copied: [Int]
+            var nextCopy = 0
+            var sequenced = 0
+            let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+            let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+            init(count: Int, chunkBytes: Int) {
+                slots = (0..<count).map { _ in Slot(workers: 0, batchBytes: chunkBytes) }
+                copied = Array(repeating: -1, count: count)
+                pthread_mutex_init(mutex, nil)
+                pthread_cond_init(changed, nil)
+            }
+            deinit {
+                pthread_mutex_destroy(mutex)
+                pthread_cond_destroy(changed)
+                mutex.deallocate()
+                changed.deallocate()
+            }
+        }
+        let ring = Ring(count: max(2, 2 * copiers), chunkBytes: chunks.chunkBytes)
+        let size = ring.slots.count
+        let threads = (0..<copiers).map { _ in
+            WorkerThread {
+                let router = Router(linkType: linkType, workers: workers)
+                pthread_mutex_lock(ring.mutex)
+                while true {
+                    while ring.nextCopy < chunks.count && ring.nextCopy >= ring.sequenced + size {
+                        pthread_cond_wait(ring.changed, ring.mutex)
+                    }
+                    guard ring.nextCopy < chunks.count else { break }
+                    let k = ring.nextCopy
+                    ring.nextCopy += 1
+                    pthread_mutex_unlock(ring.mutex)
+                    chunks.copy(k, into: ring.slots[k % size].input)
+                    router.route(ring.slots[k % size])
+                    pthread_mutex_lock(ring.mutex)
+                    ring.copied[k % size] = k
+                    pthread_cond_broadcast(ring.changed)
+                }
+                pthread_mutex_unlock(ring.mutex)
+            }
+        }
+        let router = Router(linkType: linkType, workers: workers)
+        var perWorker = Array(repeating: 0, count: workers)
+        var packets = 0, broadcast = 0, rewalked = 0
+        var start = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
+        for k in 0..<chunks.count {
+            let slot = ring.slots[k % size]
+            if copiers == 0 {
+                chunks.copy(k, into: slot.input)
+                router.route(slot)
+            } else {
+                pthread_mutex_lock(ring.mutex)
+                while ring.copied[k % size] != k { pthread_cond_wait(ring.changed, ring.mutex) }
+                pthread_mutex_unlock(ring.mutex)
+            }
+            let result = chunks.sequence(k, slot.input)
+            if result.changed {
+                rewalked += 1
+                router.route(slot)
+            }
+            for r in slot.routes {
+                if r == Router.everyone { broadcast += 1 } else { perWorker[Int(r)] += 1 }
+            }
+            packets += slot.routes.count
+            pthread_mutex_lock(ring.mutex)
+            ring.copied[k % size] = -1
+            ring.sequenced = k + 1
+            pthread_cond_broadcast(ring.changed)
+            pthread_mutex_unlock(ring.mutex)
+            if !result.more {
+                // Nothing more to copy: the copiers stop.
+                pthread_mutex_lock(ring.mutex)
+                ring.nextCopy = chunks.count
+                pthread_cond_broadcast(ring.changed)
+                pthread_mutex_unlock(ring.mutex)
+                break
+            }
+        }
+        var end = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
+        for t in threads { t.join() }
+        let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
+        return (packets, broadcast, perWorker, seconds, rewalked)
+    }
+}
+
 // MARK: - Batches in flight
 
 /// One row of a worker's output: an event's or a summary's bytes in the worker's buffer, and
@@ -284,7 +393,7 @@ final class Slot: @unchecked Sendable {
     var sequence = -1
 
     init(workers: Int, batchBytes: Int = 256 << 10) {
-        input = RecordBatch(capacity: batchBytes + 262_160)
+        input = RecordBatch(capacity: batchBytes + 262_160)  // PcapChunks.batchCapacity for a chunk
         outputs = (0..<workers).map { _ in WorkerOutput() }
     }
 }
@@ -303,9 +412,12 @@ final class Shared: @unchecked Sendable {
     private let available = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init(settings: ParallelEngine.Settings) {
+    init(settings: ParallelEngine.Settings, chunked: Bool = false) {
         self.settings = settings
-        slots = (0..<max(2, settings.slots)).map { _ in Slot(workers: settings.workers, batchBytes: settings.batchBytes) }
+        let batchBytes = chunked ? settings.chunkBytes : settings.batchBytes
+        slots = (0..<max(2, settings.slots)).map { _ in Slot(workers: settings.workers, batchBytes: batchBytes) }
+        copying = Array(repeating: false, count: slots.count)
+        copied = Array(repeating: -1, count: slots.count)
         sessions = SharedSessions(workers: settings.workers)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(available, nil)
@@ -354,12 +466,14 @@ final class Shared: @unchecked Sendable {
         pthread_cond_broadcast(available)
     }
 
-    /// The batch `sequence` for a worker, once published; nil at the end of the input.
-    func take(_ sequence: Int) -> Slot? {
+    /// The batch `sequence` for `worker`, once published; nil at the end of the input.
+    func take(_ sequence: Int, worker: Int = 0) -> Slot? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while published <= sequence && !inputEnded && !stopped {
-            if readIfFree() { continue }
+            if readIfFree(worker) { continue }
+            // Nothing to read yet: copy a chunk ahead (many workers copy at once).
+            if copyIfFree(worker) { continue }
             pthread_cond_wait(available, mutex)
         }
         guard published > sequence, !stopped else { return nil }
@@ -367,7 +481,7 @@ final class Shared: @unchecked Sendable {
         // that the others find it read: a worker that read only once out of batches made the
         // others wait for its read whenever they were close behind (two workers on two cores
         // kept 1.58 CPUs busy, 100 MiB `--summary`).
-        if published == sequence + 1 { _ = readIfFree() }
+        if published == sequence + 1 { _ = readIfFree(worker) }
         return slots[sequence % slots.count]
     }
 
@@ -386,10 +500,21 @@ final class Shared: @unchecked Sendable {
     /// Batches merged: a slot is free once the batch it held is merged.
     private var mergedCount = 0
 
+    // Chunks copied ahead (`BatchReader.chunks`): batch n is chunk n, in slot n % slots.count,
+    // while the chunked reading lasts.
+    /// The chunked reading goes on (false once the chunks gave the reading back to `fill`).
+    private var chunking = false
+    /// The next chunk no worker has taken to copy.
+    private var copyNext = 0
+    /// Per slot: a worker is copying a chunk into it; the chunk copied into it, not yet sequenced (-1: none).
+    private var copying: [Bool]
+    private var copied: [Int]
+
     func startReading(_ reader: BatchReader, merger: BatchMerger) {
         pthread_mutex_lock(mutex)
         self.reader = reader
         self.merger = merger
+        chunking = reader.chunks != nil
         pthread_cond_broadcast(available)  // workers already waiting for their first batch
         pthread_mutex_unlock(mutex)
     }
@@ -407,11 +532,37 @@ final class Shared: @unchecked Sendable {
 
     /// Reads the next batch into the next free slot if no worker is reading and a slot is
     /// free. Called with the lock held; returns with it held, having let it go while reading.
-    private func readIfFree() -> Bool {
+    /// While chunks are read, the batch is the next chunk: sequenced if a worker copied it
+    /// ahead, copied first otherwise (and waited for while a worker copies it).
+    private func readIfFree(_ worker: Int) -> Bool {
         guard let reader, !reading, !inputEnded, !stopped, published < mergedCount + slots.count else { return false }
-        reading = true
         let next = published
-        let slot = slots[next % slots.count]
+        let index = next % slots.count
+        let slot = slots[index]
+        // A copy into this slot, from before the chunks gave the reading back, is not over yet.
+        if copying[index] { return false }
+        reading = true
+        if chunking {
+            let ahead = copied[index] == next
+            copied[index] = -1
+            if !ahead { copyNext = max(copyNext, next + 1) }
+            pthread_mutex_unlock(mutex)
+            if !ahead { reader.copy(next, into: slot, worker: worker) }
+            let more = reader.sequence(next, slot, worker: worker)
+            pthread_mutex_lock(mutex)
+            reading = false
+            if firstTime == nil { firstTime = reader.firstTime }
+            slot.sequence = next
+            slot.remaining = settings.workers
+            published = next + 1
+            if !more {
+                // The file ended, or `fill` reads on from here.
+                chunking = false
+                if reader.chunksEnded { inputEnded = true }
+            }
+            pthread_cond_broadcast(available)
+            return true
+        }
         pthread_mutex_unlock(mutex)
         let more = reader.read(into: slot)
         pthread_mutex_lock(mutex)
@@ -424,6 +575,28 @@ final class Shared: @unchecked Sendable {
         } else {
             inputEnded = true
         }
+        pthread_cond_broadcast(available)
+        return true
+    }
+
+    /// Copies the next chunk no worker has taken into its slot, once the slot is free (its
+    /// batch merged): batch n is chunk n, in slot n % slots.count. Called with the lock held;
+    /// returns with it held, having let it go while copying.
+    private func copyIfFree(_ worker: Int) -> Bool {
+        guard chunking, let reader, let chunks = reader.chunks, !stopped else { return false }
+        let next = max(copyNext, published)
+        let index = next % slots.count
+        guard next < chunks.count, next < mergedCount + slots.count, !copying[index], copied[index] != next,
+              !(reading && next == published) else { return false }
+        copyNext = next + 1
+        copying[index] = true
+        let slot = slots[index]
+        pthread_mutex_unlock(mutex)
+        reader.copy(next, into: slot, worker: worker)
+        pthread_mutex_lock(mutex)
+        copying[index] = false
+        // Sequenced when its turn comes, unless the chunks gave the reading back meanwhile.
+        if chunking { copied[index] = next }
         pthread_cond_broadcast(available)
         return true
     }
@@ -479,10 +652,36 @@ final class BatchReader: @unchecked Sendable {
     private let router: Router
     private(set) var firstTime: Int64?
     private(set) var lastTime: Int64?
+    /// The input's chunks, copied by several workers at once (nil: `fill` reads everything).
+    let chunks: PcapChunks?
+    /// One router per worker: workers copy and route chunks at the same time.
+    private let routers: [Router]
+    /// The chunks ended with the file (not by giving the reading back to `fill`).
+    private(set) var chunksEnded = false
 
-    init(fill: @escaping (RecordBatch) -> Bool, router: Router) {
+    init(fill: @escaping (RecordBatch) -> Bool, router: Router, chunks: PcapChunks? = nil, workers: Int = 1) {
         self.fill = fill
         self.router = router
+        self.chunks = chunks
+        routers = chunks == nil ? [] : (0..<workers).map { _ in Router(linkType: router.linkType, workers: router.workers) }
+    }
+
+    /// Copies chunk `index` into `slot` and routes the records its walk found: any worker,
+    /// several at once (each with its own router).
+    func copy(_ index: Int, into slot: Slot, worker: Int) {
+        chunks!.copy(index, into: slot.input)
+        routers[worker].route(slot)
+    }
+
+    /// Makes `slot`'s copy of chunk `index` exact (routing again what changed); false when no
+    /// chunk follows. One worker at a time (under `Shared`'s `reading` flag), in order.
+    func sequence(_ index: Int, _ slot: Slot, worker: Int) -> Bool {
+        let result = chunks!.sequence(index, slot.input)
+        if result.changed { routers[worker].route(slot) }
+        if firstTime == nil { firstTime = slot.input.records.first?.time }
+        lastTime = slot.input.records.last?.time ?? lastTime
+        if !result.more { chunksEnded = result.endedFile }
+        return result.more
     }
 
     /// Fills `slot` with the next records and routes them; false at the end of the input.
@@ -521,10 +720,12 @@ final class BatchMerger: @unchecked Sendable {
 final class Router {
     static let everyone: UInt8 = 255
     private let decoder: PacketDecoder
-    private let workers: Int
+    let linkType: LinkType
+    let workers: Int
 
     init(linkType: LinkType, workers: Int) {
         decoder = PacketDecoder(linkType: linkType)
+        self.linkType = linkType
         self.workers = workers
     }
 
@@ -609,7 +810,7 @@ final class Worker: @unchecked Sendable {
         // (an unowned reference checked and retained the worker at every row).
         let emit: (TimelineEvent) -> Void = { [unowned(unsafe) self] e in self.add(e) }
         let summary: (ConnectionSummary) -> Void = { [unowned(unsafe) self] s in self.add(s) }
-        while let slot = shared.take(sequence) {
+        while let slot = shared.take(sequence, worker: index) {
             output = Unmanaged.passUnretained(slot.outputs[index])
             output._withUnsafeGuaranteedRef { $0.clear() }
             if eventBytes.firstTime == nil {

@@ -5,6 +5,8 @@
 //   wsbench pcap-loop FILE                                            a bare pcap_next_ex loop (the floor), prints packets and bytes
 //   wsbench reader FILE [WORKERS]     the parallel engine's reader alone (batches filled and routed, no worker): its
 //                                     cost per packet, under callgrind, against a whole analysis
+//   wsbench reader FILE WORKERS COPIERS [CHUNK_KIB]   the chunked reading alone: COPIERS threads copy chunks
+//                                     ahead, the calling thread sequences them (its CPU time: the serial part)
 //   wsbench time CMD [ARG...]         runs CMD with its output discarded; prints "SECONDS PEAK_RSS_KIB STATUS"
 //                                     (/usr/bin/time's %e %M, for machines without it: scripts/many-cores.sh)
 import CPcap
@@ -38,13 +40,22 @@ case "generate":
           + "\"text\": \(c.text), \"binary\": \(c.binary), \"ping\": \(c.ping), \"pong\": \(c.pong), \"close\": \(c.close), "
           + "\"long_frames\": \(c.longFrames)}")
 case "reader":
-    guard args.count >= 3 else { fail("usage: wsbench reader FILE [WORKERS]") }
+    guard args.count >= 3 else { fail("usage: wsbench reader FILE [WORKERS [COPIERS [CHUNK_KIB]]]") }
     let workers = args.count >= 4 ? Int(args[3]) ?? 2 : 2
     guard let reader = try? CaptureReader(paths: [args[2]], filter: nil), let link = LinkType(dlt: reader.linkType) else {
         fail("cannot read \(args[2])")
     }
-    let counts = ParallelEngine.readOnly(fill: { reader.fill($0) }, linkType: link, workers: workers)
-    print("{\"packets\": \(counts.packets), \"broadcast\": \(counts.broadcast), \"per_worker\": \(counts.perWorker)}")
+    if args.count >= 5, let copiers = Int(args[4]) {
+        // The chunked reading: COPIERS threads copy chunks ahead, this thread sequences them.
+        let kib = args.count >= 6 ? Int(args[5]) ?? 1024 : 1024
+        guard let chunks = reader.chunks(bytes: kib << 10) else { fail("not a classic pcap file read in chunks") }
+        let c = ParallelEngine.readOnly(chunks: chunks, linkType: link, workers: workers, copiers: copiers)
+        print("{\"packets\": \(c.packets), \"broadcast\": \(c.broadcast), \"per_worker\": \(c.perWorker), "
+              + "\"chunks\": \(chunks.count), \"rewalked\": \(c.rewalked), \"sequencer_cpu_s\": \(c.sequencerSeconds)}")
+    } else {
+        let counts = ParallelEngine.readOnly(fill: { reader.fill($0) }, linkType: link, workers: workers)
+        print("{\"packets\": \(counts.packets), \"broadcast\": \(counts.broadcast), \"per_worker\": \(counts.perWorker)}")
+    }
 case "pcap-loop":
     guard args.count >= 3 else { fail("usage: wsbench pcap-loop FILE") }
     var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)

@@ -106,7 +106,9 @@ struct FileAnalysis {
         settings.workersRead = true
         let engine = ParallelEngine(settings: settings)
         let progress = Progress(total: reader.totalBytes)
-        let outcome = engine.run(fill: { reader.fill($0) }, into: prerendered) { batch in
+        // One classic pcap file: the workers copy its chunks, several at once (`PcapChunks`).
+        let outcome = engine.run(fill: { reader.fill($0) }, chunks: reader.chunks(bytes: settings.chunkBytes),
+                                 into: prerendered) { batch in
             progress.update(read: batch.bytesRead)
         }
         progress.clear()

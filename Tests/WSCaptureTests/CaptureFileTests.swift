@@ -217,3 +217,140 @@ func fixture(_ path: String) -> String {
         #expect(viaChunks.error == viaLibpcap.error)
     }
 }
+
+/// Chunks copied in any order, by any thread (`PcapChunks`), then sequenced, give exactly the
+/// records of the one-thread reading (numbers, times, lengths, bytes), hand the reading back
+/// at the first record the walk does not take, and leave the same damage report.
+@Suite struct PcapChunksTests {
+    struct Record: Equatable {
+        var number: Int
+        var time: Int64
+        var wire: Int
+        var bytes: [UInt8]
+    }
+
+    func collect(_ batch: RecordBatch, into records: inout [Record]) {
+        for r in batch.records {
+            records.append(Record(number: r.number, time: r.time, wire: r.wireLength, bytes: Array(batch.bytes(of: r))))
+        }
+    }
+
+    /// The one-thread reading: `fill` until the end.
+    func plain(_ path: String, filter: String? = nil) throws -> (records: [Record], damage: [String]) {
+        let reader = try CaptureReader(paths: [path], filter: filter)
+        let batch = RecordBatch()
+        var records: [Record] = []
+        while reader.fill(batch) {
+            collect(batch, into: &records)
+            batch.reset()
+        }
+        return (records, reader.damage.map(\.description))
+    }
+
+    /// Chunks of `chunkBytes` copied eight at a time, last first, then sequenced in order; what
+    /// the chunks hand back read by `fill`. Also counts the chunks walked again.
+    func chunked(_ path: String, chunkBytes: Int, filter: String? = nil) throws
+        -> (records: [Record], damage: [String], chunks: Int, rewalked: Int, handedBack: Int) {
+        let reader = try CaptureReader(paths: [path], filter: filter)
+        let chunks = try #require(reader.chunks(bytes: chunkBytes))
+        let window = (0..<8).map { _ in RecordBatch(capacity: chunks.batchCapacity) }
+        var records: [Record] = []
+        var rewalked = 0
+        var next = 0
+        var more = true
+        while more && next < chunks.count {
+            let upTo = min(chunks.count, next + window.count)
+            for k in (next..<upTo).reversed() { chunks.copy(k, into: window[k - next]) }
+            for k in next..<upTo {
+                let result = chunks.sequence(k, window[k - next])
+                if result.changed { rewalked += 1 }
+                collect(window[k - next], into: &records)
+                #expect(result.more || result.endedFile || k + 1 <= chunks.count)
+                if !result.more { more = false; break }
+            }
+            next = upTo
+        }
+        let fromChunks = records.count
+        let batch = RecordBatch()
+        while reader.fill(batch) {
+            collect(batch, into: &records)
+            batch.reset()
+        }
+        return (records, reader.damage.map(\.description), chunks.count, rewalked, records.count - fromChunks)
+    }
+
+    @Test(arguments: ["seed-walkthrough.pcap", "linktypes/bigendian-usec.pcap", "linktypes/bigendian-nsec.pcap",
+                      "linktypes/nanosecond.pcap", "linktypes/truncated-mid-record.pcap", "websocket/ws-concurrent.pcap",
+                      "tcp/tcp-captured-twice.pcap", "linktypes/ipv4-fragments.pcap", "websocket/ws-sizes.pcap"])
+    func chunksGiveTheRecordsOfOneReading(path: String) throws {
+        let want = try plain(fixture(path))
+        #expect(!want.records.isEmpty)
+        for chunkBytes in [100, 333, 1000, 1514, 4096, 65536, 1 << 20] {
+            let got = try chunked(fixture(path), chunkBytes: chunkBytes)
+            #expect(got.records == want.records, "\(path) chunks of \(chunkBytes)")
+            #expect(got.damage == want.damage, "\(path) chunks of \(chunkBytes)")
+            // A sound file is read in chunks to its end; nothing is handed back to `fill`.
+            if want.damage.isEmpty { #expect(got.handedBack == 0, "\(path) chunks of \(chunkBytes)") }
+        }
+    }
+
+    /// A filter skips records in the copies as in one reading: numbered, not handed out.
+    @Test func filterAppliesInCopies() throws {
+        let want = try plain(fixture("websocket/ws-concurrent.pcap"), filter: "tcp[tcpflags] & tcp-push != 0")
+        let all = try plain(fixture("websocket/ws-concurrent.pcap"))
+        #expect(want.records.count > 0 && want.records.count < all.records.count)
+        for chunkBytes in [700, 4096] {
+            let got = try chunked(fixture("websocket/ws-concurrent.pcap"), chunkBytes: chunkBytes,
+                                  filter: "tcp[tcpflags] & tcp-push != 0")
+            #expect(got.records == want.records)
+        }
+    }
+
+    /// Real traffic: the guessed first record of a chunk is nearly always the true one (a chunk
+    /// walked again costs its walk on the sequencing thread, out of the copying core's cache).
+    @Test(arguments: [("tcp/tcp-one-byte-segments.pcap", 1024), ("websocket/ws-concurrent.pcap", 400),
+                      ("tls/wss-tls13-large.pcap", 16 << 10), ("external/zeek/websocket__wstunnel-ssh.pcap", 1000)])
+    func guessesHoldOnRealTraffic(path: String, chunkBytes: Int) throws {
+        let got = try chunked(fixture(path), chunkBytes: chunkBytes)
+        #expect(got.chunks >= 20)
+        #expect(got.rewalked * 20 <= got.chunks, "\(got.rewalked) of \(got.chunks) chunks walked again")
+        #expect(got.handedBack == 0)
+    }
+
+    /// Hand-made (the only way to get these): the seed capture's records repeated, one of them
+    /// padded to 200 KiB so that it spans many small chunks, and the snapshot length lowered
+    /// in a second copy so that a record longer than it hands the reading back mid-file.
+    @Test func largeRecordsAndHandingBack() throws {
+        let seed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
+        var data = Array(seed[0..<24])
+        data[16] = 0; data[17] = 0; data[18] = 4; data[19] = 0  // snapshot length 262,144
+        let records = Array(seed[24...])
+        let firstLength = Int(seed[32]) | Int(seed[33]) << 8 | Int(seed[34]) << 16
+        var large = Array(seed[24..<(24 + 16 + firstLength)])
+        large += [UInt8](repeating: 0x5a, count: 200 << 10)
+        let length = large.count - 16
+        for i in 0..<4 { large[8 + i] = UInt8(truncatingIfNeeded: length >> (8 * i)); large[12 + i] = large[8 + i] }
+        for _ in 0..<20 { data += records }
+        data += large
+        for _ in 0..<20 { data += records }
+        let path = NSTemporaryDirectory() + "wstrace-pcapchunks-\(getpid()).pcap"
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let want = try plain(path)
+        #expect(want.records.contains { $0.bytes.count == length })
+        for chunkBytes in [512, 4096, 100_000] {
+            let got = try chunked(path, chunkBytes: chunkBytes)
+            #expect(got.records == want.records, "chunks of \(chunkBytes)")
+        }
+        // Snapshot length 100: the first longer record stops the chunks; libpcap reads on.
+        data[16] = 100; data[17] = 0; data[18] = 0; data[19] = 0
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        let cut = try plain(path)
+        #expect(cut.records.contains { $0.wire > 100 })
+        for chunkBytes in [512, 4096] {
+            let got = try chunked(path, chunkBytes: chunkBytes)
+            #expect(got.records == cut.records, "snapshot 100, chunks of \(chunkBytes)")
+            #expect(got.damage == cut.damage)
+        }
+    }
+}

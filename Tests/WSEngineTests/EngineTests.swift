@@ -48,7 +48,7 @@ import WSTimeline
     /// `recordsPerBatch`, in batches of that many records, through `slots` slots).
     static func output(_ paths: [String], format: OutputFormat, workers: Int, summaryOnly: Bool = false,
                        idleSeconds: Int? = nil, workersRead: Bool = false, recordsPerBatch: Int? = nil,
-                       slots: Int? = nil) throws -> String {
+                       slots: Int? = nil, chunkBytes: Int? = nil) throws -> String {
         let reader = try CaptureReader(paths: paths, filter: nil)
         let link = try #require(LinkType(dlt: reader.linkType))
         var analyzer = AnalyzerOptions()
@@ -83,9 +83,12 @@ import WSTimeline
                                                    render: options, summaryOnly: summaryOnly)
             settings.workersRead = workersRead
             if let slots { settings.slots = slots }
+            if let chunkBytes { settings.chunkBytes = chunkBytes }
             let engine = ParallelEngine(settings: settings)
             let fill = recordsPerBatch.map { fillInBatches(of: $0, from: reader) } ?? { reader.fill($0) }
-            let outcome = engine.run(fill: fill, into: try #require(renderer as? PrerenderedRendering))
+            let chunks = chunkBytes.map { try? #require(reader.chunks(bytes: $0)) } ?? nil
+            if chunkBytes != nil { #expect(chunks != nil) }
+            let outcome = engine.run(fill: fill, chunks: chunks, into: try #require(renderer as? PrerenderedRendering))
             #expect(outcome.exact)
             if let first = outcome.firstTime { renderer.firstPacket(time: first) }
             renderer.end(counters: outcome.counters, warnings: [])
@@ -108,6 +111,28 @@ import WSTimeline
                                                    workersRead: workersRead)
                         #expect(many == one, "\(capture) \(format) summaryOnly=\(summaryOnly) workers=\(workers) workersRead=\(workersRead)")
                     }
+                }
+            }
+        }
+    }
+
+    /// The workers copy the capture's chunks ahead, several at once, and sequence them in turn
+    /// (`PcapChunks`): small chunks (many records crossing their ends, many guesses of where a
+    /// chunk's first record starts) through few or many slots still print the one thread's
+    /// output, byte for byte.
+    @Test(arguments: ["seed-walkthrough.pcap", "websocket/ws-concurrent.pcap", "tcp/tcp-late-segment.pcap",
+                      "linktypes/ipv4-fragments.pcap", "linktypes/truncated-mid-record.pcap",
+                      "external/zeek/websocket__jupyter-websocket.pcap", "tls/wss-tls13-midstream.pcap"])
+    func workersCopyingChunksPrintWhatOneThreadPrints(capture: String) throws {
+        let path = Self.fixtures.appendingPathComponent(capture).path
+        try #require(FileManager.default.fileExists(atPath: path))
+        for format in [OutputFormat.ndjson, .text] {
+            for summaryOnly in [false, true] {
+                let one = try Self.output([path], format: format, workers: 0, summaryOnly: summaryOnly)
+                for (workers, chunkBytes, slots) in [(2, 700, 4), (3, 4096, 2), (5, 1514, 8), (16, 333, 6)] {
+                    let many = try Self.output([path], format: format, workers: workers, summaryOnly: summaryOnly,
+                                               workersRead: true, slots: slots, chunkBytes: chunkBytes)
+                    #expect(many == one, "\(capture) \(format) summaryOnly=\(summaryOnly) workers=\(workers) chunks of \(chunkBytes)")
                 }
             }
         }

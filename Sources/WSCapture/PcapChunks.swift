@@ -1,0 +1,269 @@
+import CPcap
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// A classic pcap file cut at fixed offsets into chunks that several threads copy at once: the
+/// reading of a parallel run on many cores, where one thread copying the whole file (the
+/// kernel's `pread` copy is most of a reader's time) would hold up every worker.
+///
+/// A record's start is known only from the record before it, so the chunks cannot be walked in
+/// any order. `copy` (any thread, any chunk, several at once) reads a chunk into a batch and
+/// guesses where its first record starts: the first offset where a chain of plausible record
+/// headers begins (fraction of a second in range, captured length within the snapshot length
+/// and the length on the wire). From there it walks the chunk with the rules the one-thread
+/// walk uses (`ChunkedPcapRecords.fill`), right after the copy, in the copying core's cache,
+/// reading the rest of the record that crosses the chunk's end. `sequence` (one thread at a
+/// time, chunks in order) knows where the first record really starts, from the chunk before:
+/// when the guess was right (nearly always) it only numbers the records; otherwise it walks
+/// the chunk again from the true start. Either way a batch holds exactly the records the
+/// one-thread walk gives, with the same numbers.
+///
+/// A record the walk does not take (cut short by the end of the file, longer than the snapshot
+/// length) ends the chunked reading there: `sequence` says so, and the file's own `fill` goes on
+/// from that record (libpcap reads it and reports the damage, as without chunks).
+public final class PcapChunks: @unchecked Sendable {
+    /// Bytes of the file per chunk (the last one may be shorter).
+    public let chunkBytes: Int
+    /// Chunks in the file from where the reading stood.
+    public let count: Int
+    /// Room a batch needs: a chunk and the largest record that can start at its end (which
+    /// `copy` reads whole into the same buffer).
+    public var batchCapacity: Int { chunkBytes + Self.largestRecord }
+    static let largestRecord = 16 + 262_144
+    /// Read past a chunk's end with it, so that the record crossing the end is usually read in
+    /// the same call.
+    static let overlap = 16 << 10
+
+    private let records: ChunkedPcapRecords
+    private let origin: Int
+    private let fileIndex: Int
+    /// The file's filter (compiled before reading; each call works on its own copy of the
+    /// program's descriptor, so that copies on several threads never share an access).
+    private let program: bpf_program?
+    /// Gives the reading back to the file: the offset of the next record and the records read.
+    private let handBack: (_ offset: Int, _ numbered: Int) -> Void
+    /// The seconds of the first record read in chunks: a plausible header's are within a year.
+    private let anchorSeconds: Int64?
+
+    // Sequencing (one thread at a time).
+    /// Where the next chunk's first record starts.
+    private var carry: Int
+    /// Records numbered so far (those a filter skips included).
+    private var numbered: Int
+    private var next = 0
+
+    init(records: ChunkedPcapRecords, chunkBytes: Int, numbered: Int, file: Int, program: bpf_program?,
+         handBack: @escaping (_ offset: Int, _ numbered: Int) -> Void) {
+        self.records = records
+        self.chunkBytes = chunkBytes
+        origin = records.offset
+        carry = records.offset
+        self.numbered = numbered
+        fileIndex = file
+        self.program = program
+        self.handBack = handBack
+        count = (records.size - origin + chunkBytes - 1) / chunkBytes
+        var first = (UInt64(0), UInt64(0))
+        let got = withUnsafeMutableBytes(of: &first) { records.read(into: $0.baseAddress!, count: 16, at: records.offset) }
+        anchorSeconds = got == 16 ? withUnsafeBytes(of: &first) { records.header($0.baseAddress!).time / 1_000_000_000 } : nil
+    }
+
+    /// Why a walk over a chunk stopped.
+    enum Stop {
+        /// The next record starts at or after the chunk's end (the next chunk's first).
+        case limit
+        /// The end of the file.
+        case end
+        /// A record the walk does not take (cut short, or longer than the snapshot length).
+        case odd
+    }
+
+    /// What `copy` left in a batch.
+    struct Copy {
+        var index: Int
+        /// The chunk's offset in the file: the buffer holds file bytes [start, start + valid).
+        var start: Int
+        var valid: Int
+        /// Where the walk began in the buffer (-1: no plausible start found) and where it stopped.
+        var from: Int
+        var end: Int
+        var stop: Stop
+        /// Records walked (those a filter skips included).
+        var walked: Int
+    }
+
+    /// Copies chunk `index` into `batch` and walks its records from the first plausible start
+    /// (numbered from 1 until `sequence` knows the numbers before them). Any thread, several at
+    /// once; `batch` must have `batchCapacity` bytes.
+    public func copy(_ index: Int, into batch: RecordBatch) {
+        precondition(index >= 0 && index < count && batch.capacity >= batchCapacity)
+        batch.reset()
+        let start = origin + index * chunkBytes
+        let limit = min(chunkBytes, records.size - start)
+        var valid = records.read(into: batch.base, count: min(limit + Self.overlap, records.size - start), at: start)
+        var copy = Copy(index: index, start: start, valid: valid, from: -1, end: 0, stop: .odd, walked: 0)
+        let from = index == 0 ? 0 : firstPlausibleRecord(batch.base, valid: valid, limit: limit, start: start)
+        if from >= 0 {
+            var recordsOut = batch.records
+            batch.records = []
+            let (end, stop, walked) = walk(batch.base, start: start, from: from, limit: limit, valid: &valid,
+                                           firstNumber: 0, into: &recordsOut)
+            batch.records = recordsOut
+            copy.from = from
+            copy.end = end
+            copy.stop = stop
+            copy.walked = walked
+            copy.valid = valid
+        }
+        batch.used = valid
+        batch.chunk = copy
+    }
+
+    /// What `sequence` made of a batch.
+    public struct Sequenced {
+        /// The records differ from those `copy` left (walked again from the true start).
+        public var changed: Bool
+        /// More chunks follow; false: the file ended, or a record the walk does not take was
+        /// reached and the file's `fill` reads on from it.
+        public var more: Bool
+        /// The file ended with this chunk.
+        public var endedFile: Bool
+    }
+
+    /// Makes the batch that `copy` filled with chunk `index` exact: the records that start in
+    /// the chunk from where the chunk before ended, numbered in the file. Chunks in order, one
+    /// thread at a time.
+    public func sequence(_ index: Int, _ batch: RecordBatch) -> Sequenced {
+        guard var copy = batch.chunk, copy.index == index, index == next else {
+            preconditionFailure("chunk \(index) sequenced out of order or not copied")
+        }
+        next += 1
+        let at = carry - copy.start
+        let limit = min(chunkBytes, records.size - copy.start)
+        var changed = false
+        // Nothing starts in this chunk (a record before it reaches past its end): the copy found
+        // no start either, and holds no record.
+        if at >= limit && copy.from < 0 {
+            copy.from = at
+            copy.end = at
+            copy.stop = copy.start + at == records.size ? .end : .limit
+            copy.walked = 0
+        }
+        if at != copy.from {
+            // The guess was wrong (or there was none): walk again from the true start.
+            changed = true
+            var recordsOut = batch.records
+            batch.records = []
+            recordsOut.removeAll(keepingCapacity: true)
+            var valid = copy.valid
+            let (end, stop, walked) = at < limit
+                ? walk(batch.base, start: copy.start, from: at, limit: limit, valid: &valid, firstNumber: 0, into: &recordsOut)
+                : (at, copy.start + at == records.size ? .end : .limit, 0)  // nothing starts here
+            batch.records = recordsOut
+            copy.from = at
+            copy.end = end
+            copy.stop = stop
+            copy.walked = walked
+            copy.valid = valid
+            batch.used = valid
+        }
+        if numbered != 0 {
+            batch.records.withUnsafeMutableBufferPointer { records in
+                for i in records.indices { records[i].number += numbered }
+            }
+        }
+        numbered += copy.walked
+        carry = copy.start + copy.end
+        batch.chunk = copy
+        batch.bytesRead = carry
+        let more = copy.stop == .limit && index + 1 < count
+        if !more { handBack(carry, numbered) }
+        return Sequenced(changed: changed, more: more, endedFile: copy.stop == .end)
+    }
+
+    /// Walks the records from `from` in a buffer holding file bytes [start, start + valid), as
+    /// the one-thread walk does, taking each that starts before `limit` (reading the rest of one
+    /// cut by `valid` into the buffer after it), numbered from `firstNumber + 1`.
+    private func walk(_ base: UnsafeMutableRawPointer, start: Int, from: Int, limit: Int, valid: inout Int,
+                      firstNumber: Int, into out: inout [RecordBatch.Record]) -> (end: Int, stop: Stop, walked: Int) {
+        let size = records.size, snapshot = records.snapshotLength
+        var at = from
+        var number = firstNumber
+        while at < limit {
+            if start + at + 16 > size { return (at, .odd, number - firstNumber) }
+            if at + 16 > valid && !readMore(base, start: start, upTo: at + 16, valid: &valid) {
+                return (at, .odd, number - firstNumber)
+            }
+            let record = UnsafeRawPointer(base) + at
+            let (time, wire, length) = records.header(record)
+            guard length <= snapshot, start + at + 16 + length <= size else { return (at, .odd, number - firstNumber) }
+            if at + 16 + length > valid && !readMore(base, start: start, upTo: at + 16 + length, valid: &valid) {
+                return (at, .odd, number - firstNumber)
+            }
+            number += 1
+            if matches(wire: wire, UnsafeRawPointer(record + 16), length) {
+                out.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire), offset: at + 16,
+                                              length: length, file: fileIndex))
+            }
+            at += 16 + length
+        }
+        return (at, start + at == size ? .end : .limit, number - firstNumber)
+    }
+
+    /// Reads file bytes after the buffer's valid ones, up to `upTo`; false when the file cannot
+    /// give them (the walk then stops, and the file's own reading finds out why).
+    private func readMore(_ base: UnsafeMutableRawPointer, start: Int, upTo: Int, valid: inout Int) -> Bool {
+        let want = upTo - valid
+        let got = records.read(into: base + valid, count: want, at: start + valid)
+        valid += got
+        return got == want
+    }
+
+    @inline(__always)
+    private func matches(wire: UInt32, _ bytes: UnsafeRawPointer, _ length: Int) -> Bool {
+        guard var program else { return true }
+        var h = pcap_pkthdr(ts: timeval(tv_sec: 0, tv_usec: 0), caplen: bpf_u_int32(length), len: wire)
+        return pcap_offline_filter(&program, &h, bytes.assumingMemoryBound(to: UInt8.self)) != 0
+    }
+
+    /// The first offset (below the largest record's size: the record before the chunk's first
+    /// ends there at the latest) where a chain of plausible record headers starts and holds for
+    /// four records or up to the chunk's end; -1 when none does. A header is plausible when its
+    /// fraction of a second is in range, its captured length within the snapshot length and the
+    /// length on the wire, and its time within a year of the first record's.
+    private func firstPlausibleRecord(_ base: UnsafeMutableRawPointer, valid: Int, limit: Int, start: Int) -> Int {
+        let last = min(limit, Self.largestRecord)
+        var o = 0
+        while o < last {
+            if let _ = plausible(base, at: o, valid: valid, start: start), chainHolds(base, from: o, valid: valid, limit: limit, start: start) {
+                return o
+            }
+            o += 1
+        }
+        return -1
+    }
+
+    /// The size of the record whose header is at `at`, when it reads as one.
+    @inline(__always)
+    private func plausible(_ base: UnsafeMutableRawPointer, at: Int, valid: Int, start: Int) -> Int? {
+        guard at + 16 <= valid else { return nil }
+        let record = UnsafeRawPointer(base) + at
+        let (time, wire, length) = records.header(record)
+        guard records.fraction(record) < (records.nanoseconds ? 1_000_000_000 : 1_000_000), length <= records.snapshotLength,
+              length <= Int(wire), start + at + 16 + length <= records.size else { return nil }
+        if let anchorSeconds, abs(time / 1_000_000_000 - anchorSeconds) > 366 * 86_400 { return nil }
+        return 16 + length
+    }
+
+    private func chainHolds(_ base: UnsafeMutableRawPointer, from: Int, valid: Int, limit: Int, start: Int) -> Bool {
+        var at = from
+        for _ in 0..<4 {
+            guard let size = plausible(base, at: at, valid: valid, start: start) else { return false }
+            at += size
+            // The chain reached the chunk's end, the bytes copied, or the file's end: it held.
+            if at >= limit || at + 16 > valid { return true }
+        }
+        return true
+    }
+}
