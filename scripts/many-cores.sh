@@ -11,7 +11,8 @@
 #           else .build-static/bundle.tgz unpacked into $WORK)]
 #           generates the benchmark's kind of capture (deterministic) in $WORK (/tmp/wstrace-many),
 #           then times, alternating, the median of RUNS (3) runs of: the libpcap floor, the
-#           engine's reader alone, `--summary` on THREADS ("1 2 4 8 16") threads and NDJSON
+#           engine's reader alone (one thread, and the chunked reading: the other threads copy
+#           chunks ahead), `--summary` on THREADS ("1 2 4 8 16") threads and NDJSON
 #           (`--payloads none`) on 2 and on the most threads; prints a Markdown table with peak
 #           RSS and the issue's three ratios. Needs bash, awk, tar, gzip and coreutils only: the
 #           timing and peak RSS come from `wsbench time` (as /usr/bin/time's %e and %M; the RSS
@@ -64,9 +65,12 @@ run() {
     fi
     local most=${threads##* }
     declare -A commands
-    local order=(floor reader)
+    local order=(floor reader readerchunks)
     commands[floor]="$dir/wsbench pcap-loop $f"
     commands[reader]="$dir/wsbench reader $f $most"
+    # The chunked reading as the engine does it on many workers (256 KiB chunks): the others
+    # copy ahead, one thread sequences.
+    commands[readerchunks]="$dir/wsbench reader $f $most $((most > 1 ? most - 1 : 1)) 256"
     for n in $threads; do
         order+=("summary$n")
         commands[summary$n]="$dir/wstrace read $f --summary --threads $n"
@@ -88,6 +92,10 @@ run() {
             rss[$key]+="$m "
         done
     done
+    # What the sequencing thread of the chunked reading spent (the reading's serial part), and
+    # how many chunks it walked again.
+    # shellcheck disable=SC2086
+    echo "<!-- chunked reader: $("${loader[@]}" ${commands[readerchunks]}) -->"
     median() { tr ' ' '\n' | grep . | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
     declare -A med peak
     for key in "${order[@]}"; do
