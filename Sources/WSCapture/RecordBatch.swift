@@ -29,6 +29,11 @@ public final class RecordBatch: @unchecked Sendable {
     public var records: [Record] = []
     /// The reader's position after this batch: bytes read of all files (for progress).
     public var bytesRead = 0
+    /// Added to each record's `number` for its number in the capture: `PcapChunks` numbers a
+    /// chunk's records from 1 when it copies them, and learns the numbers before them only when
+    /// it sequences the chunk (patching every record then would touch, on the sequencing
+    /// thread, what the copying core wrote). 0 in every other batch.
+    public var numberOffset = 0
     /// What `PcapChunks.copy` left here (nil: the batch was filled otherwise).
     var chunk: PcapChunks.Copy?
 
@@ -48,6 +53,7 @@ public final class RecordBatch: @unchecked Sendable {
         used = 0
         records.removeAll(keepingCapacity: true)
         chunk = nil
+        numberOffset = 0
     }
 
     /// The captured bytes of `record`.

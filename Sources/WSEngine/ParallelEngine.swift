@@ -254,20 +254,25 @@ extension ParallelEngine {
     /// ahead, several at once (0: the calling thread copies each chunk itself), and the calling
     /// thread sequences them in order, as the workers of a run do. For measuring how the reading
     /// spreads over cores (`wsbench reader FILE WORKERS COPIERS`). Returns the records routed to
-    /// each worker and those sent to all, the calling thread's CPU seconds (the reading's
-    /// serial part when others copy) and the chunks whose walk began elsewhere than `copy` guessed.
+    /// each worker and those sent to all, the calling thread's CPU seconds (waiting for the
+    /// copies included), the time its `sequence` calls took (the reading's serial part in a run,
+    /// where the workers sequence by turns) and the chunks whose walk began elsewhere than
+    /// `copy` guessed.
     public static func readOnly(chunks: PcapChunks, linkType: LinkType, workers: Int, copiers: Int)
-        -> (packets: Int, broadcast: Int, perWorker: [Int], sequencerSeconds: Double, rewalked: Int) {
+        -> (packets: Int, broadcast: Int, perWorker: [Int], sequencerSeconds: Double, sequenceSeconds: Double, rewalked: Int) {
         final class Ring: @unchecked Sendable {
             let slots: [Slot]
             var copied: [Int]
+            /// Per slot: its records per worker, and (last) those sent to all, counted by its copier.
+            var counts: [[Int]]
             var nextCopy = 0
             var sequenced = 0
             let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
             let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-            init(count: Int, chunkBytes: Int) {
+            init(count: Int, chunkBytes: Int, workers: Int) {
                 slots = (0..<count).map { _ in Slot(workers: 0, batchBytes: chunkBytes) }
                 copied = Array(repeating: -1, count: count)
+                counts = Array(repeating: Array(repeating: 0, count: workers + 1), count: count)
                 pthread_mutex_init(mutex, nil)
                 pthread_cond_init(changed, nil)
             }
@@ -278,8 +283,15 @@ extension ParallelEngine {
                 changed.deallocate()
             }
         }
-        let ring = Ring(count: max(2, 2 * copiers), chunkBytes: chunks.chunkBytes)
+        let ring = Ring(count: max(2, 2 * copiers), chunkBytes: chunks.chunkBytes, workers: workers)
         let size = ring.slots.count
+        // Counted where the routes were made (the copying thread), so that the calling thread
+        // does only what a run's sequencing does.
+        @Sendable func count(_ slot: Slot) -> [Int] {
+            var counts = Array(repeating: 0, count: workers + 1)
+            for r in slot.routes { counts[r == Router.everyone ? workers : Int(r)] += 1 }
+            return counts
+        }
         let threads = (0..<copiers).map { _ in
             WorkerThread {
                 let router = Router(linkType: linkType, workers: workers)
@@ -294,7 +306,9 @@ extension ParallelEngine {
                     pthread_mutex_unlock(ring.mutex)
                     chunks.copy(k, into: ring.slots[k % size].input)
                     router.route(ring.slots[k % size])
+                    let counted = count(ring.slots[k % size])
                     pthread_mutex_lock(ring.mutex)
+                    ring.counts[k % size] = counted
                     ring.copied[k % size] = k
                     pthread_cond_broadcast(ring.changed)
                 }
@@ -304,27 +318,35 @@ extension ParallelEngine {
         let router = Router(linkType: linkType, workers: workers)
         var perWorker = Array(repeating: 0, count: workers)
         var packets = 0, broadcast = 0, rewalked = 0
+        var sequencing = 0.0
         var start = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start)
         for k in 0..<chunks.count {
             let slot = ring.slots[k % size]
+            var counted: [Int]
             if copiers == 0 {
                 chunks.copy(k, into: slot.input)
                 router.route(slot)
+                counted = count(slot)
             } else {
                 pthread_mutex_lock(ring.mutex)
                 while ring.copied[k % size] != k { pthread_cond_wait(ring.changed, ring.mutex) }
+                counted = ring.counts[k % size]
                 pthread_mutex_unlock(ring.mutex)
             }
+            var before = timespec(), after = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &before)
             let result = chunks.sequence(k, slot.input)
+            clock_gettime(CLOCK_MONOTONIC, &after)
+            sequencing += Double(after.tv_sec - before.tv_sec) + Double(after.tv_nsec - before.tv_nsec) / 1e9
             if result.changed {
                 rewalked += 1
                 router.route(slot)
+                counted = count(slot)
             }
-            for r in slot.routes {
-                if r == Router.everyone { broadcast += 1 } else { perWorker[Int(r)] += 1 }
-            }
-            packets += slot.routes.count
+            for w in 0..<workers { perWorker[w] += counted[w] }
+            broadcast += counted[workers]
+            packets += counted.reduce(0, +)
             pthread_mutex_lock(ring.mutex)
             ring.copied[k % size] = -1
             ring.sequenced = k + 1
@@ -343,7 +365,7 @@ extension ParallelEngine {
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &end)
         for t in threads { t.join() }
         let seconds = Double(end.tv_sec - start.tv_sec) + Double(end.tv_nsec - start.tv_nsec) / 1e9
-        return (packets, broadcast, perWorker, seconds, rewalked)
+        return (packets, broadcast, perWorker, seconds, sequencing, rewalked)
     }
 }
 
@@ -830,6 +852,7 @@ final class Worker: @unchecked Sendable {
             // that waits itself, whose mark is its current packet.
             let skips = fileRuns == nil
             var swept = analyzer.lastSweepTime
+            let numberOffset = batch.numberOffset
             slot.routes.withUnsafeBufferPointer { routes in
                 batch.records.withUnsafeBufferPointer { records in
                     for i in 0..<records.count {
@@ -840,21 +863,22 @@ final class Worker: @unchecked Sendable {
                             if time >= swept && time - swept <= 1_000_000_000 { continue }
                         }
                         let r = records[i]
-                        fileRuns?.note(r.number, file: r.file)
-                        marks.set(index, r.number)
-                        packet = r.number
+                        let number = r.number + numberOffset
+                        fileRuns?.note(number, file: r.file)
+                        marks.set(index, number)
+                        packet = number
                         if mine {
-                            analyzer.process(number: r.number, time: r.time, wireLength: r.wireLength,
+                            analyzer.process(number: number, time: r.time, wireLength: r.wireLength,
                                              bytes: batch.bytes(of: r), routed: route == me, emit: emit, summary: summary)
                         } else {
-                            analyzer.advanceClock(number: r.number, time: r.time, wireLength: r.wireLength,
+                            analyzer.advanceClock(number: number, time: r.time, wireLength: r.wireLength,
                                                   capturedLength: r.length, emit: emit, summary: summary)
                         }
                         swept = analyzer.lastSweepTime
                     }
                 }
             }
-            if let last = batch.records.last { marks.set(index, last.number + 1) }
+            if let last = batch.records.last { marks.set(index, last.number + numberOffset + 1) }
             shared.finished(slot)
             sequence += 1
         }

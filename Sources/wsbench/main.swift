@@ -51,7 +51,7 @@ case "reader":
         guard let chunks = reader.chunks(bytes: kib << 10) else { fail("not a classic pcap file read in chunks") }
         let c = ParallelEngine.readOnly(chunks: chunks, linkType: link, workers: workers, copiers: copiers)
         print("{\"packets\": \(c.packets), \"broadcast\": \(c.broadcast), \"per_worker\": \(c.perWorker), "
-              + "\"chunks\": \(chunks.count), \"rewalked\": \(c.rewalked), \"sequencer_cpu_s\": \(c.sequencerSeconds)}")
+              + "\"chunks\": \(chunks.count), \"rewalked\": \(c.rewalked), \"sequencer_cpu_s\": \(c.sequencerSeconds), \"sequence_s\": \(c.sequenceSeconds)}")
     } else {
         let counts = ParallelEngine.readOnly(fill: { reader.fill($0) }, linkType: link, workers: workers)
         print("{\"packets\": \(counts.packets), \"broadcast\": \(counts.broadcast), \"per_worker\": \(counts.perWorker)}")

@@ -231,7 +231,8 @@ func fixture(_ path: String) -> String {
 
     func collect(_ batch: RecordBatch, into records: inout [Record]) {
         for r in batch.records {
-            records.append(Record(number: r.number, time: r.time, wire: r.wireLength, bytes: Array(batch.bytes(of: r))))
+            records.append(Record(number: r.number + batch.numberOffset, time: r.time, wire: r.wireLength,
+                                  bytes: Array(batch.bytes(of: r))))
         }
     }
 
