@@ -767,8 +767,30 @@ final class Router {
         slot.routes = routes
     }
 
-    /// A record's worker by the decoder's glance (`everyone` when it is not plain TCP).
+    /// A record's worker by the decoder's glance (`everyone` when it is not plain TCP). TCP over
+    /// IPv4 on Ethernet, nearly every record, is glanced at here, in line, with the decoder's
+    /// own checks (`routeByDecoder` for the rest): the decoder's call cost about 150
+    /// instructions a record with the hash, a tenth of a parallel `--summary`'s extra work.
+    @inline(__always)
     func route(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
+        guard linkType == .ethernet, bytes.count >= 34, let base = bytes.baseAddress,
+              base.loadUnaligned(fromByteOffset: 12, as: UInt16.self) == UInt16(0x0800).bigEndian,
+              base.load(fromByteOffset: 14, as: UInt8.self) >> 4 == 4 else { return routeByDecoder(bytes) }
+        // As `PacketDecoder.quickTCPEndpoints`: an IPv4 header of at least 20 bytes, TCP, not a
+        // fragment, and the ports captured.
+        let headerLength = Int(base.load(fromByteOffset: 14, as: UInt8.self) & 0x0f) * 4
+        guard headerLength >= 20, base.load(fromByteOffset: 23, as: UInt8.self) == 6,
+              UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 20, as: UInt16.self)) & 0x3fff == 0,
+              bytes.count >= 14 + headerLength + 4 else { return Router.everyone }
+        let source = Endpoint(address: IPAddress(ipv4: UInt32(bigEndian: base.loadUnaligned(fromByteOffset: 26, as: UInt32.self))),
+                              port: UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 14 + headerLength, as: UInt16.self)))
+        let destination = Endpoint(address: IPAddress(ipv4: UInt32(bigEndian: base.loadUnaligned(fromByteOffset: 30, as: UInt32.self))),
+                                   port: UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 16 + headerLength, as: UInt16.self)))
+        return UInt8(FlowShard.shard(of: source, destination, count: workers))
+    }
+
+    /// A record's worker by `PacketDecoder.quickTCPEndpoints` (`everyone` when it is not plain TCP).
+    func routeByDecoder(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
         guard let (a, b) = decoder.quickTCPEndpoints(bytes) else { return Router.everyone }
         return UInt8(FlowShard.shard(of: a, b, count: workers))
     }
