@@ -188,7 +188,7 @@ public final class CaptureFile {
     public func chunks(bytes: Int, file: Int = 0) -> PcapChunks? {
         guard let chunked, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
         return PcapChunks(records: chunked, chunkBytes: bytes, numbered: packetsRead, file: file,
-                          program: hasFilter ? filter : nil) { [unowned self] offset, numbered in
+                          program: hasFilter ? filter : nil) { offset, numbered in
             self.chunked?.offset = offset
             self.packetsRead = numbered
         }
@@ -225,6 +225,11 @@ public final class CaptureFile {
                 }
                 packetsRead = number
                 if !batch.isEmpty { return true }
+                // Every record walked was filtered out: none points into the buffer, which is
+                // used again from its start (it filled up with skipped records, and the next
+                // record never fit: an endless loop on a file with a filter that skips a
+                // batch's worth of records).
+                batch.used = 0
                 if !more {
                     // A record larger than the batch: the batch grows for it.
                     if let need = chunked.nextRecordSize(), need + 8 > batch.capacity - batch.used {

@@ -295,6 +295,24 @@ func fixture(_ path: String) -> String {
         }
     }
 
+    /// A filter that skips more than a batch's worth of records in a row: `fill` goes on to
+    /// the end (it once looped for ever, its buffer full of skipped records).
+    @Test func fillPassesOverABatchOfFilteredRecords() throws {
+        let path = fixture("websocket/ws-sizes.pcap")
+        let all = try plain(path)
+        let reader = try CaptureReader(paths: [path], filter: "tcp port 1")
+        let batch = RecordBatch(capacity: 64 << 10)
+        var fills = 0
+        while reader.fill(batch) && fills < 1000 {
+            #expect(batch.isEmpty == false)
+            batch.reset()
+            fills += 1
+        }
+        #expect(fills == 0)
+        #expect(reader.files[0].packetsRead == all.records.count)
+        #expect(reader.damage.isEmpty)
+    }
+
     /// A filter skips records in the copies as in one reading: numbered, not handed out.
     @Test func filterAppliesInCopies() throws {
         let want = try plain(fixture("websocket/ws-concurrent.pcap"), filter: "tcp[tcpflags] & tcp-push != 0")
