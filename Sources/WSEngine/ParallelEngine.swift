@@ -65,7 +65,8 @@ public final class ParallelEngine {
         public var workersRead = false
         /// The file's share of a batch when the workers copy chunks of a classic pcap file at
         /// once (`run`'s `chunks`): a batch is then one chunk, and holds the largest record's
-        /// room beyond it (untouched unless a record crosses the chunk's end).
+        /// room beyond it (untouched unless a record crosses the chunk's end). As much of the
+        /// file as a batch read otherwise (its whole buffer, `batchBytes` and 256 KiB).
         public var chunkBytes: Int
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
         public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
@@ -88,7 +89,7 @@ public final class ParallelEngine {
             let manyEventWorkers = workers > 4 && !summaryOnly
             slots = max(4, min(workers + 2, manyEventWorkers ? 6 : 8))
             batchBytes = manyEventWorkers ? 0 : (workers <= 4 && summaryOnly ? 1 << 20 : 256 << 10)
-            chunkBytes = max(batchBytes, 256 << 10)
+            chunkBytes = batchBytes + (256 << 10)
         }
     }
 
