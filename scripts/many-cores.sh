@@ -68,9 +68,9 @@ run() {
     local order=(floor reader readerchunks)
     commands[floor]="$dir/wsbench pcap-loop $f"
     commands[reader]="$dir/wsbench reader $f $most"
-    # The chunked reading as the engine does it on many workers (256 KiB chunks): the others
+    # The chunked reading as --summary does it on many workers (512 KiB chunks): the others
     # copy ahead, one thread sequences.
-    commands[readerchunks]="$dir/wsbench reader $f $most $((most > 1 ? most - 1 : 1)) 256"
+    commands[readerchunks]="$dir/wsbench reader $f $most $((most > 1 ? most - 1 : 1)) 512"
     for n in $threads; do
         order+=("summary$n")
         commands[summary$n]="$dir/wstrace read $f --summary --threads $n"
