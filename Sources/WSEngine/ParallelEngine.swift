@@ -268,20 +268,13 @@ extension ParallelEngine {
             var counts: [[Int]]
             var nextCopy = 0
             var sequenced = 0
-            let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-            let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+            let lock = MutexAndCondition()
+            var mutex: UnsafeMutablePointer<pthread_mutex_t> { lock.mutex }
+            var changed: UnsafeMutablePointer<pthread_cond_t> { lock.condition }
             init(count: Int, chunkBytes: Int, workers: Int) {
                 slots = (0..<count).map { _ in Slot(workers: 0, batchBytes: chunkBytes) }
                 copied = Array(repeating: -1, count: count)
                 counts = Array(repeating: Array(repeating: 0, count: workers + 1), count: count)
-                pthread_mutex_init(mutex, nil)
-                pthread_cond_init(changed, nil)
-            }
-            deinit {
-                pthread_mutex_destroy(mutex)
-                pthread_cond_destroy(changed)
-                mutex.deallocate()
-                changed.deallocate()
             }
         }
         let ring = Ring(count: max(2, 2 * copiers), chunkBytes: chunks.chunkBytes, workers: workers)

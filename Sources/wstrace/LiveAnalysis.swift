@@ -103,24 +103,13 @@ final class StopSignals {
 /// bounded queue (when the analysis falls behind, the capture thread waits and the kernel's
 /// buffer takes the rest, its drops counted as usual), with its batches reused.
 final class LiveBatches: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let lock = MutexAndCondition()
+    private var mutex: UnsafeMutablePointer<pthread_mutex_t> { lock.mutex }
+    private var changed: UnsafeMutablePointer<pthread_cond_t> { lock.condition }
     private var queue: [RecordBatch] = []
     private var free: [RecordBatch] = []
     private var ended = false
     private let capacity = 8
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        pthread_cond_destroy(changed)
-        mutex.deallocate()
-        changed.deallocate()
-    }
 
     /// An empty batch to fill.
     func fresh() -> RecordBatch {

@@ -177,15 +177,9 @@ func fixture(_ path: String) -> String {
     /// the seed capture's real records, repeated past 3 MiB, with one 200 KiB record (the seed's
     /// first packet padded) placed across the first boundary.
     @Test func recordsAcrossChunkBoundaries() throws {
-        let seed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
-        var data = Array(seed[0..<24])
-        data[16] = 0; data[17] = 0; data[18] = 4; data[19] = 0  // snapshot length 262,144
-        let records = Array(seed[24...])
-        let firstLength = Int(seed[32]) | Int(seed[33]) << 8 | Int(seed[34]) << 16
-        var large = Array(seed[24..<(24 + 16 + firstLength)])
-        large += [UInt8](repeating: 0x5a, count: 200 << 10)
+        let (header, records, large) = try ChunkedReadingTests.seedWithLargeRecord()
+        var data = header
         let length = large.count - 16
-        for i in 0..<4 { large[8 + i] = UInt8(truncatingIfNeeded: length >> (8 * i)); large[12 + i] = large[8 + i] }
         while data.count < (1 << 20) - 50_000 { data += records }
         data += large
         while data.count < 3 << 20 { data += records }
@@ -198,6 +192,20 @@ func fixture(_ path: String) -> String {
         #expect(viaChunks.records.contains { $0.bytes.count == length })
         #expect(viaChunks.records == viaLibpcap.records)
         #expect(viaChunks.error == nil && viaLibpcap.error == nil)
+    }
+
+    /// Hand-made parts for captures no peer writes: the seed capture's file header with a
+    /// snapshot length of 262,144, its records, and its first record padded to 200 KiB.
+    static func seedWithLargeRecord() throws -> (header: [UInt8], records: [UInt8], large: [UInt8]) {
+        let seed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
+        var header = Array(seed[0..<24])
+        header[16] = 0; header[17] = 0; header[18] = 4; header[19] = 0  // snapshot length 262,144
+        let firstLength = Int(seed[32]) | Int(seed[33]) << 8 | Int(seed[34]) << 16
+        var large = Array(seed[24..<(24 + 16 + firstLength)])
+        large += [UInt8](repeating: 0x5a, count: 200 << 10)
+        let length = large.count - 16
+        for i in 0..<4 { large[8 + i] = UInt8(truncatingIfNeeded: length >> (8 * i)); large[12 + i] = large[8 + i] }
+        return (header, Array(seed[24...]), large)
     }
 
     /// Hand-made (the only way to get it): the seed capture with its snapshot length lowered to
@@ -340,15 +348,9 @@ func fixture(_ path: String) -> String {
     /// padded to 200 KiB so that it spans many small chunks, and the snapshot length lowered
     /// in a second copy so that a record longer than it hands the reading back mid-file.
     @Test func largeRecordsAndHandingBack() throws {
-        let seed = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
-        var data = Array(seed[0..<24])
-        data[16] = 0; data[17] = 0; data[18] = 4; data[19] = 0  // snapshot length 262,144
-        let records = Array(seed[24...])
-        let firstLength = Int(seed[32]) | Int(seed[33]) << 8 | Int(seed[34]) << 16
-        var large = Array(seed[24..<(24 + 16 + firstLength)])
-        large += [UInt8](repeating: 0x5a, count: 200 << 10)
+        let (header, records, large) = try ChunkedReadingTests.seedWithLargeRecord()
+        var data = header
         let length = large.count - 16
-        for i in 0..<4 { large[8 + i] = UInt8(truncatingIfNeeded: length >> (8 * i)); large[12 + i] = large[8 + i] }
         for _ in 0..<20 { data += records }
         data += large
         for _ in 0..<20 { data += records }
