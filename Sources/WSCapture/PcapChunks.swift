@@ -11,13 +11,14 @@ import CPcap
 /// any order. `copy` (any thread, any chunk, several at once) reads a chunk into a batch and
 /// guesses where its first record starts: the first offset where a chain of plausible record
 /// headers begins (fraction of a second in range, captured length within the snapshot length
-/// and the length on the wire). From there it walks the chunk with the rules the one-thread
-/// walk uses (`ChunkedPcapRecords.fill`), right after the copy, in the copying core's cache,
-/// reading the rest of the record that crosses the chunk's end. `sequence` (one thread at a
-/// time, chunks in order) knows where the first record really starts, from the chunk before:
-/// when the guess was right (nearly always) it only numbers the records; otherwise it walks
-/// the chunk again from the true start. Either way a batch holds exactly the records the
-/// one-thread walk gives, with the same numbers.
+/// and the length on the wire, time within a year of the first record's). From there it walks
+/// the chunk with the rules the one-thread walk uses (`ChunkedPcapRecords.fill`), right after
+/// the copy, in the copying core's cache, reading the rest of the record that crosses the
+/// chunk's end. `sequence` (one thread at a time, chunks in order) knows where the first record
+/// really starts, from the chunk before: when the guess was right (nearly always) it only sets
+/// the batch's `numberOffset` (the records before it); otherwise it walks the chunk again from
+/// the true start. Either way a batch holds exactly the records the one-thread walk gives, with
+/// the same numbers.
 ///
 /// A record the walk does not take (cut short by the end of the file, longer than the snapshot
 /// length) ends the chunked reading there: `sequence` says so, and the file's own `fill` goes on
