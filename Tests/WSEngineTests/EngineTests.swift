@@ -138,6 +138,38 @@ import WSTimeline
         }
     }
 
+    /// Hand-made (the only way to get it): a real capture with its snapshot length lowered to
+    /// 200 bytes, so that the first longer record hands the chunked reading back to the file
+    /// mid-capture while other workers still copy chunks ahead; libpcap reads the rest (cutting
+    /// those records to 200 bytes). Still the one thread's output, byte for byte.
+    @Test func chunksHandingTheReadingBackMidCapture() throws {
+        // Its first record longer than 200 bytes is the 162nd of 600 (13.6 KB into 50 KB).
+        var data = try [UInt8](Data(contentsOf: Self.fixtures.appendingPathComponent("tcp/tcp-one-byte-segments.pcap")))
+        data[16] = 200; data[17] = 0; data[18] = 0; data[19] = 0
+        let path = NSTemporaryDirectory() + "wstrace-engine-snaplen-\(getpid()).pcap"
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The chunks do hand the reading back before their last one.
+        let reader = try CaptureReader(paths: [path], filter: nil)
+        let chunks = try #require(reader.chunks(bytes: 700))
+        let batch = RecordBatch(capacity: chunks.batchCapacity)
+        var sequenced = 0
+        while sequenced < chunks.count {
+            chunks.copy(sequenced, into: batch)
+            sequenced += 1
+            if !chunks.sequence(sequenced - 1, batch).more { break }
+        }
+        #expect(sequenced > 1 && sequenced < chunks.count, "\(sequenced) of \(chunks.count) chunks")
+        for format in [OutputFormat.ndjson, .text] {
+            let one = try Self.output([path], format: format, workers: 0)
+            for (workers, chunkBytes, slots) in [(2, 700, 4), (16, 333, 6), (5, 4096, 8)] {
+                let many = try Self.output([path], format: format, workers: workers, workersRead: true, slots: slots,
+                                           chunkBytes: chunkBytes)
+                #expect(many == one, "\(format) workers=\(workers) chunks of \(chunkBytes)")
+            }
+        }
+    }
+
     /// Many small batches through few slots (each slot filled again as soon as its batch is
     /// merged), the reader on the calling thread or on the workers by turns: still the one
     /// thread's output, byte for byte.
