@@ -558,6 +558,8 @@ final class Shared: @unchecked Sendable {
         // A copy into this slot, from before the chunks gave the reading back, is not over yet.
         if copying[index] { return false }
         reading = true
+        // Whether the slot now holds a batch, and whether the input ended with it.
+        let filled: Bool, ended: Bool
         if chunking {
             let ahead = copied[index] == next
             copied[index] = -1
@@ -566,31 +568,25 @@ final class Shared: @unchecked Sendable {
             if !ahead { reader.copy(next, into: slot, worker: worker) }
             let more = reader.sequence(next, slot, worker: worker)
             pthread_mutex_lock(mutex)
-            reading = false
-            if firstTime == nil { firstTime = reader.firstTime }
-            slot.sequence = next
-            slot.remaining = settings.workers
-            published = next + 1
-            if !more {
-                // The file ended, or `fill` reads on from here.
-                chunking = false
-                if reader.chunksEnded { inputEnded = true }
-            }
-            pthread_cond_broadcast(available)
-            return true
-        }
-        pthread_mutex_unlock(mutex)
-        let more = reader.read(into: slot)
-        pthread_mutex_lock(mutex)
-        reading = false
-        if more {
-            if firstTime == nil { firstTime = reader.firstTime }
-            slot.sequence = next
-            slot.remaining = settings.workers
-            published = next + 1
+            // A chunk is a batch even when it ends the chunked reading: the file ended, or
+            // `fill` reads on from here.
+            filled = true
+            ended = !more && reader.chunksEnded
+            if !more { chunking = false }
         } else {
-            inputEnded = true
+            pthread_mutex_unlock(mutex)
+            filled = reader.read(into: slot)
+            pthread_mutex_lock(mutex)
+            ended = !filled
         }
+        reading = false
+        if filled {
+            if firstTime == nil { firstTime = reader.firstTime }
+            slot.sequence = next
+            slot.remaining = settings.workers
+            published = next + 1
+        }
+        if ended { inputEnded = true }
         pthread_cond_broadcast(available)
         return true
     }
@@ -602,8 +598,8 @@ final class Shared: @unchecked Sendable {
         guard chunking, let reader, let chunks = reader.chunks, !stopped else { return false }
         let next = max(copyNext, published)
         let index = next % slots.count
-        guard next < chunks.count, next < mergedCount + slots.count, !copying[index], copied[index] != next,
-              !(reading && next == published) else { return false }
+        // (A worker reading batch `published` has taken its chunk: `copyNext` is past it.)
+        guard next < chunks.count, next < mergedCount + slots.count, !copying[index], copied[index] != next else { return false }
         copyNext = next + 1
         copying[index] = true
         let slot = slots[index]
@@ -696,10 +692,15 @@ final class BatchReader: @unchecked Sendable {
     func sequence(_ index: Int, _ slot: Slot, worker: Int) -> Bool {
         let result = chunks!.sequence(index, slot.input)
         if result.changed { routers[worker].route(slot) }
-        if firstTime == nil { firstTime = slot.input.records.first?.time }
-        lastTime = slot.input.records.last?.time ?? lastTime
+        noteTimes(slot.input)
         if !result.more { chunksEnded = result.endedFile }
         return result.more
+    }
+
+    /// The input's first and last packet times, as batches are read in order.
+    private func noteTimes(_ batch: RecordBatch) {
+        if firstTime == nil { firstTime = batch.records.first?.time }
+        lastTime = batch.records.last?.time ?? lastTime
     }
 
     /// Fills `slot` with the next records and routes them; false at the end of the input.
@@ -717,8 +718,7 @@ final class BatchReader: @unchecked Sendable {
         slot.input.reset()
         guard fill(slot.input) else { return nil }
         guard !slot.input.isEmpty else { return false }
-        if firstTime == nil { firstTime = slot.input.records.first?.time }
-        lastTime = slot.input.records.last?.time ?? lastTime
+        noteTimes(slot.input)
         router.route(slot)
         return true
     }
@@ -761,30 +761,9 @@ final class Router {
         slot.routes = routes
     }
 
-    /// A record's worker by the decoder's glance (`everyone` when it is not plain TCP). TCP over
-    /// IPv4 on Ethernet, nearly every record, is glanced at here, in line, with the decoder's
-    /// own checks (`routeByDecoder` for the rest): the decoder's call cost about 150
-    /// instructions a record with the hash, a tenth of a parallel `--summary`'s extra work.
+    /// A record's worker by the decoder's glance (`everyone` when it is not plain TCP).
     @inline(__always)
     func route(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
-        guard linkType == .ethernet, bytes.count >= 34, let base = bytes.baseAddress,
-              base.loadUnaligned(fromByteOffset: 12, as: UInt16.self) == UInt16(0x0800).bigEndian,
-              base.load(fromByteOffset: 14, as: UInt8.self) >> 4 == 4 else { return routeByDecoder(bytes) }
-        // As `PacketDecoder.quickTCPEndpoints`: an IPv4 header of at least 20 bytes, TCP, not a
-        // fragment, and the ports captured.
-        let headerLength = Int(base.load(fromByteOffset: 14, as: UInt8.self) & 0x0f) * 4
-        guard headerLength >= 20, base.load(fromByteOffset: 23, as: UInt8.self) == 6,
-              UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 20, as: UInt16.self)) & 0x3fff == 0,
-              bytes.count >= 14 + headerLength + 4 else { return Router.everyone }
-        let source = Endpoint(address: IPAddress(ipv4: UInt32(bigEndian: base.loadUnaligned(fromByteOffset: 26, as: UInt32.self))),
-                              port: UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 14 + headerLength, as: UInt16.self)))
-        let destination = Endpoint(address: IPAddress(ipv4: UInt32(bigEndian: base.loadUnaligned(fromByteOffset: 30, as: UInt32.self))),
-                                   port: UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 16 + headerLength, as: UInt16.self)))
-        return UInt8(FlowShard.shard(of: source, destination, count: workers))
-    }
-
-    /// A record's worker by `PacketDecoder.quickTCPEndpoints` (`everyone` when it is not plain TCP).
-    func routeByDecoder(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
         guard let (a, b) = decoder.quickTCPEndpoints(bytes) else { return Router.everyone }
         return UInt8(FlowShard.shard(of: a, b, count: workers))
     }
