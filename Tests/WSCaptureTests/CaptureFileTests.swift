@@ -374,4 +374,55 @@ func fixture(_ path: String) -> String {
             #expect(got.damage == cut.damage)
         }
     }
+
+    /// The key logs of a pcapng file's Decryption Secrets Blocks are found through a small
+    /// window read as through the whole file in memory: on a real file (editcap's DSB), and on
+    /// hand-built sections (no tool here writes a big-endian section, a DSB after packets or one
+    /// larger than the window) with a cut last block, which ends the walk.
+    @Test func pcapngSecretsReadThroughAWindow() throws {
+        let real = fixture("tls/wss-tls13-aes128gcm.pcapng")
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: real)))
+        let inMemory = bytes.withUnsafeBytes { PcapngSecrets.walk($0, fullScan: true) }
+        #expect(inMemory.count == 1 && inMemory[0].contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET"))
+        for window in [64, 1000, 1 << 20] {
+            #expect(PcapngSecrets.tlsKeyLogs(path: real, window: window) == inMemory, "window \(window)")
+        }
+
+        func section(bigEndian: Bool, secrets: [String], packetsFirst: Bool) -> [UInt8] {
+            func u32(_ v: UInt32) -> [UInt8] {
+                let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+                return bigEndian ? b.reversed() : b
+            }
+            func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
+            func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+                let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+                return u32(type) + u32(UInt32(12 + padded.count)) + padded + u32(UInt32(12 + padded.count))
+            }
+            let packet = block(6, u32(0) + u32(0) + u32(0) + u32(60) + u32(60) + [UInt8](repeating: 0xab, count: 60))
+            var out = [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+            out += block(1, u16(1) + u16(0) + u32(262_144))
+            if packetsFirst { for _ in 0..<50 { out += packet } }
+            for text in secrets {
+                out += block(0x0A, u32(0x544C_534B) + u32(UInt32(text.utf8.count)) + Array(text.utf8))
+                for _ in 0..<20 { out += packet }
+            }
+            return out
+        }
+        let big = "CLIENT_RANDOM " + String(repeating: "ab", count: 3000)
+        let file = section(bigEndian: false, secrets: ["CLIENT_RANDOM 01 02", big], packetsFirst: false)
+            + section(bigEndian: true, secrets: ["SERVER_HANDSHAKE_TRAFFIC_SECRET 03 04"], packetsFirst: true)
+            + [0x06, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3]  // a block cut by the end of the file
+        let path = NSTemporaryDirectory() + "wstrace-dsb-\(getpid()).pcapng"
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let all = ["CLIENT_RANDOM 01 02", big, "SERVER_HANDSHAKE_TRAFFIC_SECRET 03 04"]
+        for window in [64, 256, 4096, 1 << 20] {
+            #expect(PcapngSecrets.tlsKeyLogs(path: path, window: window) == all, "window \(window)")
+            // Past the full-scan limit, only what comes before the first packet block.
+            #expect(PcapngSecrets.tlsKeyLogs(path: path, fullScanLimit: 100, window: window) == ["CLIENT_RANDOM 01 02"])
+        }
+        // A classic pcap file has none.
+        #expect(PcapngSecrets.tlsKeyLogs(path: fixture("seed-walkthrough.pcap"), window: 64).isEmpty)
+    }
+
 }
