@@ -26,6 +26,10 @@ public final class CaptureReader {
 
     private var ahead: [RecordBatch] = []
     private var heads: [Int] = []
+    /// The files with a record waiting, by that record's time (mergecap's order), once primed.
+    private var queue = MergeQueue()
+    private var primed = false
+    private static let readAhead = 128 << 10
     private var ended: [Bool] = []
     private var numbered = 0
     /// How far each file was read, as last counted into `bytesRead`.
@@ -50,9 +54,9 @@ public final class CaptureReader {
         self.files = files
         totalBytes = total
         if files.count > 1 {
-            // Small read-ahead per file (a rotated set may have hundreds); a larger record grows
-            // its batch, and a file's batch is let go when the file ends.
-            ahead = files.map { _ in RecordBatch(capacity: 128 << 10) }
+            // A small read-ahead per file until it is read on (a rotated set may have hundreds of
+            // files); a larger record grows its batch, and a file's batch goes when the file ends.
+            ahead = files.map { _ in RecordBatch(capacity: 4 << 10) }
             heads = Array(repeating: 0, count: files.count)
             ended = Array(repeating: false, count: files.count)
             positions = Array(repeating: 0, count: files.count)
@@ -88,27 +92,59 @@ public final class CaptureReader {
             ended = [true]
             return !batch.isEmpty
         }
-        while true {
-            var pick = -1
-            var pickTime = Int64.max
-            for i in files.indices where !ended[i] {
-                if heads[i] >= ahead[i].count { refill(i) }
-                guard !ended[i] else { continue }
-                let t = ahead[i].records[heads[i]].time
-                if t < pickTime { pick = i; pickTime = t }
+        if !primed {
+            for i in files.indices {
+                refill(i)
+                if !ended[i] { queue.push(time: ahead[i].records[0].time, file: i) }
             }
-            guard pick >= 0 else { return !batch.isEmpty }
-            let source = ahead[pick]
-            let record = source.records[heads[pick]]
-            let bytes = source.bytes(of: record)
-            guard batch.hasRoom(for: bytes.count + 8) else { return true }
-            heads[pick] += 1
-            numbered += 1
-            lastNumber[pick] = numbered
-            if files[pick].matches(wireLength: record.wireLength, bytes: bytes) {
-                batch.append(number: numbered, time: record.time, wireLength: record.wireLength, bytes: bytes, file: pick)
+            primed = true
+        }
+        // The file whose record goes next gives records until one of them goes after the next
+        // file's (a run: a comparison per record and no work of the queue's, for files that
+        // follow one another in time as a rotated set does). Locals in the loop: a class's
+        // stored properties, changed in a loop, are checked for exclusive access at each use.
+        while let (_, i) = queue.popMin() {
+            let limit = queue.min
+            let file = files[i]
+            var source = ahead[i]
+            var head = heads[i]
+            var number = numbered
+            let before = number
+            // Written back before a refill too: damage found there is told after the number of
+            // the file's last record merged.
+            func writeBack() {
+                heads[i] = head
+                numbered = number
+                if number != before { lastNumber[i] = number }
+            }
+            defer { writeBack() }
+            while true {
+                if head >= source.count {
+                    writeBack()
+                    refill(i)
+                    if ended[i] { break }
+                    source = ahead[i]
+                    head = 0
+                }
+                let record = source.records[head]
+                if let limit, record.time > limit.time || (record.time == limit.time && i > limit.file) {
+                    queue.push(time: record.time, file: i)
+                    break
+                }
+                let bytes = source.bytes(of: record)
+                if batch.isEmpty { batch.reserve(bytes.count + 8) }
+                guard batch.hasRoom(for: bytes.count + 8) else {
+                    queue.push(time: record.time, file: i)
+                    return true
+                }
+                head += 1
+                number += 1
+                if file.matches(wireLength: record.wireLength, bytes: bytes) {
+                    batch.append(number: number, time: record.time, wireLength: record.wireLength, bytes: bytes, file: i)
+                }
             }
         }
+        return !batch.isEmpty
     }
 
     /// Calls `body` for each record of the capture in order, until the end or `body` returns false.
@@ -133,6 +169,9 @@ public final class CaptureReader {
     }
 
     private func refill(_ i: Int) {
+        // A file's first records wait in a small batch (a set may have hundreds of files, all
+        // waiting); it gets the larger read-ahead once it is read on.
+        if primed && ahead[i].capacity < Self.readAhead { ahead[i] = RecordBatch(capacity: Self.readAhead) }
         let batch = ahead[i]
         batch.reset()
         heads[i] = 0
@@ -189,5 +228,50 @@ public final class CaptureReader {
         guard path != "-" else { return 0 }
         var st = stat()
         return stat(path, &st) == 0 ? Int(st.st_size) : 0
+    }
+}
+
+/// The files of a set that have a record waiting, ordered by the record's time and then by the
+/// file's index (a tie goes to the file given first): a binary heap, so that a set of 1,440
+/// files (a day of `tcpdump -G 60`) costs a few comparisons per switch of file, not 1,440 per record.
+struct MergeQueue {
+    private var heap: [(time: Int64, file: Int)] = []
+
+    var isEmpty: Bool { heap.isEmpty }
+    var min: (time: Int64, file: Int)? { heap.first }
+
+    @inline(__always)
+    private static func before(_ a: (time: Int64, file: Int), _ b: (time: Int64, file: Int)) -> Bool {
+        a.time < b.time || (a.time == b.time && a.file < b.file)
+    }
+
+    mutating func push(time: Int64, file: Int) {
+        heap.append((time, file))
+        var child = heap.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard Self.before(heap[child], heap[parent]) else { break }
+            heap.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func popMin() -> (time: Int64, file: Int)? {
+        guard let first = heap.first else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < heap.count && Self.before(heap[left], heap[smallest]) { smallest = left }
+                if right < heap.count && Self.before(heap[right], heap[smallest]) { smallest = right }
+                if smallest == parent { break }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
+        return first
     }
 }

@@ -40,7 +40,7 @@ public final class RecordBatch: @unchecked Sendable {
     public init(capacity: Int = (256 << 10) + 262_160) {
         self.capacity = capacity
         base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
-        records.reserveCapacity(4096)
+        records.reserveCapacity(Swift.min(4096, Swift.max(16, capacity / 64)))
     }
 
     deinit { base.deallocate() }

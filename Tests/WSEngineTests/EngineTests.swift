@@ -370,6 +370,69 @@ import WSTimeline
         #expect(numbers.allSatisfy { (1...(all.count + 1)).contains($0) })
     }
 
+    /// Many files, some following one another in time and some interleaved, with ties and a
+    /// file whose times go back: the reader's order is the plain merge's (at each step the file
+    /// whose next record has the smallest time, a tie to the file given first), which it
+    /// reaches through a heap of files and runs of records. The records are real; how they are
+    /// dealt to files, and the ties (times cut to the second in some files), are made here.
+    @Test func manyFilesMergeAsThePlainMergeDoes() throws {
+        let (link, all) = try Self.records(EngineTests.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("many-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for fileCount in [2, 7, 40] {
+            var parts = Array(repeating: [(time: Int64, bytes: [UInt8], wire: Int)](), count: fileCount)
+            var seed: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(fileCount)
+            var at = 0, file = 0
+            while at < all.count {
+                seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let run = 1 + Int(seed >> 58)  // 1 to 64 records to one file, then another
+                for r in all[at..<min(all.count, at + run)] {
+                    // Every third file keeps whole seconds only: ties with the others.
+                    let time = file % 3 == 2 ? r.time / 1_000_000_000 * 1_000_000_000 : r.time
+                    parts[file].append((time, r.bytes, r.wire))
+                }
+                at += run
+                file = (file + 1 + Int(seed >> 60) % 3) % fileCount
+            }
+            // The last file's times go back once, midway.
+            if let last = parts.indices.last, parts[last].count > 4 {
+                let mid = parts[last].count / 2
+                parts[last][mid].time -= 5_000_000_000
+            }
+            var paths: [String] = []
+            for (i, part) in parts.enumerated() {
+                let path = dir.appendingPathComponent("f\(fileCount)-\(i).pcap").path
+                try Self.write(part, link: UInt32(link), to: path)
+                paths.append(path)
+            }
+            // The plain merge.
+            var heads = Array(repeating: 0, count: fileCount)
+            var expected: [(Int64, [UInt8], Int)] = []
+            while true {
+                var pick = -1
+                for i in 0..<fileCount where heads[i] < parts[i].count {
+                    if pick < 0 || parts[i][heads[i]].time < parts[pick][heads[pick]].time { pick = i }
+                }
+                guard pick >= 0 else { break }
+                expected.append((parts[pick][heads[pick]].time, parts[pick][heads[pick]].bytes, pick))
+                heads[pick] += 1
+            }
+            let reader = try CaptureReader(paths: paths, filter: nil)
+            var got: [(Int64, [UInt8], Int)] = []
+            var numbers: [Int] = []
+            reader.forEach { h, file, bytes in
+                got.append((h.timestampNanoseconds, Array(bytes), file))
+                numbers.append(h.number)
+                return true
+            }
+            #expect(got.count == all.count, "\(fileCount) files")
+            #expect(numbers == Array(1...all.count))
+            #expect(got.elementsEqual(expected) { $0.0 == $1.0 && $0.1 == $1.1 && $0.2 == $1.2 }, "\(fileCount) files")
+            #expect(reader.damage.isEmpty)
+        }
+    }
+
     /// Records larger than a file's small read-ahead (bytes made up here: only their sizes
     /// matter) come through whole, on the chunked path (link type 1) and on libpcap's (147,
     /// a link type the chunked path leaves to libpcap), merged from two files.
