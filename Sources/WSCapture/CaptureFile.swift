@@ -30,13 +30,16 @@ public final class CaptureFile {
     private var chunked: ChunkedPcapRecords?
     /// A gzip-compressed file's reader (closed with the stream libpcap closes).
     private var gz: gzFile?
+    /// The stdio buffer libpcap reads through (glibc ignores a size given without a buffer).
+    private let streamBuffer: UnsafeMutablePointer<CChar>?
     /// A record libpcap read that the last batch had no room for.
     private var heldRecord: (number: Int, time: Int64, wire: Int, bytes: [UInt8])?
 
     /// Opens `path` ("-" for standard input). `fastPath: false` makes libpcap read every record
     /// (by default regular classic pcap files are read in large chunks, see
-    /// `ChunkedPcapRecords`; the tests compare both).
-    public init(path: String, fastPath: Bool = true) throws(CaptureError) {
+    /// `ChunkedPcapRecords`; the tests compare both). `streamBufferBytes`: the stdio buffer
+    /// libpcap reads through (a set of many files gives each less).
+    public init(path: String, fastPath: Bool = true, streamBufferBytes: Int = 1 << 20) throws(CaptureError) {
         self.path = path
         isStandardInput = path == "-"
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
@@ -63,7 +66,7 @@ public final class CaptureFile {
         // through a stream that inflates as it goes; no fast path, progress in compressed bytes.
         let head = regular ? CaptureFile.head(opened) : []
         if head.starts(with: [0x1f, 0x8b]) {
-            if path == "-" { lseek(0, 0, SEEK_SET) } else { fclose(opened) }
+            if path != "-" { fclose(opened) }  // (the head was read without moving the descriptor)
             guard let (inflating, gz) = CaptureFile.gunzipping(path) else {
                 throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
             }
@@ -71,30 +74,39 @@ public final class CaptureFile {
             self.gz = gz
         }
         guard let file else { throw .cannotOpen(path: path, reason: "cannot open") }
-        // A large stdio buffer: libpcap reads record by record through it.
-        setvbuf(file, nil, _IOFBF, 1 << 20)
+        // A large stdio buffer: libpcap reads record by record through it (pcapng, and what
+        // the chunked walk leaves); with glibc's own 4 KiB one, a 110 MB pcapng file took
+        // 27,000 reads. Set before any read of the stream (the head above was read with pread).
+        let bufferBytes = max(4096, streamBufferBytes)
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bufferBytes)
+        setvbuf(file, buffer, _IOFBF, bufferBytes)
         let decimals = !regular ? 9
             : CaptureFile.timestampDecimals(header: gz == nil ? head : CaptureProbe.gunzipPrefix(head, count: 64 << 10) ?? [])
         guard let pcap = pcap_fopen_offline_with_tstamp_precision(
             file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         else {
             fclose(file)
+            buffer.deallocate()
             let reason = errbuf.nulTerminatedString
             throw .notACaptureFile(path: path, reason: reason.isEmpty ? "unknown format" : reason)
         }
         self.handle = pcap
         self.stream = file
+        self.streamBuffer = buffer
         self.linkType = pcap_datalink(pcap)
         self.snapshotLength = Int(pcap_snapshot(pcap))
         self.timestampDecimals = decimals
         if path != "-" && fastPath && gz == nil { chunked = ChunkedPcapRecords(fd: fileno(file)) }
     }
 
-    /// The first 64 KiB of `file`, which is left at its start.
+    /// The first 64 KiB of `file` from where it stands (read with `pread`: the stream is not
+    /// touched, so that its buffer can still be set, and does not move).
     private static func head(_ file: UnsafeMutablePointer<FILE>) -> [UInt8] {
+        let fd = fileno(file)
+        let at = max(0, Int(lseek(fd, 0, SEEK_CUR)))
         var head = [UInt8](repeating: 0, count: 64 << 10)
-        head.removeSubrange(fread(&head, 1, head.count, file)...)
-        rewind(file)
+        let got = head.withUnsafeMutableBytes { preadAll(fd, into: $0.baseAddress!, count: $0.count, at: at) }
+        head.removeSubrange(got...)
         return head
     }
 
@@ -118,6 +130,7 @@ public final class CaptureFile {
     deinit {
         if hasFilter { pcap_freecode(&filter) }
         pcap_close(handle)  // closes the FILE too
+        streamBuffer?.deallocate()
     }
 
     /// libpcap's name of the link type ("EN10MB", "LINUX_SLL", ...).

@@ -41,8 +41,11 @@ public final class CaptureReader {
         CaptureReader.allowOpenFiles(paths.count)
         var files: [CaptureFile] = []
         var total = 0
+        // libpcap's stdio buffers: 1 MiB for a file alone, 8 MiB in all for a set (each is
+        // filled as its file opens), at least 4 KiB each.
+        let streamBuffer = max(4096, min(1 << 20, (8 << 20) / paths.count))
         for path in paths {
-            let file = try CaptureFile(path: path)
+            let file = try CaptureFile(path: path, streamBufferBytes: streamBuffer)
             if let first = files.first, file.linkType != first.linkType {
                 throw .cannotOpen(path: path, reason: "link type \(file.linkTypeName) differs from \(first.path)'s "
                                   + "\(first.linkTypeName): files read as one capture must share one")

@@ -83,18 +83,7 @@ final class ChunkedPcapRecords {
     /// many it got (fewer only at the end of the file or on an error).
     /// Any thread may call it (`pread` on a descriptor no one moves).
     func read(into destination: UnsafeMutableRawPointer, count: Int, at position: Int) -> Int {
-        var got = 0
-        while got < count {
-            let n = pread(fd, destination + got, count - got, off_t(position + got))
-            if n > 0 {
-                got += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        return got
+        preadAll(fd, into: destination, count: count, at: position)
     }
 
     /// A record header's time in ns (as libpcap gives it: signed 32-bit fields, microseconds
@@ -199,4 +188,22 @@ final class ChunkedPcapRecords {
 private extension UInt32 {
     /// The two 16-bit halves exchanged.
     var rotated16: UInt32 { self >> 16 | self << 16 }
+}
+
+/// Reads up to `count` bytes of `fd` at `position` into `destination` (`pread`: the
+/// descriptor's position does not move); returns how many it got (fewer only at the end of the
+/// file or on an error).
+func preadAll(_ fd: Int32, into destination: UnsafeMutableRawPointer, count: Int, at position: Int) -> Int {
+    var got = 0
+    while got < count {
+        let n = pread(fd, destination + got, count - got, off_t(position + got))
+        if n > 0 {
+            got += n
+        } else if n < 0 && errno == EINTR {
+            continue
+        } else {
+            break
+        }
+    }
+    return got
 }

@@ -112,7 +112,7 @@ struct WindowedFile {
         if offset < start || offset + wanted > start + count {
             let buffer = self.buffer ?? UnsafeMutableRawPointer.allocate(byteCount: window, alignment: 16)
             self.buffer = buffer
-            count = Self.read(fd, into: buffer, count: min(window, size - offset), at: offset)
+            count = preadAll(fd, into: buffer, count: min(window, size - offset), at: offset)
             start = offset
             guard count >= wanted else { return nil }
         }
@@ -129,24 +129,8 @@ struct WindowedFile {
         guard offset + wanted <= size else { return }
         let whole = UnsafeMutableRawPointer.allocate(byteCount: wanted, alignment: 16)
         defer { whole.deallocate() }
-        if Self.read(fd, into: whole, count: wanted, at: offset) == wanted {
+        if preadAll(fd, into: whole, count: wanted, at: offset) == wanted {
             body(UnsafeRawBufferPointer(start: whole, count: wanted))
         }
-    }
-
-    /// Up to `count` bytes at `position`; how many it got (fewer only at the end or on an error).
-    static func read(_ fd: Int32, into destination: UnsafeMutableRawPointer, count: Int, at position: Int) -> Int {
-        var got = 0
-        while got < count {
-            let n = pread(fd, destination + got, count - got, off_t(position + got))
-            if n > 0 {
-                got += n
-            } else if n < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
-        return got
     }
 }
