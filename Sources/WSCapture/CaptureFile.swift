@@ -21,6 +21,8 @@ public final class CaptureFile {
     public let snapshotLength: Int
     /// Packets read so far (passing the filter or not).
     public private(set) var packetsRead = 0
+    /// Of those, the ones the chunked walk read (the rest, libpcap), for the tests.
+    private(set) var walkedRecords = 0
 
     private let handle: OpaquePointer
     private let stream: UnsafeMutablePointer<FILE>?
@@ -96,7 +98,14 @@ public final class CaptureFile {
         self.linkType = pcap_datalink(pcap)
         self.snapshotLength = Int(pcap_snapshot(pcap))
         self.timestampDecimals = decimals
-        if path != "-" && fastPath && gz == nil { chunked = ChunkedPcapRecords(fd: fileno(file)) }
+        if path != "-" && fastPath && gz == nil {
+            if head.starts(with: [0x0A, 0x0D, 0x0D, 0x0A]) {
+                // pcapng: the walk reads on from where libpcap stands after opening the file.
+                chunked = ChunkedPcapRecords(pcapngFD: fileno(file), start: Int(ftello(file)), snapshotLength: snapshotLength)
+            } else {
+                chunked = ChunkedPcapRecords(fd: fileno(file))
+            }
+        }
     }
 
     /// The first 64 KiB of `file` from where it stands (read with `pread`: the stream is not
@@ -157,6 +166,7 @@ public final class CaptureFile {
             var stopped = false
             let atEnd = chunked.forEach { time, wire, bytes in
                 packetsRead += 1
+                walkedRecords += 1
                 if hasFilter {
                     var h = pcap_pkthdr(ts: timeval(tv_sec: 0, tv_usec: 0), caplen: bpf_u_int32(bytes.count), len: wire)
                     if pcap_offline_filter(&filter, &h, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 0 {
@@ -199,7 +209,7 @@ public final class CaptureFile {
     /// the walk does not take), nothing else may read this file; `fill` then goes on from there.
     /// `file` is the index its records are tagged with.
     public func chunks(bytes: Int, file: Int = 0) -> PcapChunks? {
-        guard let chunked, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
+        guard let chunked, chunked.isClassic, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
         return PcapChunks(records: chunked, chunkBytes: bytes, numbered: packetsRead, file: file,
                           program: hasFilter ? filter : nil) { offset, numbered in
             self.chunked?.offset = offset
@@ -236,6 +246,7 @@ public final class CaptureFile {
                 let more = chunked.fill(batch, number: &number, file: file) { wire, bytes in
                     !filtered || matches(wireLength: Int(wire), bytes: bytes)
                 }
+                walkedRecords += number - packetsRead
                 packetsRead = number
                 if !batch.isEmpty { return true }
                 // Every record walked was filtered out: none points into the buffer, which is

@@ -24,6 +24,9 @@ final class ChunkedPcapRecords {
     private let swapped: Bool
     let nanoseconds: Bool
     let snapshotLength: Int
+    /// A pcapng file's section (nil: a classic pcap file): `PcapngSection`.
+    let pcapng: PcapngSection?
+    var isClassic: Bool { pcapng == nil }
     /// Chunk size: at least the largest record libpcap accepts (16 + 262,144 bytes).
     private static let chunkSize = 1 << 20
     /// Allocated at the first `forEach` (`fill` reads into the caller's batch instead).
@@ -62,6 +65,27 @@ final class ChunkedPcapRecords {
         self.fd = fd
         self.size = Int(st.st_size)
         snapshotLength = snapshot
+        pcapng = nil
+    }
+
+    /// Prepares reading the rest of a pcapng file `fd` from `start`, where libpcap stands after
+    /// opening it (past the section header and the interface description it read), when
+    /// `PcapngSection` can walk its blocks as libpcap would; nil otherwise. `snapshotLength`:
+    /// libpcap's (`pcap_snapshot`), the most a record may hold.
+    init?(pcapngFD fd: Int32, start: Int, snapshotLength: Int) {
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, start > 0, start <= min(Int(st.st_size), 1 << 20),
+              snapshotLength > 0, snapshotLength <= 262_144 else { return nil }
+        var head = [UInt8](repeating: 0, count: start)
+        guard head.withUnsafeMutableBytes({ preadAll(fd, into: $0.baseAddress!, count: start, at: 0) }) == start,
+              let section = head.withUnsafeBytes({ PcapngSection(opening: $0) }) else { return nil }
+        self.fd = fd
+        size = Int(st.st_size)
+        swapped = !section.little
+        nanoseconds = section.nanoseconds
+        self.snapshotLength = snapshotLength
+        pcapng = section
+        offset = start
     }
 
     deinit { if allocated { buffer.deallocate() } }
@@ -104,6 +128,26 @@ final class ChunkedPcapRecords {
         return (Int64(Int32(bitPattern: seconds)) * 1_000_000_000 + Int64(Int32(bitPattern: fraction)) * scale, wire, Int(captured))
     }
 
+    /// What the file holds at `entry` (file offset `at`, `available` bytes there): a record, a
+    /// block to pass over (pcapng blocks libpcap ignores), the bytes it needs to tell, or
+    /// something the walk does not take (libpcap reads on from there).
+    enum Step {
+        case record(size: Int, time: Int64, wire: UInt32, data: Int, length: Int)
+        case skip(size: Int)
+        case more(Int)
+        case odd
+    }
+
+    @inline(__always)
+    func step(_ entry: UnsafeRawPointer, available: Int, at: Int) -> Step {
+        if let pcapng { return pcapng.step(entry, available: available, at: at, fileSize: size, snapshotLength: snapshotLength) }
+        guard available >= 16 else { return .more(16) }
+        let (time, wire, length) = header(entry)
+        guard length <= snapshotLength, at + 16 + length <= size else { return .odd }
+        guard available >= 16 + length else { return .more(16 + length) }
+        return .record(size: 16 + length, time: time, wire: wire, data: 16, length: length)
+    }
+
     /// A record header's fraction-of-a-second field as written (microseconds or nanoseconds).
     @inline(__always)
     func fraction(_ record: UnsafeRawPointer) -> UInt32 {
@@ -120,7 +164,7 @@ final class ChunkedPcapRecords {
               filter: (_ wire: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
         let room = batch.capacity - batch.used
         let want = min(room, size - offset)
-        guard want >= 16 else { return false }
+        guard want >= (pcapng == nil ? 16 : 12) else { return false }
         let destination = batch.base + batch.used
         let got = read(into: destination, count: want, at: offset)
         var at = 0
@@ -131,21 +175,27 @@ final class ChunkedPcapRecords {
         batch.records = []
         var offset = self.offset
         let used = batch.used
-        while at + 16 <= got {
-            let record = UnsafeRawPointer(destination) + at
-            let (time, wire, length) = header(record)
+        walk: while at < got {
+            let entry = UnsafeRawPointer(destination) + at
             // An odd record ends the walk here (libpcap reads it); one cut by the chunk's end
             // is read again at the start of the next batch.
-            guard length <= snapshotLength, offset + 16 + length <= size, at + 16 + length <= got else { break }
-            let bytes = UnsafeRawBufferPointer(start: record + 16, count: length)
-            number += 1
-            if filter(wire, bytes) {
-                records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
-                                                  offset: used + at + 16, length: length, file: file))
-                added = true
+            switch step(entry, available: got - at, at: offset) {
+            case let .record(size, time, wire, data, length):
+                let bytes = UnsafeRawBufferPointer(start: entry + data, count: length)
+                number += 1
+                if filter(wire, bytes) {
+                    records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
+                                                      offset: used + at + data, length: length, file: file))
+                    added = true
+                }
+                at += size
+                offset += size
+            case let .skip(size):
+                at += size
+                offset += size
+            case .more, .odd:
+                break walk
             }
-            at += 16 + length
-            offset += 16 + length
         }
         batch.records = records
         self.offset = offset
@@ -156,13 +206,13 @@ final class ChunkedPcapRecords {
     /// Bytes the record at `offset` takes (header included) when its header reads as plainly
     /// well-formed: what a batch needs to take it.
     func nextRecordSize() -> Int? {
-        guard offset + 16 <= size else { return nil }
         var raw = (UInt64(0), UInt64(0))
-        let got = withUnsafeMutableBytes(of: &raw) { read(into: $0.baseAddress!, count: 16, at: offset) }
-        guard got == 16 else { return nil }
-        let length = withUnsafeBytes(of: &raw) { header($0.baseAddress!).length }
-        guard length <= snapshotLength, offset + 16 + length <= size else { return nil }
-        return 16 + length
+        let got = withUnsafeMutableBytes(of: &raw) { read(into: $0.baseAddress!, count: min(16, size - offset), at: offset) }
+        switch withUnsafeBytes(of: &raw, { step($0.baseAddress!, available: got, at: offset) }) {
+        case let .record(size, _, _, _, _), let .skip(size): return size
+        case let .more(size): return size > got && offset + size <= self.size ? size : nil
+        case .odd: return nil
+        }
     }
 
     /// Whether every record was read.
@@ -173,13 +223,26 @@ final class ChunkedPcapRecords {
     /// record that is not plainly well-formed, or `body` returning false. Returns whether the end
     /// of the file was reached.
     func forEach(_ body: (_ time: Int64, _ wireLength: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
-        while offset + 16 <= size {
-            guard load(offset, 16) else { return false }
-            let (time, wire, length) = header(UnsafeRawPointer(buffer) + (offset - chunkStart))
-            guard length <= snapshotLength, offset + 16 + length <= size, load(offset, 16 + length) else { return false }
-            let start = UnsafeRawPointer(buffer) + (offset - chunkStart) + 16
-            offset += 16 + length
-            if !body(time, wire, UnsafeRawBufferPointer(start: start, count: length)) { return false }
+        while offset < size {
+            var need = pcapng == nil ? 16 : 12
+            while true {
+                guard load(offset, need) else { return false }
+                let entry = UnsafeRawPointer(buffer) + (offset - chunkStart)
+                switch step(entry, available: chunkStart + chunkLength - offset, at: offset) {
+                case let .record(size, time, wire, data, length):
+                    offset += size
+                    if !body(time, wire, UnsafeRawBufferPointer(start: entry + data, count: length)) { return false }
+                case let .skip(size):
+                    offset += size
+                case let .more(bytes):
+                    guard bytes > need else { return false }
+                    need = bytes
+                    continue
+                case .odd:
+                    return false
+                }
+                break
+            }
         }
         return offset == size
     }

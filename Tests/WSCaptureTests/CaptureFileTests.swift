@@ -164,13 +164,97 @@ func fixture(_ path: String) -> String {
     }
 
     @Test(arguments: ["seed-walkthrough.pcap", "linktypes/bigendian-usec.pcap", "linktypes/bigendian-nsec.pcap",
-                      "linktypes/nanosecond.pcap", "linktypes/truncated-mid-record.pcap", "linktypes/dumpcap.pcapng"])
+                      "linktypes/nanosecond.pcap", "linktypes/truncated-mid-record.pcap", "linktypes/dumpcap.pcapng",
+                      "tls/wss-tls13-aes128gcm.pcapng", "external/ndpi/tls_1.2_unidirectional_server.pcapng",
+                      "external/ndpi/tls_missing_ch_frag.pcapng", "external/ndpi/mqtt.pcapng",
+                      "external/ndpi/tls_false_positives.pcapng", "external/ndpi/tls_heur__vmess-websocket.pcapng",
+                      "external/zeek/websocket__oversized-close-frame.pcapng"])
     func chunkedEqualsLibpcap(path: String) {
         let viaChunks = read(fixture(path), fastPath: true)
         let viaLibpcap = read(fixture(path), fastPath: false)
         #expect(viaChunks.records.count > 0)
         #expect(viaChunks.records == viaLibpcap.records)
         #expect(viaChunks.error == viaLibpcap.error)
+    }
+
+    /// The records of `path` read by `fill` in batches of `capacity` bytes, and how many of them
+    /// the chunked walk read.
+    func filled(_ path: String, capacity: Int, fastPath: Bool = true) -> (records: [Record], walked: Int, error: String?) {
+        var records: [Record] = []
+        guard let file = try? CaptureFile(path: path, fastPath: fastPath) else { return ([], 0, "cannot open") }
+        let batch = RecordBatch(capacity: capacity)
+        do {
+            while try file.fill(batch) {
+                for r in batch.records {
+                    let h = PacketHeader(number: r.number, timestampNanoseconds: r.time, capturedLength: r.length, wireLength: r.wireLength)
+                    records.append(Record(header: h, bytes: Array(batch.bytes(of: r))))
+                }
+                batch.reset()
+            }
+        } catch {
+            return (records, file.walkedRecords, error.description)
+        }
+        return (records, file.walkedRecords, nil)
+    }
+
+    /// pcapng files read by the chunked walk, from where libpcap stands once it has opened them,
+    /// give libpcap's records, times, numbers and errors. Real captures converted by editcap
+    /// (microseconds; nanoseconds), the same cut mid-block (hand-cut: the walk gives way to
+    /// libpcap at the cut block, which reports it), and two files merged by mergecap with an
+    /// interface each (libpcap reads the second interface's block: the walk gives way at once).
+    /// `forEach`, and `fill` in batches of 2 KiB (blocks crossing batches) and 1 MiB.
+    @Test func pcapngWalkedAsLibpcapReadsIt() throws {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let tool = { (name: String) in
+            path.split(separator: ":").map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        }
+        guard let editcap = tool("editcap"), let mergecap = tool("mergecap") else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record("editcap and mergecap are required under CI (apt-get install tshark brings them)")
+            }
+            return
+        }
+        func run(_ tool: String, _ arguments: [String]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = arguments
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(tool) \(arguments)")
+        }
+        let dir = NSTemporaryDirectory() + "wstrace-pcapng-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var cases: [(path: String, walked: (Int) -> Bool)] = []
+        for name in ["seed-walkthrough.pcap", "websocket/ws-concurrent.pcap", "linktypes/nanosecond.pcap", "tcp/netem-reorder.pcap"] {
+            let out = dir + "/" + name.replacingOccurrences(of: "/", with: "-") + "ng"
+            try run(editcap, ["-F", "pcapng", fixture(name), out])
+            cases.append((out, { $0 > 0 }))
+        }
+        var cut = try [UInt8](Data(contentsOf: URL(fileURLWithPath: cases[0].path)))
+        cut.removeLast(37)
+        try Data(cut).write(to: URL(fileURLWithPath: dir + "/cut.pcapng"))
+        cases.append((dir + "/cut.pcapng", { $0 > 0 }))
+        try run(mergecap, ["-I", "none", "-F", "pcapng", "-w", dir + "/merged.pcapng", fixture("seed-walkthrough.pcap"),
+                           fixture("websocket/ws-concurrent.pcap")])
+        cases.append((dir + "/merged.pcapng", { $0 == 0 }))
+        for (path, walked) in cases {
+            let libpcap = read(path, fastPath: false)
+            #expect(libpcap.records.count > 10, "\(path)")
+            let viaWalk = read(path, fastPath: true)
+            #expect(viaWalk.records == libpcap.records, "\(path)")
+            #expect(viaWalk.error == libpcap.error, "\(path)")
+            for capacity in [2 << 10, 1 << 20] {
+                let viaFill = filled(path, capacity: capacity)
+                #expect(viaFill.records == libpcap.records, "\(path) fill \(capacity)")
+                #expect(viaFill.error == libpcap.error, "\(path) fill \(capacity)")
+                #expect(walked(viaFill.walked), "\(path): \(viaFill.walked) of \(libpcap.records.count) walked")
+            }
+        }
+        // The nanosecond capture keeps its nanoseconds.
+        #expect(read(cases[2].path, fastPath: true).records.contains { $0.header.timestampNanoseconds % 1000 != 0 })
     }
 
     /// Records crossing chunk boundaries (chunks are 1 MiB; no fixture is that large). Built from

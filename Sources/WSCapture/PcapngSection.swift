@@ -1,0 +1,99 @@
+/// What the chunked walk (`ChunkedPcapRecords`) needs to read a pcapng file's packets as
+/// libpcap reads them: the section's byte order and the one interface libpcap knows once it
+/// has opened the file (it reads the section header, passes over other blocks, and stops after
+/// the first Interface Description Block).
+///
+/// The walk takes Enhanced Packet Blocks of that interface and passes over the blocks libpcap
+/// ignores (name resolution, interface statistics, decryption secrets, custom blocks); any
+/// other block (a new section or interface, a simple or obsolete packet block) and anything
+/// odd in a packet block give the reading back to libpcap at that block, as libpcap's state
+/// then is exactly what it was after opening. Interfaces whose time stamps libpcap would have
+/// to scale other than by a power of ten (`if_tsresol` other than 10^-6 or 10^-9, or an
+/// `if_tsoffset`) are left to libpcap from the start.
+struct PcapngSection {
+    let little: Bool
+    /// The interface's time stamps are in nanoseconds (else microseconds).
+    let nanoseconds: Bool
+
+    /// The section and interface of a pcapng file's opening blocks (`bytes`: the file from its
+    /// start to where libpcap stands after opening it, which must end with that interface's
+    /// block); nil when the walk cannot read on from there.
+    init?(opening bytes: UnsafeRawBufferPointer) {
+        var little = true
+        var interface: (linkType: UInt32, nanoseconds: Bool)?
+        var sections = 0
+        var blockEnd = 0
+        var odd = false
+        PcapngBlocks.forEach(bytes) { block in
+            blockEnd += block.bytes.count
+            switch block.type {
+            case 0x0A0D_0D0A:
+                sections += 1
+                little = block.little
+                // Version 1.0 only, as libpcap reads it.
+                if block.u16(12) != 1 || block.u16(14) != 0 { odd = true }
+            case 1:
+                if interface != nil { odd = true; return false }
+                guard block.bytes.count >= 20 else { odd = true; return false }
+                var nanoseconds = false
+                var option = 16
+                while option + 4 <= block.bytes.count - 4 {
+                    let code = block.u16(option), size = Int(block.u16(option + 2))
+                    if code == 0 { break }
+                    guard option + 4 + size <= block.bytes.count - 4 else { odd = true; break }
+                    switch code {
+                    case 9:  // if_tsresol: 10^-6 and 10^-9 only
+                        guard size == 1 else { odd = true; break }
+                        let v = block.bytes[option + 4]
+                        if v == 9 { nanoseconds = true } else if v != 6 { odd = true }
+                    case 14:  // if_tsoffset: none but 0
+                        guard size == 8 else { odd = true; break }
+                        if (0..<8).contains(where: { block.bytes[option + 4 + $0] != 0 }) { odd = true }
+                    default: break
+                    }
+                    option += 4 + (size + 3) / 4 * 4
+                }
+                interface = (UInt32(block.u16(8)), nanoseconds)
+            case 4, 5, 10, 0xBAD, 0x4000_0BAD: break
+            default: odd = true; return false
+            }
+            return !odd
+        }
+        guard !odd, sections == 1, blockEnd == bytes.count, let interface,
+              [0, 1, 101, 108, 113, 228, 229, 276].contains(interface.linkType) else { return nil }
+        self.little = little
+        nanoseconds = interface.nanoseconds
+    }
+
+    @inline(__always)
+    private func u32(_ p: UnsafeRawPointer, _ at: Int) -> UInt32 {
+        let v = p.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+        return little ? UInt32(littleEndian: v) : UInt32(bigEndian: v)
+    }
+
+    /// The block at `entry` (file offset `at`, `available` bytes there), as the walk takes it.
+    @inline(__always)
+    func step(_ entry: UnsafeRawPointer, available: Int, at: Int, fileSize: Int,
+              snapshotLength: Int) -> ChunkedPcapRecords.Step {
+        guard available >= 12 else { return .more(12) }
+        let type = u32(entry, 0), length = Int(u32(entry, 4))
+        guard length >= 12, length % 4 == 0, at + length <= fileSize else { return .odd }
+        guard available >= length else { return .more(length) }
+        guard u32(entry, length - 4) == UInt32(length) else { return .odd }
+        switch type {
+        case 6:
+            // Interface 0, time stamp high and low, captured and original lengths, data.
+            guard length >= 32, u32(entry, 8) == 0 else { return .odd }
+            let captured = Int(u32(entry, 20))
+            guard captured <= snapshotLength, 28 + captured <= length - 4 else { return .odd }
+            let stamp = UInt64(u32(entry, 12)) << 32 | UInt64(u32(entry, 16))
+            guard stamp < 1 << 62 else { return .odd }
+            let time = nanoseconds ? Int64(stamp) : Int64(stamp) * 1000
+            return .record(size: length, time: time, wire: u32(entry, 24), data: 28, length: captured)
+        case 4, 5, 10, 0xBAD, 0x4000_0BAD:
+            return .skip(size: length)
+        default:
+            return .odd
+        }
+    }
+}
