@@ -209,7 +209,7 @@ public final class CaptureFile {
     /// the walk does not take), nothing else may read this file; `fill` then goes on from there.
     /// `file` is the index its records are tagged with.
     public func chunks(bytes: Int, file: Int = 0) -> PcapChunks? {
-        guard let chunked, chunked.isClassic, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
+        guard let chunked, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
         return PcapChunks(records: chunked, chunkBytes: bytes, numbered: packetsRead, file: file,
                           program: hasFilter ? filter : nil) { offset, numbered in
             self.chunked?.offset = offset

@@ -65,9 +65,18 @@ public final class PcapChunks: @unchecked Sendable {
         self.program = program
         self.handBack = handBack
         count = (records.size - origin + chunkBytes - 1) / chunkBytes
-        var first = (UInt64(0), UInt64(0))
-        let got = withUnsafeMutableBytes(of: &first) { records.read(into: $0.baseAddress!, count: 16, at: records.offset) }
-        anchorSeconds = got == 16 ? withUnsafeBytes(of: &first) { records.header($0.baseAddress!).time / 1_000_000_000 } : nil
+        // The first record's time (a pcapng file's first packet block may come after others).
+        var anchor: Int64?
+        var at = records.offset
+        var head = [UInt8](repeating: 0, count: Self.largestRecord)
+        for _ in 0..<16 {
+            let got = head.withUnsafeMutableBytes { records.read(into: $0.baseAddress!, count: min($0.count, records.size - at), at: at) }
+            let step = head.withUnsafeBytes { records.step($0.baseAddress!, available: got, at: at) }
+            if case let .record(_, time, _, _, _) = step { anchor = time / 1_000_000_000 }
+            guard case let .skip(size) = step else { break }
+            at += size
+        }
+        anchorSeconds = anchor
     }
 
     /// Why a walk over a chunk stopped.
@@ -108,8 +117,8 @@ public final class PcapChunks: @unchecked Sendable {
         if from >= 0 {
             var recordsOut = batch.records
             batch.records = []
-            let (end, stop, walked) = walk(batch.base, start: start, from: from, limit: limit, valid: &valid,
-                                           firstNumber: 0, into: &recordsOut)
+            let (end, stop, walked) = walk(batch.base, capacity: batch.capacity, start: start, from: from, limit: limit,
+                                           valid: &valid, firstNumber: 0, into: &recordsOut)
             batch.records = recordsOut
             copy.from = from
             copy.end = end
@@ -159,7 +168,8 @@ public final class PcapChunks: @unchecked Sendable {
             recordsOut.removeAll(keepingCapacity: true)
             var valid = copy.valid
             let (end, stop, walked) = at < limit
-                ? walk(batch.base, start: copy.start, from: at, limit: limit, valid: &valid, firstNumber: 0, into: &recordsOut)
+                ? walk(batch.base, capacity: batch.capacity, start: copy.start, from: at, limit: limit, valid: &valid,
+                       firstNumber: 0, into: &recordsOut)
                 : (at, copy.start + at == records.size ? .end : .limit, 0)  // nothing starts here
             batch.records = recordsOut
             copy.from = at
@@ -181,33 +191,46 @@ public final class PcapChunks: @unchecked Sendable {
         return Sequenced(changed: changed, more: more, endedFile: copy.stop == .end)
     }
 
-    /// Walks the records from `from` in a buffer holding file bytes [start, start + valid), as
-    /// the one-thread walk does, taking each that starts before `limit` (reading the rest of one
-    /// cut by `valid` into the buffer after it), numbered from `firstNumber + 1`.
-    private func walk(_ base: UnsafeMutableRawPointer, start: Int, from: Int, limit: Int, valid: inout Int,
+    /// Walks the records from `from` in a buffer of `capacity` bytes holding file bytes [start,
+    /// start + valid), as the one-thread walk does, taking each that starts before `limit`
+    /// (reading the rest of one cut by `valid` into the buffer after it), numbered from
+    /// `firstNumber + 1`. A record that cannot fit the buffer (a pcapng block larger than the
+    /// largest packet) is left to the file's own reading, as an odd one.
+    private func walk(_ base: UnsafeMutableRawPointer, capacity: Int, start: Int, from: Int, limit: Int, valid: inout Int,
                       firstNumber: Int, into out: inout [RecordBatch.Record]) -> (end: Int, stop: Stop, walked: Int) {
-        let size = records.size, snapshot = records.snapshotLength
         var at = from
         var number = firstNumber
+        let minimum = records.isClassic ? 16 : 12
         while at < limit {
-            if start + at + 16 > size { return (at, .odd, number - firstNumber) }
-            if at + 16 > valid && !readMore(base, start: start, upTo: at + 16, valid: &valid) {
-                return (at, .odd, number - firstNumber)
+            var need = minimum
+            while true {
+                if at + need > valid {
+                    guard at + need <= capacity, readMore(base, start: start, upTo: at + need, valid: &valid) else {
+                        return (at, .odd, number - firstNumber)
+                    }
+                }
+                let entry = UnsafeRawPointer(base) + at
+                switch records.step(entry, available: valid - at, at: start + at) {
+                case let .record(size, time, wire, data, length):
+                    number += 1
+                    if matches(wire: wire, entry + data, length) {
+                        out.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire), offset: at + data,
+                                                      length: length, file: fileIndex))
+                    }
+                    at += size
+                case let .skip(size):
+                    at += size
+                case let .more(bytes):
+                    guard bytes > need else { return (at, .odd, number - firstNumber) }
+                    need = bytes
+                    continue
+                case .odd:
+                    return (at, .odd, number - firstNumber)
+                }
+                break
             }
-            let record = UnsafeRawPointer(base) + at
-            let (time, wire, length) = records.header(record)
-            guard length <= snapshot, start + at + 16 + length <= size else { return (at, .odd, number - firstNumber) }
-            if at + 16 + length > valid && !readMore(base, start: start, upTo: at + 16 + length, valid: &valid) {
-                return (at, .odd, number - firstNumber)
-            }
-            number += 1
-            if matches(wire: wire, UnsafeRawPointer(record + 16), length) {
-                out.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire), offset: at + 16,
-                                              length: length, file: fileIndex))
-            }
-            at += 16 + length
         }
-        return (at, start + at == size ? .end : .limit, number - firstNumber)
+        return (at, start + at == records.size ? .end : .limit, number - firstNumber)
     }
 
     /// Reads file bytes after the buffer's valid ones, up to `upTo`; false when the file cannot
@@ -233,19 +256,44 @@ public final class PcapChunks: @unchecked Sendable {
     /// length on the wire, and its time within a year of the first record's.
     private func firstPlausibleRecord(_ base: UnsafeMutableRawPointer, valid: Int, limit: Int, start: Int) -> Int {
         let last = min(limit, Self.largestRecord)
-        var o = 0
+        // pcapng blocks start at multiples of 4 in the file.
+        let stride = records.isClassic ? 1 : 4
+        var o = records.isClassic ? 0 : (4 - start % 4) % 4
         while o < last {
             if let _ = plausible(base, at: o, valid: valid, start: start), chainHolds(base, from: o, valid: valid, limit: limit, start: start) {
                 return o
             }
-            o += 1
+            o += stride
         }
         return -1
     }
 
     /// The size of the record whose header is at `at`, when it reads as one.
+    /// A pcapng block is plausible when the walk would take it (a packet block of the
+    /// interface, or a block libpcap ignores) and, for a packet, its time is within a year of
+    /// the first record's; when the block reaches past the bytes copied, its trailing length
+    /// is not checked.
     @inline(__always)
     private func plausible(_ base: UnsafeMutableRawPointer, at: Int, valid: Int, start: Int) -> Int? {
+        if let section = records.pcapng {
+            guard at + 12 <= valid else { return nil }
+            let entry = UnsafeRawPointer(base) + at
+            let length = section.blockLength(entry)
+            switch section.step(entry, available: min(valid - at, length), at: start + at, fileSize: records.size,
+                                snapshotLength: records.snapshotLength) {
+            case let .record(size, time, _, _, _):
+                if let anchorSeconds, abs(time / 1_000_000_000 - anchorSeconds) > 366 * 86_400 { return nil }
+                return size
+            case let .skip(size):
+                return size
+            case .more:
+                // Past the bytes copied: the block's fixed fields are all that can be checked.
+                return section.headerPlausible(entry, available: valid - at, at: start + at, fileSize: records.size,
+                                               snapshotLength: records.snapshotLength) ? length : nil
+            case .odd:
+                return nil
+            }
+        }
         guard at + 16 <= valid else { return nil }
         let record = UnsafeRawPointer(base) + at
         let (time, wire, length) = records.header(record)

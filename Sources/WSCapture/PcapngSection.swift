@@ -96,4 +96,26 @@ struct PcapngSection {
             return .odd
         }
     }
+
+    /// The total length a block's header gives (meaningful when 12 bytes are there).
+    @inline(__always)
+    func blockLength(_ entry: UnsafeRawPointer) -> Int { Int(u32(entry, 4)) }
+
+    /// Whether a block whose end lies past the bytes at hand reads as one the walk would take,
+    /// by the fields that are there (a packet block's first 28 bytes).
+    func headerPlausible(_ entry: UnsafeRawPointer, available: Int, at: Int, fileSize: Int, snapshotLength: Int) -> Bool {
+        guard available >= 12 else { return false }
+        let type = u32(entry, 0), length = Int(u32(entry, 4))
+        guard length >= 12, length % 4 == 0, at + length <= fileSize else { return false }
+        switch type {
+        case 6:
+            guard available >= 28, length >= 32, u32(entry, 8) == 0 else { return false }
+            let captured = Int(u32(entry, 20))
+            return captured <= snapshotLength && 28 + captured <= length - 4
+        case 4, 5, 10, 0xBAD, 0x4000_0BAD:
+            return true
+        default:
+            return false
+        }
+    }
 }

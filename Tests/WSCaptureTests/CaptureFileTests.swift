@@ -202,7 +202,8 @@ func fixture(_ path: String) -> String {
     /// (microseconds; nanoseconds), the same cut mid-block (hand-cut: the walk gives way to
     /// libpcap at the cut block, which reports it), and two files merged by mergecap with an
     /// interface each (libpcap reads the second interface's block: the walk gives way at once).
-    /// `forEach`, and `fill` in batches of 2 KiB (blocks crossing batches) and 1 MiB.
+    /// `forEach`, `fill` in batches of 2 KiB (blocks crossing batches) and 1 MiB, and chunks
+    /// (`PcapChunks`) equal libpcap's reading.
     @Test func pcapngWalkedAsLibpcapReadsIt() throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let tool = { (name: String) in
@@ -251,6 +252,13 @@ func fixture(_ path: String) -> String {
                 #expect(viaFill.records == libpcap.records, "\(path) fill \(capacity)")
                 #expect(viaFill.error == libpcap.error, "\(path) fill \(capacity)")
                 #expect(walked(viaFill.walked), "\(path): \(viaFill.walked) of \(libpcap.records.count) walked")
+            }
+            // Copied in chunks as a parallel run copies them, then sequenced.
+            let chunks = PcapChunksTests()
+            let one = try chunks.plain(path)
+            for chunkBytes in [333, 4096] {
+                let got = try chunks.chunked(path, chunkBytes: chunkBytes)
+                #expect(got.records == one.records && got.damage == one.damage, "\(path) chunks of \(chunkBytes)")
             }
         }
         // The nanosecond capture keeps its nanoseconds.
@@ -374,7 +382,9 @@ func fixture(_ path: String) -> String {
 
     @Test(arguments: ["seed-walkthrough.pcap", "linktypes/bigendian-usec.pcap", "linktypes/bigendian-nsec.pcap",
                       "linktypes/nanosecond.pcap", "linktypes/truncated-mid-record.pcap", "websocket/ws-concurrent.pcap",
-                      "tcp/tcp-captured-twice.pcap", "linktypes/ipv4-fragments.pcap", "websocket/ws-sizes.pcap"])
+                      "tcp/tcp-captured-twice.pcap", "linktypes/ipv4-fragments.pcap", "websocket/ws-sizes.pcap",
+                      "linktypes/dumpcap.pcapng", "tls/wss-tls13-aes128gcm.pcapng", "external/ndpi/mqtt.pcapng",
+                      "external/ndpi/tls_false_positives.pcapng", "external/zeek/websocket__oversized-close-frame.pcapng"])
     func chunksGiveTheRecordsOfOneReading(path: String) throws {
         let want = try plain(fixture(path))
         #expect(!want.records.isEmpty)
@@ -420,7 +430,8 @@ func fixture(_ path: String) -> String {
     /// Real traffic: the guessed first record of a chunk is nearly always the true one (a chunk
     /// walked again costs its walk on the sequencing thread, out of the copying core's cache).
     @Test(arguments: [("tcp/tcp-one-byte-segments.pcap", 1024), ("websocket/ws-concurrent.pcap", 400),
-                      ("tls/wss-tls13-large.pcap", 16 << 10), ("external/zeek/websocket__wstunnel-ssh.pcap", 1000)])
+                      ("tls/wss-tls13-large.pcap", 16 << 10), ("external/zeek/websocket__wstunnel-ssh.pcap", 1000),
+                      ("external/ndpi/tls_heur__vmess-websocket.pcapng", 1000)])
     func guessesHoldOnRealTraffic(path: String, chunkBytes: Int) throws {
         let got = try chunked(fixture(path), chunkBytes: chunkBytes)
         #expect(got.chunks >= 20)

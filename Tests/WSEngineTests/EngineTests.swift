@@ -122,7 +122,8 @@ import WSTimeline
     /// output, byte for byte.
     @Test(arguments: ["seed-walkthrough.pcap", "websocket/ws-concurrent.pcap", "tcp/tcp-late-segment.pcap",
                       "linktypes/ipv4-fragments.pcap", "linktypes/truncated-mid-record.pcap",
-                      "external/zeek/websocket__jupyter-websocket.pcap", "tls/wss-tls13-midstream.pcap"])
+                      "external/zeek/websocket__jupyter-websocket.pcap", "tls/wss-tls13-midstream.pcap",
+                      "external/ndpi/tls_heur__vmess-websocket.pcapng", "linktypes/dumpcap.pcapng"])
     func workersCopyingChunksPrintWhatOneThreadPrints(capture: String) throws {
         let path = Self.fixtures.appendingPathComponent(capture).path
         try #require(FileManager.default.fileExists(atPath: path))
