@@ -79,7 +79,10 @@ public final class CaptureFile {
         // A large stdio buffer: libpcap reads record by record through it (pcapng, and what
         // the chunked walk leaves); with glibc's own 4 KiB one, a 110 MB pcapng file took
         // 27,000 reads. Set before any read of the stream (the head above was read with pread).
-        let bufferBytes = max(4096, streamBufferBytes)
+        // A regular pcap or pcapng file is read by the chunked walk, nearly always: libpcap
+        // reads only its opening bytes, but fills the whole buffer doing so.
+        let walked = gz == nil && CaptureProbe.magic(head[...]).map(CaptureProbe.isCaptureMagic) == true
+        let bufferBytes = max(4096, walked ? min(64 << 10, streamBufferBytes) : streamBufferBytes)
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bufferBytes)
         setvbuf(file, buffer, _IOFBF, bufferBytes)
         let decimals = !regular ? 9

@@ -68,13 +68,23 @@ public final class PcapChunks: @unchecked Sendable {
         // The first record's time (a pcapng file's first packet block may come after others).
         var anchor: Int64?
         var at = records.offset
-        var head = [UInt8](repeating: 0, count: Self.largestRecord)
-        for _ in 0..<16 {
-            let got = head.withUnsafeMutableBytes { records.read(into: $0.baseAddress!, count: min($0.count, records.size - at), at: at) }
-            let step = head.withUnsafeBytes { records.step($0.baseAddress!, available: got, at: at) }
-            if case let .record(_, time, _, _, _) = step { anchor = time / 1_000_000_000 }
-            guard case let .skip(size) = step else { break }
-            at += size
+        var want = 4096
+        find: for _ in 0..<32 {
+            var head = [UInt8](repeating: 0, count: max(0, min(want, records.size - at)))
+            let got = head.withUnsafeMutableBytes { records.read(into: $0.baseAddress!, count: $0.count, at: at) }
+            guard got > 0 else { break }
+            switch head.withUnsafeBytes({ records.step($0.baseAddress!, available: got, at: at) }) {
+            case let .record(_, time, _, _, _):
+                anchor = time / 1_000_000_000
+                break find
+            case let .skip(size):
+                at += size
+            case let .more(bytes):
+                guard bytes > got, bytes <= 4 * Self.largestRecord else { break find }
+                want = bytes
+            case .odd:
+                break find
+            }
         }
         anchorSeconds = anchor
     }

@@ -25,6 +25,10 @@ public enum PcapngSecrets {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size >= 12 else { return [] }
+        // Only a pcapng file (a section header first) is walked.
+        var magic: UInt32 = 0
+        guard withUnsafeMutableBytes(of: &magic, { preadAll(fd, into: $0.baseAddress!, count: 4, at: 0) }) == 4,
+              magic == 0x0A0D_0D0A else { return [] }
         var reader = WindowedFile(fd: fd, size: Int(info.st_size), window: max(window, 64))
         defer { reader.release() }
         return walk(&reader, fullScan: Int64(info.st_size) <= fullScanLimit)
