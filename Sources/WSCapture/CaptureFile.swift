@@ -212,12 +212,24 @@ public final class CaptureFile {
     /// the walk does not take), nothing else may read this file; `fill` then goes on from there.
     /// `file` is the index its records are tagged with.
     public func chunks(bytes: Int, file: Int = 0) -> PcapChunks? {
-        guard let chunked, heldRecord == nil, chunked.offset < chunked.size, bytes > 0 else { return nil }
-        return PcapChunks(records: chunked, chunkBytes: bytes, numbered: packetsRead, file: file,
-                          program: hasFilter ? filter : nil) { offset, numbered in
-            self.chunked?.offset = offset
-            self.packetsRead = numbered
+        guard let part = chunkable, bytes > 0 else { return nil }
+        return PcapChunks(records: part.records, chunkBytes: bytes, numbered: packetsRead, file: file,
+                          program: part.program) { offset, numbered in
+            self.resume(at: offset, numbered: numbered)
         }
+    }
+
+    /// The chunked walk and the filter, when the rest of the file can be read in chunks.
+    var chunkable: (records: ChunkedPcapRecords, program: bpf_program?)? {
+        guard let chunked, heldRecord == nil, chunked.offset < chunked.size else { return nil }
+        return (chunked, hasFilter ? filter : nil)
+    }
+
+    /// Where the chunks gave the reading back: the offset of the next record, and the records
+    /// read of the file.
+    func resume(at offset: Int, numbered: Int) {
+        chunked?.offset = offset
+        packetsRead = numbered
     }
 
     /// Bytes of the file read so far (0 for standard input; compressed bytes for a gzip file).

@@ -1,3 +1,4 @@
+import CPcap
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -75,11 +76,38 @@ public final class CaptureReader {
     public func path(_ index: Int) -> String { files[index].path }
     public var displayName: String { files.map(\.path).joined(separator: ", ") }
 
-    /// The capture as chunks several threads copy at once (`CaptureFile.chunks`): one regular
-    /// classic pcap file only, nil otherwise.
+    /// The capture as chunks several threads copy at once (`PcapChunks`), before anything was
+    /// read: one file the chunked walk reads (classic pcap or pcapng), or a set of such files,
+    /// each with a first record, read one after the other. A set is the merge of its files
+    /// only while each file's records come before the next files' first (a tie to the file
+    /// given first), as a rotated set's do: the chunks give the reading back at the first
+    /// record that does not, and `fill` merges from there. Nil otherwise.
     public func chunks(bytes: Int) -> PcapChunks? {
-        guard files.count == 1, ended.isEmpty else { return nil }
-        return files[0].chunks(bytes: bytes)
+        if files.count == 1 {
+            guard ended.isEmpty else { return nil }
+            return files[0].chunks(bytes: bytes)
+        }
+        guard !primed, numbered == 0, bytes > 0 else { return nil }
+        var parts: [(records: ChunkedPcapRecords, file: Int, program: bpf_program?)] = []
+        for (i, file) in files.enumerated() {
+            guard let part = file.chunkable, PcapChunks.firstTime(part.records) != nil else { return nil }
+            parts.append((part.records, i, part.program))
+        }
+        let sizes = parts.map(\.records.size)
+        return PcapChunks(files: parts, chunkBytes: bytes, numbered: 0) { file, offset, numberedInFile, numbered in
+            // The files before `file` were read whole; it reads on from `offset`; the ones after
+            // it are untouched. The merge (`fill`) starts from there.
+            for i in 0..<file {
+                self.ended[i] = true
+                self.ahead[i] = RecordBatch(capacity: 64)
+                self.positions[i] = sizes[i]
+            }
+            self.files[file].resume(at: offset, numbered: numberedInFile)
+            self.positions[file] = offset
+            self.mergedBytes = sizes[..<file].reduce(0, +) + offset
+            if numbered > self.numbered { self.lastNumber[file] = numbered }
+            self.numbered = numbered
+        }
     }
 
     /// Fills the empty `batch` with the capture's next records. False, with nothing added, at the end.
@@ -96,7 +124,8 @@ public final class CaptureReader {
             return !batch.isEmpty
         }
         if !primed {
-            for i in files.indices {
+            // (Files read whole by chunks have ended already.)
+            for i in files.indices where !ended[i] {
                 refill(i)
                 if !ended[i] { queue.push(time: ahead[i].records[0].time, file: i) }
             }

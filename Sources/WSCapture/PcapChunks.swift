@@ -36,57 +36,105 @@ public final class PcapChunks: @unchecked Sendable {
     /// the same call.
     static let overlap = 16 << 10
 
-    private let records: ChunkedPcapRecords
-    private let origin: Int
-    private let fileIndex: Int
-    /// The file's filter (compiled before reading; each call works on its own copy of the
-    /// program's descriptor, so that copies on several threads never share an access).
-    private let program: bpf_program?
-    /// Gives the reading back to the file: the offset of the next record and the records read.
-    private let handBack: (_ offset: Int, _ numbered: Int) -> Void
-    /// The seconds of the first record read in chunks: a plausible header's are within a year.
-    private let anchorSeconds: Int64?
+    /// The files read in chunks, one after the other (one, unless `CaptureReader` found a set
+    /// of files that follow one another in time).
+    struct Segment {
+        let records: ChunkedPcapRecords
+        /// Where the chunks begin in the file, and the global index of its first chunk.
+        let origin: Int
+        let firstChunk: Int
+        let count: Int
+        let fileIndex: Int
+        /// The file's filter (compiled before reading; each call works on its own copy of the
+        /// program's descriptor, so that copies on several threads never share an access).
+        let program: bpf_program?
+        /// The first record's time, and its seconds: a plausible header's are within a year.
+        let firstTime: Int64?
+        var anchorSeconds: Int64? { firstTime.map { $0 / 1_000_000_000 } }
+        /// The latest time a record may have to come before every later file's first (a tie
+        /// goes to the file given first): past it, the merge of the set would interleave files.
+        var bound = Int64.max
+        /// Bytes of the files before this one (for progress).
+        var bytesBefore = 0
+    }
+    private var segments: [Segment]
+    /// Gives the reading back: the file, the offset of its next record, the records read of
+    /// that file, and the records read in all.
+    private let handBack: (_ file: Int, _ offset: Int, _ numberedInFile: Int, _ numbered: Int) -> Void
 
     // Sequencing (one thread at a time).
-    /// Where the next chunk's first record starts.
+    /// The segment sequenced now, and where its next chunk's first record starts.
+    private var current = 0
     private var carry: Int
-    /// Records numbered so far (those a filter skips included).
+    /// Records numbered so far (those a filter skips included), in all and in the current file.
     private var numbered: Int
+    private var numberedInFile: Int
     private var next = 0
 
-    init(records: ChunkedPcapRecords, chunkBytes: Int, numbered: Int, file: Int, program: bpf_program?,
-         handBack: @escaping (_ offset: Int, _ numbered: Int) -> Void) {
-        self.records = records
+    /// One file's chunks, from where its reading stands.
+    convenience init(records: ChunkedPcapRecords, chunkBytes: Int, numbered: Int, file: Int, program: bpf_program?,
+                     handBack: @escaping (_ offset: Int, _ numbered: Int) -> Void) {
+        self.init(files: [(records, file, program)], chunkBytes: chunkBytes, numbered: numbered) { _, offset, inFile, _ in
+            handBack(offset, inFile)
+        }
+    }
+
+    /// The chunks of several files read one after the other (`records` from where each file's
+    /// reading stands; numbering goes on from `numbered`). Every file must have a first record
+    /// (`firstTimes` says whether they do: nil otherwise).
+    init(files: [(records: ChunkedPcapRecords, file: Int, program: bpf_program?)], chunkBytes: Int, numbered: Int,
+         handBack: @escaping (_ file: Int, _ offset: Int, _ numberedInFile: Int, _ numbered: Int) -> Void) {
+        precondition(!files.isEmpty)
         self.chunkBytes = chunkBytes
-        origin = records.offset
-        carry = records.offset
+        var segments: [Segment] = []
+        var total = 0
+        var bytes = 0
+        for f in files {
+            let origin = f.records.offset
+            let count = (f.records.size - origin + chunkBytes - 1) / chunkBytes
+            var segment = Segment(records: f.records, origin: origin, firstChunk: total, count: count, fileIndex: f.file,
+                                  program: f.program, firstTime: Self.firstTime(f.records))
+            segment.bytesBefore = bytes
+            bytes += f.records.size
+            segments.append(segment)
+            total += count
+        }
+        // Each file's bound: the earliest first time of the files after it.
+        var later = Int64.max
+        for k in segments.indices.reversed() {
+            segments[k].bound = later
+            later = min(later, segments[k].firstTime ?? Int64.min)
+        }
+        self.segments = segments
+        count = total
+        carry = segments[0].origin
         self.numbered = numbered
-        fileIndex = file
-        self.program = program
+        numberedInFile = numbered
         self.handBack = handBack
-        count = (records.size - origin + chunkBytes - 1) / chunkBytes
-        // The first record's time (a pcapng file's first packet block may come after others).
-        var anchor: Int64?
+    }
+
+    /// The time of a file's first record from where its reading stands (a pcapng file's first
+    /// packet block may come after other blocks); nil when there is none the walk takes.
+    static func firstTime(_ records: ChunkedPcapRecords) -> Int64? {
         var at = records.offset
         var want = 4096
-        find: for _ in 0..<32 {
+        for _ in 0..<32 {
             var head = [UInt8](repeating: 0, count: max(0, min(want, records.size - at)))
             let got = head.withUnsafeMutableBytes { records.read(into: $0.baseAddress!, count: $0.count, at: at) }
-            guard got > 0 else { break }
+            guard got > 0 else { return nil }
             switch head.withUnsafeBytes({ records.step($0.baseAddress!, available: got, at: at) }) {
             case let .record(_, time, _, _, _):
-                anchor = time / 1_000_000_000
-                break find
+                return time
             case let .skip(size):
                 at += size
             case let .more(bytes):
-                guard bytes > got, bytes <= 4 * Self.largestRecord else { break find }
+                guard bytes > got, bytes <= 4 * largestRecord else { return nil }
                 want = bytes
             case .odd:
-                break find
+                return nil
             }
         }
-        anchorSeconds = anchor
+        return nil
     }
 
     /// Why a walk over a chunk stopped.
@@ -95,14 +143,15 @@ public final class PcapChunks: @unchecked Sendable {
         case limit
         /// The end of the file.
         case end
-        /// A record the walk does not take (cut short, or longer than the snapshot length).
+        /// A record the walk does not take (cut short, or longer than the snapshot length), or
+        /// one whose time goes past its file's bound (the set's merge would go to another file).
         case odd
     }
 
     /// What `copy` left in a batch.
     struct Copy {
         var index: Int
-        /// The chunk's offset in the file: the buffer holds file bytes [start, start + valid).
+        /// The chunk's offset in its file: the buffer holds file bytes [start, start + valid).
         var start: Int
         var valid: Int
         /// Where the walk began in the buffer (-1: no plausible start found) and where it stopped.
@@ -113,27 +162,41 @@ public final class PcapChunks: @unchecked Sendable {
         var walked: Int
     }
 
+    /// The segment of global chunk `index`.
+    @inline(__always)
+    private func segment(of index: Int) -> Int {
+        var lo = 0, hi = segments.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if segments[mid].firstChunk <= index { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+
     /// Copies chunk `index` into `batch` and walks its records from the first plausible start,
     /// numbered from 1 (`sequence` sets the batch's `numberOffset`). Any thread, several at
     /// once; `batch` must have `batchCapacity` bytes.
     public func copy(_ index: Int, into batch: RecordBatch) {
         precondition(index >= 0 && index < count && batch.capacity >= batchCapacity)
         batch.reset()
-        let start = origin + index * chunkBytes
+        let segment = segments[segment(of: index)]
+        let records = segment.records
+        let local = index - segment.firstChunk
+        let start = segment.origin + local * chunkBytes
         let limit = min(chunkBytes, records.size - start)
         var valid = records.read(into: batch.base, count: min(limit + Self.overlap, records.size - start), at: start)
         var copy = Copy(index: index, start: start, valid: valid, from: -1, end: 0, stop: .odd, walked: 0)
-        let from = index == 0 ? 0 : firstPlausibleRecord(batch.base, valid: valid, limit: limit, start: start)
+        let from = local == 0 ? 0 : firstPlausibleRecord(segment, batch.base, valid: valid, limit: limit, start: start)
         if from >= 0 {
             var recordsOut = batch.records
             batch.records = []
-            let (end, stop, walked) = walk(batch.base, capacity: batch.capacity, start: start, from: from, limit: limit,
-                                           valid: &valid, firstNumber: 0, into: &recordsOut)
+            let walk = walk(segment, batch.base, capacity: batch.capacity, start: start, from: from, limit: limit,
+                            valid: &valid, into: &recordsOut)
             batch.records = recordsOut
             copy.from = from
-            copy.end = end
-            copy.stop = stop
-            copy.walked = walked
+            copy.end = walk.end
+            copy.stop = walk.stop
+            copy.walked = walk.walked
             copy.valid = valid
         }
         batch.used = valid
@@ -144,30 +207,38 @@ public final class PcapChunks: @unchecked Sendable {
     public struct Sequenced {
         /// The records differ from those `copy` left (walked again from the true start).
         public var changed: Bool
-        /// More chunks follow; false: the file ended, or a record the walk does not take was
-        /// reached and the file's `fill` reads on from it.
+        /// More chunks follow; false: the input ended, or a record the walk does not take was
+        /// reached and the reader's `fill` reads on from it.
         public var more: Bool
-        /// The file ended with this chunk.
+        /// The input (the last file) ended with this chunk.
         public var endedFile: Bool
     }
 
     /// Makes the batch that `copy` filled with chunk `index` exact: the records that start in
-    /// the chunk from where the chunk before ended, numbered in the file (with the batch's
+    /// the chunk from where the chunk before ended, numbered in the capture (with the batch's
     /// `numberOffset`). Chunks in order, one thread at a time.
     public func sequence(_ index: Int, _ batch: RecordBatch) -> Sequenced {
         guard var copy = batch.chunk, copy.index == index, index == next else {
             preconditionFailure("chunk \(index) sequenced out of order or not copied")
         }
         next += 1
+        while index == segments[current].firstChunk + segments[current].count {
+            // The file before ended with its last chunk: this one is the next file's first.
+            current += 1
+            carry = segments[current].origin
+            numberedInFile = 0
+        }
+        let segment = segments[current]
+        let size = segment.records.size
         let at = carry - copy.start
-        let limit = min(chunkBytes, records.size - copy.start)
+        let limit = min(chunkBytes, size - copy.start)
         var changed = false
         // Nothing starts in this chunk (a record before it reaches past its end): the copy found
         // no start either, and holds no record.
         if at >= limit && copy.from < 0 {
             copy.from = at
             copy.end = at
-            copy.stop = copy.start + at == records.size ? .end : .limit
+            copy.stop = copy.start + at == size ? .end : .limit
             copy.walked = 0
         }
         if at != copy.from {
@@ -177,15 +248,15 @@ public final class PcapChunks: @unchecked Sendable {
             batch.records = []
             recordsOut.removeAll(keepingCapacity: true)
             var valid = copy.valid
-            let (end, stop, walked) = at < limit
-                ? walk(batch.base, capacity: batch.capacity, start: copy.start, from: at, limit: limit, valid: &valid,
-                       firstNumber: 0, into: &recordsOut)
-                : (at, copy.start + at == records.size ? .end : .limit, 0)  // nothing starts here
+            let walk = at < limit
+                ? walk(segment, batch.base, capacity: batch.capacity, start: copy.start, from: at, limit: limit, valid: &valid,
+                       into: &recordsOut)
+                : (end: at, stop: copy.start + at == size ? Stop.end : .limit, walked: 0)  // nothing starts here
             batch.records = recordsOut
             copy.from = at
-            copy.end = end
-            copy.stop = stop
-            copy.walked = walked
+            copy.end = walk.end
+            copy.stop = walk.stop
+            copy.walked = walk.walked
             copy.valid = valid
             batch.used = valid
         }
@@ -193,59 +264,68 @@ public final class PcapChunks: @unchecked Sendable {
         // record here, on the sequencing thread, cost a cache miss per line the copier wrote).
         batch.numberOffset = numbered
         numbered += copy.walked
+        numberedInFile += copy.walked
         carry = copy.start + copy.end
         batch.chunk = copy
-        batch.bytesRead = carry
-        let more = copy.stop == .limit && index + 1 < count
-        if !more { handBack(carry, numbered) }
-        return Sequenced(changed: changed, more: more, endedFile: copy.stop == .end)
+        batch.bytesRead = segment.bytesBefore + carry
+        let lastOfFile = index + 1 == segment.firstChunk + segment.count
+        let lastFile = current + 1 == segments.count
+        // A file that ends goes on with the next file's first chunk.
+        let more = (copy.stop == .limit && !lastOfFile) || (copy.stop == .end && !lastFile)
+        if !more { handBack(segment.fileIndex, carry, numberedInFile, numbered) }
+        return Sequenced(changed: changed, more: more, endedFile: copy.stop == .end && lastFile)
     }
 
     /// Walks the records from `from` in a buffer of `capacity` bytes holding file bytes [start,
     /// start + valid), as the one-thread walk does, taking each that starts before `limit`
-    /// (reading the rest of one cut by `valid` into the buffer after it), numbered from
-    /// `firstNumber + 1`. A record that cannot fit the buffer (a pcapng block larger than the
-    /// largest packet) is left to the file's own reading, as an odd one.
-    private func walk(_ base: UnsafeMutableRawPointer, capacity: Int, start: Int, from: Int, limit: Int, valid: inout Int,
-                      firstNumber: Int, into out: inout [RecordBatch.Record]) -> (end: Int, stop: Stop, walked: Int) {
+    /// (reading the rest of one cut by `valid` into the buffer after it), numbered from 1.
+    /// A record that cannot fit the buffer (a pcapng block larger than the largest packet) is
+    /// left to the reader's own reading, as an odd one; so is one whose time is past its file's
+    /// bound (the set's merge goes on to another file there).
+    private func walk(_ segment: Segment, _ base: UnsafeMutableRawPointer, capacity: Int, start: Int, from: Int, limit: Int,
+                      valid: inout Int, into out: inout [RecordBatch.Record]) -> (end: Int, stop: Stop, walked: Int) {
+        let records = segment.records
+        let bound = segment.bound
         var at = from
-        var number = firstNumber
+        var number = 0
         let minimum = records.isClassic ? 16 : 12
         while at < limit {
             var need = minimum
             while true {
                 if at + need > valid {
-                    guard at + need <= capacity, readMore(base, start: start, upTo: at + need, valid: &valid) else {
-                        return (at, .odd, number - firstNumber)
+                    guard at + need <= capacity, readMore(records, base, start: start, upTo: at + need, valid: &valid) else {
+                        return (at, .odd, number)
                     }
                 }
                 let entry = UnsafeRawPointer(base) + at
                 switch records.step(entry, available: valid - at, at: start + at) {
                 case let .record(size, time, wire, data, length):
+                    if time > bound { return (at, .odd, number) }
                     number += 1
-                    if matches(wire: wire, entry + data, length) {
+                    if matches(segment, wire: wire, entry + data, length) {
                         out.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire), offset: at + data,
-                                                      length: length, file: fileIndex))
+                                                      length: length, file: segment.fileIndex))
                     }
                     at += size
                 case let .skip(size):
                     at += size
                 case let .more(bytes):
-                    guard bytes > need else { return (at, .odd, number - firstNumber) }
+                    guard bytes > need else { return (at, .odd, number) }
                     need = bytes
                     continue
                 case .odd:
-                    return (at, .odd, number - firstNumber)
+                    return (at, .odd, number)
                 }
                 break
             }
         }
-        return (at, start + at == records.size ? .end : .limit, number - firstNumber)
+        return (at, start + at == records.size ? .end : .limit, number)
     }
 
     /// Reads file bytes after the buffer's valid ones, up to `upTo`; false when the file cannot
     /// give them (the walk then stops, and the file's own reading finds out why).
-    private func readMore(_ base: UnsafeMutableRawPointer, start: Int, upTo: Int, valid: inout Int) -> Bool {
+    private func readMore(_ records: ChunkedPcapRecords, _ base: UnsafeMutableRawPointer, start: Int, upTo: Int,
+                          valid: inout Int) -> Bool {
         let want = upTo - valid
         let got = records.read(into: base + valid, count: want, at: start + valid)
         valid += got
@@ -253,8 +333,8 @@ public final class PcapChunks: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func matches(wire: UInt32, _ bytes: UnsafeRawPointer, _ length: Int) -> Bool {
-        guard var program else { return true }
+    private func matches(_ segment: Segment, wire: UInt32, _ bytes: UnsafeRawPointer, _ length: Int) -> Bool {
+        guard var program = segment.program else { return true }
         var h = pcap_pkthdr(ts: timeval(tv_sec: 0, tv_usec: 0), caplen: bpf_u_int32(length), len: wire)
         return pcap_offline_filter(&program, &h, bytes.assumingMemoryBound(to: UInt8.self)) != 0
     }
@@ -264,13 +344,16 @@ public final class PcapChunks: @unchecked Sendable {
     /// four records or up to the chunk's end; -1 when none does. A header is plausible when its
     /// fraction of a second is in range, its captured length within the snapshot length and the
     /// length on the wire, and its time within a year of the first record's.
-    private func firstPlausibleRecord(_ base: UnsafeMutableRawPointer, valid: Int, limit: Int, start: Int) -> Int {
+    private func firstPlausibleRecord(_ segment: Segment, _ base: UnsafeMutableRawPointer, valid: Int, limit: Int,
+                                      start: Int) -> Int {
+        let records = segment.records
         let last = min(limit, Self.largestRecord)
         // pcapng blocks start at multiples of 4 in the file.
         let stride = records.isClassic ? 1 : 4
         var o = records.isClassic ? 0 : (4 - start % 4) % 4
         while o < last {
-            if let _ = plausible(base, at: o, valid: valid, start: start), chainHolds(base, from: o, valid: valid, limit: limit, start: start) {
+            if let _ = plausible(segment, base, at: o, valid: valid, start: start),
+               chainHolds(segment, base, from: o, valid: valid, limit: limit, start: start) {
                 return o
             }
             o += stride
@@ -284,7 +367,9 @@ public final class PcapChunks: @unchecked Sendable {
     /// the first record's; when the block reaches past the bytes copied, its trailing length
     /// is not checked.
     @inline(__always)
-    private func plausible(_ base: UnsafeMutableRawPointer, at: Int, valid: Int, start: Int) -> Int? {
+    private func plausible(_ segment: Segment, _ base: UnsafeMutableRawPointer, at: Int, valid: Int, start: Int) -> Int? {
+        let records = segment.records
+        let anchorSeconds = segment.anchorSeconds
         if let section = records.pcapng {
             guard at + 12 <= valid else { return nil }
             let entry = UnsafeRawPointer(base) + at
@@ -313,10 +398,11 @@ public final class PcapChunks: @unchecked Sendable {
         return 16 + length
     }
 
-    private func chainHolds(_ base: UnsafeMutableRawPointer, from: Int, valid: Int, limit: Int, start: Int) -> Bool {
+    private func chainHolds(_ segment: Segment, _ base: UnsafeMutableRawPointer, from: Int, valid: Int, limit: Int,
+                            start: Int) -> Bool {
         var at = from
         for _ in 0..<4 {
-            guard let size = plausible(base, at: at, valid: valid, start: start) else { return false }
+            guard let size = plausible(segment, base, at: at, valid: valid, start: start) else { return false }
             at += size
             // The chain reached the chunk's end, the bytes copied, or the file's end: it held.
             if at >= limit || at + 16 > valid { return true }

@@ -327,18 +327,23 @@ func fixture(_ path: String) -> String {
         var time: Int64
         var wire: Int
         var bytes: [UInt8]
+        var file = 0
     }
 
     func collect(_ batch: RecordBatch, into records: inout [Record]) {
         for r in batch.records {
             records.append(Record(number: r.number + batch.numberOffset, time: r.time, wire: r.wireLength,
-                                  bytes: Array(batch.bytes(of: r))))
+                                  bytes: Array(batch.bytes(of: r)), file: r.file))
         }
     }
 
     /// The one-thread reading: `fill` until the end.
     func plain(_ path: String, filter: String? = nil) throws -> (records: [Record], damage: [String]) {
-        let reader = try CaptureReader(paths: [path], filter: filter)
+        try plain(paths: [path], filter: filter)
+    }
+
+    func plain(paths: [String], filter: String? = nil) throws -> (records: [Record], damage: [String]) {
+        let reader = try CaptureReader(paths: paths, filter: filter)
         let batch = RecordBatch()
         var records: [Record] = []
         while reader.fill(batch) {
@@ -352,7 +357,12 @@ func fixture(_ path: String) -> String {
     /// the chunks hand back read by `fill`. Also counts the chunks walked again.
     func chunked(_ path: String, chunkBytes: Int, filter: String? = nil) throws
         -> (records: [Record], damage: [String], chunks: Int, rewalked: Int, handedBack: Int) {
-        let reader = try CaptureReader(paths: [path], filter: filter)
+        try chunked(paths: [path], chunkBytes: chunkBytes, filter: filter)
+    }
+
+    func chunked(paths: [String], chunkBytes: Int, filter: String? = nil) throws
+        -> (records: [Record], damage: [String], chunks: Int, rewalked: Int, handedBack: Int) {
+        let reader = try CaptureReader(paths: paths, filter: filter)
         let chunks = try #require(reader.chunks(bytes: chunkBytes))
         let window = (0..<8).map { _ in RecordBatch(capacity: chunks.batchCapacity) }
         var records: [Record] = []
@@ -395,6 +405,66 @@ func fixture(_ path: String) -> String {
             // A sound file is read in chunks to its end; nothing is handed back to `fill`.
             if want.damage.isEmpty { #expect(got.handedBack == 0, "\(path) chunks of \(chunkBytes)") }
         }
+    }
+
+    /// A set of files read in chunks, one file after the other, gives what the merge of the set
+    /// gives (records, numbers, files, damage) as long as each file's records come before the
+    /// next files' first, and gives the reading back to the merge at the first that does not.
+    /// Real records (a real capture's, cut into files here): a rotated set; sets whose files
+    /// overlap in time (a record past the bound mid-file, hands back there); the files given
+    /// in the wrong order (hands back before the first record); a filter; a file cut short.
+    @Test func setsReadInChunksAsTheirMerge() throws {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("external/zeek/websocket__wstunnel-ssh.pcap"))))
+        #expect(bytes.starts(with: [0xd4, 0xc3, 0xb2, 0xa1]))
+        var records: [[UInt8]] = []
+        var at = 24
+        while at + 16 <= bytes.count {
+            let length = Int(bytes[at + 8]) | Int(bytes[at + 9]) << 8 | Int(bytes[at + 10]) << 16 | Int(bytes[at + 11]) << 24
+            records.append(Array(bytes[at..<(at + 16 + length)]))
+            at += 16 + length
+        }
+        let n = records.count
+        #expect(n > 100)
+        let dir = NSTemporaryDirectory() + "wstrace-set-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func write(_ name: String, _ parts: [[[UInt8]]]) throws -> [String] {
+            try parts.enumerated().map { i, part in
+                let path = "\(dir)/\(name)-\(i).pcap"
+                try Data(Array(bytes[0..<24]) + part.flatMap { $0 }).write(to: URL(fileURLWithPath: path))
+                return path
+            }
+        }
+        let rotated = try write("rotated", [Array(records[..<(n / 4)]), Array(records[(n / 4)..<(n / 2)]),
+                                            Array(records[(n / 2)..<(n - 7)]), Array(records[(n - 7)...])])
+        let overlapping = try write("overlap", [Array(records[..<(2 * n / 3)]), Array(records[(n / 3)...])])
+        let third = try write("third", [Array(records[..<(n / 3)]), Array(records[(n / 3)..<(n / 2)]),
+                                        Array(records[(n / 4)...])])
+        // The first file cut 5 bytes short of its end: damage, told in the set's numbers.
+        let cut = try write("cut", [Array(records[..<(n / 2)]), Array(records[(n / 2)...])])
+        let cutFile = try [UInt8](Data(contentsOf: URL(fileURLWithPath: cut[0])))
+        try Data(cutFile.dropLast(5)).write(to: URL(fileURLWithPath: cut[0]))
+        let cases: [(String, [String], handsBack: Bool)] = [
+            ("rotated", rotated, false), ("overlapping", overlapping, true), ("third overlaps", third, true),
+            ("reversed", rotated.reversed(), true), ("cut", cut, true),
+        ]
+        for (name, paths, handsBack) in cases {
+            let want = try plain(paths: paths)
+            #expect(want.records.count >= n - 1, "\(name)")
+            #expect(want.damage.isEmpty == (name != "cut"), "\(name)")
+            for chunkBytes in [333, 4096, 1 << 20] {
+                let got = try chunked(paths: paths, chunkBytes: chunkBytes)
+                #expect(got.records == want.records, "\(name), chunks of \(chunkBytes)")
+                #expect(got.damage == want.damage, "\(name), chunks of \(chunkBytes)")
+                #expect((got.handedBack > 0) == handsBack, "\(name), chunks of \(chunkBytes): \(got.handedBack) handed back")
+            }
+            let filter = "tcp[tcpflags] & tcp-push != 0"
+            let filtered = try plain(paths: paths, filter: filter)
+            #expect(filtered.records.count < want.records.count)
+            #expect(try chunked(paths: paths, chunkBytes: 700, filter: filter).records == filtered.records, "\(name), filtered")
+        }
+        // The rotated set's records say their files.
+        #expect(Set(try plain(paths: rotated).records.map(\.file)) == [0, 1, 2, 3])
     }
 
     /// A filter that skips more than a batch's worth of records in a row: `fill` goes on to

@@ -56,6 +56,10 @@ import WSTimeline
         if let idleSeconds { analyzer.reassembly.idleTimeoutNanoseconds = Int64(idleSeconds) * 1_000_000_000 }
         var options = RenderOptions(timeDecimals: reader.timestampDecimals)
         if paths.count > 1 { options.files = paths }
+        // One thread says each event's file from the runs it notes (the engine's workers note
+        // their own, as the command does).
+        let runs = FileRuns()
+        if paths.count > 1 && workers == 0 { options.fileOfPacket = { runs.file(of: $0) } }
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("engine-\(UUID().uuidString)")
         let fd = open(out.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         defer { unlink(out.path) }
@@ -65,10 +69,6 @@ import WSTimeline
         if workers == 0 {
             let analysis = Analyzer(linkType: link, options: analyzer)
             var first = true
-            let runs = FileRuns()
-            var sequential = options
-            if paths.count > 1 { sequential.fileOfPacket = { runs.file(of: $0) } }
-            _ = sequential
             reader.forEach { header, file, bytes in
                 if first { renderer.firstPacket(time: header.timestampNanoseconds); first = false }
                 runs.note(header.number, file: file)
@@ -134,6 +134,40 @@ import WSTimeline
                     let many = try Self.output([path], format: format, workers: workers, summaryOnly: summaryOnly,
                                                workersRead: true, slots: slots, chunkBytes: chunkBytes)
                     #expect(many == one, "\(capture) \(format) summaryOnly=\(summaryOnly) workers=\(workers) chunks of \(chunkBytes)")
+                }
+            }
+        }
+    }
+
+    /// A set of files copied in chunks by the workers, one file after the other, prints what
+    /// one thread prints: a rotated set (read in chunks to its end), and a set whose files
+    /// overlap in time (the chunks give the reading back to the merge mid-file). Real records,
+    /// cut into files here.
+    @Test func workersCopyingASetsChunksPrintWhatOneThreadPrints() throws {
+        let whole = Self.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        let (link, all) = try CaptureReaderTests.records(whole)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("set-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let n = all.count
+        func write(_ name: String, _ ranges: [Range<Int>]) throws -> [String] {
+            try ranges.enumerated().map { i, range in
+                let path = dir.appendingPathComponent("\(name)\(i).pcap").path
+                try CaptureReaderTests.write(all[range].map { ($0.time, $0.bytes, $0.wire) }, link: UInt32(link), to: path)
+                return path
+            }
+        }
+        let sets = [try write("rotated", [0..<(n / 3), (n / 3)..<(2 * n / 3), (2 * n / 3)..<n]),
+                    try write("overlapping", [0..<(2 * n / 3), (n / 3)..<n])]
+        for paths in sets {
+            for format in [OutputFormat.ndjson, .text] {
+                for summaryOnly in [false, true] {
+                    let one = try Self.output(paths, format: format, workers: 0, summaryOnly: summaryOnly)
+                    for (workers, chunkBytes, slots) in [(2, 700, 4), (5, 1514, 8), (16, 333, 6)] {
+                        let many = try Self.output(paths, format: format, workers: workers, summaryOnly: summaryOnly,
+                                                   workersRead: true, slots: slots, chunkBytes: chunkBytes)
+                        #expect(many == one, "\(paths[0]) \(format) summaryOnly=\(summaryOnly) workers=\(workers)")
+                    }
                 }
             }
         }
