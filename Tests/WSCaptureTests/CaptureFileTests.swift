@@ -265,6 +265,66 @@ func fixture(_ path: String) -> String {
         #expect(read(cases[2].path, fastPath: true).records.contains { $0.header.timestampNanoseconds % 1000 != 0 })
     }
 
+    /// Hand-built (no tool here writes a big-endian section): a real capture's records as
+    /// pcapng in both byte orders, µs and ns, with a name resolution block among the packets
+    /// and a statistics block at the end (both passed over), and packet options. The walk reads
+    /// them all, as libpcap does; in chunks too.
+    @Test func pcapngOfEitherByteOrderWalkedAsLibpcapReadsIt() throws {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("websocket/ws-concurrent.pcap"))))
+        var records: [(seconds: UInt32, micros: UInt32, wire: UInt32, data: [UInt8])] = []
+        var at = 24
+        func le32(_ i: Int) -> UInt32 { UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24 }
+        while at + 16 <= bytes.count {
+            let length = Int(le32(at + 8))
+            records.append((le32(at), le32(at + 4), le32(at + 12), Array(bytes[(at + 16)..<(at + 16 + length)])))
+            at += 16 + length
+        }
+        let dir = NSTemporaryDirectory() + "wstrace-pcapng-order-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for bigEndian in [false, true] {
+            for nanoseconds in [false, true] {
+                func u32(_ v: UInt32) -> [UInt8] {
+                    let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+                    return bigEndian ? b.reversed() : b
+                }
+                func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
+                func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+                    let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+                    return u32(type) + u32(UInt32(12 + padded.count)) + padded + u32(UInt32(12 + padded.count))
+                }
+                var file = [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+                let resolution = nanoseconds ? u16(9) + u16(1) + [9, 0, 0, 0] : []
+                file += block(1, u16(1) + u16(0) + u32(262_144) + resolution + (resolution.isEmpty ? [] : u16(0) + u16(0)))
+                for (i, r) in records.enumerated() {
+                    let stamp = UInt64(r.seconds) * (nanoseconds ? 1_000_000_000 : 1_000_000)
+                        + UInt64(r.micros) * (nanoseconds ? 1000 : 1) + (nanoseconds ? UInt64(i % 1000) : 0)
+                    let data = r.data + [UInt8](repeating: 0, count: (4 - r.data.count % 4) % 4)
+                    // Every third packet carries an epb_flags option (direction: inbound).
+                    let options = i % 3 == 0 ? u16(2) + u16(4) + u32(1) + u16(0) + u16(0) : []
+                    file += block(6, u32(0) + u32(UInt32(stamp >> 32)) + u32(UInt32(stamp & 0xffff_ffff))
+                                  + u32(UInt32(r.data.count)) + u32(r.wire) + data + options)
+                    if i == records.count / 2 {
+                        file += block(4, u16(1) + u16(8) + [127, 0, 0, 1] + Array("lo\0\0".utf8) + u16(0) + u16(0))
+                    }
+                }
+                file += block(5, u32(0) + u32(0) + u32(0))
+                let path = dir + "/\(bigEndian ? "be" : "le")-\(nanoseconds ? "ns" : "us").pcapng"
+                try Data(file).write(to: URL(fileURLWithPath: path))
+                let libpcap = read(path, fastPath: false)
+                #expect(libpcap.error == nil && libpcap.records.count == records.count, "\(path): \(libpcap.error ?? "")")
+                #expect(read(path, fastPath: true).records == libpcap.records, "\(path)")
+                let viaFill = filled(path, capacity: 4 << 10)
+                #expect(viaFill.records == libpcap.records && viaFill.walked == records.count, "\(path): \(viaFill.walked) walked")
+                let chunks = PcapChunksTests()
+                let one = try chunks.plain(path)
+                for chunkBytes in [333, 4096] {
+                    #expect(try chunks.chunked(path, chunkBytes: chunkBytes).records == one.records, "\(path) chunks of \(chunkBytes)")
+                }
+            }
+        }
+    }
+
     /// Records crossing chunk boundaries (chunks are 1 MiB; no fixture is that large). Built from
     /// the seed capture's real records, repeated past 3 MiB, with one 200 KiB record (the seed's
     /// first packet padded) placed across the first boundary.
