@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import WSCapture
 import WSTLS
 #if canImport(Glibc)
@@ -26,8 +27,8 @@ struct KeyLogOptions: ParsableArguments {
             log.add(text, source: keylog)
             any = true
         }
-        for path in paths where path != "-" {
-            for (i, text) in PcapngSecrets.tlsKeyLogs(path: path).enumerated() {
+        for (path, texts) in zip(paths, KeyLogOptions.embeddedKeyLogs(paths)) {
+            for (i, text) in texts.enumerated() {
                 log.add(text, source: "\(path) (Decryption Secrets Block \(i + 1))")
                 any = true
             }
@@ -35,6 +36,24 @@ struct KeyLogOptions: ParsableArguments {
         for w in log.warnings.prefix(20) { Terminal.warn("key log line skipped: \(w)") }
         if log.warnings.count > 20 { Terminal.warn("key log: \(log.warnings.count - 20) more line(s) skipped") }
         return any ? log : nil
+    }
+
+    /// The key logs in each file's Decryption Secrets Blocks, in the files' order. A set's files
+    /// are walked four at a time: each pcapng file up to 256 MiB is read whole for them, before
+    /// the analysis (a set of dumpcap ring files is read once for this).
+    static func embeddedKeyLogs(_ paths: [String]) -> [[String]] {
+        var texts = Array(repeating: [String](), count: paths.count)
+        let lanes = min(4, paths.count)
+        texts.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            // Each lane writes its own files' slots only.
+            DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+                for i in stride(from: lane, to: paths.count, by: lanes) where paths[i] != "-" {
+                    out[i] = PcapngSecrets.tlsKeyLogs(path: paths[i])
+                }
+            }
+        }
+        return texts
     }
 
     /// A key log that a live capture re-reads when a lookup misses (the browser or server

@@ -120,6 +120,26 @@ import Testing
         #expect((doc["events"] as! [[String: Any]]).filter { $0["ws"] != nil }.count == 14)
     }
 
+    /// A set of pcapng files, each carrying the keys of its own connection in a Decryption
+    /// Secrets Block (editcap --inject-secrets on two real captures), read as a directory: the
+    /// keys of every file are used (the files' blocks are walked several at once).
+    @Test func decryptionSecretsOfEveryFileOfASet() throws {
+        guard let (editcap, dir) = try RotatedFilesTests.editcapAndDirectory("dsb-set") else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, base) in [("a", "wss-tls13-aes128gcm"), ("b", "wss-tls12-aes128gcm")] {
+            let r = try Tools.run(editcap, ["--inject-secrets", "tls," + Self.path(base + ".keys"), Self.path(base + ".pcap"),
+                                            dir.appendingPathComponent(name + ".pcapng").path])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        for threads in ["1", "2"] {
+            let r = try Tools.wstrace(["read", dir.path, "--summary", "--format", "json", "--threads", threads])
+            #expect(r.status == 0, "\(r.stderr)")
+            let tls = Self.tls(try Tools.json(r.stdout))
+            #expect(tls.count == 2)
+            #expect(tls.allSatisfy { $0["decryption"] as? String == "decrypted" }, "\(tls)")
+        }
+    }
+
     /// TLS 1.2 resumption without the resumed connection's own key line: the master secret of
     /// the session it resumes, by ID or by ticket (what Wireshark does).
     @Test(arguments: [("wss-tls12-resume-id", "session ID"), ("wss-tls12-resume-ticket", "ticket")])
