@@ -7,6 +7,29 @@ func fixture(_ path: String) -> String {
         .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(path).path
 }
 
+/// Hand-built pcapng bytes in either byte order, for what no tool here writes.
+struct PcapngBytes {
+    let bigEndian: Bool
+
+    func u32(_ v: UInt32) -> [UInt8] {
+        let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
+        return bigEndian ? b.reversed() : b
+    }
+
+    func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
+
+    /// A block of `type` around `body` (padded to 4 bytes), its length before and after.
+    func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
+        let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+        return u32(type) + u32(UInt32(12 + padded.count)) + padded + u32(UInt32(12 + padded.count))
+    }
+
+    /// A section header block, version 1.0, no section length, no options.
+    var sectionHeader: [UInt8] {
+        [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+    }
+}
+
 @Suite struct CaptureFileTests {
     func read(_ path: String, filter: String? = nil) throws -> [PacketHeader] {
         let file = try CaptureFile(path: fixture(path))
@@ -51,12 +74,9 @@ func fixture(_ path: String) -> String {
     /// Hand-built blocks (no tool here writes a binary resolution or a big-endian section).
     @Test func pcapngResolutionFromTheInterfaces() throws {
         func pcapng(bigEndian: Bool, resolutions: [UInt8?]) -> [UInt8] {
-            func u32(_ v: UInt32) -> [UInt8] {
-                let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
-                return bigEndian ? b.reversed() : b
-            }
-            func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
-            var out = [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+            let b = PcapngBytes(bigEndian: bigEndian)
+            let u32 = b.u32, u16 = b.u16
+            var out = b.sectionHeader
             for r in resolutions {
                 var options: [UInt8] = []
                 if let r { options = u16(9) + u16(1) + [r, 0, 0, 0] + u16(0) + u16(0) }
@@ -284,16 +304,9 @@ func fixture(_ path: String) -> String {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for bigEndian in [false, true] {
             for nanoseconds in [false, true] {
-                func u32(_ v: UInt32) -> [UInt8] {
-                    let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
-                    return bigEndian ? b.reversed() : b
-                }
-                func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
-                func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
-                    let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
-                    return u32(type) + u32(UInt32(12 + padded.count)) + padded + u32(UInt32(12 + padded.count))
-                }
-                var file = [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+                let b = PcapngBytes(bigEndian: bigEndian)
+                let u32 = b.u32, u16 = b.u16, block = b.block
+                var file = b.sectionHeader
                 let resolution = nanoseconds ? u16(9) + u16(1) + [9, 0, 0, 0] : []
                 file += block(1, u16(1) + u16(0) + u32(262_144) + resolution + (resolution.isEmpty ? [] : u16(0) + u16(0)))
                 for (i, r) in records.enumerated() {
@@ -614,17 +627,10 @@ func fixture(_ path: String) -> String {
         }
 
         func section(bigEndian: Bool, secrets: [String], packetsFirst: Bool) -> [UInt8] {
-            func u32(_ v: UInt32) -> [UInt8] {
-                let b = [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)]
-                return bigEndian ? b.reversed() : b
-            }
-            func u16(_ v: UInt16) -> [UInt8] { bigEndian ? [UInt8(v >> 8), UInt8(v & 0xff)] : [UInt8(v & 0xff), UInt8(v >> 8)] }
-            func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
-                let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
-                return u32(type) + u32(UInt32(12 + padded.count)) + padded + u32(UInt32(12 + padded.count))
-            }
+            let b = PcapngBytes(bigEndian: bigEndian)
+            let u32 = b.u32, u16 = b.u16, block = b.block
             let packet = block(6, u32(0) + u32(0) + u32(0) + u32(60) + u32(60) + [UInt8](repeating: 0xab, count: 60))
-            var out = [0x0a, 0x0d, 0x0d, 0x0a] + u32(28) + u32(0x1a2b_3c4d) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff) + u32(28)
+            var out = b.sectionHeader
             out += block(1, u16(1) + u16(0) + u32(262_144))
             if packetsFirst { for _ in 0..<50 { out += packet } }
             for text in secrets {
