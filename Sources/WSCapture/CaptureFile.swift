@@ -28,7 +28,7 @@ public final class CaptureFile {
     private let stream: UnsafeMutablePointer<FILE>?
     private var filter = bpf_program()
     private var hasFilter = false
-    /// The chunked fast path for regular classic pcap files (nil: libpcap reads).
+    /// The chunked fast path for regular classic pcap and pcapng files (nil: libpcap reads).
     private var chunked: ChunkedPcapRecords?
     /// A gzip-compressed file's reader (closed with the stream libpcap closes).
     private var gz: gzFile?
@@ -38,7 +38,7 @@ public final class CaptureFile {
     private var heldRecord: (number: Int, time: Int64, wire: Int, bytes: [UInt8])?
 
     /// Opens `path` ("-" for standard input). `fastPath: false` makes libpcap read every record
-    /// (by default regular classic pcap files are read in large chunks, see
+    /// (by default regular classic pcap and pcapng files are read in large chunks, see
     /// `ChunkedPcapRecords`; the tests compare both). `streamBufferBytes`: the stdio buffer
     /// libpcap reads through (a set of many files gives each less).
     public init(path: String, fastPath: Bool = true, streamBufferBytes: Int = 1 << 20) throws(CaptureError) {
@@ -207,7 +207,7 @@ public final class CaptureFile {
     }
 
     /// The rest of the file as chunks that several threads copy at once (`PcapChunks`), when
-    /// it is read by the chunked walk (a regular classic pcap file) and some of it is left; nil
+    /// it is read by the chunked walk (a regular classic pcap or pcapng file) and some of it is left; nil
     /// otherwise. Until the chunks give the reading back (at the end of the file, or at a record
     /// the walk does not take), nothing else may read this file; `fill` then goes on from there.
     /// `file` is the index its records are tagged with.

@@ -2,10 +2,11 @@
 @preconcurrency import Glibc
 #endif
 
-/// The records of a classic pcap file read in large chunks with `pread` into one reused
-/// buffer: no stdio buffer and libpcap copy per record, no lock or call per record. `CaptureFile`
-/// uses it for regular classic pcap files of the link types wstrace decodes; libpcap stays the
-/// reader of everything else (pcapng, standard input) and of anything odd in a record, so
+/// The records of a classic pcap file, or the packet blocks of a pcapng section
+/// (`PcapngSection`), read in large chunks with `pread` into one reused buffer: no stdio buffer
+/// and libpcap copy per record, no lock or call per record. `CaptureFile` uses it for regular
+/// files of the link types wstrace decodes; libpcap stays the reader of everything else
+/// (standard input, gzip files, pcapng it cannot follow) and of anything odd in a record, so
 /// errors keep libpcap's wording.
 ///
 /// Records are only handed out while they are plainly well-formed (header complete, captured

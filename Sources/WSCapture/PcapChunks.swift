@@ -3,15 +3,18 @@ import CPcap
 @preconcurrency import Glibc
 #endif
 
-/// A classic pcap file cut at fixed offsets into chunks that several threads copy at once: the
-/// reading of a parallel run on many cores, where one thread copying the whole file (the
-/// kernel's `pread` copy is most of a reader's time) would hold up every worker.
+/// A capture file (classic pcap, or pcapng as `PcapngSection` walks it) cut at fixed offsets into
+/// chunks that several threads copy at once: the reading of a parallel run on many cores, where
+/// one thread copying the whole file (the kernel's `pread` copy is most of a reader's time)
+/// would hold up every worker. A set of files whose merge is the files one after the other (a
+/// rotated set) is read as one run of chunks, file after file (`Segment`).
 ///
 /// A record's start is known only from the record before it, so the chunks cannot be walked in
 /// any order. `copy` (any thread, any chunk, several at once) reads a chunk into a batch and
 /// guesses where its first record starts: the first offset where a chain of plausible record
 /// headers begins (fraction of a second in range, captured length within the snapshot length
-/// and the length on the wire, time within a year of the first record's). From there it walks
+/// and the length on the wire, time within a year of the first record's; for pcapng, a block
+/// the walk takes, at a multiple of 4 in the file). From there it walks
 /// the chunk with the rules the one-thread walk uses (`ChunkedPcapRecords.fill`), right after
 /// the copy, in the copying core's cache, reading the rest of the record that crosses the
 /// chunk's end. `sequence` (one thread at a time, chunks in order) knows where the first record
@@ -21,12 +24,13 @@ import CPcap
 /// the same numbers.
 ///
 /// A record the walk does not take (cut short by the end of the file, longer than the snapshot
-/// length) ends the chunked reading there: `sequence` says so, and the file's own `fill` goes on
-/// from that record (libpcap reads it and reports the damage, as without chunks).
+/// length; in a set, later than a later file's first record) ends the chunked reading there:
+/// `sequence` says so, and the reader's own `fill` goes on from that record (libpcap reads an
+/// odd one and reports the damage, as without chunks; a set's merge takes over).
 public final class PcapChunks: @unchecked Sendable {
-    /// Bytes of the file per chunk (the last one may be shorter).
+    /// Bytes of a file per chunk (a file's last one may be shorter).
     public let chunkBytes: Int
-    /// Chunks in the file from where the reading stood.
+    /// Chunks in the files from where their reading stood.
     public let count: Int
     /// Room a batch needs: a chunk and the largest record that can start at its end (which
     /// `copy` reads whole into the same buffer).
@@ -80,8 +84,9 @@ public final class PcapChunks: @unchecked Sendable {
     }
 
     /// The chunks of several files read one after the other (`records` from where each file's
-    /// reading stands; numbering goes on from `numbered`). Every file must have a first record
-    /// (`firstTimes` says whether they do: nil otherwise).
+    /// reading stands; numbering goes on from `numbered`). Each file's records are taken up to
+    /// its bound, the earliest first record of the files after it (a file without one, as
+    /// `firstTime` finds none, stops every file before it at its first record).
     init(files: [(records: ChunkedPcapRecords, file: Int, program: bpf_program?)], chunkBytes: Int, numbered: Int,
          handBack: @escaping (_ file: Int, _ offset: Int, _ numberedInFile: Int, _ numbered: Int) -> Void) {
         precondition(!files.isEmpty)
