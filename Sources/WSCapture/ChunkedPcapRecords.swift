@@ -28,6 +28,8 @@ final class ChunkedPcapRecords {
     /// A pcapng file's section (nil: a classic pcap file): `PcapngSection`.
     let pcapng: PcapngSection?
     var isClassic: Bool { pcapng == nil }
+    /// The bytes a step needs before it can tell anything: a record header, a block header.
+    var smallestEntry: Int { pcapng == nil ? 16 : 12 }
     /// Chunk size: at least the largest record libpcap accepts (16 + 262,144 bytes).
     private static let chunkSize = 1 << 20
     /// Allocated at the first `forEach` (`fill` reads into the caller's batch instead).
@@ -165,7 +167,7 @@ final class ChunkedPcapRecords {
               filter: (_ wire: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
         let room = batch.capacity - batch.used
         let want = min(room, size - offset)
-        guard want >= (pcapng == nil ? 16 : 12) else { return false }
+        guard want >= smallestEntry else { return false }
         let destination = batch.base + batch.used
         let got = read(into: destination, count: want, at: offset)
         var at = 0
@@ -207,8 +209,9 @@ final class ChunkedPcapRecords {
     /// Bytes the record at `offset` takes (header included) when its header reads as plainly
     /// well-formed: what a batch needs to take it.
     func nextRecordSize() -> Int? {
-        var raw = (UInt64(0), UInt64(0))
-        let got = withUnsafeMutableBytes(of: &raw) { read(into: $0.baseAddress!, count: min(16, size - offset), at: offset) }
+        // A record header, or a packet block's fixed fields (28 bytes).
+        var raw = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let got = withUnsafeMutableBytes(of: &raw) { read(into: $0.baseAddress!, count: min(32, size - offset), at: offset) }
         switch withUnsafeBytes(of: &raw, { step($0.baseAddress!, available: got, at: offset) }) {
         case let .record(size, _, _, _, _), let .skip(size): return size
         case let .more(size): return size > got && offset + size <= self.size ? size : nil
@@ -225,7 +228,7 @@ final class ChunkedPcapRecords {
     /// of the file was reached.
     func forEach(_ body: (_ time: Int64, _ wireLength: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
         while offset < size {
-            var need = pcapng == nil ? 16 : 12
+            var need = smallestEntry
             while true {
                 guard load(offset, need) else { return false }
                 let entry = UnsafeRawPointer(buffer) + (offset - chunkStart)

@@ -293,7 +293,7 @@ public final class PcapChunks: @unchecked Sendable {
         let bound = segment.bound
         var at = from
         var number = 0
-        let minimum = records.isClassic ? 16 : 12
+        let minimum = records.smallestEntry
         while at < limit {
             var need = minimum
             while true {
@@ -379,17 +379,16 @@ public final class PcapChunks: @unchecked Sendable {
             guard at + 12 <= valid else { return nil }
             let entry = UnsafeRawPointer(base) + at
             let length = section.blockLength(entry)
-            switch section.step(entry, available: min(valid - at, length), at: start + at, fileSize: records.size,
-                                snapshotLength: records.snapshotLength) {
+            switch records.step(entry, available: valid - at, at: start + at) {
             case let .record(size, time, _, _, _):
                 if let anchorSeconds, abs(time / 1_000_000_000 - anchorSeconds) > 366 * 86_400 { return nil }
                 return size
             case let .skip(size):
                 return size
-            case .more:
-                // Past the bytes copied: the block's fixed fields are all that can be checked.
-                return section.headerPlausible(entry, available: valid - at, at: start + at, fileSize: records.size,
-                                               snapshotLength: records.snapshotLength) ? length : nil
+            case let .more(bytes):
+                // Past the bytes copied: the block's fixed fields passed when the whole block is
+                // what the step asks for.
+                return bytes == length ? length : nil
             case .odd:
                 return nil
             }

@@ -72,25 +72,32 @@ struct PcapngSection {
     }
 
     /// The block at `entry` (file offset `at`, `available` bytes there), as the walk takes it.
+    /// A packet block's fixed fields are checked before the whole block is asked for (`.more`
+    /// of its length): what a guess at a chunk's first block can check of a block that runs
+    /// past the bytes copied.
     @inline(__always)
     func step(_ entry: UnsafeRawPointer, available: Int, at: Int, fileSize: Int,
               snapshotLength: Int) -> ChunkedPcapRecords.Step {
         guard available >= 12 else { return .more(12) }
         let type = u32(entry, 0), length = Int(u32(entry, 4))
         guard length >= 12, length % 4 == 0, at + length <= fileSize else { return .odd }
-        guard available >= length else { return .more(length) }
-        guard u32(entry, length - 4) == UInt32(length) else { return .odd }
         switch type {
         case 6:
             // Interface 0, time stamp high and low, captured and original lengths, data.
-            guard length >= 32, u32(entry, 8) == 0 else { return .odd }
+            guard length >= 32 else { return .odd }
+            guard available >= 28 else { return .more(28) }
+            guard u32(entry, 8) == 0 else { return .odd }
             let captured = Int(u32(entry, 20))
             guard captured <= snapshotLength, 28 + captured <= length - 4 else { return .odd }
+            guard available >= length else { return .more(length) }
+            guard u32(entry, length - 4) == UInt32(length) else { return .odd }
             let stamp = UInt64(u32(entry, 12)) << 32 | UInt64(u32(entry, 16))
             guard stamp < 1 << 62 else { return .odd }
             let time = nanoseconds ? Int64(stamp) : Int64(stamp) * 1000
             return .record(size: length, time: time, wire: u32(entry, 24), data: 28, length: captured)
         case 4, 5, 10, 0xBAD, 0x4000_0BAD:
+            guard available >= length else { return .more(length) }
+            guard u32(entry, length - 4) == UInt32(length) else { return .odd }
             return .skip(size: length)
         default:
             return .odd
@@ -100,22 +107,4 @@ struct PcapngSection {
     /// The total length a block's header gives (meaningful when 12 bytes are there).
     @inline(__always)
     func blockLength(_ entry: UnsafeRawPointer) -> Int { Int(u32(entry, 4)) }
-
-    /// Whether a block whose end lies past the bytes at hand reads as one the walk would take,
-    /// by the fields that are there (a packet block's first 28 bytes).
-    func headerPlausible(_ entry: UnsafeRawPointer, available: Int, at: Int, fileSize: Int, snapshotLength: Int) -> Bool {
-        guard available >= 12 else { return false }
-        let type = u32(entry, 0), length = Int(u32(entry, 4))
-        guard length >= 12, length % 4 == 0, at + length <= fileSize else { return false }
-        switch type {
-        case 6:
-            guard available >= 28, length >= 32, u32(entry, 8) == 0 else { return false }
-            let captured = Int(u32(entry, 20))
-            return captured <= snapshotLength && 28 + captured <= length - 4
-        case 4, 5, 10, 0xBAD, 0x4000_0BAD:
-            return true
-        default:
-            return false
-        }
-    }
 }

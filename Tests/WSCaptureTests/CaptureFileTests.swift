@@ -222,8 +222,9 @@ struct PcapngBytes {
     /// (microseconds; nanoseconds), the same cut mid-block (hand-cut: the walk gives way to
     /// libpcap at the cut block, which reports it), and two files merged by mergecap with an
     /// interface each (libpcap reads the second interface's block: the walk gives way at once).
-    /// `forEach`, `fill` in batches of 2 KiB (blocks crossing batches) and 1 MiB, and chunks
-    /// (`PcapChunks`) equal libpcap's reading.
+    /// `forEach`, `fill` in batches of 512 bytes (blocks larger than a batch), 2 KiB (blocks
+    /// crossing batches) and 1 MiB, and chunks
+    /// (`PcapChunks`) equal libpcap's reading; `fill`'s walk reads every record (none of the merge).
     @Test func pcapngWalkedAsLibpcapReadsIt() throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let tool = { (name: String) in
@@ -248,30 +249,32 @@ struct PcapngBytes {
         let dir = NSTemporaryDirectory() + "wstrace-pcapng-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var cases: [(path: String, walked: (Int) -> Bool)] = []
+        // Whether the walk reads every record libpcap gives (else none).
+        var cases: [(path: String, walksAll: Bool)] = []
         for name in ["seed-walkthrough.pcap", "websocket/ws-concurrent.pcap", "linktypes/nanosecond.pcap", "tcp/netem-reorder.pcap"] {
             let out = dir + "/" + name.replacingOccurrences(of: "/", with: "-") + "ng"
             try run(editcap, ["-F", "pcapng", fixture(name), out])
-            cases.append((out, { $0 > 0 }))
+            cases.append((out, true))
         }
         var cut = try [UInt8](Data(contentsOf: URL(fileURLWithPath: cases[0].path)))
         cut.removeLast(37)
         try Data(cut).write(to: URL(fileURLWithPath: dir + "/cut.pcapng"))
-        cases.append((dir + "/cut.pcapng", { $0 > 0 }))
+        cases.append((dir + "/cut.pcapng", true))
         try run(mergecap, ["-I", "none", "-F", "pcapng", "-w", dir + "/merged.pcapng", fixture("seed-walkthrough.pcap"),
                            fixture("websocket/ws-concurrent.pcap")])
-        cases.append((dir + "/merged.pcapng", { $0 == 0 }))
-        for (path, walked) in cases {
+        cases.append((dir + "/merged.pcapng", false))
+        for (path, walksAll) in cases {
             let libpcap = read(path, fastPath: false)
             #expect(libpcap.records.count > 10, "\(path)")
             let viaWalk = read(path, fastPath: true)
             #expect(viaWalk.records == libpcap.records, "\(path)")
             #expect(viaWalk.error == libpcap.error, "\(path)")
-            for capacity in [2 << 10, 1 << 20] {
+            for capacity in [512, 2 << 10, 1 << 20] {
                 let viaFill = filled(path, capacity: capacity)
                 #expect(viaFill.records == libpcap.records, "\(path) fill \(capacity)")
                 #expect(viaFill.error == libpcap.error, "\(path) fill \(capacity)")
-                #expect(walked(viaFill.walked), "\(path): \(viaFill.walked) of \(libpcap.records.count) walked")
+                #expect(viaFill.walked == (walksAll ? libpcap.records.count : 0),
+                        "\(path) fill \(capacity): \(viaFill.walked) of \(libpcap.records.count) walked")
             }
             // Copied in chunks as a parallel run copies them, then sequenced.
             let chunks = PcapChunksTests()
