@@ -333,16 +333,13 @@ public final class CaptureFile {
                 // Interface Description Block: link type, reserved, snaplen, then options up to
                 // the trailing length; if_tsresol is option 9, one byte.
                 var n = 6
-                var option = 16
-                while option + 4 <= block.bytes.count - 4 {
-                    let code = block.u16(option), size = Int(block.u16(option + 2))
-                    if code == 0 { break }
-                    if code == 9 && size == 1 && option + 4 < block.bytes.count - 4 {
-                        let v = Int(block.bytes[option + 4])
+                _ = block.forEachOption(from: 16) { code, value in
+                    if code == 9 && value.count == 1 {
+                        let v = Int(value[0])
                         // 2^-e in decimals: e * log10(2), rounded up.
                         n = v & 0x80 == 0 ? v & 0x7f : ((v & 0x7f) * 30_103 + 99_999) / 100_000
                     }
-                    option += 4 + (size + 3) / 4 * 4
+                    return true
                 }
                 decimals = max(decimals ?? 0, min(9, n))
                 return true

@@ -90,16 +90,15 @@ public final class CaptureReader {
         guard !primed, numbered == 0, bytes > 0 else { return nil }
         var parts: [(records: ChunkedPcapRecords, file: Int, program: bpf_program?)] = []
         for (i, file) in files.enumerated() {
-            guard let part = file.chunkable, PcapChunks.firstTime(part.records) != nil else { return nil }
+            guard let part = file.chunkable else { return nil }
             parts.append((part.records, i, part.program))
         }
         let sizes = parts.map(\.records.size)
-        return PcapChunks(files: parts, chunkBytes: bytes, numbered: 0) { file, offset, numberedInFile, numbered in
+        let chunks = PcapChunks(files: parts, chunkBytes: bytes, numbered: 0) { file, offset, numberedInFile, numbered in
             // The files before `file` were read whole; it reads on from `offset`; the ones after
             // it are untouched. The merge (`fill`) starts from there.
             for i in 0..<file {
-                self.ended[i] = true
-                self.ahead[i] = RecordBatch(capacity: 64)
+                self.end(i)
                 self.positions[i] = sizes[i]
             }
             self.files[file].resume(at: offset, numbered: numberedInFile)
@@ -108,6 +107,8 @@ public final class CaptureReader {
             if numbered > self.numbered { self.lastNumber[file] = numbered }
             self.numbered = numbered
         }
+        // Only files with a first record: one without would stop every file before it at once.
+        return chunks.everyFileHasARecord ? chunks : nil
     }
 
     /// Fills the empty `batch` with the capture's next records. False, with nothing added, at the end.

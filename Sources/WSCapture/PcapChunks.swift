@@ -62,6 +62,8 @@ public final class PcapChunks: @unchecked Sendable {
         var bytesBefore = 0
     }
     private var segments: [Segment]
+    /// Every file has a first record the walk takes.
+    var everyFileHasARecord: Bool { segments.allSatisfy { $0.firstTime != nil } }
     /// Gives the reading back: the file, the offset of its next record, the records read of
     /// that file, and the records read in all.
     private let handBack: (_ file: Int, _ offset: Int, _ numberedInFile: Int, _ numbered: Int) -> Void

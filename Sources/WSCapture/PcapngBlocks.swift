@@ -18,6 +18,22 @@ enum PcapngBlocks {
             let v = UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8
             return little ? v : v.byteSwapped
         }
+
+        /// Calls `body` with each option's code and value from `start` (an interface
+        /// description's options begin at 16) up to the trailing length, until the end of
+        /// options or `body` returns false. False when an option runs past the block.
+        func forEachOption(from start: Int, _ body: (_ code: UInt16, _ value: UnsafeRawBufferPointer) -> Bool) -> Bool {
+            let end = bytes.count - 4
+            var option = start
+            while option + 4 <= end {
+                let code = u16(option), size = Int(u16(option + 2))
+                if code == 0 { break }
+                guard option + 4 + size <= end else { return false }
+                if !body(code, UnsafeRawBufferPointer(rebasing: bytes[(option + 4)..<(option + 4 + size)])) { break }
+                option += 4 + (size + 3) / 4 * 4
+            }
+            return true
+        }
     }
 
     /// Calls `body` with each whole block of `file` (which starts with a Section Header Block

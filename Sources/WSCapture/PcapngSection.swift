@@ -36,23 +36,18 @@ struct PcapngSection {
                 if interface != nil { odd = true; return false }
                 guard block.bytes.count >= 20 else { odd = true; return false }
                 var nanoseconds = false
-                var option = 16
-                while option + 4 <= block.bytes.count - 4 {
-                    let code = block.u16(option), size = Int(block.u16(option + 2))
-                    if code == 0 { break }
-                    guard option + 4 + size <= block.bytes.count - 4 else { odd = true; break }
+                let wellFormed = block.forEachOption(from: 16) { code, value in
                     switch code {
                     case 9:  // if_tsresol: 10^-6 and 10^-9 only
-                        guard size == 1 else { odd = true; break }
-                        let v = block.bytes[option + 4]
-                        if v == 9 { nanoseconds = true } else if v != 6 { odd = true }
+                        if value.count != 1 || (value[0] != 6 && value[0] != 9) { odd = true }
+                        if value.first == 9 { nanoseconds = true }
                     case 14:  // if_tsoffset: none but 0
-                        guard size == 8 else { odd = true; break }
-                        if (0..<8).contains(where: { block.bytes[option + 4 + $0] != 0 }) { odd = true }
+                        if value.count != 8 || value.contains(where: { $0 != 0 }) { odd = true }
                     default: break
                     }
-                    option += 4 + (size + 3) / 4 * 4
+                    return !odd
                 }
+                if !wellFormed { odd = true }
                 interface = (UInt32(block.u16(8)), nanoseconds)
             case 4, 5, 10, 0xBAD, 0x4000_0BAD: break
             default: odd = true; return false
