@@ -35,6 +35,9 @@ final class CaptureGenerator {
     /// compressor per direction of each connection, never reset. Without it, no context takeover.
     let takeover: Bool
     let tls: GeneratedTLS
+    /// Request/response exchanges per connection, drawn uniformly from this range: 30...120 for
+    /// the benchmark captures; a few for a capture of connection churn (many short connections).
+    let exchanges: ClosedRange<Int>
     let mss = 1448
     /// wss: the same connections and messages in cleartext, written beside the TLS capture
     /// ("the same traffic in cleartext" of the benchmark), and the key log.
@@ -72,9 +75,11 @@ final class CaptureGenerator {
         }
     }
 
-    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool, takeover: Bool = false, tls: GeneratedTLS = .none) {
+    init?(path: String, targetBytes: Int, maxOpen: Int, deflate: Bool, takeover: Bool = false, tls: GeneratedTLS = .none,
+          exchanges: ClosedRange<Int> = 30...120) {
         guard let w = PcapWriter(path: path) else { return nil }
         writer = w
+        self.exchanges = exchanges
         self.tls = tls
         keyLogPath = String(path.hasSuffix(".pcap") ? path.dropLast(5) : Substring(path)) + ".keys"
         if tls != .none {
@@ -140,7 +145,7 @@ final class CaptureGenerator {
         let client = 0x0a00_0000 | UInt32(nextPort / 20_000 + 1) << 8 | UInt32(nextPort % 200 + 1)
         let c = Conn(client: client, server: 0x0a01_0001 + UInt32(nextPort % 4), cport: UInt16(20_000 + nextPort % 40_000),
                      sport: tls == .none ? 8080 : 443, cseq: UInt32(truncatingIfNeeded: rng.next()), sseq: UInt32(truncatingIfNeeded: rng.next()),
-                     exchanges: rng.range(30, 120))
+                     exchanges: rng.range(exchanges.lowerBound, exchanges.upperBound))
         c.twinCseq = c.cseq
         c.twinSseq = c.sseq
         counts.connections += 1

@@ -26,13 +26,19 @@ func fail(_ message: String) -> Never {
 
 switch args.count > 1 ? args[1] : "" {
 case "generate":
-    guard args.count >= 4, let mib = Int(args[3]) else { fail("usage: wsbench generate OUT.pcap SIZE_MIB [--deflate [--takeover]] [--tls13|--tls12] [--max-open N]") }
+    guard args.count >= 4, let mib = Int(args[3]) else { fail("usage: wsbench generate OUT.pcap SIZE_MIB [--deflate [--takeover]] [--tls13|--tls12] [--max-open N] [--exchanges MIN-MAX]") }
     let deflate = args.contains("--deflate")
     var maxOpen = 1000
     if let i = args.firstIndex(of: "--max-open"), i + 1 < args.count, let n = Int(args[i + 1]) { maxOpen = n }
+    var exchanges = 30...120
+    if let i = args.firstIndex(of: "--exchanges"), i + 1 < args.count {
+        let bounds = args[i + 1].split(separator: "-").compactMap { Int($0) }
+        guard bounds.count == 2, bounds[0] >= 0, bounds[0] <= bounds[1] else { fail("--exchanges: MIN-MAX, e.g. 1-3") }
+        exchanges = bounds[0]...bounds[1]
+    }
     let tls: GeneratedTLS = args.contains("--tls13") ? .tls13 : args.contains("--tls12") ? .tls12 : .none
     guard let generator = CaptureGenerator(path: args[2], targetBytes: mib << 20, maxOpen: maxOpen, deflate: deflate,
-                                           takeover: args.contains("--takeover"), tls: tls) else {
+                                           takeover: args.contains("--takeover"), tls: tls, exchanges: exchanges) else {
         fail("cannot write \(args[2])")
     }
     let c = generator.run()
