@@ -13,6 +13,9 @@
 # The wss variants (tls13: TLS_AES_128_GCM_SHA256, tls12: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) are
 # read with the generator's key log (tshark with -o tls.keylog_file), and --summary is also run
 # on the same traffic in cleartext (the generator's twin): "wss vs cleartext".
+# The churn variant is connection churn: the same size of plain traffic in connections of one to
+# three exchanges (about ten times as many connections), where the cost of each connection's
+# handshake, summary, diagnosis and teardown shows.
 # It also checks that wstrace's frame, message and connection counts equal the generator's.
 # Each measurement starts with the capture read once into the page cache (every tool alike).
 # wstrace and the floor's wsbench are release builds with the Swift runtime inside
@@ -52,11 +55,12 @@ threads=(); [ -n "$THREADS" ] && threads=(--threads "$THREADS")
 echo "| capture | tool | median s | MB/s | packets/s | peak RSS MiB | time vs floor | vs tshark | vs 1 thread | wss vs cleartext |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
-  for variant in plain deflate takeover tls13 tls12; do
+  for variant in plain deflate takeover tls13 tls12 churn; do
     [ "$variant" != plain ] && [ "$size" != "${SIZES%% *}" ] && continue  # other variants at the first size only
     f="$DIR/ws-$size-$variant.pcap"
     flag=""; [ "$variant" != plain ] && flag="--$variant"
     [ "$variant" = takeover ] && flag="--deflate --takeover"
+    [ "$variant" = churn ] && flag="--exchanges 1-3"
     keys=(); tkeys=(); twin=""
     if [ "$variant" = tls13 ] || [ "$variant" = tls12 ]; then
       keys=(--keylog "${f%.pcap}.keys"); tkeys=(-o "tls.keylog_file:${f%.pcap}.keys"); twin="${f%.pcap}-cleartext.pcap"
