@@ -464,7 +464,8 @@ public final class WebSocketSession {
             return end - old
         }
         if recognition == nil || recognition?.proto == .unknown {
-            recognition = Recognition(.http, .httpStartLine, "HTTP \(side == .client ? "request" : "status") line at the start of the \(side == .client ? "client" : "server") stream")
+            recognition = Recognition(.http, .httpStartLine, side == .client ? "HTTP request line at the start of the client stream"
+                                      : "HTTP status line at the start of the server stream")
         }
         if side == .client {
             clientHead(head, emit)

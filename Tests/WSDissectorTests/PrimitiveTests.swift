@@ -193,3 +193,115 @@ func seededStrings(over alphabet: [Character], maxLength: Int, seed: UInt64) -> 
     }
     return strings
 }
+
+/// The header block parser finds lines and colons with memchr, reads the start line on bytes
+/// when it is ASCII, and takes the handshake's header names (and "Switching Protocols") from
+/// literals. What it returns must be what the byte-by-byte reading it replaced returned, kept
+/// below as the reference: on real heads, on edge cases, and on seeded blocks over an alphabet
+/// of the bytes that matter (CR, LF, colon, space, tab, letters of known names in both cases,
+/// a non-ASCII letter).
+@Suite struct HeadParsingTests {
+    /// The parser before the change, line for line.
+    static func reference(_ block: UnsafeRawBufferPointer) -> (start: HTTPHead.StartLine, headers: [HTTPHeader])? {
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: block[r]), as: UTF8.self) }
+        var lines: [Range<Int>] = []
+        var lineStart = 0
+        for index in 0...block.count where index == block.count || block[index] == 0x0A {
+            var lineEnd = index
+            if lineEnd > lineStart && block[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            lines.append(lineStart..<lineEnd)
+            lineStart = index + 1
+        }
+        while let last = lines.last, last.isEmpty { lines.removeLast() }
+        guard let firstRange = lines.first else { return nil }
+        let first = text(firstRange)
+        let parts = first.split(separator: " ", maxSplits: 2).map(String.init)
+        let start: HTTPHead.StartLine
+        if first.hasPrefix("HTTP/") {
+            guard parts.count >= 2, let status = Int(parts[1]), (100...999).contains(status) else { return nil }
+            start = .response(version: parts[0], status: status, reason: parts.count > 2 ? parts[2] : "")
+        } else {
+            guard parts.count == 3, parts[2].hasPrefix("HTTP/") else { return nil }
+            start = .request(method: parts[0], target: parts[1], version: parts[2])
+        }
+        var headers: [HTTPHeader] = []
+        for line in lines.dropFirst() where !line.isEmpty {
+            let lead = block[line.lowerBound]
+            if (lead == 0x20 || lead == 0x09) && !headers.isEmpty {
+                headers[headers.count - 1].value += " " + text(HTTPHeaderParser.trimmed(block, line))
+                continue
+            }
+            guard let colon = line.first(where: { block[$0] == 0x3A }) else { continue }
+            headers.append(HTTPHeader(name: text(line.lowerBound..<colon), value: text(HTTPHeaderParser.trimmed(block, colon + 1..<line.upperBound))))
+        }
+        return (start, headers)
+    }
+
+    static func same(_ a: HTTPHead.StartLine, _ b: HTTPHead.StartLine) -> Bool {
+        switch (a, b) {
+        case let (.request(m1, t1, v1), .request(m2, t2, v2)): return m1 == m2 && t1 == t2 && v1 == v2
+        case let (.response(v1, s1, r1), .response(v2, s2, r2)): return v1 == v2 && s1 == s2 && r1 == r2
+        default: return false
+        }
+    }
+
+    func check(_ text: String, _ comment: Comment? = nil) {
+        Array(text.utf8).withUnsafeBytes { block in
+            let want = Self.reference(block)
+            let got = try? HTTPHeaderParser.parse(block)
+            #expect((want == nil) == (got == nil), "\(text.debugDescription)")
+            guard let want, let got else { return }
+            #expect(Self.same(want.start, got.startLine), "\(text.debugDescription)")
+            #expect(want.headers == got.headers, "\(text.debugDescription)")
+        }
+    }
+
+    @Test func parsesAsTheByteByByteReading() {
+        let fixed = [
+            "GET /chat HTTP/1.1\r\nHost: example.com:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nOrigin: http://example.com\r\nUser-Agent: test/1.0\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat\r\n\r\n",
+            "HTTP/1.1 101 switching protocols\nupgrade: websocket\nSEC-WEBSOCKET-ACCEPT: x\n\n",
+            "HTTP/1.0 200 OK\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\nCache-Control: no-cache\r\nDate: x\r\nServer: y\r\nSet-Cookie: a=b\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost:x\r\n folded\r\n\tand again\r\nNoColonHere\r\n: empty name\r\nHost : spaced\r\nHOST: upper\r\nhost: lower\r\nHosts: longer\r\nHos: shorter\r\n\r\n",
+            "GET / HTTP/1.1\r\nSec-WebSocket-Kez: near\r\nSec-WebSocket-Ke: short\r\nAccept-Encodinh: x\r\nAccept-Language: y\r\nPragma: p\r\nCookie: c\r\nAccept: */*\r\nOrigin:\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols \r\n\r\n", "HTTP/1.1 101 Switching Protocolz\r\n\r\n", "HTTP/1.1 101  Switching Protocols\r\n\r\n",
+            "HTTP/\u{301}1.1 101 X\r\n\r\n", "GET /caf\u{e9} HTTP/1.1\r\nH\u{e9}st: v\u{e9}\r\n\r\n", "HTTP/1.1 abc\r\n\r\n", "HTTP/1.1 99 Low\r\n\r\n",
+            "GET /\rx HTTP/1.1\r\n\r\n", "\r\n\r\n", "", "\n", "GET", "GET / HTTP/1.1", "GET / HTTP/1.1\r\nHost: a\r\n", "HTTP/1.1 101\r\nUpgrade:websocket",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\n",
+        ]
+        for text in fixed { check(text) }
+        // Seeded blocks: a valid start line, then lines over an alphabet of the bytes that matter.
+        let alphabet: [Character] = ["\r\n", "\n", ":", " ", "\t", "H", "o", "s", "t", "h", "-", "S", "e", "c", "é", "\r"]
+        for (i, tail) in seededStrings(over: alphabet, maxLength: 14, seed: 0x5851_F42D_4C95_7F2D).enumerated() {
+            check((i % 2 == 0 ? "GET / HTTP/1.1\r\n" : "HTTP/1.1 101 Switching Protocols\r\n") + tail)
+        }
+        // Every known name and variants of it: a case changed, a byte changed, one byte more.
+        for name in ["Host", "Date", "Origin", "Server", "Cookie", "Pragma", "Accept", "Upgrade", "Connection", "User-Agent",
+                     "Content-Type", "Cache-Control", "Content-Length", "Accept-Encoding", "Accept-Language", "Sec-WebSocket-Key",
+                     "Transfer-Encoding", "Sec-WebSocket-Accept", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+                     "Sec-WebSocket-Extensions"] {
+            for variant in [name, name.lowercased(), name.uppercased(), String(name.dropLast()) + "x", name + "s"] {
+                check("GET / HTTP/1.1\r\n\(variant): value\r\n\r\n")
+            }
+        }
+    }
+
+    /// The literals stand only for their exact bytes.
+    @Test func knownNamesAreExactlyTheirBytes() {
+        for text in ["Host", "Sec-WebSocket-Key", "Switching Protocols", "Sec-WebSocket-Extensions"] {
+            #expect(Array(text.utf8).withUnsafeBytes { HTTPHeaderParser.knownText($0, 0..<$0.count) } == text)
+        }
+        for text in ["host", "HOST", "Hosy", "Sec-WebSocket-key", "switching protocols", "Sec-WebSocket-Extension", "", "X"] {
+            #expect(Array(text.utf8).withUnsafeBytes { HTTPHeaderParser.knownText($0, 0..<$0.count) } == nil, "\(text)")
+        }
+    }
+
+    @Test func concatenatedJoinsAsPlusDoes() {
+        let pieces = ["", "a", " ", "GET", "/chat", "1000", " (", "Normal Closure", ")", "é✓", "a-string-longer-than-fifteen-bytes", "\u{301}"]
+        for a in pieces { for b in pieces { for c in pieces.prefix(4) { for d in pieces.suffix(4) {
+            let joined = concatenated(a, b, c, d)
+            #expect(joined == a + b + c + d)
+            #expect(joined.utf8.elementsEqual((a + b + c + d).utf8))
+        } } } }
+    }
+}
