@@ -99,9 +99,13 @@ public enum Diagnoser {
     public static func diagnose(_ s: ConnectionSummary) -> Diagnosis {
         var d = Builder(s)
         d.run()
-        // Evidence in packet order, each packet once.
-        var seen = Set<Int>()
-        d.result.evidence = d.result.evidence.sorted { $0.packet < $1.packet }.filter { seen.insert($0.packet).inserted }
+        // Evidence in packet order, each packet once (the first said of it): after sorting, a
+        // packet's entries are neighbours.
+        let sorted = d.result.evidence.sorted { $0.packet < $1.packet }
+        var unique: [Evidence] = []
+        unique.reserveCapacity(sorted.count)
+        for e in sorted where unique.last?.packet != e.packet { unique.append(e) }
+        d.result.evidence = unique
         return d.result
     }
 }
@@ -297,7 +301,7 @@ private struct Builder {
 
     mutating func closeFrame(_ close: CloseSummary) -> Bool {
         let side = close.initiator
-        let codeText = close.code.map { "\($0) (\(closeCodeName($0)))" } ?? "no status code"
+        let codeText = close.code.map { concatenated(String($0), " (", closeCodeName($0), ")") } ?? "no status code"
         let replied = close.replyPacket != nil
         if !Self.isCleanCode(close.code), let code = close.code {
             var summary = "closed by \(side.name) with \(codeText)"
@@ -311,11 +315,12 @@ private struct Builder {
             return true
         }
         if replied {
-            var summary = "closed cleanly by \(side.name), \(codeText)"
-            if let rst = s.teardown.rstFrom { summary += "; then RST from \(rst.name)" }
+            // The clean close of nearly every connection: its words from literals, joined once.
+            var summary = (side == .client ? "closed cleanly by client, " : "closed cleanly by server, ") + codeText
+            if let rst = s.teardown.rstFrom { summary += rst == .client ? "; then RST from client" : "; then RST from server" }
             set(.cleanClose, side, summary)
             if let code = close.code { figure("close_code", .count(Int(code))) }
-            evidence(close.initiatorPacket, "close from \(side.name)")
+            evidence(close.initiatorPacket, side == .client ? "close from client" : "close from server")
             evidence(close.replyPacket, "close reply")
             return true
         }

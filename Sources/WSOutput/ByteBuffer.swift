@@ -82,6 +82,15 @@ struct ByteBuffer: ~Copyable {
         bytes.withUnsafeBytes { append($0) }
     }
 
+    /// `n` copies of `byte` (padding), written in one go.
+    @inline(__always)
+    mutating func append(_ byte: UInt8, repeated n: Int) {
+        guard n > 0 else { return }
+        reserve(n)
+        (base + count).initialize(repeating: byte, count: n)
+        count += n
+    }
+
     /// Decimal digits of `v`, as `String(v)` spells them: two digits at a time from a table.
     mutating func appendDecimal(_ v: UInt64) {
         withCursor(reserving: 20) { $0.decimal(v) }

@@ -15,8 +15,11 @@ struct ConnectionJSON {
         w.beginObject()
         w.field("type", "connection")
         w.field("stream", s.stream)
-        w.field("client", s.client.text)
-        w.field("server", s.server.text)
+        // Written in place (`Endpoint.text` interpolates five Strings).
+        w.key("client")
+        w.string { $0.append(endpoint: s.client) }
+        w.key("server")
+        w.string { $0.append(endpoint: s.server) }
         w.field("start", seconds: s.start, decimals: decimals)
         w.field("end", seconds: s.end, decimals: decimals)
         w.field("duration", seconds: s.duration, decimals: decimals)
@@ -113,8 +116,8 @@ struct ConnectionJSON {
 
         w.key("messages")
         w.beginObject()
-        for (name, c) in [("client", s.clientCounts), ("server", s.serverCounts)] {
-            w.key(named: name)
+        func counts(_ name: StaticString, _ c: SideCounts) {
+            w.key(name)
             w.beginObject()
             w.field("text", c.text)
             w.field("binary", c.binary)
@@ -132,6 +135,8 @@ struct ConnectionJSON {
             }
             w.endObject()
         }
+        counts("client", s.clientCounts)
+        counts("server", s.serverCounts)
         w.field("incomplete", s.incompleteMessages)
         w.endObject()
 
@@ -159,7 +164,16 @@ struct ConnectionJSON {
         w.field("simultaneous", s.teardown.simultaneous)
         w.key("steps")
         w.beginObject()
-        for step in 1...4 { if let p = s.teardown.steps[step] { w.key(named: "\(step)/4"); w.int(p) } }
+        for step in 1...4 {
+            guard let p = s.teardown.steps[step] else { continue }
+            switch step {
+            case 1: w.key("1/4")
+            case 2: w.key("2/4")
+            case 3: w.key("3/4")
+            default: w.key("4/4")
+            }
+            w.int(p)
+        }
         w.endObject()
         w.endObject()
 

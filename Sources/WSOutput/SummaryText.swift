@@ -24,8 +24,7 @@ struct SummaryText {
         /// padded pieces here are ASCII but for one "–", so no grapheme counting is needed).
         func pad(_ columns: Int, to width: Int) {
             guard columns < width else { return }
-            out.reserve(width - columns)
-            for _ in columns..<width { out.append(0x20) }
+            out.append(0x20, repeated: width - columns)
         }
         func time(_ ns: Int64) {
             if options.timeFormat == .absolute {
@@ -85,7 +84,7 @@ struct SummaryText {
         out.append(0x2d)
         out.appendDecimal(s.lastPacket)
         out.append(", duration ")
-        text(durationText(s.duration))
+        out.appendDuration(s.duration)
         if color { out.append("\u{1b}[0m") }
         out.append(0x0a)
 
@@ -101,7 +100,7 @@ struct SummaryText {
             if let p = h.synAckPacket { out.append("SYN-ACK #"); out.appendDecimal(p) } else { out.append("no SYN-ACK") }
             out.append(" → ")
             if let p = h.ackPacket { out.append("ACK #"); out.appendDecimal(p) } else { out.append("no ACK") }
-            if let rtt = h.rtt { out.append(", iRTT "); text(durationText(rtt)) }
+            if let rtt = h.rtt { out.append(", iRTT "); out.appendDuration(rtt) }
             if h.synRetransmissions > 0 {
                 out.append(", ")
                 out.appendDecimal(h.synRetransmissions)
@@ -239,7 +238,7 @@ struct SummaryText {
                     out.append(c.initiator == .client ? "server" : "client")
                     out.append(" replied ")
                     closeText(c.replyCode, c.replyReason)
-                    if let l = c.latency { out.append(" after "); text(durationText(l)) }
+                    if let l = c.latency { out.append(" after "); out.appendDuration(l) }
                 } else {
                     out.append(", no reply captured")
                 }
@@ -296,7 +295,7 @@ struct SummaryText {
         // Marked for the capture-wide pass (DiagnosisOutput.swift): the head, then the pattern lines.
         line("Diagnosis", nil) {
             out.append(0x01)
-            text(DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary))
+            DiagnosisText.head(cause: d.cause, by: d.by, summary: d.summary, into: &out)
             out.append(0x02)
         }
         if !d.evidence.isEmpty { line("Evidence", nil) { DiagnosisText.evidence(d, into: &out) } }

@@ -550,7 +550,7 @@ public final class Analyzer {
             t.requestSeen = true
             t.mark(.client, r.isWebSocketUpgrade ? .upgradeRequest : .httpRequest)
             t.summary.httpRequests += 1
-            if t.summary.firstRequest == nil { t.summary.firstRequest = "\(r.method) \(r.target)" }
+            if t.summary.firstRequest == nil { t.summary.firstRequest = concatenated(r.method, " ", r.target) }
             if r.isWebSocketUpgrade && t.summary.upgrade == nil {
                 var u = UpgradeSummary(path: r.target, host: r.host, origin: r.origin, requestPacket: number,
                                        requestTime: time)
@@ -563,7 +563,7 @@ public final class Analyzer {
         case let .httpResponse(r):
             t.responseSeen = true
             t.mark(.server, r.upgraded ? .response101 : .httpResponse)
-            if t.summary.firstResponse == nil { t.summary.firstResponse = "\(r.status) \(r.reason)" }
+            if t.summary.firstResponse == nil { t.summary.firstResponse = concatenated(String(r.status), " ", r.reason) }
             if var u = t.summary.upgrade, u.status == nil {
                 u.status = r.status
                 u.reason = r.reason

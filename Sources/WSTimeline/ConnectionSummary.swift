@@ -243,7 +243,8 @@ public struct ConnectionSummary: Sendable {
             let code = close.code.map { String($0) } ?? "no status code"
             let clean = close.code == nil || close.code == 1000 || close.code == 1001 || close.code == 1012
             if close.replyPacket != nil && clean {
-                parts.append("closed cleanly by \(who(close.initiator)), \(code)")
+                // Nearly every connection's: its words from literals, joined once.
+                parts.append((close.initiator == .client ? "closed cleanly by client, " : "closed cleanly by server, ") + code)
             } else if close.replyPacket != nil {
                 // A completed close handshake with an error code is an error, not a clean close.
                 parts.append("closed with error \(code) by \(who(close.initiator)), answered")

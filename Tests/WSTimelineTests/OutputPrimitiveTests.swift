@@ -395,3 +395,49 @@ import WSDiagnosis
         }
     }
 }
+
+/// Pieces of every connection's summary now written into the buffer in place: each must spell
+/// what the String it replaced spelled.
+@Suite struct SummaryPiecesInPlaceTests {
+    @Test func durationsAsDurationTextSpellsThem() {
+        var state: UInt64 = 0xD1B5_4A32_D192_ED03
+        var values: [Int64] = [0, 1, -1, 999, 9_999_999, 10_000_000, 9_999_999_999, 999_999_999, 1_000_000_000, -999_999_999,
+                               -1_000_000_000, 4_999_500, 9_999_500, 59_999_999_999, Int64.max, Int64.min + 1]
+        for _ in 0..<20_000 {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            let magnitude = Int64(bitPattern: state >> (state % 50 + 14))
+            values.append(state % 7 == 0 ? -magnitude : magnitude)
+        }
+        for ns in values {
+            var b = ByteBuffer()
+            b.appendDuration(ns)
+            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == durationText(ns), "\(ns)")
+        }
+    }
+
+    @Test func diagnosisHeadAsTheStringHead() {
+        for cause in Cause.allCases {
+            for by in [nil, Ender.client, .server, .intermediary] {
+                for summary in ["", "closed cleanly by client, 1000 (Normal Closure)", "é \"quoted\" \u{1}"] {
+                    var b = ByteBuffer()
+                    b.append("x")
+                    DiagnosisText.head(cause: cause, by: by, summary: summary, into: &b)
+                    #expect(String(decoding: b.bytes(from: 1), as: UTF8.self) == DiagnosisText.head(cause: cause, by: by, summary: summary))
+                }
+            }
+        }
+    }
+
+    /// Padding in one go, across the buffer's growth.
+    @Test func repeatedBytesAppendWhole() {
+        var b = ByteBuffer(capacity: 16)
+        var expected: [UInt8] = []
+        for n in [0, 1, 15, 16, 17, 0, 100, 1000, 3] {
+            b.append(0x61)
+            expected.append(0x61)
+            b.append(0x20, repeated: n)
+            expected += [UInt8](repeating: 0x20, count: n)
+        }
+        #expect(Array(b.bytes(from: 0)) == expected)
+    }
+}
