@@ -123,7 +123,12 @@ public enum PatternFinder {
 
     public static func find(_ records: [EndingRecord]) -> CrossConnection {
         var out = CrossConnection()
-        let byStream = Dictionary(records.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
+        // Each pass below works on indices into `records`: a record holds strings and arrays,
+        // and copying them (into a dictionary, a group, a sorted array) was most of the pass,
+        // which runs on one thread after the workers.
+        var indexOf = [Int: Int](minimumCapacity: records.count)
+        for (i, r) in records.enumerated() where indexOf[r.stream] == nil { indexOf[r.stream] = i }
+        let byStream = { (stream: Int) -> EndingRecord? in indexOf[stream].map { records[$0] } }
         pairs(records, into: &out)
         commonIdle(records, into: &out)
         mass(records, into: &out)
@@ -131,7 +136,7 @@ public enum PatternFinder {
         // differ, was not a timeout: something ended them all (a restart, a crash).
         for p in out.patterns where p.kind == .massDisconnect {
             for stream in p.streams {
-                guard let r = byStream[stream], r.cause == .idleTimeout else { continue }
+                guard let r = byStream(stream), r.cause == .idleTimeout else { continue }
                 let what = r.reset ? "reset" : "TCP closed"
                 let who = r.endSide.map(\.name) ?? "?"
                 out.overrides[stream] = Override(
@@ -142,7 +147,7 @@ public enum PatternFinder {
         proxyOverrides(byStream, into: &out)
         // Who ended a pattern's connections, after the pass's changes (a proxy found).
         for i in out.patterns.indices {
-            let bys = Set(out.patterns[i].streams.compactMap { out.overrides[$0]?.by ?? byStream[$0]?.by })
+            let bys = Set(out.patterns[i].streams.compactMap { out.overrides[$0]?.by ?? byStream($0)?.by })
             out.patterns[i].by = bys.count == 1 ? bys.first : nil
         }
         return out
@@ -153,15 +158,16 @@ public enum PatternFinder {
     }
 
     static func commonIdle(_ records: [EndingRecord], into out: inout CrossConnection) {
-        let idle = records.filter { $0.cause == .idleTimeout && $0.idleNs != nil }.sorted { $0.idleNs! < $1.idleNs! }
+        let idle = records.indices.filter { records[$0].cause == .idleTimeout && records[$0].idleNs != nil }
+            .sorted { records[$0].idleNs! < records[$1].idleNs! }
         var i = 0
         while i < idle.count {
-            let base = idle[i].idleNs!
+            let base = records[idle[i]].idleNs!
             let tolerance = max(idleToleranceNs, base / 50)
             var j = i
-            while j + 1 < idle.count && idle[j + 1].idleNs! - base <= tolerance { j += 1 }
+            while j + 1 < idle.count && records[idle[j + 1]].idleNs! - base <= tolerance { j += 1 }
             if j > i {
-                let group = Array(idle[i...j])
+                let group = idle[i...j].map { records[$0] }
                 let silences = group.map { Double($0.idleNs!) / 1e9 }.sorted()
                 let median = silences[(silences.count - 1) / 2]
                 let ends = group.compactMap(\.endTime)
@@ -180,19 +186,21 @@ public enum PatternFinder {
 
     static func mass(_ records: [EndingRecord], into out: inout CrossConnection) {
         for ender in [Ender.server, .client, .intermediary] {
-            let candidates = records.filter { r in
+            let candidates = records.indices.filter { k in
+                let r = records[k]
                 guard endable(r), out.patternOf[r.stream] == nil else { return false }
                 let by = r.endSide.map(Ender.init)
                 guard by == ender || (ender == .intermediary && r.by == .intermediary) else { return false }
                 // Clients leaving cleanly together (the end of a test run) are no alarm.
                 return ender != .client || r.cause.isFailure
-            }.sorted { $0.endTime! < $1.endTime! }
+            }.sorted { records[$0].endTime! < records[$1].endTime! }
+            let endTime = { (k: Int) in records[candidates[k]].endTime! }
             var i = 0
             while i < candidates.count {
                 var j = i
-                while j + 1 < candidates.count && candidates[j + 1].endTime! - candidates[i].endTime! <= massWindowNs { j += 1 }
+                while j + 1 < candidates.count && endTime(j + 1) - endTime(i) <= massWindowNs { j += 1 }
                 if j - i + 1 >= massMinimum {
-                    let group = Array(candidates[i...j])
+                    let group = candidates[i...j].map { records[$0] }
                     let window = Double(group.last!.endTime! - group.first!.endTime!) / 1e9
                     let graceful = group.allSatisfy { $0.closeFrame && ($0.closeCode == 1001 || $0.closeCode == 1012) }
                     let closes = group.filter(\.closeFrame).count
@@ -217,13 +225,15 @@ public enum PatternFinder {
     }
 
     static func pairs(_ records: [EndingRecord], into out: inout CrossConnection) {
-        var groups: [UInt64: [EndingRecord]] = [:]
-        for r in records where r.isWebSocket && r.fingerprintTimes.count >= 2 {
-            groups[r.fingerprint &+ UInt64(r.fingerprintTimes.count), default: []].append(r)
+        var groups: [UInt64: [Int]] = [:]
+        for (k, r) in records.enumerated() where r.isWebSocket && r.fingerprintTimes.count >= 2 {
+            groups[r.fingerprint &+ UInt64(r.fingerprintTimes.count), default: []].append(k)
         }
         for key in groups.keys.sorted() {
-            let legs = groups[key]!.sorted { ($0.start, $0.stream) < ($1.start, $1.stream) }
-            guard legs.count >= 2 else { continue }
+            let members = groups[key]!
+            guard members.count >= 2 else { continue }
+            let legs = members.sorted { (records[$0].start, records[$0].stream) < (records[$1].start, records[$1].stream) }
+                .map { records[$0] }
             // Same messages on several pairs (clients sending the same thing): each leg pairs
             // with the later leg whose messages come out of the proxy soonest after its own.
             var taken = Set<Int>()
@@ -277,9 +287,9 @@ public enum PatternFinder {
 
     /// On paired legs, the end the proxy made itself (on both legs, without a close frame it
     /// relayed) is the intermediary's.
-    static func proxyOverrides(_ byStream: [Int: EndingRecord], into out: inout CrossConnection) {
+    static func proxyOverrides(_ byStream: (Int) -> EndingRecord?, into out: inout CrossConnection) {
         for p in out.pairs {
-            guard let front = byStream[p.front], let back = byStream[p.back] else { continue }
+            guard let front = byStream(p.front), let back = byStream(p.back) else { continue }
             // Only when the proxy ended both legs itself, without a close frame: otherwise it
             // relayed a peer's end, and the legs' `proxy` objects say which ended first.
             guard p.proxyEndedBoth && !front.closeFrame && !back.closeFrame else { continue }

@@ -188,3 +188,198 @@ import WSDissector
         #expect(PatternFinder.find(clean).patterns.isEmpty)
     }
 }
+
+/// `PatternFinder` as it was before its passes worked on indices (it copied every record into
+/// a dictionary, groups and sorted arrays), kept as the reference the new passes must agree
+/// with, ties in every sort key included.
+enum ReferencePatternFinder {
+    static func find(_ records: [EndingRecord]) -> CrossConnection {
+        var out = CrossConnection()
+        let byStream = Dictionary(records.map { ($0.stream, $0) }, uniquingKeysWith: { a, _ in a })
+        pairs(records, into: &out)
+        commonIdle(records, into: &out)
+        mass(records, into: &out)
+        // An idle timeout that is one of many connections ended at once, whose silences
+        // differ, was not a timeout: something ended them all (a restart, a crash).
+        for p in out.patterns where p.kind == .massDisconnect {
+            for stream in p.streams {
+                guard let r = byStream[stream], r.cause == .idleTimeout else { continue }
+                let what = r.reset ? "reset" : "TCP closed"
+                let who = r.endSide.map(\.name) ?? "?"
+                out.overrides[stream] = Override(
+                    cause: r.reset ? .reset : .closedWithoutCloseFrame, by: r.endSide.map(Ender.init),
+                    summary: "\(what) by \(who) without a WebSocket close frame, with \(p.streams.count - 1) other connection\(p.streams.count == 2 ? "" : "s") within \(spanText(Int64(p.windowSeconds * 1e9))) (silences differ: not an idle timeout)")
+            }
+        }
+        PatternFinder.proxyOverrides({ byStream[$0] }, into: &out)
+        // Who ended a pattern's connections, after the pass's changes (a proxy found).
+        for i in out.patterns.indices {
+            let bys = Set(out.patterns[i].streams.compactMap { out.overrides[$0]?.by ?? byStream[$0]?.by })
+            out.patterns[i].by = bys.count == 1 ? bys.first : nil
+        }
+        return out
+    }
+
+    static func endable(_ r: EndingRecord) -> Bool {
+        r.isWebSocket && r.endTime != nil && ![.openAtEnd, .notWebSocket, .handshakeFailed, .upgradeRefused].contains(r.cause)
+    }
+
+    static func commonIdle(_ records: [EndingRecord], into out: inout CrossConnection) {
+        let idle = records.filter { $0.cause == .idleTimeout && $0.idleNs != nil }.sorted { $0.idleNs! < $1.idleNs! }
+        var i = 0
+        while i < idle.count {
+            let base = idle[i].idleNs!
+            let tolerance = max(PatternFinder.idleToleranceNs, base / 50)
+            var j = i
+            while j + 1 < idle.count && idle[j + 1].idleNs! - base <= tolerance { j += 1 }
+            if j > i {
+                let group = Array(idle[i...j])
+                let silences = group.map { Double($0.idleNs!) / 1e9 }.sorted()
+                let median = silences[(silences.count - 1) / 2]
+                let ends = group.compactMap(\.endTime)
+                let window = Double((ends.max() ?? 0) - (ends.min() ?? 0)) / 1e9
+                let bys = Set(group.compactMap(\.by))
+                let by = bys.count == 1 ? bys.first : nil
+                let text = "\(group.count) connections ended after \(formatFixed(median, 1)) s idle: looks like a proxy or load balancer idle timeout of \(formatFixed(median, 1)) s"
+                out.patterns.append(Pattern(kind: .commonIdleTimeout, streams: group.map(\.stream).sorted(),
+                                            windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: (median * 1000).rounded() / 1000,
+                                            by: by, graceful: nil, summary: text))
+                for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
+            }
+            i = j + 1
+        }
+    }
+
+    static func mass(_ records: [EndingRecord], into out: inout CrossConnection) {
+        for ender in [Ender.server, .client, .intermediary] {
+            let candidates = records.filter { r in
+                guard PatternFinder.endable(r), out.patternOf[r.stream] == nil else { return false }
+                let by = r.endSide.map(Ender.init)
+                guard by == ender || (ender == .intermediary && r.by == .intermediary) else { return false }
+                // Clients leaving cleanly together (the end of a test run) are no alarm.
+                return ender != .client || r.cause.isFailure
+            }.sorted { $0.endTime! < $1.endTime! }
+            var i = 0
+            while i < candidates.count {
+                var j = i
+                while j + 1 < candidates.count && candidates[j + 1].endTime! - candidates[i].endTime! <= PatternFinder.massWindowNs { j += 1 }
+                if j - i + 1 >= PatternFinder.massMinimum {
+                    let group = Array(candidates[i...j])
+                    let window = Double(group.last!.endTime! - group.first!.endTime!) / 1e9
+                    let graceful = group.allSatisfy { $0.closeFrame && ($0.closeCode == 1001 || $0.closeCode == 1012) }
+                    let closes = group.filter(\.closeFrame).count
+                    var text = "\(group.count) connections ended by \(ender.rawValue) within \(spanText(Int64(window * 1e9)))"
+                    if graceful {
+                        text += ", each with a close frame (1001/1012): a graceful shutdown or restart"
+                    } else if closes == 0 {
+                        text += ", none with a close frame: looks like a \(ender.rawValue) crash or restart"
+                    } else {
+                        text += " (\(closes) with a close frame): looks like a \(ender.rawValue) restart or deploy"
+                    }
+                    out.patterns.append(Pattern(kind: .massDisconnect, streams: group.map(\.stream).sorted(),
+                                                windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: nil,
+                                                by: ender, graceful: graceful, summary: text))
+                    for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
+                    i = j + 1
+                } else {
+                    i += 1
+                }
+            }
+        }
+    }
+
+    static func pairs(_ records: [EndingRecord], into out: inout CrossConnection) {
+        var groups: [UInt64: [EndingRecord]] = [:]
+        for r in records where r.isWebSocket && r.fingerprintTimes.count >= 2 {
+            groups[r.fingerprint &+ UInt64(r.fingerprintTimes.count), default: []].append(r)
+        }
+        for key in groups.keys.sorted() {
+            let legs = groups[key]!.sorted { ($0.start, $0.stream) < ($1.start, $1.stream) }
+            guard legs.count >= 2 else { continue }
+            // Same messages on several pairs (clients sending the same thing): each leg pairs
+            // with the later leg whose messages come out of the proxy soonest after its own.
+            var taken = Set<Int>()
+            for a in legs where !taken.contains(a.stream) {
+                var best: (leg: EndingRecord, c2s: [Int64], s2c: [Int64], total: Int64)?
+                for b in legs where b.stream != a.stream && !taken.contains(b.stream) && b.start >= a.start {
+                    // The proxy is the front leg's server and the back leg's client: distinct endpoints.
+                    guard a.server != b.server, a.client != b.client else { continue }
+                    var c2s: [Int64] = [], s2c: [Int64] = []
+                    for (x, y) in zip(a.fingerprintTimes, b.fingerprintTimes) {
+                        if x.side == .client { c2s.append(y.time - x.time) } else { s2c.append(x.time - y.time) }
+                    }
+                    // Each message must go into the proxy before it comes out.
+                    guard c2s.allSatisfy({ $0 >= 0 }), s2c.allSatisfy({ $0 >= 0 }) else { continue }
+                    let total = c2s.reduce(0, +) + s2c.reduce(0, +)
+                    if best == nil || total < best!.total { best = (b, c2s, s2c, total) }
+                }
+                guard let found = best else { continue }
+                taken.insert(a.stream)
+                taken.insert(found.leg.stream)
+                PatternFinder.pair(front: a, back: found.leg, c2s: found.c2s, s2c: found.s2c, into: &out)
+            }
+        }
+        // By the client leg's stream, whatever order the fingerprints came in.
+        out.pairs.sort { $0.front < $1.front }
+        out.pairOf = [:]
+        for (i, p) in out.pairs.enumerated() {
+            out.pairOf[p.front] = i
+            out.pairOf[p.back] = i
+        }
+    }
+}
+
+@Suite struct PatternFinderAgreementTests {
+    /// Seeded sets of records with many equal end times, silences, start times and message
+    /// fingerprints (so that every sort meets ties and groups form), of every cause and side.
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+    func findAgreesWithTheCopyingPasses(seed: UInt64) {
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        func next(_ n: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(n))
+        }
+        let causes: [Cause] = [.idleTimeout, .idleTimeout, .reset, .errorClose, .cleanClose, .closedWithoutCloseFrame, .openAtEnd, .keepaliveTimeout]
+        var records: [EndingRecord] = []
+        for stream in 0..<(40 + next(260)) {
+            let side: Side = next(2) == 0 ? .client : .server
+            var r = DiagnosisUnitTests.record(stream, cause: causes[next(causes.count)], end: 10_000_000_000 + Int64(next(12)) * 300_000_000,
+                                              idle: next(4) == 0 ? nil : 2_000_000_000 + Int64(next(5)) * 40_000_000, side: side)
+            if next(9) == 0 { r.endTime = nil }
+            if next(5) == 0 { r.by = .intermediary }
+            r.isWebSocket = next(8) != 0
+            r.closeFrame = next(2) == 0
+            r.closeCode = [nil, 1000, 1001, 1006, 1012][next(5)]
+            r.reset = next(3) == 0
+            r.start = 1_000_000_000 + Int64(next(6)) * 1_000_000
+            r.client = Endpoint(address: IPAddress(ipv4: 0x0a00_0001 + UInt32(next(3))), port: UInt16(40_000 + next(4)))
+            r.server = Endpoint(address: IPAddress(ipv4: 0x0a01_0001 + UInt32(next(3))), port: 8080)
+            r.fingerprint = UInt64(next(5))
+            let start = r.start
+            r.fingerprintTimes = (0..<(1 + next(3))).map { k in (side: next(2) == 0 ? Side.client : .server, time: start + Int64(k + next(3)) * 1_000_000) }
+            if next(4) == 0 { r.summary = "closed by server with 1006" }
+            records.append(r)
+        }
+        if next(3) == 0 { records.append(records[next(records.count)]) }  // a stream twice: the first counts
+        let got = PatternFinder.find(records), want = ReferencePatternFinder.find(records)
+        #expect(got.patterns.count == want.patterns.count)
+        for (g, w) in zip(got.patterns, want.patterns) {
+            #expect(g.kind == w.kind && g.streams == w.streams && g.windowSeconds == w.windowSeconds && g.idleSeconds == w.idleSeconds
+                    && g.by == w.by && g.graceful == w.graceful && g.summary == w.summary)
+        }
+        #expect(got.pairs.count == want.pairs.count)
+        for (g, w) in zip(got.pairs, want.pairs) {
+            #expect(g.front == w.front && g.back == w.back && g.relayClientToServer == w.relayClientToServer
+                    && g.relayServerToClient == w.relayServerToClient && g.endedFirst == w.endedFirst
+                    && g.proxyCloseFrame == w.proxyCloseFrame && g.proxyEndedBoth == w.proxyEndedBoth)
+        }
+        #expect(got.patternOf == want.patternOf && got.pairOf == want.pairOf)
+        #expect(got.overrides.keys.sorted() == want.overrides.keys.sorted())
+        for (stream, w) in want.overrides {
+            let g = got.overrides[stream]
+            #expect(g?.cause == w.cause && g?.by == w.by && g?.summary == w.summary)
+        }
+        // What is compared is not empty.
+        #expect(!want.patterns.isEmpty || !want.pairs.isEmpty)
+    }
+}
