@@ -97,7 +97,6 @@ final class FrameStream {
         contextUncertain = midstream
         tolerateOrphanContinuation = midstream
         state = scanning ? .scanning : .header
-        headerBuffer.reserveCapacity(14)
         self.scratch = scratch
     }
 
@@ -717,6 +716,31 @@ final class FrameStream {
                 scanCarry.removeAll()
             }
         }
+        dropHeldState()
+    }
+
+    /// After the direction's end nothing more comes (a finished half-stream delivers nothing),
+    /// but a finished connection lingers in the table for late packets, ten seconds of capture
+    /// time by default. What was kept for bytes to come goes now: with context takeover the
+    /// zlib state and its 32 KiB window (about 45 KiB a direction), the message's buffer, the
+    /// gathered or carried bytes. A capture of many short connections held all of it for every
+    /// connection of its last ten seconds.
+    func dropHeldState() {
+        if let done = inflaterStorage, !contextTakeover { scratch.recycle(done) }
+        inflaterStorage = nil
+        message.retention = []
+        frameRetention = []
+        frameInRetention = false
+        gatheredBytes = []
+        gathering = false
+        headerBuffer = []
+        scanCarry = []
+    }
+
+    /// Bytes this direction holds for what is to come (the tests' view of `dropHeldState`).
+    var heldCapacity: Int {
+        (inflaterStorage == nil ? 0 : 1) + message.retention.capacity + frameRetention.capacity + gatheredBytes.capacity
+            + headerBuffer.capacity + scanCarry.capacity
     }
 
     private func reportUnfinishedMessage(_ emit: (DissectorEvent) -> Void) {

@@ -156,3 +156,33 @@ import Testing
         #expect(r.after == 0)
     }
 }
+
+/// A finished connection lingers for late packets; an ended direction keeps nothing for bytes
+/// that will not come. Message bytes here are made with zlib (a context-takeover stream) and
+/// framed by hand: the end comes inside a fragmented message on purpose.
+@Suite struct EndedDirectionTests {
+    @Test(arguments: [false, true])
+    func anEndedDirectionHoldsNothingForBytesToCome(takeover: Bool) {
+        var parameters = DeflateParameters()
+        parameters.serverNoContextTakeover = !takeover
+        let stream = FrameStream(side: .server, limits: DissectorLimits(payloadRetention: 4096), deflate: parameters,
+                                 scanning: false, scratch: UnmaskScratch())
+        let compressor = WholeMessageInflateTests.Compressor(takeover: takeover)
+        let text = Array(String(repeating: "price tick ", count: 300).utf8)
+        var events: [DissectorEvent] = []
+        // A whole message, then the first frame of another (its continuation never comes), then
+        // half a frame header.
+        var bytes = frame(1, compressor.compress(text, level: 6, final: false), rsv: 4, mask: nil)
+        bytes += frame(1, Array(compressor.compress(text, level: 6, final: false).prefix(200)), fin: false, rsv: 4, mask: nil)
+        bytes += [0x80]
+        bytes.withUnsafeBytes { stream.receive($0, packet: 1) { events.append($0) } }
+        #expect(stream.heldCapacity > 0)
+        stream.end(packet: 2) { events.append($0) }
+        #expect(stream.heldCapacity == 0)
+        // What the end reported is still reported: the unfinished message and the cut header.
+        #expect(events.contains { if case let .gap(g) = $0 { return g.lost.contains("frame header") } else { return false } })
+        // A retention change after the end (the App stage stopping) finds nothing to copy.
+        stream.messageRetention = 0
+        #expect(stream.heldCapacity == 0)
+    }
+}
