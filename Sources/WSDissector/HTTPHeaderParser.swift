@@ -41,12 +41,10 @@ enum HTTPHeaderParser {
     /// from `from` (resume point of an earlier search), or nil.
     static func endOfBlock(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
         var i = max(from, 0)
-        while i < bytes.count {
-            if bytes[i] == 0x0A {
-                if i >= 1 && bytes[i - 1] == 0x0A { return i + 1 }
-                if i >= 2 && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A { return i + 1 }
-            }
-            i += 1
+        while let lf = offset(of: 0x0A, in: bytes, from: i) {
+            if lf >= 1 && bytes[lf - 1] == 0x0A { return lf + 1 }
+            if lf >= 2 && bytes[lf - 1] == 0x0D && bytes[lf - 2] == 0x0A { return lf + 1 }
+            i = lf + 1
         }
         return nil
     }
@@ -128,6 +126,7 @@ enum HTTPHeaderParser {
     /// other bytes (there a space may begin a grapheme: the Character split decides).
     static func startLineParts(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> [String]? {
         var parts: [String] = []
+        parts.reserveCapacity(3)
         var start = range.lowerBound
         var index = range.lowerBound
         while index < range.upperBound {

@@ -436,6 +436,15 @@ public final class WebSocketSession {
 
     private func httpHeader(_ bytes: UnsafeRawBufferPointer, side: Side, packet: Int,
                             _ emit: (DissectorEvent) -> Void) -> Int {
+        // The usual head: whole in this chunk, nothing before it. Parsed where it lies, not
+        // copied into the direction's buffer first.
+        if bufferCount(side) == 0 {
+            let window = UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, limits.maxHeaderBlock)])
+            if let end = HTTPHeaderParser.endOfBlock(window, from: 0) {
+                _ = headerBlock(UnsafeRawBufferPointer(rebasing: window[..<end]), side: side, packet: packet, emit)
+                return end
+            }
+        }
         var buffer = direction(side).buffer
         clearBuffer(side)
         let old = buffer.count
@@ -453,15 +462,23 @@ public final class WebSocketSession {
             emit(.progress(Progress(side: side, unit: .httpHeader, received: UInt64(buffer.count), expected: nil)))
             return take
         }
+        buffer.withUnsafeBytes { block in
+            _ = headerBlock(UnsafeRawBufferPointer(rebasing: block[..<end]), side: side, packet: packet, emit)
+        }
+        return end - old
+    }
+
+    /// A complete header block of `side`: parsed, and the request or response it is acted on.
+    /// False when it is no HTTP head (the direction is then opaque).
+    private func headerBlock(_ block: UnsafeRawBufferPointer, side: Side, packet: Int,
+                             _ emit: (DissectorEvent) -> Void) -> Bool {
         let head: HTTPHead
         do {
-            head = try buffer.withUnsafeBytes { block throws(HTTPParseError) in
-                try HTTPHeaderParser.parse(UnsafeRawBufferPointer(rebasing: block[..<end]))
-            }
+            head = try HTTPHeaderParser.parse(block)
         } catch {
             emit(.violation(Violation(.garbage, "not an HTTP \(side == .client ? "request" : "response") header block")))
             setMode(.opaque(.unknown), side)
-            return end - old
+            return false
         }
         if recognition == nil || recognition?.proto == .unknown {
             recognition = Recognition(.http, .httpStartLine, side == .client ? "HTTP request line at the start of the client stream"
@@ -472,7 +489,7 @@ public final class WebSocketSession {
         } else {
             serverHead(head, packet: packet, emit)
         }
-        return end - old
+        return true
     }
 
     private func clientHead(_ head: HTTPHead, _ emit: (DissectorEvent) -> Void) {

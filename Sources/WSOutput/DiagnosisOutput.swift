@@ -356,38 +356,41 @@ final class DiagnosisSplicer {
 
     /// `bytes` with the marks resolved for `stream` (`text`: the text summary's marks).
     static func apply(_ bytes: [UInt8], stream: Int, text: Bool, cross: CrossConnection?) -> [UInt8] {
+        var out = ByteBuffer(capacity: bytes.count + 128)
+        bytes.withUnsafeBytes { apply($0, stream: stream, text: text, cross: cross, into: &out) }
+        return Array(out.bytes(from: 0))
+    }
+
+    /// The same, written into `out`: the documents' summaries go straight into the output
+    /// sink (one connection after the other on one thread, after the workers: no array is made
+    /// and copied again for each).
+    static func apply(_ raw: UnsafeRawBufferPointer, stream: Int, text: Bool, cross: CrossConnection?,
+                      into out: inout ByteBuffer) {
         // The marks are bytes no output holds otherwise: memchr finds them.
-        let found: (Int, Int, Int)? = bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return nil }
-            func find(_ mark: UInt8, from: Int) -> Int? {
-                guard from < raw.count, let p = memchr(base + from, Int32(mark), raw.count - from) else { return nil }
-                return base.distance(to: UnsafeRawPointer(p))
-            }
-            guard let a = find(DiagnosisMarks.headStart, from: 0), let b = find(DiagnosisMarks.headEnd, from: a),
-                  let c = find(DiagnosisMarks.pattern, from: b) else { return nil }
-            return (a, b, c)
+        func find(_ mark: UInt8, from: Int) -> Int? {
+            guard from < raw.count, let base = raw.baseAddress,
+                  let p = memchr(base + from, Int32(mark), raw.count - from) else { return nil }
+            return base.distance(to: UnsafeRawPointer(p))
         }
-        guard let (a, b, c) = found else { return bytes }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 128)
-        out.append(contentsOf: bytes[..<a])
+        guard let a = find(DiagnosisMarks.headStart, from: 0), let b = find(DiagnosisMarks.headEnd, from: a),
+              let c = find(DiagnosisMarks.pattern, from: b) else { return out.append(raw) }
+        out.append(UnsafeRawBufferPointer(rebasing: raw[..<a]))
         if let o = cross?.overrides[stream] {
             if text {
-                out.append(contentsOf: Array(DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary).utf8))
+                DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary, into: &out)
             } else {
-                out.append(contentsOf: DiagnosisJSON.head(cause: o.cause, by: o.by, summary: o.summary))
+                out.append(DiagnosisJSON.head(cause: o.cause, by: o.by, summary: o.summary))
             }
         } else {
-            out.append(contentsOf: bytes[(a + 1)..<b])
+            out.append(UnsafeRawBufferPointer(rebasing: raw[(a + 1)..<b]))
         }
-        out.append(contentsOf: bytes[(b + 1)..<c])
+        out.append(UnsafeRawBufferPointer(rebasing: raw[(b + 1)..<c]))
         if text {
-            out.append(contentsOf: Array(DiagnosisText.pattern(cross, stream: stream).utf8))
+            out.appendUTF8(DiagnosisText.pattern(cross, stream: stream))
         } else {
-            out.append(contentsOf: DiagnosisJSON.pattern(cross, stream: stream))
+            out.append(DiagnosisJSON.pattern(cross, stream: stream))
         }
-        out.append(contentsOf: bytes[(c + 1)...])
-        return out
+        out.append(UnsafeRawBufferPointer(rebasing: raw[(c + 1)...]))
     }
 }
 

@@ -77,7 +77,7 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
         let cross = splicer.resolve()
         connections.forEachSorted { stream, c in
             sink.write(first ? "\n" : ",\n")
-            sink.write(bytes: DiagnosisSplicer.apply(c, stream: stream, text: false, cross: cross))
+            c.withUnsafeBytes { raw in sink.writeBytes { DiagnosisSplicer.apply(raw, stream: stream, text: false, cross: cross, into: &$0) } }
             first = false
         }
         let warnings = warnings + (connections.lostWarning.map { [$0] } ?? [])

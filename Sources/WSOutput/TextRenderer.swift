@@ -83,7 +83,7 @@ public final class TextRenderer: PrerenderedRendering {
         if !summaries.isEmpty && wroteHeader { sink.endLine() }
         let cross = splicer.resolve()
         summaries.forEachSorted { stream, bytes in
-            sink.write(bytes: DiagnosisSplicer.apply(bytes, stream: stream, text: true, cross: cross))
+            bytes.withUnsafeBytes { raw in sink.writeBytes { DiagnosisSplicer.apply(raw, stream: stream, text: true, cross: cross, into: &$0) } }
         }
         if let lost = summaries.lostWarning { fputs("wstrace: warning: \(lost)\n", stderr) }
         if options.stream == nil && (!cross.patterns.isEmpty || !cross.pairs.isEmpty) {

@@ -286,6 +286,30 @@ func seededStrings(over alphabet: [Character], maxLength: Int, seed: UInt64) -> 
         }
     }
 
+    /// The end of a header block, found by jumping from line end to line end, is where the
+    /// byte loop found it, from every resume point.
+    @Test func blockEndsWhereTheByteLoopFoundThem() {
+        func reference(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
+            var i = max(from, 0)
+            while i < bytes.count {
+                if bytes[i] == 0x0A {
+                    if i >= 1 && bytes[i - 1] == 0x0A { return i + 1 }
+                    if i >= 2 && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A { return i + 1 }
+                }
+                i += 1
+            }
+            return nil
+        }
+        let alphabet: [Character] = ["\r\n", "\n", "\r", "a", ":", " "]
+        for text in seededStrings(over: alphabet, maxLength: 12, seed: 0x94D0_49BB_1331_11EB) + ["", "\n\n", "\r\n\r\n", "a\r\n\r\nb"] {
+            Array(text.utf8).withUnsafeBytes { bytes in
+                for from in -1...(bytes.count + 1) {
+                    #expect(HTTPHeaderParser.endOfBlock(bytes, from: from) == reference(bytes, from: from), "\(text.debugDescription) \(from)")
+                }
+            }
+        }
+    }
+
     /// The literals stand only for their exact bytes.
     @Test func knownNamesAreExactlyTheirBytes() {
         for text in ["Host", "Sec-WebSocket-Key", "Switching Protocols", "Sec-WebSocket-Extensions"] {
