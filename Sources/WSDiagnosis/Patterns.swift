@@ -132,6 +132,20 @@ public enum PatternFinder {
         pairs(records, into: &out)
         commonIdle(records, into: &out)
         mass(records, into: &out)
+        finish(&out, byStream: byStream)
+        return out
+    }
+
+    /// What follows the three passes: the pairs in client-leg order, the changed heads (idle
+    /// timeouts that were one of a mass disconnect, ends a proxy made), who ended each pattern.
+    static func finish(_ out: inout CrossConnection, byStream: (Int) -> EndingRecord?) {
+        // By the client leg's stream, whatever order the fingerprints came in.
+        out.pairs.sort { $0.front < $1.front }
+        out.pairOf = [:]
+        for (i, p) in out.pairs.enumerated() {
+            out.pairOf[p.front] = i
+            out.pairOf[p.back] = i
+        }
         // An idle timeout that is one of many connections ended at once, whose silences
         // differ, was not a timeout: something ended them all (a restart, a crash).
         for p in out.patterns where p.kind == .massDisconnect {
@@ -150,7 +164,6 @@ public enum PatternFinder {
             let bys = Set(out.patterns[i].streams.compactMap { out.overrides[$0]?.by ?? byStream($0)?.by })
             out.patterns[i].by = bys.count == 1 ? bys.first : nil
         }
-        return out
     }
 
     static func endable(_ r: EndingRecord) -> Bool {
@@ -166,22 +179,24 @@ public enum PatternFinder {
             let tolerance = max(idleToleranceNs, base / 50)
             var j = i
             while j + 1 < idle.count && records[idle[j + 1]].idleNs! - base <= tolerance { j += 1 }
-            if j > i {
-                let group = idle[i...j].map { records[$0] }
-                let silences = group.map { Double($0.idleNs!) / 1e9 }.sorted()
-                let median = silences[(silences.count - 1) / 2]
-                let ends = group.compactMap(\.endTime)
-                let window = Double((ends.max() ?? 0) - (ends.min() ?? 0)) / 1e9
-                let bys = Set(group.compactMap(\.by))
-                let by = bys.count == 1 ? bys.first : nil
-                let text = "\(group.count) connections ended after \(formatFixed(median, 1)) s idle: looks like a proxy or load balancer idle timeout of \(formatFixed(median, 1)) s"
-                out.patterns.append(Pattern(kind: .commonIdleTimeout, streams: group.map(\.stream).sorted(),
-                                            windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: (median * 1000).rounded() / 1000,
-                                            by: by, graceful: nil, summary: text))
-                for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
-            }
+            if j > i { addCommonIdle(idle[i...j].map { records[$0] }, into: &out) }
             i = j + 1
         }
+    }
+
+    /// Connections whose silences agree: one common-idle-timeout pattern.
+    static func addCommonIdle(_ group: [EndingRecord], into out: inout CrossConnection) {
+        let silences = group.map { Double($0.idleNs!) / 1e9 }.sorted()
+        let median = silences[(silences.count - 1) / 2]
+        let ends = group.compactMap(\.endTime)
+        let window = Double((ends.max() ?? 0) - (ends.min() ?? 0)) / 1e9
+        let bys = Set(group.compactMap(\.by))
+        let by = bys.count == 1 ? bys.first : nil
+        let text = "\(group.count) connections ended after \(formatFixed(median, 1)) s idle: looks like a proxy or load balancer idle timeout of \(formatFixed(median, 1)) s"
+        out.patterns.append(Pattern(kind: .commonIdleTimeout, streams: group.map(\.stream).sorted(),
+                                    windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: (median * 1000).rounded() / 1000,
+                                    by: by, graceful: nil, summary: text))
+        for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
     }
 
     static func mass(_ records: [EndingRecord], into out: inout CrossConnection) {
@@ -200,28 +215,32 @@ public enum PatternFinder {
                 var j = i
                 while j + 1 < candidates.count && endTime(j + 1) - endTime(i) <= massWindowNs { j += 1 }
                 if j - i + 1 >= massMinimum {
-                    let group = candidates[i...j].map { records[$0] }
-                    let window = Double(group.last!.endTime! - group.first!.endTime!) / 1e9
-                    let graceful = group.allSatisfy { $0.closeFrame && ($0.closeCode == 1001 || $0.closeCode == 1012) }
-                    let closes = group.filter(\.closeFrame).count
-                    var text = "\(group.count) connections ended by \(ender.rawValue) within \(spanText(Int64(window * 1e9)))"
-                    if graceful {
-                        text += ", each with a close frame (1001/1012): a graceful shutdown or restart"
-                    } else if closes == 0 {
-                        text += ", none with a close frame: looks like a \(ender.rawValue) crash or restart"
-                    } else {
-                        text += " (\(closes) with a close frame): looks like a \(ender.rawValue) restart or deploy"
-                    }
-                    out.patterns.append(Pattern(kind: .massDisconnect, streams: group.map(\.stream).sorted(),
-                                                windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: nil,
-                                                by: ender, graceful: graceful, summary: text))
-                    for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
+                    addMassDisconnect(candidates[i...j].map { records[$0] }, by: ender, into: &out)
                     i = j + 1
                 } else {
                     i += 1
                 }
             }
         }
+    }
+
+    /// Connections ended by `ender` within the window, in end order: one mass-disconnect pattern.
+    static func addMassDisconnect(_ group: [EndingRecord], by ender: Ender, into out: inout CrossConnection) {
+        let window = Double(group.last!.endTime! - group.first!.endTime!) / 1e9
+        let graceful = group.allSatisfy { $0.closeFrame && ($0.closeCode == 1001 || $0.closeCode == 1012) }
+        let closes = group.filter(\.closeFrame).count
+        var text = "\(group.count) connections ended by \(ender.rawValue) within \(spanText(Int64(window * 1e9)))"
+        if graceful {
+            text += ", each with a close frame (1001/1012): a graceful shutdown or restart"
+        } else if closes == 0 {
+            text += ", none with a close frame: looks like a \(ender.rawValue) crash or restart"
+        } else {
+            text += " (\(closes) with a close frame): looks like a \(ender.rawValue) restart or deploy"
+        }
+        out.patterns.append(Pattern(kind: .massDisconnect, streams: group.map(\.stream).sorted(),
+                                    windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: nil,
+                                    by: ender, graceful: graceful, summary: text))
+        for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
     }
 
     static func pairs(_ records: [EndingRecord], into out: inout CrossConnection) {
@@ -232,37 +251,34 @@ public enum PatternFinder {
         for key in groups.keys.sorted() {
             let members = groups[key]!
             guard members.count >= 2 else { continue }
-            let legs = members.sorted { (records[$0].start, records[$0].stream) < (records[$1].start, records[$1].stream) }
-                .map { records[$0] }
-            // Same messages on several pairs (clients sending the same thing): each leg pairs
-            // with the later leg whose messages come out of the proxy soonest after its own.
-            var taken = Set<Int>()
-            for a in legs where !taken.contains(a.stream) {
-                var best: (leg: EndingRecord, c2s: [Int64], s2c: [Int64], total: Int64)?
-                for b in legs where b.stream != a.stream && !taken.contains(b.stream) && b.start >= a.start {
-                    // The proxy is the front leg's server and the back leg's client: distinct endpoints.
-                    guard a.server != b.server, a.client != b.client else { continue }
-                    var c2s: [Int64] = [], s2c: [Int64] = []
-                    for (x, y) in zip(a.fingerprintTimes, b.fingerprintTimes) {
-                        if x.side == .client { c2s.append(y.time - x.time) } else { s2c.append(x.time - y.time) }
-                    }
-                    // Each message must go into the proxy before it comes out.
-                    guard c2s.allSatisfy({ $0 >= 0 }), s2c.allSatisfy({ $0 >= 0 }) else { continue }
-                    let total = c2s.reduce(0, +) + s2c.reduce(0, +)
-                    if best == nil || total < best!.total { best = (b, c2s, s2c, total) }
-                }
-                guard let found = best else { continue }
-                taken.insert(a.stream)
-                taken.insert(found.leg.stream)
-                pair(front: a, back: found.leg, c2s: found.c2s, s2c: found.s2c, into: &out)
-            }
+            pairLegs(members.sorted { (records[$0].start, records[$0].stream) < (records[$1].start, records[$1].stream) }
+                .map { records[$0] }, into: &out)
         }
-        // By the client leg's stream, whatever order the fingerprints came in.
-        out.pairs.sort { $0.front < $1.front }
-        out.pairOf = [:]
-        for (i, p) in out.pairs.enumerated() {
-            out.pairOf[p.front] = i
-            out.pairOf[p.back] = i
+    }
+
+    /// Pairs the legs of one fingerprint group (in start order).
+    static func pairLegs(_ legs: [EndingRecord], into out: inout CrossConnection) {
+        // Same messages on several pairs (clients sending the same thing): each leg pairs
+        // with the later leg whose messages come out of the proxy soonest after its own.
+        var taken = Set<Int>()
+        for a in legs where !taken.contains(a.stream) {
+            var best: (leg: EndingRecord, c2s: [Int64], s2c: [Int64], total: Int64)?
+            for b in legs where b.stream != a.stream && !taken.contains(b.stream) && b.start >= a.start {
+                // The proxy is the front leg's server and the back leg's client: distinct endpoints.
+                guard a.server != b.server, a.client != b.client else { continue }
+                var c2s: [Int64] = [], s2c: [Int64] = []
+                for (x, y) in zip(a.fingerprintTimes, b.fingerprintTimes) {
+                    if x.side == .client { c2s.append(y.time - x.time) } else { s2c.append(x.time - y.time) }
+                }
+                // Each message must go into the proxy before it comes out.
+                guard c2s.allSatisfy({ $0 >= 0 }), s2c.allSatisfy({ $0 >= 0 }) else { continue }
+                let total = c2s.reduce(0, +) + s2c.reduce(0, +)
+                if best == nil || total < best!.total { best = (b, c2s, s2c, total) }
+            }
+            guard let found = best else { continue }
+            taken.insert(a.stream)
+            taken.insert(found.leg.stream)
+            pair(front: a, back: found.leg, c2s: found.c2s, s2c: found.s2c, into: &out)
         }
     }
 

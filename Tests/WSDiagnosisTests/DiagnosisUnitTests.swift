@@ -189,9 +189,10 @@ import WSDissector
     }
 }
 
-/// `PatternFinder` as it was before its passes worked on indices (it copied every record into
-/// a dictionary, groups and sorted arrays), kept as the reference the new passes must agree
-/// with, ties in every sort key included.
+/// `PatternFinder`'s selection and ordering as they were before the passes worked on indices
+/// (every record copied into a dictionary, groups and filtered, sorted arrays), kept as the
+/// reference the new passes must agree with, ties in every sort key included. What a pass
+/// makes of a group (`addCommonIdle`, `addMassDisconnect`, `pairLegs`, `finish`) is shared.
 enum ReferencePatternFinder {
     static func find(_ records: [EndingRecord]) -> CrossConnection {
         var out = CrossConnection()
@@ -199,29 +200,8 @@ enum ReferencePatternFinder {
         pairs(records, into: &out)
         commonIdle(records, into: &out)
         mass(records, into: &out)
-        // An idle timeout that is one of many connections ended at once, whose silences
-        // differ, was not a timeout: something ended them all (a restart, a crash).
-        for p in out.patterns where p.kind == .massDisconnect {
-            for stream in p.streams {
-                guard let r = byStream[stream], r.cause == .idleTimeout else { continue }
-                let what = r.reset ? "reset" : "TCP closed"
-                let who = r.endSide.map(\.name) ?? "?"
-                out.overrides[stream] = Override(
-                    cause: r.reset ? .reset : .closedWithoutCloseFrame, by: r.endSide.map(Ender.init),
-                    summary: "\(what) by \(who) without a WebSocket close frame, with \(p.streams.count - 1) other connection\(p.streams.count == 2 ? "" : "s") within \(spanText(Int64(p.windowSeconds * 1e9))) (silences differ: not an idle timeout)")
-            }
-        }
-        PatternFinder.proxyOverrides({ byStream[$0] }, into: &out)
-        // Who ended a pattern's connections, after the pass's changes (a proxy found).
-        for i in out.patterns.indices {
-            let bys = Set(out.patterns[i].streams.compactMap { out.overrides[$0]?.by ?? byStream[$0]?.by })
-            out.patterns[i].by = bys.count == 1 ? bys.first : nil
-        }
+        PatternFinder.finish(&out, byStream: { byStream[$0] })
         return out
-    }
-
-    static func endable(_ r: EndingRecord) -> Bool {
-        r.isWebSocket && r.endTime != nil && ![.openAtEnd, .notWebSocket, .handshakeFailed, .upgradeRefused].contains(r.cause)
     }
 
     static func commonIdle(_ records: [EndingRecord], into out: inout CrossConnection) {
@@ -232,20 +212,7 @@ enum ReferencePatternFinder {
             let tolerance = max(PatternFinder.idleToleranceNs, base / 50)
             var j = i
             while j + 1 < idle.count && idle[j + 1].idleNs! - base <= tolerance { j += 1 }
-            if j > i {
-                let group = Array(idle[i...j])
-                let silences = group.map { Double($0.idleNs!) / 1e9 }.sorted()
-                let median = silences[(silences.count - 1) / 2]
-                let ends = group.compactMap(\.endTime)
-                let window = Double((ends.max() ?? 0) - (ends.min() ?? 0)) / 1e9
-                let bys = Set(group.compactMap(\.by))
-                let by = bys.count == 1 ? bys.first : nil
-                let text = "\(group.count) connections ended after \(formatFixed(median, 1)) s idle: looks like a proxy or load balancer idle timeout of \(formatFixed(median, 1)) s"
-                out.patterns.append(Pattern(kind: .commonIdleTimeout, streams: group.map(\.stream).sorted(),
-                                            windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: (median * 1000).rounded() / 1000,
-                                            by: by, graceful: nil, summary: text))
-                for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
-            }
+            if j > i { PatternFinder.addCommonIdle(Array(idle[i...j]), into: &out) }
             i = j + 1
         }
     }
@@ -256,7 +223,6 @@ enum ReferencePatternFinder {
                 guard PatternFinder.endable(r), out.patternOf[r.stream] == nil else { return false }
                 let by = r.endSide.map(Ender.init)
                 guard by == ender || (ender == .intermediary && r.by == .intermediary) else { return false }
-                // Clients leaving cleanly together (the end of a test run) are no alarm.
                 return ender != .client || r.cause.isFailure
             }.sorted { $0.endTime! < $1.endTime! }
             var i = 0
@@ -264,22 +230,7 @@ enum ReferencePatternFinder {
                 var j = i
                 while j + 1 < candidates.count && candidates[j + 1].endTime! - candidates[i].endTime! <= PatternFinder.massWindowNs { j += 1 }
                 if j - i + 1 >= PatternFinder.massMinimum {
-                    let group = Array(candidates[i...j])
-                    let window = Double(group.last!.endTime! - group.first!.endTime!) / 1e9
-                    let graceful = group.allSatisfy { $0.closeFrame && ($0.closeCode == 1001 || $0.closeCode == 1012) }
-                    let closes = group.filter(\.closeFrame).count
-                    var text = "\(group.count) connections ended by \(ender.rawValue) within \(spanText(Int64(window * 1e9)))"
-                    if graceful {
-                        text += ", each with a close frame (1001/1012): a graceful shutdown or restart"
-                    } else if closes == 0 {
-                        text += ", none with a close frame: looks like a \(ender.rawValue) crash or restart"
-                    } else {
-                        text += " (\(closes) with a close frame): looks like a \(ender.rawValue) restart or deploy"
-                    }
-                    out.patterns.append(Pattern(kind: .massDisconnect, streams: group.map(\.stream).sorted(),
-                                                windowSeconds: (window * 1000).rounded() / 1000, idleSeconds: nil,
-                                                by: ender, graceful: graceful, summary: text))
-                    for r in group { out.patternOf[r.stream] = out.patterns.count - 1 }
+                    PatternFinder.addMassDisconnect(Array(candidates[i...j]), by: ender, into: &out)
                     i = j + 1
                 } else {
                     i += 1
@@ -296,35 +247,7 @@ enum ReferencePatternFinder {
         for key in groups.keys.sorted() {
             let legs = groups[key]!.sorted { ($0.start, $0.stream) < ($1.start, $1.stream) }
             guard legs.count >= 2 else { continue }
-            // Same messages on several pairs (clients sending the same thing): each leg pairs
-            // with the later leg whose messages come out of the proxy soonest after its own.
-            var taken = Set<Int>()
-            for a in legs where !taken.contains(a.stream) {
-                var best: (leg: EndingRecord, c2s: [Int64], s2c: [Int64], total: Int64)?
-                for b in legs where b.stream != a.stream && !taken.contains(b.stream) && b.start >= a.start {
-                    // The proxy is the front leg's server and the back leg's client: distinct endpoints.
-                    guard a.server != b.server, a.client != b.client else { continue }
-                    var c2s: [Int64] = [], s2c: [Int64] = []
-                    for (x, y) in zip(a.fingerprintTimes, b.fingerprintTimes) {
-                        if x.side == .client { c2s.append(y.time - x.time) } else { s2c.append(x.time - y.time) }
-                    }
-                    // Each message must go into the proxy before it comes out.
-                    guard c2s.allSatisfy({ $0 >= 0 }), s2c.allSatisfy({ $0 >= 0 }) else { continue }
-                    let total = c2s.reduce(0, +) + s2c.reduce(0, +)
-                    if best == nil || total < best!.total { best = (b, c2s, s2c, total) }
-                }
-                guard let found = best else { continue }
-                taken.insert(a.stream)
-                taken.insert(found.leg.stream)
-                PatternFinder.pair(front: a, back: found.leg, c2s: found.c2s, s2c: found.s2c, into: &out)
-            }
-        }
-        // By the client leg's stream, whatever order the fingerprints came in.
-        out.pairs.sort { $0.front < $1.front }
-        out.pairOf = [:]
-        for (i, p) in out.pairs.enumerated() {
-            out.pairOf[p.front] = i
-            out.pairOf[p.back] = i
+            PatternFinder.pairLegs(legs, into: &out)
         }
     }
 }
@@ -361,6 +284,8 @@ enum ReferencePatternFinder {
             records.append(r)
         }
         if next(3) == 0 { records.append(records[next(records.count)]) }  // a stream twice: the first counts
+        // Records come in the order connections were released, not by stream.
+        for k in stride(from: records.count - 1, to: 0, by: -1) { records.swapAt(k, next(k + 1)) }
         let got = PatternFinder.find(records), want = ReferencePatternFinder.find(records)
         #expect(got.patterns.count == want.patterns.count)
         for (g, w) in zip(got.patterns, want.patterns) {
