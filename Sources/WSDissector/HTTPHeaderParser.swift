@@ -41,7 +41,7 @@ enum HTTPHeaderParser {
     /// from `from` (resume point of an earlier search), or nil.
     static func endOfBlock(_ bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
         var i = max(from, 0)
-        while let lf = offset(of: 0x0A, in: bytes, from: i) {
+        while let lf = bytes.offset(of: 0x0A, from: i) {
             if lf >= 1 && bytes[lf - 1] == 0x0A { return lf + 1 }
             if lf >= 2 && bytes[lf - 1] == 0x0D && bytes[lf - 2] == 0x0A { return lf + 1 }
             i = lf + 1
@@ -74,7 +74,7 @@ enum HTTPHeaderParser {
         lines.reserveCapacity(32)
         var lineStart = 0
         while lineStart <= block.count {
-            let index = offset(of: 0x0A, in: block, from: lineStart) ?? block.count
+            let index = block.offset(of: 0x0A, from: lineStart) ?? block.count
             var lineEnd = index
             if lineEnd > lineStart && block[lineEnd - 1] == 0x0D { lineEnd -= 1 }
             lines.append(lineStart..<lineEnd)
@@ -111,7 +111,7 @@ enum HTTPHeaderParser {
                 headers[headers.count - 1].value += " " + text(block, trimmed(block, line))
                 continue
             }
-            guard let colon = offset(of: 0x3A, in: UnsafeRawBufferPointer(rebasing: block[..<line.upperBound]), from: line.lowerBound)
+            guard let colon = UnsafeRawBufferPointer(rebasing: block[..<line.upperBound]).offset(of: 0x3A, from: line.lowerBound)
             else { continue }
             let nameRange = line.lowerBound..<colon
             headers.append(HTTPHeader(name: knownText(block, nameRange) ?? text(block, nameRange),
@@ -181,14 +181,6 @@ enum HTTPHeaderParser {
         }
     }
 
-    /// Where `byte` first occurs in `bytes` at or after `from` (memchr: a header block is
-    /// searched for line ends byte by byte otherwise, about 12 instructions a byte).
-    @inline(__always)
-    static func offset(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from: Int) -> Int? {
-        guard from < bytes.count, let base = bytes.baseAddress,
-              let found = memchr(base + from, Int32(byte), bytes.count - from) else { return nil }
-        return base.distance(to: UnsafeRawPointer(found))
-    }
 
     private static func text(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: block[range]), as: UTF8.self)
@@ -285,5 +277,16 @@ public func concatenated(_ a: String, _ b: String, _ c: String = "", _ d: String
         put(c)
         put(d)
         return at
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Where `byte` first occurs at or after `from`, found with memchr (a byte loop costs about
+    /// 12 instructions a byte): header blocks' line ends and colons, the output's marks.
+    @inlinable
+    public func offset(of byte: UInt8, from: Int) -> Int? {
+        guard from >= 0, from < count, let base = baseAddress,
+              let found = memchr(base + from, Int32(byte), count - from) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 }

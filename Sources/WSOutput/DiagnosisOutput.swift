@@ -367,13 +367,8 @@ final class DiagnosisSplicer {
     static func apply(_ raw: UnsafeRawBufferPointer, stream: Int, text: Bool, cross: CrossConnection?,
                       into out: inout ByteBuffer) {
         // The marks are bytes no output holds otherwise: memchr finds them.
-        func find(_ mark: UInt8, from: Int) -> Int? {
-            guard from < raw.count, let base = raw.baseAddress,
-                  let p = memchr(base + from, Int32(mark), raw.count - from) else { return nil }
-            return base.distance(to: UnsafeRawPointer(p))
-        }
-        guard let a = find(DiagnosisMarks.headStart, from: 0), let b = find(DiagnosisMarks.headEnd, from: a),
-              let c = find(DiagnosisMarks.pattern, from: b) else { return out.append(raw) }
+        guard let a = raw.offset(of: DiagnosisMarks.headStart, from: 0), let b = raw.offset(of: DiagnosisMarks.headEnd, from: a),
+              let c = raw.offset(of: DiagnosisMarks.pattern, from: b) else { return out.append(raw) }
         out.append(UnsafeRawBufferPointer(rebasing: raw[..<a]))
         if let o = cross?.overrides[stream] {
             if text {
