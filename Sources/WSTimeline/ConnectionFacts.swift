@@ -6,25 +6,12 @@ import WSReassembly
 /// answered them, the sizes and times of its messages. Updated as packets and frames pass
 /// (a few comparisons per packet); the Diagnosis stage reads it from the summary.
 public struct SideFacts: Sendable {
-    // TCP
-    public var retransmissions = 0
-    public var duplicateAcks = 0
-    /// Time this side advertised a zero window (receive buffer full), ns, closed intervals.
-    public var zeroWindowNs: Int64 = 0
-    /// The zero window it advertises now: since when, and the packet that first said so.
-    public var zeroWindowSince: (time: Int64, packet: Int)?
-    /// The first zero-window packet of the connection from this side.
-    public var firstZeroWindowPacket: Int?
-    /// The window was still zero when the connection ended.
-    public var zeroWindowOpenAtEnd = false
-    /// Retransmissions since the peer last acknowledged anything new: their count, the
-    /// first and last (time, packet), and the first few times (for the backoff).
-    public var unackedRetransmissions = 0
-    public var unackedFirst: (time: Int64, packet: Int)?
-    public var unackedLast: (time: Int64, packet: Int)?
-    public var unackedTimes: [Int64] = []
-    /// The last time this side acknowledged new bytes of its peer.
-    public var lastAckAdvance: (time: Int64, packet: Int)?
+    // Declared in the order the work touches them: what every segment of the side reads or
+    // writes first (two cache lines), then what an acknowledgment of new bytes and a frame
+    // touch, then what only rare events (retransmissions, zero windows, pings) do. With a
+    // thousand connections open the facts are rarely in cache: fields read together that sat
+    // in different lines cost a miss each.
+
     /// Last packet (any) from this side.
     public var lastPacket: (time: Int64, packet: Int)?
     /// Last packet from this side with new payload bytes (not a retransmission or keep-alive).
@@ -32,8 +19,39 @@ public struct SideFacts: Sendable {
     /// A data segment being timed for the TCP RTT: its end (relative sequence) and when it left.
     var timedEnd: UInt32?
     var timedAt: Int64 = 0
+    /// The zero window it advertises now: since when, and the packet that first said so.
+    public var zeroWindowSince: (time: Int64, packet: Int)?
+    /// The last time this side acknowledged new bytes of its peer.
+    public var lastAckAdvance: (time: Int64, packet: Int)?
+    /// Retransmissions since the peer last acknowledged anything new: their count, the
+    /// first and last (time, packet), and the first few times (for the backoff). All four
+    /// are set together, and cleared together: the count alone says whether any is set.
+    public var unackedRetransmissions = 0
+    public var unackedTimes: [Int64] = []
+    public var unackedFirst: (time: Int64, packet: Int)?
+    public var unackedLast: (time: Int64, packet: Int)?
 
-    // WebSocket
+    // TCP, rarer
+    public var retransmissions = 0
+    public var duplicateAcks = 0
+    /// Time this side advertised a zero window (receive buffer full), ns, closed intervals.
+    public var zeroWindowNs: Int64 = 0
+    /// The first zero-window packet of the connection from this side.
+    public var firstZeroWindowPacket: Int?
+    /// The window was still zero when the connection ended.
+    public var zeroWindowOpenAtEnd = false
+
+    // WebSocket: what every frame and message updates first
+    /// The last frame of any kind (packet, opcode).
+    public var lastFrame: (packet: Int, time: Int64, opcode: UInt8)?
+    public var messages = 0
+    /// Payload sizes of the messages this side completed, in order (the first `sampleLimit`).
+    public var messageSizes: [UInt32] = []
+    public var firstMessageTime: Int64?
+    public var lastMessageTime: Int64?
+    /// The last message: packet, size; and the largest message before it.
+    public var lastMessage: (packet: Int, size: UInt64, opcode: UInt8)?
+    public var largestBeforeLast: UInt64 = 0
     /// Pings this side sent, and pongs (from the peer) that answered one of them.
     public var pingsSent = 0
     public var pingsAnswered = 0
@@ -46,16 +64,6 @@ public struct SideFacts: Sendable {
     /// Ping → pong round trips, ns, and the times of the pongs (the first `rttLimit`).
     public var pingRTTs: [Int64] = []
     public var pongTimes: [Int64] = []
-    /// Payload sizes of the messages this side completed, in order (the first `sampleLimit`).
-    public var messageSizes: [UInt32] = []
-    public var messages = 0
-    public var firstMessageTime: Int64?
-    public var lastMessageTime: Int64?
-    /// The last message: packet, size; and the largest message before it.
-    public var lastMessage: (packet: Int, size: UInt64, opcode: UInt8)?
-    public var largestBeforeLast: UInt64 = 0
-    /// The last frame of any kind (packet, opcode).
-    public var lastFrame: (packet: Int, time: Int64, opcode: UInt8)?
     /// The last packet whose bytes from this side broke a rule, and which rule.
     public var lastViolation: (packet: Int, code: ViolationCode)?
 
@@ -71,19 +79,20 @@ public struct SideFacts: Sendable {
 /// The connection-wide facts: both sides' `SideFacts`, TCP round trips, silences, and the
 /// fingerprint of its first messages (to pair the two legs of a proxy).
 public struct ConnectionFacts: Sendable {
-    public var client = SideFacts()
-    public var server = SideFacts()
-    /// TCP round trips measured on data ACKs, ns (the first `SideFacts.rttLimit`).
-    public var tcpRTTs: [Int64] = []
+    // What every segment reads first (see `SideFacts`), then each side's facts.
     /// The last packet that carried new payload bytes, either side.
     public var lastPayload: (time: Int64, packet: Int)?
     /// The longest time without new payload bytes between two payload packets (or from the
     /// handshake to the first), ns, and the packet that ended it.
     public var longestSilenceNs: Int64 = 0
-    public var longestSilenceEndPacket: Int?
+    /// TCP round trips measured on data ACKs, ns (the first `SideFacts.rttLimit`).
+    public var tcpRTTs: [Int64] = []
     /// The first FIN or RST: time, packet, side, and the silence before it (time since the
     /// last payload, or since the connection's start when it had none).
     public var ending: (time: Int64, packet: Int, side: Side, reset: Bool, silenceNs: Int64)?
+    public var client = SideFacts()
+    public var server = SideFacts()
+    public var longestSilenceEndPacket: Int?
     /// The first messages (at most `fingerprintLimit`): a hash over (side, opcode, length,
     /// payload prefix) each, and their times, for proxy-leg pairing.
     public var fingerprint: UInt64 = 0xcbf29ce484222325
@@ -112,10 +121,13 @@ public struct ConnectionFacts: Sendable {
         if report.ackedOffset != nil {
             // New bytes of the peer acknowledged: the peer's retransmissions got through.
             withSide(peer) { p in
-                p.unackedRetransmissions = 0
-                p.unackedFirst = nil
-                p.unackedLast = nil
-                if !p.unackedTimes.isEmpty { p.unackedTimes = [] }
+                // Cleared only when set: a store to a line not in cache costs its miss too.
+                if p.unackedRetransmissions != 0 {
+                    p.unackedRetransmissions = 0
+                    p.unackedFirst = nil
+                    p.unackedLast = nil
+                    if !p.unackedTimes.isEmpty { p.unackedTimes = [] }
+                }
                 peerTimed = p.timedEnd
                 peerTimedAt = p.timedAt
             }
