@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib"]),
         .testTarget(name: "WSTLSTests", dependencies: ["WSTLS", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSTestSupport"]),
+        .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
         .testTarget(name: "WSDiagnosisTests", dependencies: ["WSDiagnosis", "WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
         .testTarget(name: "WSEngineTests", dependencies: ["WSEngine", "WSDiagnosis", "WSCapture", "WSDecode", "WSTimeline", "WSOutput"]),
         .testTarget(name: "WSAppTests", dependencies: ["WSApp", "WSTestSupport"]),

@@ -1,0 +1,75 @@
+import Testing
+import WSDissector
+import WSReassembly
+@testable import WSTimeline
+
+/// The TCP facts a connection's segments leave for the Diagnosis stage: retransmissions the
+/// peer has not acknowledged (the "peer unreachable" evidence) and the data round trips.
+@Suite struct ConnectionFactsTests {
+    /// A segment's report: `payload` new bytes at `seq` (relative), or a retransmission of them;
+    /// `acked`: the ACK moved the peer's acknowledged offset forward (to `ack`, relative).
+    static func report(from side: Side, seq: UInt32 = 0, payload: Int = 0, retransmission: Bool = false,
+                       ack: UInt32 = 0, acked: Bool = false) -> SegmentReport {
+        var r = SegmentReport(stream: 0, direction: side == .client ? .clientToServer : .serverToClient)
+        r.relativeSeq = seq
+        r.relativeAck = ack
+        r.payloadLength = payload
+        if retransmission { r.analysis.insert(.retransmission) }
+        if acked { r.ackedOffset = UInt64(ack) }
+        return r
+    }
+
+    @Test func retransmissionsStayUnacknowledgedUntilThePeerAcknowledgesNewBytes() {
+        var facts = ConnectionFacts()
+        facts.segment(from: .client, report: Self.report(from: .client, seq: 1, payload: 100), window: 512,
+                      packet: 1, time: 1_000, start: 0)
+        for (packet, time) in [(2, 200_000_000), (3, 600_000_000)] as [(Int, Int64)] {
+            facts.segment(from: .client, report: Self.report(from: .client, seq: 1, payload: 100, retransmission: true),
+                          window: 512, packet: packet, time: time, start: 0)
+        }
+        #expect(facts.client.retransmissions == 2)
+        #expect(facts.client.unackedRetransmissions == 2)
+        #expect(facts.client.unackedFirst?.packet == 2 && facts.client.unackedLast?.packet == 3)
+        #expect(facts.client.unackedTimes == [200_000_000, 600_000_000])
+
+        // The server's ACK that does not move forward leaves them as they are.
+        facts.segment(from: .server, report: Self.report(from: .server, ack: 1), window: 512, packet: 4,
+                      time: 700_000_000, start: 0)
+        #expect(facts.client.unackedRetransmissions == 2 && facts.client.unackedFirst != nil)
+
+        // New bytes acknowledged: the retransmissions got through; the total stays.
+        facts.segment(from: .server, report: Self.report(from: .server, ack: 101, acked: true), window: 512,
+                      packet: 5, time: 800_000_000, start: 0)
+        #expect(facts.client.unackedRetransmissions == 0)
+        #expect(facts.client.unackedFirst == nil && facts.client.unackedLast == nil)
+        #expect(facts.client.unackedTimes.isEmpty)
+        #expect(facts.client.retransmissions == 2)
+        #expect(facts.server.lastAckAdvance?.packet == 5)
+    }
+
+    @Test func oneRetransmissionIsClearedToo() {
+        var facts = ConnectionFacts()
+        facts.segment(from: .server, report: Self.report(from: .server, seq: 1, payload: 10, retransmission: true),
+                      window: 512, packet: 1, time: 10, start: 0)
+        #expect(facts.server.unackedRetransmissions == 1 && facts.server.unackedTimes == [10])
+        facts.segment(from: .client, report: Self.report(from: .client, ack: 11, acked: true), window: 512,
+                      packet: 2, time: 20, start: 0)
+        #expect(facts.server.unackedRetransmissions == 0 && facts.server.unackedFirst == nil
+                && facts.server.unackedLast == nil && facts.server.unackedTimes.isEmpty)
+    }
+
+    @Test func aDataSegmentIsTimedUntilItsAcknowledgment() {
+        var facts = ConnectionFacts()
+        facts.segment(from: .client, report: Self.report(from: .client, seq: 1, payload: 100), window: 512,
+                      packet: 1, time: 1_000_000, start: 0)
+        // An ACK short of the segment's end does not time it.
+        facts.segment(from: .server, report: Self.report(from: .server, ack: 51, acked: true), window: 512,
+                      packet: 2, time: 2_000_000, start: 0)
+        #expect(facts.tcpRTTs.isEmpty)
+        facts.segment(from: .server, report: Self.report(from: .server, ack: 101, acked: true), window: 512,
+                      packet: 3, time: 4_000_000, start: 0)
+        #expect(facts.tcpRTTs == [3_000_000])
+        #expect(facts.client.lastPayload?.packet == 1 && facts.lastPayload?.packet == 1)
+        #expect(facts.client.lastPacket?.packet == 1 && facts.server.lastPacket?.packet == 3)
+    }
+}
