@@ -561,8 +561,9 @@ public final class ConnectionTable {
             if o.ackedHole != nil && graceOver(o, c, time) { declareAckedHoleLost(c, other, emit: emit) }
             if h.ackedHole == nil && o.ackedHole == nil { c.maybeGrace = false }
         }
-        // Caps on held bytes.
-        if c.heldBytes > limits.maxBufferedPerConnection || totalHeld > limits.maxBufferedTotal {
+        // Caps on held bytes (`h` and `o` are `c`'s halves: read through them, not through
+        // `c.heldBytes`, whose references sit in a line of `c` no segment reads otherwise).
+        if h.heldBytes + o.heldBytes > limits.maxBufferedPerConnection || totalHeld > limits.maxBufferedTotal {
             for d in [Direction.clientToServer, .serverToClient] where !c.half(d).held.isEmpty {
                 let heldBefore = c.half(d).heldBytes
                 c.withHalf(d) { h in
