@@ -5,8 +5,9 @@ final class Connection {
     // Declared in the order a segment reads them: with a thousand connections open, the
     // object is rarely in cache at its next packet, and every line it spans costs a miss.
     // The first line (after the 16-byte object header) has what finding the segment's
-    // direction and half-streams reads; the second what every segment updates; the rest is
-    // read at the handshake and the teardown.
+    // direction and half-streams reads (16 + 20 bytes, then the slot at 56); the second what
+    // every segment updates; the rest is read at the handshake, the teardown and rarer
+    // segments (a retransmission reads the initial RTT).
     /// The half-streams' addresses, for prefetching without touching their reference counts
     /// (a retain writes to the object: the very miss the prefetch is meant to hide).
     let halfAddresses: (toServer: UnsafeMutableRawPointer, toClient: UnsafeMutableRawPointer)
