@@ -181,7 +181,6 @@ enum HTTPHeaderParser {
         }
     }
 
-
     private static func text(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: block[range]), as: UTF8.self)
     }

@@ -441,7 +441,7 @@ public final class WebSocketSession {
         if bufferCount(side) == 0 {
             let window = UnsafeRawBufferPointer(rebasing: bytes[..<min(bytes.count, limits.maxHeaderBlock)])
             if let end = HTTPHeaderParser.endOfBlock(window, from: 0) {
-                _ = headerBlock(UnsafeRawBufferPointer(rebasing: window[..<end]), side: side, packet: packet, emit)
+                headerBlock(UnsafeRawBufferPointer(rebasing: window[..<end]), side: side, packet: packet, emit)
                 return end
             }
         }
@@ -463,22 +463,22 @@ public final class WebSocketSession {
             return take
         }
         buffer.withUnsafeBytes { block in
-            _ = headerBlock(UnsafeRawBufferPointer(rebasing: block[..<end]), side: side, packet: packet, emit)
+            headerBlock(UnsafeRawBufferPointer(rebasing: block[..<end]), side: side, packet: packet, emit)
         }
         return end - old
     }
 
-    /// A complete header block of `side`: parsed, and the request or response it is acted on.
-    /// False when it is no HTTP head (the direction is then opaque).
+    /// A complete header block of `side`: parsed, and the request or response it is acted on
+    /// (when it is no HTTP head, the direction becomes opaque).
     private func headerBlock(_ block: UnsafeRawBufferPointer, side: Side, packet: Int,
-                             _ emit: (DissectorEvent) -> Void) -> Bool {
+                             _ emit: (DissectorEvent) -> Void) {
         let head: HTTPHead
         do {
             head = try HTTPHeaderParser.parse(block)
         } catch {
             emit(.violation(Violation(.garbage, "not an HTTP \(side == .client ? "request" : "response") header block")))
             setMode(.opaque(.unknown), side)
-            return false
+            return
         }
         if recognition == nil || recognition?.proto == .unknown {
             recognition = Recognition(.http, .httpStartLine, side == .client ? "HTTP request line at the start of the client stream"
@@ -489,7 +489,6 @@ public final class WebSocketSession {
         } else {
             serverHead(head, packet: packet, emit)
         }
-        return true
     }
 
     private func clientHead(_ head: HTTPHead, _ emit: (DissectorEvent) -> Void) {

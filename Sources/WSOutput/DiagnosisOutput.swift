@@ -203,12 +203,14 @@ enum DiagnosisJSON {
 }
 
 enum DiagnosisText {
-    /// The head as the text summary shows it.
+    /// The head as the text summary shows it (`head(cause:by:summary:into:)` spells it).
     static func head(cause: Cause, by: Ender?, summary: String) -> String {
-        "[\(cause.rawValue)\(by.map { " by " + $0.rawValue } ?? "")] " + summary
+        var out = ByteBuffer(capacity: 48 + summary.utf8.count)
+        head(cause: cause, by: by, summary: summary, into: &out)
+        return String(decoding: out.bytes(from: 0), as: UTF8.self)
     }
 
-    /// The same, written into `out` (no String made for every connection's summary).
+    /// "[cause by ender] summary", written into `out` (no String made for every connection's summary).
     static func head(cause: Cause, by: Ender?, summary: String, into out: inout ByteBuffer) {
         out.append(0x5b)  // [
         out.appendUTF8(cause.rawValue)

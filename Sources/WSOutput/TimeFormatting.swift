@@ -30,20 +30,18 @@ extension ByteBuffer {
     }
 }
 
-/// A duration for people: "0.08 ms", "1.234 s".
+/// A duration for people: "0.08 ms", "1.234 s" (`ByteBuffer.appendDuration` spells it).
 public func durationText(_ ns: Int64) -> String {
-    let abs = ns < 0 ? -ns : ns
-    if abs < 1_000_000_000 {
-        let ms = Double(ns) / 1_000_000
-        return formatFixed(ms, places: ms < 10 ? 3 : 1) + " ms"
-    }
-    return formatFixed(Double(ns) / 1_000_000_000, places: 3) + " s"
+    var out = ByteBuffer(capacity: 32)
+    out.appendDuration(ns)
+    return String(decoding: out.bytes(from: 0), as: UTF8.self)
 }
 
 func formatFixed(_ v: Double, places: Int) -> String { WSDiagnosis.formatFixed(v, places) }
 
 extension ByteBuffer {
-    /// What `durationText(ns)` spells, written in place (three times in every connection's summary).
+    /// A duration for people, written in place (three times in every connection's summary):
+    /// milliseconds below a second (3 decimals below 10 ms, 1 above), seconds with 3 from there.
     mutating func appendDuration(_ ns: Int64) {
         let abs = ns < 0 ? -ns : ns
         if abs < 1_000_000_000 {

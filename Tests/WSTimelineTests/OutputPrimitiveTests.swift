@@ -411,8 +411,19 @@ import WSDiagnosis
         for ns in values {
             var b = ByteBuffer()
             b.appendDuration(ns)
-            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == durationText(ns), "\(ns)")
+            #expect(String(decoding: b.bytes(from: 0), as: UTF8.self) == Self.referenceDurationText(ns), "\(ns)")
+            #expect(durationText(ns) == Self.referenceDurationText(ns), "\(ns)")
         }
+    }
+
+    /// `durationText` as it was written before it came from `appendDuration`.
+    static func referenceDurationText(_ ns: Int64) -> String {
+        let abs = ns < 0 ? -ns : ns
+        if abs < 1_000_000_000 {
+            let ms = Double(ns) / 1_000_000
+            return formatFixed(ms, ms < 10 ? 3 : 1) + " ms"
+        }
+        return formatFixed(Double(ns) / 1_000_000_000, 3) + " s"
     }
 
     @Test func diagnosisHeadAsTheStringHead() {
@@ -422,7 +433,10 @@ import WSDiagnosis
                     var b = ByteBuffer()
                     b.append("x")
                     DiagnosisText.head(cause: cause, by: by, summary: summary, into: &b)
-                    #expect(String(decoding: b.bytes(from: 1), as: UTF8.self) == DiagnosisText.head(cause: cause, by: by, summary: summary))
+                    // The head as it was interpolated before it was written in place.
+                    let reference = "[\(cause.rawValue)\(by.map { " by " + $0.rawValue } ?? "")] " + summary
+                    #expect(String(decoding: b.bytes(from: 1), as: UTF8.self) == reference)
+                    #expect(DiagnosisText.head(cause: cause, by: by, summary: summary) == reference)
                 }
             }
         }
