@@ -2,37 +2,23 @@ import Crypto
 
 /// Standard base64 (RFC 4648, with padding), for Sec-WebSocket-Accept / Sec-WebSocket-Key.
 enum Base64 {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     static func encode(_ bytes: [UInt8]) -> String {
         bytes.withUnsafeBytes { encode($0) }
     }
 
     static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
-        let length = (bytes.count + 2) / 3 * 4
+        let length = base64Length(bytes.count)
         guard length > 0 else { return "" }
-        return alphabet.withUnsafeBufferPointer { table in
-            String(unsafeUninitializedCapacity: length) { out in
-                var i = 0, o = 0
-                @inline(__always) func put(_ v: UInt32, _ shift: UInt32) {
-                    out[o] = table[Int(v >> shift & 63)]
-                    o += 1
-                }
-                while i + 3 <= bytes.count {
-                    let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-                    put(v, 18); put(v, 12); put(v, 6); put(v, 0)
-                    i += 3
-                }
-                let rest = bytes.count - i
-                if rest > 0 {
-                    let v = UInt32(bytes[i]) << 16 | (rest == 2 ? UInt32(bytes[i + 1]) << 8 : 0)
-                    put(v, 18); put(v, 12)
-                    if rest == 2 { put(v, 6) } else { out[o] = UInt8(ascii: "="); o += 1 }
-                    out[o] = UInt8(ascii: "="); o += 1
-                }
-                return o
-            }
+        return String(unsafeUninitializedCapacity: length) { out in
+            base64Encode(bytes, into: UnsafeMutableRawPointer(out.baseAddress!))
         }
+    }
+
+    /// Every 12-bit value's two base64 characters, as they lie in memory (first one first).
+    static let pairs: [UInt16] = (0..<4096).map { v in
+        (UInt16(alphabet[v >> 6]) | UInt16(alphabet[v & 63]) << 8).littleEndian
     }
 
     /// Decoded length of a well-formed padded base64 string, or nil when it is not base64.
@@ -65,7 +51,53 @@ public func webSocketAcceptValue(forKey key: String) -> String {
     return hasher.finalize().withUnsafeBytes { Base64.encode($0) }
 }
 
-/// Standard base64 (RFC 4648, padded) of bytes: payloads in JSON, keys in the benchmark generator.
+/// Standard base64 (RFC 4648, padded) of bytes: keys in the benchmark generator.
 public func base64(_ bytes: UnsafeRawBufferPointer) -> String {
     Base64.encode(bytes)
+}
+
+/// The length of the padded base64 of `count` bytes.
+@inline(__always)
+public func base64Length(_ count: Int) -> Int { (count + 2) / 3 * 4 }
+
+/// Writes the padded base64 of `bytes` at `out` (room for `base64Length(bytes.count)` bytes),
+/// and returns how many bytes it wrote: how payloads go into JSON, straight into the
+/// output's buffer. Six bytes at a time while eight can be read, two characters per table
+/// lookup of twelve bits.
+@discardableResult
+public func base64Encode(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) -> Int {
+    let n = bytes.count
+    guard n > 0, let p = bytes.baseAddress else { return 0 }
+    return Base64.pairs.withUnsafeBufferPointer { table in
+        var i = 0, o = 0
+        while i + 8 <= n {
+            let w = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            out.storeBytes(of: table[Int(truncatingIfNeeded: w >> 52)], toByteOffset: o, as: UInt16.self)
+            out.storeBytes(of: table[Int(truncatingIfNeeded: w >> 40 & 0xfff)], toByteOffset: o + 2, as: UInt16.self)
+            out.storeBytes(of: table[Int(truncatingIfNeeded: w >> 28 & 0xfff)], toByteOffset: o + 4, as: UInt16.self)
+            out.storeBytes(of: table[Int(truncatingIfNeeded: w >> 16 & 0xfff)], toByteOffset: o + 6, as: UInt16.self)
+            i += 6
+            o += 8
+        }
+        while i + 3 <= n {
+            let v = Int(p.load(fromByteOffset: i, as: UInt8.self)) << 16 | Int(p.load(fromByteOffset: i + 1, as: UInt8.self)) << 8
+                | Int(p.load(fromByteOffset: i + 2, as: UInt8.self))
+            out.storeBytes(of: table[v >> 12], toByteOffset: o, as: UInt16.self)
+            out.storeBytes(of: table[v & 0xfff], toByteOffset: o + 2, as: UInt16.self)
+            i += 3
+            o += 4
+        }
+        let rest = n - i
+        if rest > 0 {
+            let second = rest == 2 ? Int(p.load(fromByteOffset: i + 1, as: UInt8.self)) : 0
+            let v = Int(p.load(fromByteOffset: i, as: UInt8.self)) << 16 | second << 8
+            out.storeBytes(of: table[v >> 12], toByteOffset: o, as: UInt16.self)
+            // The third character only when two bytes remain; padding for the rest.
+            let third = rest == 2 ? Base64.alphabet[(v >> 6) & 63] : UInt8(ascii: "=")
+            out.storeBytes(of: third, toByteOffset: o + 2, as: UInt8.self)
+            out.storeBytes(of: UInt8(ascii: "="), toByteOffset: o + 3, as: UInt8.self)
+            o += 4
+        }
+        return o
+    }
 }

@@ -309,7 +309,8 @@ struct EventJSON {
             w.key(textKey)
             w.string { $0.append(view) }  // valid UTF-8: the bytes are the string's
         } else {
-            w.field(base64Key, base64(view))
+            w.key(base64Key)
+            w.base64String(view)
         }
         w.field(truncatedKey, cut)
     }

@@ -1,3 +1,5 @@
+import WSDissector
+
 /// Appends JSON to a byte buffer, with commas placed automatically. Always valid UTF-8 JSON:
 /// strings come from Swift `String`s (valid Unicode) and are escaped per RFC 8259.
 ///
@@ -102,6 +104,18 @@ public struct JSONWriter: ~Copyable {
         body(&out)
         escapeInPlace(from: from)
         out.append(0x22)
+    }
+
+    /// The padded base64 of `bytes` as a string, encoded straight into the buffer (nothing in
+    /// it to escape).
+    mutating func base64String(_ bytes: UnsafeRawBufferPointer) {
+        separate()
+        out.reserve(base64Length(bytes.count) + 2)
+        let p = out.base + out.count
+        p[0] = 0x22
+        let n = base64Encode(bytes, into: UnsafeMutableRawPointer(p + 1))
+        p[n + 1] = 0x22
+        out.count += n + 2
     }
 
     @inline(__always)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 import WSDissector
 import WSDecode
@@ -319,6 +320,28 @@ import WSDiagnosis
     @Test func base64MatchesRFC4648Vectors() {
         for (plain, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
             #expect(Array(plain.utf8).withUnsafeBytes { base64($0) } == encoded)
+        }
+    }
+
+    /// The encoder writes six bytes at a time while eight can be read, then three, then the
+    /// padded rest: every length from 0 to 70 (each way through those loops, and each tail),
+    /// and a long one, against Foundation's encoder, through the JSON writer's string.
+    @Test func base64IntoTheJSONBufferMatchesFoundation() {
+        var state: UInt64 = 0x9e37_79b9_7f4a_7c15  // xorshift: the same bytes every run
+        for count in Array(0...70) + [4099] {
+            let bytes = (0..<count).map { _ -> UInt8 in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return UInt8(truncatingIfNeeded: state >> 24)
+            }
+            let expected = Data(bytes).base64EncodedString()
+            var w = JSONWriter()
+            w.beginArray()
+            bytes.withUnsafeBytes { w.base64String($0) }
+            bytes.withUnsafeBytes { w.base64String($0) }
+            w.endArray()
+            #expect(String(decoding: w.bytes, as: UTF8.self) == "[\"\(expected)\",\"\(expected)\"]", "\(count) bytes")
+            #expect(bytes.withUnsafeBytes { base64($0) } == expected)
+            #expect(base64Length(count) == expected.utf8.count)
         }
     }
 
