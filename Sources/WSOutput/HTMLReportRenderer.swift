@@ -95,20 +95,29 @@ public final class HTMLReportRenderer: Renderer {
         let bad = Dictionary(sections.map { ($0.stream, $0.bad) }, uniquingKeysWith: { a, _ in a })
         contents.forEachSorted { stream, bytes in
             guard !sink.closed else { return }  // (the rest is still read: a few page-cache reads)
-            var content = String(decoding: bytes, as: UTF8.self)
             let note = DiagnosisText.pattern(cross, stream: stream)
             var lines: [String] = []
             if let o = cross.overrides[stream] { lines.append("Diagnosis across connections: " + DiagnosisText.head(cause: o.cause, by: o.by, summary: o.summary)) }
             for l in note.split(separator: "\n") { lines.append(l.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")) }
-            if !lines.isEmpty, let at = content.firstRange(of: "</summary>\n") {
-                content.insert(contentsOf: lines.map { "<p class=\"pattern\">\(htmlEscaped($0))</p>\n" }.joined(), at: at.upperBound)
+            // The section's bytes go out as they were rendered (valid UTF-8, from a String),
+            // with the capture-wide notes after the summary line when there are any.
+            let (opening, closing) = HTMLReportSection.wrapping(stream: stream, bad: bad[stream] ?? false, open: expand)
+            sink.write(opening)
+            if !lines.isEmpty, let at = bytes.firstRange(of: Self.summaryEnd) {
+                sink.write(bytes: bytes[..<at.upperBound])
+                sink.write(lines.map { "<p class=\"pattern\">\(htmlEscaped($0))</p>\n" }.joined())
+                sink.write(bytes: bytes[at.upperBound...])
+            } else {
+                sink.write(bytes: bytes[...])
             }
-            sink.write(HTMLReportSection.wrap(stream: stream, bad: bad[stream] ?? false, open: expand, content))
+            sink.write(closing)
         }
         if sink.closed { return }
         sink.write(HTMLReportPage.tail(warnings: warnings + (contents.lostWarning.map { [$0] } ?? [])))
         sink.flush()
     }
+
+    private static let summaryEnd = Array("</summary>\n".utf8)
 
     /// The file's name; for several, the first and the last and how many.
     private var titleName: String {

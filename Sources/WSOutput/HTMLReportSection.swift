@@ -60,10 +60,11 @@ struct HTMLReportSection {
         return out + "<p class=\"back\"><a href=\"#index\">↑ index</a></p>\n"
     }
 
-    /// A section around `content`; `open` shows it without a click.
-    static func wrap(stream: Int, bad: Bool, open: Bool, _ content: String) -> String {
-        "<section class=\"conn\(bad ? " bad" : "")\" id=\"stream-\(stream)\">\n<details\(open ? " open" : "")>"
-            + content + "</details>\n</section>\n"
+    /// What goes before and after a connection's content: a section that `open` shows
+    /// without a click.
+    static func wrapping(stream: Int, bad: Bool, open: Bool) -> (opening: String, closing: String) {
+        ("<section class=\"conn\(bad ? " bad" : "")\" id=\"stream-\(stream)\">\n<details\(open ? " open" : "")>",
+         "</details>\n</section>\n")
     }
 
     /// Whether the section shows violations.

@@ -32,6 +32,11 @@ public final class OutputSink {
         if pending.out.count >= threshold { flush() }
     }
 
+    func write(bytes: ArraySlice<UInt8>) {
+        bytes.withUnsafeBytes { pending.out.append($0) }
+        if pending.out.count >= threshold { flush() }
+    }
+
     /// Appends one JSON document (no line end) that `body` writes. Inlined, so that what the
     /// closure reads (a whole event) is used in place, not copied into a closure context.
     @inline(__always)

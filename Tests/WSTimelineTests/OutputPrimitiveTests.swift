@@ -345,6 +345,31 @@ import WSDiagnosis
         }
     }
 
+    /// `htmlEscaped` works on UTF-8 bytes; the reference here escapes scalar by scalar (as it
+    /// did before). Multi-byte characters around and between the escaped ASCII stay whole.
+    @Test func htmlEscapingMatchesTheScalarReference() {
+        func reference(_ s: String) -> String {
+            var out = ""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "&": out += "&amp;"
+                case "<": out += "&lt;"
+                case ">": out += "&gt;"
+                case "\"": out += "&quot;"
+                case "'": out += "&#39;"
+                default: out += scalar.value < 0x20 || scalar.value == 0x7f ? "\u{fffd}" : String(scalar)
+                }
+            }
+            return out
+        }
+        let cases = ["", "plain text, nothing to escape", "<script>alert('x')</script>", #"{"a":"b & c"}"#,
+                     "é<ü>\u{202e}&\u{1f600}\"'", "tab\there\nnewline\u{7f}del\u{0}nul", "&&&&", "\u{fffd}<",
+                     String(repeating: "日本<語>&", count: 50)]
+        for text in cases {
+            #expect(htmlEscaped(text) == reference(text), "\(text.debugDescription)")
+        }
+    }
+
     @Test func previewsNeverCarryControlBytes() {
         let hostile: [UInt8] = Array("ok".utf8) + [0x1b, 0x5b, 0x32, 0x4a, 0x07, 0x00, 0xff, 0xc3] + Array("é".utf8) + [0xe2, 0x80, 0xae]
         let s = hostile.withUnsafeBytes { escapedPreview($0, limit: 100) }
