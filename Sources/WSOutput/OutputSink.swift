@@ -28,8 +28,7 @@ public final class OutputSink {
     }
 
     public func write(bytes: [UInt8]) {
-        pending.out.append(bytes)
-        if pending.out.count >= threshold { flush() }
+        write(bytes: bytes[...])
     }
 
     func write(bytes: ArraySlice<UInt8>) {
