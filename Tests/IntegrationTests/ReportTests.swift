@@ -191,6 +191,37 @@ import Testing
         #expect(!page.contains("<script"))
     }
 
+    /// The capture-wide notes of a connection (its diagnosis across connections, its pattern,
+    /// its proxy pair) sit in its own section, right after its summary line, and the rest of
+    /// the section follows them whole: on the nginx capture every connection has notes.
+    @Test func crossConnectionNotesFollowTheirSummaryLine() throws {
+        let fixture = "failures/net-nginx-idle.pcap"
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let page = try String(contentsOf: try Self.report(fixture, into: dir), encoding: .utf8)
+        let r = try Tools.wstrace(["read", Tools.fixtures.appendingPathComponent(fixture).path, "--format", "json", "--summary"])
+        let connections = try #require(try Tools.json(r.stdout)["connections"] as? [[String: Any]])
+        #expect(connections.count == 8)
+        for c in connections {
+            let stream = try #require(c["stream"] as? Int)
+            let start = try #require(page.range(of: "<section class=\"conn bad\" id=\"stream-\(stream)\">")
+                                     ?? page.range(of: "<section class=\"conn\" id=\"stream-\(stream)\">"))
+            let end = try #require(page.range(of: "</section>\n", range: start.upperBound..<page.endIndex))
+            let section = String(page[start.upperBound..<end.lowerBound])
+            #expect(section.components(separatedBy: "</summary>").count == 2, "stream \(stream): one summary line")
+            let afterSummary = try #require(section.range(of: "</summary>\n")).upperBound
+            var rest = section[afterSummary...]
+            var notes = 0
+            while rest.hasPrefix("<p class=\"pattern\">"), let lineEnd = rest.range(of: "</p>\n") {
+                notes += 1
+                rest = rest[lineEnd.upperBound...]
+            }
+            #expect(notes >= 2, "stream \(stream): its notes after the summary line")
+            #expect(rest.hasPrefix("<div class=\"ladder\">"), "stream \(stream): the ladder after the notes")
+            #expect(rest.hasSuffix("↑ index</a></p>\n</details>\n"), "stream \(stream): the section whole to its end")
+        }
+    }
+
     /// The screenshot of the seed report renders (the committed docs/report-seed.png is made the same way).
     @Test func seedScreenshotRenders() throws {
         guard let chromium = Self.chromium() else { return }

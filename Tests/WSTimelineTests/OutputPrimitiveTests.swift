@@ -364,7 +364,8 @@ import WSDiagnosis
         }
         let cases = ["", "plain text, nothing to escape", "<script>alert('x')</script>", #"{"a":"b & c"}"#,
                      "é<ü>\u{202e}&\u{1f600}\"'", "tab\there\nnewline\u{7f}del\u{0}nul", "&&&&", "\u{fffd}<",
-                     String(repeating: "日本<語>&", count: 50)]
+                     String(repeating: "日本<語>&", count: 50), "crlf\r\nline", "c1 control \u{85} kept, é ü 日本 too",
+                     "no escape at all: é ü 日本 \u{1f600}"]
         for text in cases {
             #expect(htmlEscaped(text) == reference(text), "\(text.debugDescription)")
         }
