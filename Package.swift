@@ -28,7 +28,7 @@ let package = Package(
         .systemLibrary(name: "CPrefetch"),
 
         // capture: the only module that calls libpcap (zlib: what a gzip-compressed file holds).
-        .target(name: "WSCapture", dependencies: ["CPcap", "CZlib"]),
+        .target(name: "WSCapture", dependencies: ["CPcap", "CZlib", "WSDecode"]),
         // decode: link → IPv4/IPv6 → TCP, pure parsers over borrowed bytes.
         .target(name: "WSDecode", swiftSettings: hotPath),
         // reassembly: connection table, lifecycle, ordered byte streams per direction.

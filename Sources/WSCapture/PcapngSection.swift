@@ -1,3 +1,5 @@
+import WSDecode
+
 /// What the chunked walk (`ChunkedPcapRecords`) needs to read a pcapng file's packets as
 /// libpcap reads them: the section's byte order and the one interface libpcap knows once it
 /// has opened the file (it reads the section header, passes over other blocks, and stops after
@@ -88,7 +90,7 @@ struct PcapngSection {
             guard u32(entry, length - 4) == UInt32(length) else { return .odd }
             let stamp = UInt64(u32(entry, 12)) << 32 | UInt64(u32(entry, 16))
             guard stamp < 1 << 62 else { return .odd }
-            let time = nanoseconds ? Int64(stamp) : Int64(stamp) * 1000
+            let time = CaptureClock.time(units: stamp, unit: nanoseconds ? 1 : 1000)
             return .record(size: length, time: time, wire: u32(entry, 24), data: 28, length: captured)
         case 4, 5, 10, 0xBAD, 0x4000_0BAD:
             guard available >= length else { return .more(length) }

@@ -104,7 +104,10 @@ final class HTMLReportCharts {
         let bins = 60
         var counts = Array(repeating: 0, count: bins)
         for t in messageTimes {
-            let k = min(bins - 1, max(0, Int(Double(t - t0) / Double(t1 - t0) * Double(bins))))
+            // Clamped before the conversion: a message far before the first event (the clock
+            // went back) lies billions of bins out, beyond what an Int holds.
+            let at = Double(t - t0) / Double(t1 - t0) * Double(bins)
+            let k = Int(min(Double(bins - 1), max(0, at)))
             counts[k] += 1
         }
         let peak = max(1, counts.max()!)

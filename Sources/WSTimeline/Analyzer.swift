@@ -115,6 +115,7 @@ public final class Analyzer {
             counters.bytes += UInt64(wireLength)
             if counters.firstTime == nil { counters.firstTime = time }
             counters.lastTime = time
+            if CaptureClock.isHeld(time) { counters.heldTimes += 1 }
         }
         eventsThisPacket = 0
         hasTCPInfo = false

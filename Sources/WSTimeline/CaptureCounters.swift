@@ -22,6 +22,8 @@ public struct CaptureCounters: Sendable, Equatable {
     public var gaps = 0
     /// TCP packets that were copies of packets already captured.
     public var duplicates = 0
+    /// Packets whose time stamp lay beyond what `CaptureClock` holds, kept at its bound.
+    public var heldTimes = 0
     /// Rows a display filter kept (0 without one).
     public var displayed = 0
     public var firstTime: Int64?

@@ -24,6 +24,7 @@ public enum ShardMerge {
             total.violations += c.violations
             total.gaps += c.gaps
             total.duplicates += c.duplicates
+            total.heldTimes += c.heldTimes
         }
         total.firstTime = firstTime
         total.lastTime = lastTime

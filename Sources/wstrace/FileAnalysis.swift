@@ -77,12 +77,23 @@ struct FileAnalysis {
         }
         progress.clear()
         let warnings = leftOut + reader.damage.map(\.description)
+        var notes: [String] = []
         if !renderer.isClosed {
             analysis.finish(emit: emit, summary: summary)
-            renderer.end(counters: gated.counters(analysis.counters), warnings: warnings)
+            let counters = gated.counters(analysis.counters)
+            notes = Self.notes(counters)
+            renderer.end(counters: counters, warnings: warnings + notes)
         }
-        for w in warnings { Terminal.warn(w) }
+        for w in warnings + notes { Terminal.warn(w) }
         if !warnings.isEmpty { throw ExitCode(1) }
+    }
+
+    /// What the output says of data it kept but could not show as the file has it (not damage:
+    /// the exit status stays 0 for these).
+    static func notes(_ counters: CaptureCounters) -> [String] {
+        guard counters.heldTimes > 0 else { return [] }
+        return ["\(counters.heldTimes) packet(s) have time stamps outside what wstrace can hold (1823-11-12 to 2116-02-20, "
+                + "nanoseconds in 64 bits); their times are shown at the nearest of those bounds"]
     }
 
     /// Runs the capture on `workers` flow workers (`ParallelEngine`) into `renderer`, which
@@ -123,16 +134,17 @@ struct FileAnalysis {
                            progressLabel: "again, one thread: ")
         }
         let warnings = leftOut + reader.damage.map(\.description)
+        let notes = outcome.closed ? [] : Self.notes(outcome.counters)
         if !outcome.closed {
             if deferred { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
             if let first = outcome.firstTime { renderer.firstPacket(time: first) }
-            renderer.end(counters: outcome.counters, warnings: warnings)
+            renderer.end(counters: outcome.counters, warnings: warnings + notes)
         }
         if !outcome.exact && !outcome.closed {
             Terminal.warn("a limit shared by all connections (--max-connections, held bytes) was reached or a TLS session "
                           + "was resumed across workers: with --threads \(workers) the output may differ from --threads 1")
         }
-        for w in warnings { Terminal.warn(w) }
+        for w in warnings + notes { Terminal.warn(w) }
         if !warnings.isEmpty { throw ExitCode(1) }
     }
 
