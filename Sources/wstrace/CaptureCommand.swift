@@ -77,7 +77,11 @@ struct CaptureCommand: ParsableCommand {
 
     func validate() throws {
         if let count, count <= 0 { throw ValidationError("-c must be positive") }
-        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        // At most about 31 years: the deadline is kept in nanoseconds (an infinite or larger
+        // value trapped converting it).
+        if let duration, !(duration > 0 && duration <= 1e9) {
+            throw ValidationError("--duration must be positive and at most 1000000000 seconds")
+        }
         guard snaplen > 0 else { throw ValidationError("-s must be positive") }
         guard bufferKiB > 0 else { throw ValidationError("-B must be positive") }
         if write == "-" { throw ValidationError("-w - is not supported: standard output carries the timeline") }

@@ -55,6 +55,13 @@ import Testing
         #expect(try Tools.wstrace(["read"]).status == 64)
         #expect(try Tools.wstrace(["read", seed, "--format", "xml"]).status == 64)
         #expect(try Tools.wstrace(["read", seed, "-t", "x"]).status == 64)
+        // Checked before any capture starts (no privileges needed): a duration the nanosecond
+        // deadline cannot hold trapped before it was bounded.
+        for duration in ["0", "-1", "inf", "nan", "1e300", "1000000001"] {
+            let r = try Tools.wstrace(["capture", "-i", "lo", "--duration=\(duration)"])
+            #expect(r.status == 64, "--duration \(duration): exit \(r.status)")
+            #expect(r.stderr.contains("--duration must be positive and at most 1000000000 seconds"), "\(duration): \(r.stderr)")
+        }
     }
 
     @Test func badFilterPrintsLibpcapsError() throws {
