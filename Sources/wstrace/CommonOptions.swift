@@ -50,7 +50,10 @@ struct LimitOptions: ParsableArguments {
     func validate() throws {
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         guard maxBuffered >= 0, maxBufferedTotal >= 0, maxHeader > 0, maxRecognitionHeld >= 0 else { throw ValidationError("limits must not be negative") }
-        guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        // Kept in nanoseconds: past 10^9 seconds (about 31 years) it trapped converting.
+        guard idleTimeout > 0 && idleTimeout <= 1_000_000_000 else {
+            throw ValidationError("--idle-timeout must be positive and at most 1000000000 seconds")
+        }
     }
 }
 

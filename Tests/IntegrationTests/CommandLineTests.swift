@@ -62,6 +62,12 @@ import Testing
             #expect(r.status == 64, "--duration \(duration): exit \(r.status)")
             #expect(r.stderr.contains("--duration must be positive and at most 1000000000 seconds"), "\(duration): \(r.stderr)")
         }
+        for timeout in ["0", "1000000001", "10000000000000"] {
+            let r = try Tools.wstrace(["read", seed, "--idle-timeout=\(timeout)"])
+            #expect(r.status == 64, "--idle-timeout \(timeout): exit \(r.status)")
+            #expect(r.stderr.contains("--idle-timeout must be positive and at most 1000000000 seconds"), "\(timeout): \(r.stderr)")
+        }
+        #expect(try Tools.wstrace(["read", seed, "--idle-timeout=1000000000"]).status == 0)
     }
 
     @Test func badFilterPrintsLibpcapsError() throws {
