@@ -91,7 +91,10 @@ public final class LiveCapture {
         pcap_set_promisc(pcap, settings.promiscuous ? 1 : 0)
         pcap_set_timeout(pcap, Int32(clamping: settings.timeoutMilliseconds))
         pcap_set_immediate_mode(pcap, settings.immediate ? 1 : 0)
-        pcap_set_buffer_size(pcap, Int32(clamping: settings.bufferKiB * 1024))
+        // Held at libpcap's 32-bit limit, however many KiB were asked for (the product itself
+        // would trap past 2^63).
+        let (bufferBytes, overflow) = settings.bufferKiB.multipliedReportingOverflow(by: 1024)
+        pcap_set_buffer_size(pcap, overflow ? Int32.max : Int32(clamping: bufferBytes))
         // Nanoseconds when the platform has them; microseconds otherwise (not an error).
         _ = pcap_set_tstamp_precision(pcap, Int32(PCAP_TSTAMP_PRECISION_NANO))
 

@@ -90,6 +90,16 @@ struct LiveCaptureTests {
         #expect(kept.stderr.contains("euid=0 "), "\(kept.stderr)")
     }
 
+    /// A kernel buffer asked for beyond what libpcap takes (32 bits of bytes) is held at its
+    /// limit: 10^16 KiB trapped multiplying to bytes before.
+    @Test func hugeBufferIsHeldAtLibpcapsLimit() throws {
+        guard LiveCaptureTests.canCapture() else { return }
+        for kib in ["10000000000000000", "4194304"] {
+            let r = try Tools.wstrace(["capture", "-i", "lo", "-f", "tcp port 9", "--duration", "0.2", "-B", kib])
+            #expect(r.status == 0, "-B \(kib): exit \(r.status), \(r.stderr)")
+        }
+    }
+
     // MARK: - stopping
 
     @Test func sigtermStopsCleanlyAndLeavesAValidFile() throws {
