@@ -1,3 +1,4 @@
+import WSDecode
 import CPcap
 import Dispatch
 #if canImport(Glibc)
@@ -272,8 +273,8 @@ public final class LiveCapture {
             pcap_dump_flush(dumper)
         }
         let h = header.pointee
-        let fraction = Int64(h.ts.tv_usec)
-        let time = Int64(h.ts.tv_sec) * 1_000_000_000 + (context.nano ? fraction : fraction * 1000)
+        let time = CaptureClock.time(seconds: Int64(h.ts.tv_sec), fraction: Int64(h.ts.tv_usec),
+                                     fractionUnit: context.nano ? 1 : 1000)
         let packet = PacketHeader(number: packetsCaptured, timestampNanoseconds: time,
                                   capturedLength: Int(h.caplen), wireLength: Int(h.len))
         if !context.body(packet, UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen))) {
