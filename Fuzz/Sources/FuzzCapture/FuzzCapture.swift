@@ -3,7 +3,8 @@
 // The input is read as a classic pcap file (any of the four magics; both byte orders, µs or ns).
 // A small splitter here stands in for libpcap: each record goes to `Analyzer` (decode →
 // reassembly → WebSocket → timeline) and every event and summary to the text, JSON and NDJSON
-// renderers and the HTML report, written to /dev/null. Caps are set small so the fuzzer
+// renderers, the HTML report, `stats` (text and JSON), `follow` and Mermaid (of the stream the
+// mode byte picks, else stream 0), written to /dev/null. Caps are set small so the fuzzer
 // reaches them.
 import WSDecode
 import WSDissector
@@ -53,12 +54,17 @@ public func fuzzCapture(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
                                 color: mode & 16 != 0, timeDecimals: nanos ? 9 : 6,
                                 stream: mode & 32 != 0 ? Int(mode >> 6) : nil)
     let summaryOnly = mode & 0x80 != 0 && mode & 32 == 0
-    let sinks = (0..<4).map { _ in OutputSink(fd: devNull, threshold: 64 << 10) }
+    let sinks = (0..<8).map { _ in OutputSink(fd: devNull, threshold: 64 << 10) }
+    let followed = options.stream ?? 0
     let renderers: [Renderer] = [
         OutputFormat.text.makeRenderer(sink: sinks[0], options: options, summaryOnly: summaryOnly),
         OutputFormat.json.makeRenderer(sink: sinks[1], options: options, summaryOnly: summaryOnly),
         OutputFormat.ndjson.makeRenderer(sink: sinks[2], options: options, summaryOnly: false),
         HTMLReportRenderer(sink: sinks[3], options: options),
+        StatsRenderer(sink: sinks[4], json: false),
+        StatsRenderer(sink: sinks[5], json: true),
+        FollowRenderer(sink: sinks[6], options: options, stream: followed),
+        MermaidRenderer(sink: sinks[7], options: options, stream: followed),
     ]
     for r in renderers { r.begin(file: "fuzz.pcap", linkType: "\(link)") }
     let analyzer = Analyzer(linkType: link, options: fuzzOptions)
