@@ -1,4 +1,3 @@
-import WSDecode
 import CZlib
 import CPcap
 #if canImport(Glibc)
@@ -194,7 +193,7 @@ public final class CaptureFile {
                 packetsRead += 1
                 if hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
                 let hdr = h.pointee
-                let ts = CaptureClock.time(seconds: Int64(hdr.ts.tv_sec), fraction: Int64(hdr.ts.tv_usec), fractionUnit: 1)
+                let ts = hdr.captureTime(nanosecondFraction: true)
                 let header = PacketHeader(number: packetsRead, timestampNanoseconds: ts,
                                           capturedLength: Int(hdr.caplen), wireLength: Int(hdr.len))
                 if !body(header, UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))) { return }
@@ -297,7 +296,7 @@ public final class CaptureFile {
                 packetsRead += 1
                 if filtered && hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
                 let hdr = h.pointee
-                let ts = CaptureClock.time(seconds: Int64(hdr.ts.tv_sec), fraction: Int64(hdr.ts.tv_usec), fractionUnit: 1)
+                let ts = hdr.captureTime(nanosecondFraction: true)
                 let bytes = UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))
                 if batch.isEmpty { batch.reserve(bytes.count + 8) }
                 if !batch.append(number: packetsRead, time: ts, wireLength: Int(hdr.len), bytes: bytes, file: file) {

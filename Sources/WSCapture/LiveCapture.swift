@@ -1,4 +1,3 @@
-import WSDecode
 import CPcap
 import Dispatch
 #if canImport(Glibc)
@@ -273,8 +272,7 @@ public final class LiveCapture {
             pcap_dump_flush(dumper)
         }
         let h = header.pointee
-        let time = CaptureClock.time(seconds: Int64(h.ts.tv_sec), fraction: Int64(h.ts.tv_usec),
-                                     fractionUnit: context.nano ? 1 : 1000)
+        let time = h.captureTime(nanosecondFraction: context.nano)
         let packet = PacketHeader(number: packetsCaptured, timestampNanoseconds: time,
                                   capturedLength: Int(h.caplen), wireLength: Int(h.len))
         if !context.body(packet, UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen))) {

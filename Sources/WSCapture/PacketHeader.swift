@@ -1,3 +1,6 @@
+import CPcap
+import WSDecode
+
 /// What the capture layer knows about one captured record, apart from its bytes.
 public struct PacketHeader: Sendable, Equatable {
     /// 1-based number in the file (Wireshark's No.), counted also for packets a filter skipped.
@@ -14,5 +17,13 @@ public struct PacketHeader: Sendable, Equatable {
         self.timestampNanoseconds = timestampNanoseconds
         self.capturedLength = capturedLength
         self.wireLength = wireLength
+    }
+}
+
+extension pcap_pkthdr {
+    /// libpcap's time stamp as capture time (`CaptureClock`): `tv_usec` holds nanoseconds
+    /// when the handle was opened or activated with nanosecond precision, microseconds otherwise.
+    func captureTime(nanosecondFraction: Bool) -> Int64 {
+        CaptureClock.time(seconds: Int64(ts.tv_sec), fraction: Int64(ts.tv_usec), fractionUnit: nanosecondFraction ? 1 : 1000)
     }
 }
