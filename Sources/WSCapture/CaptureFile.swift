@@ -167,7 +167,7 @@ public final class CaptureFile {
         if let chunked, let stream {
             // The chunked walk first; libpcap takes over at the first odd record (or never).
             var stopped = false
-            let atEnd = chunked.forEach { time, wire, bytes in
+            let atEnd = chunked.forEach { time, wire, bytes, at in
                 packetsRead += 1
                 walkedRecords += 1
                 if hasFilter {
@@ -177,7 +177,7 @@ public final class CaptureFile {
                     }
                 }
                 let header = PacketHeader(number: packetsRead, timestampNanoseconds: time,
-                                          capturedLength: bytes.count, wireLength: Int(wire))
+                                          capturedLength: bytes.count, wireLength: Int(wire), fileOffset: at)
                 if !body(header, bytes) { stopped = true; return false }
                 return true
             }

@@ -173,7 +173,8 @@ public final class CaptureReader {
                 head += 1
                 number += 1
                 if file.matches(wireLength: record.wireLength, bytes: bytes) {
-                    batch.append(number: number, time: record.time, wireLength: record.wireLength, bytes: bytes, file: i)
+                    batch.append(number: number, time: record.time, wireLength: record.wireLength, bytes: bytes, file: i,
+                                 fileOffset: record.fileOffset)
                 }
             }
         }
@@ -194,7 +195,7 @@ public final class CaptureReader {
         while fill(batch) {
             for r in batch.records {
                 let header = PacketHeader(number: r.number, timestampNanoseconds: r.time,
-                                          capturedLength: r.length, wireLength: r.wireLength)
+                                          capturedLength: r.length, wireLength: r.wireLength, fileOffset: r.fileOffset)
                 if !body(header, r.file, batch.bytes(of: r)) { return }
             }
             batch.reset()

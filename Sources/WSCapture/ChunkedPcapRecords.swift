@@ -188,7 +188,8 @@ final class ChunkedPcapRecords {
                 number += 1
                 if filter(wire, bytes) {
                     records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
-                                                      offset: used + at + data, length: length, file: file))
+                                                      offset: used + at + data, length: length, file: file,
+                                                      fileOffset: Int64(offset + data)))
                     added = true
                 }
                 at += size
@@ -226,7 +227,7 @@ final class ChunkedPcapRecords {
     /// gives it: signed 32-bit fields, microseconds scaled up), until the end of the file, a
     /// record that is not plainly well-formed, or `body` returning false. Returns whether the end
     /// of the file was reached.
-    func forEach(_ body: (_ time: Int64, _ wireLength: UInt32, _ bytes: UnsafeRawBufferPointer) -> Bool) -> Bool {
+    func forEach(_ body: (_ time: Int64, _ wireLength: UInt32, _ bytes: UnsafeRawBufferPointer, _ fileOffset: Int64) -> Bool) -> Bool {
         while offset < size {
             var need = smallestEntry
             while true {
@@ -234,8 +235,9 @@ final class ChunkedPcapRecords {
                 let entry = UnsafeRawPointer(buffer) + (offset - chunkStart)
                 switch step(entry, available: chunkStart + chunkLength - offset, at: offset) {
                 case let .record(size, time, wire, data, length):
+                    let at = Int64(offset + data)
                     offset += size
-                    if !body(time, wire, UnsafeRawBufferPointer(start: entry + data, count: length)) { return false }
+                    if !body(time, wire, UnsafeRawBufferPointer(start: entry + data, count: length), at) { return false }
                 case let .skip(size):
                     offset += size
                 case let .more(bytes):

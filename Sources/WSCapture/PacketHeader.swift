@@ -11,12 +11,15 @@ public struct PacketHeader: Sendable, Equatable {
     public var capturedLength: Int
     /// Length of the packet on the wire.
     public var wireLength: Int
+    /// Where the packet's bytes begin in the file (-1: not known, as when libpcap reads).
+    public var fileOffset: Int64
 
-    public init(number: Int, timestampNanoseconds: Int64, capturedLength: Int, wireLength: Int) {
+    public init(number: Int, timestampNanoseconds: Int64, capturedLength: Int, wireLength: Int, fileOffset: Int64 = -1) {
         self.number = number
         self.timestampNanoseconds = timestampNanoseconds
         self.capturedLength = capturedLength
         self.wireLength = wireLength
+        self.fileOffset = fileOffset
     }
 }
 

@@ -311,7 +311,7 @@ public final class PcapChunks: @unchecked Sendable {
                     number += 1
                     if matches(segment, wire: wire, entry + data, length) {
                         out.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire), offset: at + data,
-                                                      length: length, file: segment.fileIndex))
+                                                      length: length, file: segment.fileIndex, fileOffset: Int64(start + at + data)))
                     }
                     at += size
                 case let .skip(size):

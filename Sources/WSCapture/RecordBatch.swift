@@ -17,6 +17,8 @@ public final class RecordBatch: @unchecked Sendable {
         public var length: Int
         /// Index of the file it came from, in the order the files were given.
         public var file: Int
+        /// Where the record's bytes begin in that file (-1: not known).
+        public var fileOffset: Int64 = -1
     }
 
     /// The buffer's size. The default holds 256 KiB of a file plus the largest record libpcap
@@ -77,12 +79,14 @@ public final class RecordBatch: @unchecked Sendable {
 
     /// Copies a record in; false (nothing added) when the buffer has no room for it.
     @discardableResult
-    public func append(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, file: Int = 0) -> Bool {
+    public func append(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, file: Int = 0,
+                       fileOffset: Int64 = -1) -> Bool {
         guard used + bytes.count <= capacity else { return false }
         if let source = bytes.baseAddress, !bytes.isEmpty {
             (base + used).copyMemory(from: source, byteCount: bytes.count)
         }
-        records.append(Record(number: number, time: time, wireLength: wireLength, offset: used, length: bytes.count, file: file))
+        records.append(Record(number: number, time: time, wireLength: wireLength, offset: used, length: bytes.count, file: file,
+                              fileOffset: fileOffset))
         used += (bytes.count + 7) & ~7
         return true
     }

@@ -863,8 +863,8 @@ final class Worker: @unchecked Sendable {
                         marks.set(index, number)
                         packet = number
                         if mine {
-                            analyzer.process(number: number, time: r.time, wireLength: r.wireLength,
-                                             bytes: batch.bytes(of: r), routed: route == me, emit: emit, summary: summary)
+                            analyzer.process(number: number, time: r.time, wireLength: r.wireLength, bytes: batch.bytes(of: r),
+                                             routed: route == me, file: r.file, fileOffset: r.fileOffset, emit: emit, summary: summary)
                         } else {
                             analyzer.advanceClock(number: number, time: r.time, wireLength: r.wireLength,
                                                   capturedLength: r.length, emit: emit, summary: summary)

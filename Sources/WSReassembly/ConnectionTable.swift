@@ -27,6 +27,11 @@ public final class ConnectionTable {
     /// `overlapConflict` label. Off when no label will be shown (summaries only): nothing is
     /// copied into the per-direction history then, and `overlapConflict` is never set.
     public var comparesRetransmittedBytes = true
+    /// Reads delivered bytes back from the capture files: with it, a direction remembers where
+    /// its delivered bytes lie in the file (`packetOrigin`) instead of copying them.
+    public var capturedBytes: CapturedBytesReader?
+    /// Where the packet being processed lies in its file (set by the caller before `process`).
+    public var packetOrigin = PacketOrigin.unknown
 
     public init(limits: ReassemblyLimits = ReassemblyLimits()) {
         self.limits = limits
@@ -443,7 +448,7 @@ public final class ConnectionTable {
         // Only bytes seen before can conflict: below `next` (delivered) or among held segments.
         if payloadLength > 0 && !skipData && late == 0 && comparesRetransmittedBytes
             && (seqStart < Int64(before.next) || !before.held.isEmpty)
-            && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload)) {
+            && (before.conflicts(offset: seqStart, bytes: payload) || before.conflictsWithHistory(offset: seqStart, bytes: payload, reader: capturedBytes)) {
             report.analysis.insert(.overlapConflict)
         }
         let otherWasKeepAlive = o.lastWasKeepAlive
@@ -547,8 +552,9 @@ public final class ConnectionTable {
 
         if payloadLength > 0 && !skipData && !h.ended {
             let heldBefore = h.heldBytes
+            let origin = capturedBytes != nil && h.keepsHistory ? packetOrigin.fileOffset(of: payload) : -1
             _ = h.accept(offset: seqStart, bytes: payload, declaredLength: payloadLength, packet: packet,
-                         stream: stream, direction: direction, emit: emit)
+                         stream: stream, direction: direction, file: packetOrigin.file, fileOffset: origin, emit: emit)
             totalHeld += h.heldBytes - heldBefore
             if totalHeld > peakBufferedBytes { peakBufferedBytes = totalHeld }
         }

@@ -84,7 +84,7 @@ final class HalfStream {
     /// Delivered history is valid from here on (a hole leaves stale bytes in the ring).
     var historyStart: UInt64 = 0
     /// The last bytes delivered (a ring of `historySize`), to tell whether a retransmission
-    /// carries the same bytes as the first copy. Allocated on the first delivery and grown with
+    /// carries the same bytes as the first copy. Allocated on the first delivery copied into it and grown with
     /// the stream up to `historySize` (offset o sits at index o until then): a short connection
     /// keeps its few bytes, not 2 x 4 KiB (300,000 small connections took 440 MiB).
     private var ring: UnsafeMutableRawPointer?
@@ -95,22 +95,53 @@ final class HalfStream {
     /// Whether delivered bytes are remembered at all (off when no overlap-conflict label will
     /// be shown: the copy is the largest cost of a summary-only run).
     var keepsHistory = true
+    /// Where the last `historySize` delivered bytes are, in stream order: in a capture file
+    /// (bytes read straight from one, whose place is known), or in `ring`. Copying every
+    /// delivered byte into the ring wrote 4 KiB per direction of every open connection round
+    /// and round, pushing the connections' own state out of the cache; a file's bytes are read
+    /// back only when a retransmission overlaps them.
+    struct HistoryPiece {
+        var start: UInt64
+        var count: Int32
+        var file: Int32
+        /// The file offset of the piece's first byte; -1: the bytes are in the ring.
+        var fileOffset: Int64
+        var end: UInt64 { start + UInt64(count) }
+    }
+    private(set) var pieces: [HistoryPiece] = []
 
     deinit { ring?.deallocate() }
 
-    /// Remembers delivered bytes that end at `next`.
-    func remember(_ bytes: UnsafeRawBufferPointer) {
+    /// Remembers delivered bytes that end at `next`: where they lie in capture file `file`
+    /// when `fileOffset` (their first byte's) is known, else a copy in the ring.
+    func remember(_ bytes: UnsafeRawBufferPointer, file: Int = 0, at fileOffset: Int64 = -1) {
         let size = Self.historySize
         guard keepsHistory, let source = bytes.baseAddress, bytes.count > 0 else { return }
-        let needed = next < UInt64(size) ? Int(next) : size
-        if needed > ringCapacity { growRing(to: needed) }
-        historyCount = needed
         let n = min(bytes.count, size)
-        let tail = source + (bytes.count - n)
-        let position = Int((next &- UInt64(n)) & UInt64(size - 1))
-        let first = min(n, size - position)
-        (ring! + position).copyMemory(from: tail, byteCount: first)
-        if first < n { ring!.copyMemory(from: tail + first, byteCount: n - first) }
+        let start = next - UInt64(n)
+        if fileOffset >= 0 {
+            pieces.append(HistoryPiece(start: start, count: Int32(n), file: Int32(truncatingIfNeeded: file),
+                                       fileOffset: fileOffset + Int64(bytes.count - n)))
+        } else {
+            let needed = next < UInt64(size) ? Int(next) : size
+            if needed > ringCapacity { growRing(to: needed) }
+            historyCount = needed
+            let tail = source + (bytes.count - n)
+            let position = Int(start & UInt64(size - 1))
+            let first = min(n, size - position)
+            (ring! + position).copyMemory(from: tail, byteCount: first)
+            if first < n { ring!.copyMemory(from: tail + first, byteCount: n - first) }
+            if let last = pieces.last, last.fileOffset < 0, last.end == start, Int(last.count) + n <= size {
+                pieces[pieces.count - 1].count += Int32(n)
+            } else {
+                pieces.append(HistoryPiece(start: start, count: Int32(n), file: 0, fileOffset: -1))
+            }
+        }
+        // Pieces wholly before the last `historySize` bytes are of no more use.
+        let lowest = next > UInt64(size) ? next - UInt64(size) : 0
+        var drop = 0
+        while drop < pieces.count - 1 && pieces[drop].end <= lowest { drop += 1 }
+        if drop > 0 { pieces.removeFirst(drop) }
     }
 
     private func growRing(to needed: Int) {
@@ -130,19 +161,37 @@ final class HalfStream {
         ring = nil
         ringCapacity = 0
         historyCount = 0
+        pieces = []
     }
 
-    /// Whether bytes at `offset` differ from delivered bytes still in the history.
-    func conflictsWithHistory(offset: Int64, bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let ring, historyCount > 0, offset >= 0 else { return false }
+    /// Whether bytes at `offset` differ from delivered bytes still in the history: compared
+    /// with the ring, or with the file's bytes read back by `reader` (bytes it cannot read
+    /// count as unknown, not as different).
+    func conflictsWithHistory(offset: Int64, bytes: UnsafeRawBufferPointer, reader: CapturedBytesReader? = nil) -> Bool {
+        guard !pieces.isEmpty, offset >= 0 else { return false }
         let size = UInt64(Self.historySize)
         let lowest = max(next > size ? next - size : 0, historyStart)
         let start = max(UInt64(offset), lowest)
         let end = min(UInt64(offset) + UInt64(bytes.count), next)
         guard start < end else { return false }
-        for o in start..<end where Int(o & (size - 1)) < historyCount
-            && ring.load(fromByteOffset: Int(o & (size - 1)), as: UInt8.self) != bytes[Int(o - UInt64(offset))] {
-            return true
+        for p in pieces where p.end > start && p.start < end {
+            let lo = max(p.start, start), hi = min(p.end, end)
+            let theirs = UnsafeRawBufferPointer(rebasing: bytes[Int(lo - UInt64(offset))..<Int(hi - UInt64(offset))])
+            if p.fileOffset < 0 {
+                guard let ring else { continue }
+                for (i, o) in (lo..<hi).enumerated() where Int(o & (size - 1)) < historyCount
+                    && ring.load(fromByteOffset: Int(o & (size - 1)), as: UInt8.self) != theirs[i] {
+                    return true
+                }
+            } else if let reader {
+                let count = Int(hi - lo)
+                let first = withUnsafeTemporaryAllocation(byteCount: count, alignment: 8) { buffer -> Bool? in
+                    guard let to = buffer.baseAddress,
+                          reader(Int(p.file), p.fileOffset + Int64(lo - p.start), count, to) else { return nil }
+                    return !buffer.elementsEqual(theirs)
+                }
+                if first == true { return true }
+            }
         }
         return false
     }
@@ -156,14 +205,17 @@ final class HalfStream {
 
     /// Delivers what the segment adds at `next`, holds what lies beyond it. Returns whether the
     /// segment brought bytes never seen before.
+    /// `fileOffset`: where `bytes` lie in capture file `file` (-1: not in a file).
     func accept(offset start: Int64, bytes: UnsafeRawBufferPointer, declaredLength: Int,
-                         packet: Int, stream: Int, direction: Direction,
+                         packet: Int, stream: Int, direction: Direction, file: Int = 0, fileOffset: Int64 = -1,
                          emit: (StreamEvent) -> Void) -> (new: Bool, conflict: Bool) {
         var start = start
         var bytes = bytes
         var declared = declaredLength
+        var fileOffset = fileOffset
         if start < 0 {  // bytes from before the capture's anchor
             let skip = Int(min(Int64(declared), -start))
+            if fileOffset >= 0 { fileOffset += Int64(min(skip, bytes.count)) }
             bytes = UnsafeRawBufferPointer(rebasing: bytes[min(skip, bytes.count)...])
             declared -= skip
             start = 0
@@ -178,7 +230,7 @@ final class HalfStream {
             if !fresh.isEmpty {
                 emit(.data(stream: stream, direction: direction, bytes: fresh, sourcePacket: packet, offset: next))
                 next += UInt64(fresh.count)
-                remember(fresh)
+                remember(fresh, file: file, at: fileOffset >= 0 ? fileOffset + Int64(skip) : -1)
             }
             if next < end {  // declared but not captured: snaplen
                 emit(.gap(stream: stream, direction: direction, size: end - next, offset: next, reason: .snaplen))

@@ -88,13 +88,17 @@ public final class Analyzer {
         table = ConnectionTable(limits: options.reassembly)
         // TCP analysis labels only appear in events, and only they need the byte comparison.
         table.comparesRetransmittedBytes = options.buildsEvents
+        table.capturedBytes = options.capturedBytes
     }
 
     /// Processes one captured packet.
     /// `routed`: the caller (a parallel engine's reader) already found this plain TCP packet
     /// to belong to this analyzer's shard.
+    /// `fileOffset`: where `bytes` lie in capture file `file` (-1: not known).
     public func process(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, routed: Bool = false,
+                        file: Int = 0, fileOffset: Int64 = -1,
                         emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        table.packetOrigin = PacketOrigin(bytes: bytes, file: file, offset: fileOffset)
         self.number = number
         self.time = time
         self.wireLength = wireLength

@@ -27,6 +27,10 @@ public struct AnalyzerOptions: Sendable {
     /// The App stage: application protocols inside WebSocket messages.
     public var app = AppOptions()
 
+    /// Reads the capture files' bytes back (nil: live capture, standard input): delivered bytes
+    /// are then remembered by where they lie in the file (`process`'s `fileOffset`), not copied.
+    public var capturedBytes: CapturedBytesReader?
+
     public init(dissector: DissectorLimits = DissectorLimits(), reassembly: ReassemblyLimits = ReassemblyLimits(),
                 buildsEvents: Bool = true) {
         self.dissector = dissector

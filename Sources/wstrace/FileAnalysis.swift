@@ -51,12 +51,23 @@ struct FileAnalysis {
         return (options, runs)
     }
 
+    /// The analyzer's options for reading `reader`'s files: delivered bytes are read back
+    /// from the files when a retransmission is compared with them, not copied as they pass.
+    func analyzerOptions(reading reader: CaptureReader) -> AnalyzerOptions {
+        var options = analyzer
+        if options.buildsEvents {
+            let files = CaptureFileBytes(paths: reader.files.map(\.path))
+            options.capturedBytes = { file, offset, count, into in files.read(file: file, offset: offset, count: count, into: into) }
+        }
+        return options
+    }
+
     /// Runs the whole capture into `renderer` on this thread. Returns normally when the files
     /// were read to their end or the output closed; throws ExitCode(1) after rendering when a
     /// file was damaged.
     func run(reader: CaptureReader, link: LinkType, renderer: Renderer, fileRuns runs: FileRuns? = nil,
              begun: Bool = false, progressLabel: String = "", configure: (Analyzer) -> Void = { _ in }) throws {
-        let analysis = Analyzer(linkType: link, options: analyzer)
+        let analysis = Analyzer(linkType: link, options: analyzerOptions(reading: reader))
         configure(analysis)
         if !begun { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
         let progress = Progress(total: reader.totalBytes, label: progressLabel)
@@ -70,8 +81,8 @@ struct FileAnalysis {
                 first = false
             }
             runs?.note(header.number, file: file)
-            analysis.process(number: header.number, time: header.timestampNanoseconds,
-                             wireLength: header.wireLength, bytes: bytes, emit: emit, summary: summary)
+            analysis.process(number: header.number, time: header.timestampNanoseconds, wireLength: header.wireLength,
+                             bytes: bytes, file: file, fileOffset: header.fileOffset, emit: emit, summary: summary)
             if header.number & 0xfff == 0 { progress.update(read: reader.bytesRead) }
             return !renderer.isClosed
         }
@@ -111,8 +122,8 @@ struct FileAnalysis {
         if !deferred { renderer.begin(file: reader.displayName, linkType: reader.linkTypeName) }
         var options = options
         options.fileOfPacket = nil  // each worker notes its own
-        var settings = ParallelEngine.Settings(workers: workers, linkType: link, analyzer: analyzer, format: format,
-                                               render: options, summaryOnly: summaryOnly)
+        var settings = ParallelEngine.Settings(workers: workers, linkType: link, analyzer: analyzerOptions(reading: reader),
+                                               format: format, render: options, summaryOnly: summaryOnly)
         settings.displayFilter = display
         settings.workersRead = true
         let engine = ParallelEngine(settings: settings)
