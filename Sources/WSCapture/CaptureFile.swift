@@ -287,7 +287,7 @@ public final class CaptureFile {
         // A record that did not fit the last batch goes first (a batch that is empty grows for it).
         if let held = heldRecord {
             batch.reserve(held.bytes.count + 8)
-            held.bytes.withUnsafeBytes { batch.append(number: held.number, time: held.time, wireLength: held.wire, bytes: $0, file: file) }
+            _ = held.bytes.withUnsafeBytes { batch.append(number: held.number, time: held.time, wireLength: held.wire, bytes: $0, file: file) }
             heldRecord = nil
         }
         while batch.count < 8192 {

@@ -48,8 +48,8 @@ public struct FilterField: Sendable {
 /// The table of fields.
 public enum FilterFields {
     /// Every field, in the order docs/filters.md lists them.
-    nonisolated(unsafe) public static let all: [FilterField] = build()
-    nonisolated(unsafe) static let byName: [String: FilterField] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    public static let all: [FilterField] = build()
+    static let byName: [String: FilterField] = Dictionary(all.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
     public static func named(_ name: String) -> FilterField? { byName[name] }
 
