@@ -169,12 +169,27 @@ struct PcapngBytes {
         var bytes: [UInt8]
     }
 
+    /// A record's `fileOffset`, when known, says where its bytes are in the file: checked here
+    /// against the file's own bytes, then left out of the comparison (libpcap's reading knows none).
+    static func placed(_ header: PacketHeader, _ bytes: [UInt8], in path: String) -> PacketHeader {
+        var header = header
+        if header.fileOffset >= 0 {
+            let file = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+            let at = Int(header.fileOffset)
+            #expect(at + bytes.count <= file.count && Array(file[at..<(at + bytes.count)]) == bytes,
+                    "\(path): packet \(header.number)'s bytes are not at file offset \(at)")
+            header.fileOffset = -1
+        }
+        return header
+    }
+
     func read(_ path: String, fastPath: Bool) -> (records: [Record], error: String?) {
         var records: [Record] = []
         do {
             let file = try CaptureFile(path: path, fastPath: fastPath)
             try file.forEach { h, bytes in
-                records.append(Record(header: h, bytes: Array(bytes)))
+                #expect(fastPath || h.fileOffset == -1, "libpcap's reading knows no file offset")
+                records.append(Record(header: Self.placed(h, Array(bytes), in: path), bytes: Array(bytes)))
                 return true
             }
             return (records, nil)
@@ -206,8 +221,9 @@ struct PcapngBytes {
         do {
             while try file.fill(batch) {
                 for r in batch.records {
-                    let h = PacketHeader(number: r.number, timestampNanoseconds: r.time, capturedLength: r.length, wireLength: r.wireLength)
-                    records.append(Record(header: h, bytes: Array(batch.bytes(of: r))))
+                    let h = PacketHeader(number: r.number, timestampNanoseconds: r.time, capturedLength: r.length,
+                                         wireLength: r.wireLength, fileOffset: r.fileOffset)
+                    records.append(Record(header: Self.placed(h, Array(batch.bytes(of: r)), in: path), bytes: Array(batch.bytes(of: r))))
                 }
                 batch.reset()
             }
@@ -404,12 +420,14 @@ struct PcapngBytes {
         var wire: Int
         var bytes: [UInt8]
         var file = 0
+        /// Where the bytes are in their file: the chunks' must be the one-thread reading's.
+        var fileOffset: Int64 = -1
     }
 
     func collect(_ batch: RecordBatch, into records: inout [Record]) {
         for r in batch.records {
             records.append(Record(number: r.number + batch.numberOffset, time: r.time, wire: r.wireLength,
-                                  bytes: Array(batch.bytes(of: r)), file: r.file))
+                                  bytes: Array(batch.bytes(of: r)), file: r.file, fileOffset: r.fileOffset))
         }
     }
 
