@@ -84,7 +84,8 @@ final class HalfStream {
     /// Delivered history is valid from here on (a hole leaves stale bytes in the ring).
     var historyStart: UInt64 = 0
     /// The last bytes delivered (a ring of `historySize`), to tell whether a retransmission
-    /// carries the same bytes as the first copy. Allocated on the first delivery copied into it and grown with
+    /// carries the same bytes as the first copy, for bytes with no known place in a file. Allocated
+    /// when bytes are first copied into it and grown with
     /// the stream up to `historySize` (offset o sits at index o until then): a short connection
     /// keeps its few bytes, not 2 x 4 KiB (300,000 small connections took 440 MiB).
     private var ring: UnsafeMutableRawPointer?
