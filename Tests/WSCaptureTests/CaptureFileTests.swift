@@ -171,10 +171,9 @@ struct PcapngBytes {
 
     /// A record's `fileOffset`, when known, says where its bytes are in the file: checked here
     /// against the file's own bytes, then left out of the comparison (libpcap's reading knows none).
-    static func placed(_ header: PacketHeader, _ bytes: [UInt8], in path: String) -> PacketHeader {
+    static func placed(_ header: PacketHeader, _ bytes: [UInt8], in file: [UInt8], path: String) -> PacketHeader {
         var header = header
         if header.fileOffset >= 0 {
-            let file = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
             let at = Int(header.fileOffset)
             #expect(at + bytes.count <= file.count && Array(file[at..<(at + bytes.count)]) == bytes,
                     "\(path): packet \(header.number)'s bytes are not at file offset \(at)")
@@ -185,11 +184,12 @@ struct PcapngBytes {
 
     func read(_ path: String, fastPath: Bool) -> (records: [Record], error: String?) {
         var records: [Record] = []
+        let contents = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
         do {
             let file = try CaptureFile(path: path, fastPath: fastPath)
             try file.forEach { h, bytes in
                 #expect(fastPath || h.fileOffset == -1, "libpcap's reading knows no file offset")
-                records.append(Record(header: Self.placed(h, Array(bytes), in: path), bytes: Array(bytes)))
+                records.append(Record(header: Self.placed(h, Array(bytes), in: contents, path: path), bytes: Array(bytes)))
                 return true
             }
             return (records, nil)
@@ -218,12 +218,13 @@ struct PcapngBytes {
         var records: [Record] = []
         guard let file = try? CaptureFile(path: path, fastPath: fastPath) else { return ([], 0, "cannot open") }
         let batch = RecordBatch(capacity: capacity)
+        let contents = (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
         do {
             while try file.fill(batch) {
                 for r in batch.records {
                     let h = PacketHeader(number: r.number, timestampNanoseconds: r.time, capturedLength: r.length,
                                          wireLength: r.wireLength, fileOffset: r.fileOffset)
-                    records.append(Record(header: Self.placed(h, Array(batch.bytes(of: r)), in: path), bytes: Array(batch.bytes(of: r))))
+                    records.append(Record(header: Self.placed(h, Array(batch.bytes(of: r)), in: contents, path: path), bytes: Array(batch.bytes(of: r))))
                 }
                 batch.reset()
             }
