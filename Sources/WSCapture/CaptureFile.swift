@@ -19,6 +19,9 @@ public final class CaptureFile {
     public let timestampDecimals: Int
     /// The file's snapshot length.
     public let snapshotLength: Int
+    /// The regular file that was opened (its device and inode; nil for standard input, a pipe,
+    /// anything else): what a later open of `path` must find again to be the same file.
+    public let identity: FileIdentity?
     /// Packets read so far (passing the filter or not).
     public private(set) var packetsRead = 0
     /// Of those, the ones the chunked walk read (the rest, libpcap), for the tests.
@@ -64,6 +67,7 @@ public final class CaptureFile {
         // shell's <(tcpdump -w -)) would lose what was looked at, so it is read as standard
         // input is (no gzip, nanosecond decimals).
         let regular = statted && (st.st_mode & S_IFMT) == S_IFREG
+        identity = regular && path != "-" ? FileIdentity(st) : nil
         // A gzip-compressed capture (tcpdump -z gzip, an archived .pcap.gz): libpcap reads it
         // through a stream that inflates as it goes; no fast path, progress in compressed bytes.
         let head = regular ? CaptureFile.head(opened) : []

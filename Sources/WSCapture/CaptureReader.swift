@@ -76,6 +76,12 @@ public final class CaptureReader {
     public func path(_ index: Int) -> String { files[index].path }
     public var displayName: String { files.map(\.path).joined(separator: ", ") }
 
+    /// The files' bytes read back by the records' `fileOffset` (`CaptureFileBytes`), each file
+    /// only while its path still names the file this reader opened.
+    public func fileBytes() -> CaptureFileBytes {
+        CaptureFileBytes(paths: files.map(\.path), identities: files.map(\.identity))
+    }
+
     /// The capture as chunks several threads copy at once (`PcapChunks`), before anything was
     /// read: one file the chunked walk reads (classic pcap or pcapng), or a set of such files,
     /// each with a first record, read one after the other. A set is the merge of its files

@@ -56,7 +56,7 @@ struct FileAnalysis {
     func analyzerOptions(reading reader: CaptureReader) -> AnalyzerOptions {
         var options = analyzer
         if options.buildsEvents {
-            let files = CaptureFileBytes(paths: reader.files.map(\.path))
+            let files = reader.fileBytes()
             options.capturedBytes = { file, offset, count, into in files.read(file: file, offset: offset, count: count, into: into) }
         }
         return options

@@ -679,3 +679,50 @@ struct PcapngBytes {
     }
 
 }
+
+/// `CaptureFileBytes`: what the analysis reads back of the files it read.
+@Suite struct CaptureFileBytesTests {
+    /// The bytes read back for a retransmission's comparison come from the file the reader
+    /// opened: a path that now names another file (a ring of rotated files writes its oldest
+    /// name anew) gives nothing back, and the comparison counts them unknown. A file opened
+    /// before it was replaced is still read (its descriptor holds the old file).
+    @Test func bytesReadBackOnlyFromTheFileRead() throws {
+        let dir = NSTemporaryDirectory() + "wstrace-identity-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
+        let other = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("linktypes/nanosecond.pcap"))))
+        #expect(original.count > 1000 && other.count > 1000 && original[100..<164] != other[100..<164])
+        let path = dir + "/capture.pcap"
+        func replace() throws {
+            // Written beside it and renamed over it: a new file under the old name.
+            try Data(other).write(to: URL(fileURLWithPath: path + ".new"))
+            #expect(rename(path + ".new", path) == 0)
+        }
+        func read(_ bytes: CaptureFileBytes) -> [UInt8]? {
+            var got = [UInt8](repeating: 0, count: 64)
+            let ok = got.withUnsafeMutableBytes { bytes.read(file: 0, offset: 100, count: 64, into: $0.baseAddress!) }
+            return ok ? got : nil
+        }
+
+        try Data(original).write(to: URL(fileURLWithPath: path))
+        var reader = try CaptureReader(paths: [path], filter: nil)
+        #expect(reader.files[0].identity != nil)
+        #expect(read(reader.fileBytes()) == Array(original[100..<164]))
+        // Replaced before its bytes were first read back: nothing, not the new file's bytes.
+        var bytes = reader.fileBytes()
+        try replace()
+        #expect(read(bytes) == nil)
+        #expect(read(bytes) == nil)
+        // With no identities to check, the path is trusted (what the check prevents).
+        #expect(read(CaptureFileBytes(paths: [path])) == Array(other[100..<164]))
+
+        // Opened (read once) before the replacement: the old file's bytes still.
+        try Data(original).write(to: URL(fileURLWithPath: path))
+        reader = try CaptureReader(paths: [path], filter: nil)
+        bytes = reader.fileBytes()
+        #expect(read(bytes) == Array(original[100..<164]))
+        try replace()
+        #expect(read(bytes) == Array(original[100..<164]))
+    }
+}
