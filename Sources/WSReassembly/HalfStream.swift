@@ -109,9 +109,43 @@ final class HalfStream {
         var fileOffset: Int64
         var end: UInt64 { start + UInt64(count) }
     }
-    private(set) var pieces: [HistoryPiece] = []
+    /// The pieces, oldest first: `pieceCount` of them from `pieceHead` in a ring of
+    /// `pieceCapacity` (a power of two), grown when full. Not an array: appending to one per
+    /// segment checked its storage's uniqueness, a cache miss on a cold line (2% of a
+    /// one-thread NDJSON run's samples), and dropping its oldest moved the others down.
+    private var pieceRing: UnsafeMutablePointer<HistoryPiece>?
+    private var pieceCapacity = 0
+    private var pieceHead = 0
+    private var pieceCount = 0
 
-    deinit { ring?.deallocate() }
+    /// The pieces, oldest first (a copy).
+    var pieces: [HistoryPiece] { (0..<pieceCount).map { piece($0) } }
+
+    @inline(__always)
+    private func piece(_ i: Int) -> HistoryPiece { pieceRing![(pieceHead + i) & (pieceCapacity - 1)] }
+
+    /// Adds a piece after the newest, growing the ring when it is full.
+    @inline(__always)
+    private func appendPiece(_ p: HistoryPiece) {
+        if pieceCount == pieceCapacity { growPieces() }
+        pieceRing![(pieceHead + pieceCount) & (pieceCapacity - 1)] = p
+        pieceCount += 1
+    }
+
+    private func growPieces() {
+        let capacity = max(8, pieceCapacity * 2)
+        let grown = UnsafeMutablePointer<HistoryPiece>.allocate(capacity: capacity)
+        for i in 0..<pieceCount { (grown + i).initialize(to: piece(i)) }
+        pieceRing?.deallocate()
+        pieceRing = grown
+        pieceCapacity = capacity
+        pieceHead = 0
+    }
+
+    deinit {
+        ring?.deallocate()
+        pieceRing?.deallocate()
+    }
 
     /// Remembers delivered bytes that end at `next`: where they lie in capture file `file`
     /// when `fileOffset` (their first byte's) is known, else a copy in the ring.
@@ -121,8 +155,8 @@ final class HalfStream {
         let n = min(bytes.count, size)
         let start = next - UInt64(n)
         if fileOffset >= 0 {
-            pieces.append(HistoryPiece(start: start, count: Int32(n), file: Int32(truncatingIfNeeded: file),
-                                       fileOffset: fileOffset + Int64(bytes.count - n)))
+            appendPiece(HistoryPiece(start: start, count: Int32(n), file: Int32(truncatingIfNeeded: file),
+                                     fileOffset: fileOffset + Int64(bytes.count - n)))
         } else {
             let needed = next < UInt64(size) ? Int(next) : size
             if needed > ringCapacity { growRing(to: needed) }
@@ -132,17 +166,19 @@ final class HalfStream {
             let first = min(n, size - position)
             (ring! + position).copyMemory(from: tail, byteCount: first)
             if first < n { ring!.copyMemory(from: tail + first, byteCount: n - first) }
-            if let last = pieces.last, last.fileOffset < 0, last.end == start, Int(last.count) + n <= size {
-                pieces[pieces.count - 1].count += Int32(n)
+            let last = pieceCount > 0 ? piece(pieceCount - 1) : nil
+            if let last, last.fileOffset < 0, last.end == start, Int(last.count) + n <= size {
+                pieceRing![(pieceHead + pieceCount - 1) & (pieceCapacity - 1)].count += Int32(n)
             } else {
-                pieces.append(HistoryPiece(start: start, count: Int32(n), file: 0, fileOffset: -1))
+                appendPiece(HistoryPiece(start: start, count: Int32(n), file: 0, fileOffset: -1))
             }
         }
         // Pieces wholly before the last `historySize` bytes are of no more use.
         let lowest = next > UInt64(size) ? next - UInt64(size) : 0
-        var drop = 0
-        while drop < pieces.count - 1 && pieces[drop].end <= lowest { drop += 1 }
-        if drop > 0 { pieces.removeFirst(drop) }
+        while pieceCount > 1 && piece(0).end <= lowest {
+            pieceHead = (pieceHead + 1) & (pieceCapacity - 1)
+            pieceCount -= 1
+        }
     }
 
     private func growRing(to needed: Int) {
@@ -162,20 +198,26 @@ final class HalfStream {
         ring = nil
         ringCapacity = 0
         historyCount = 0
-        pieces = []
+        pieceRing?.deallocate()
+        pieceRing = nil
+        pieceCapacity = 0
+        pieceHead = 0
+        pieceCount = 0
     }
 
     /// Whether bytes at `offset` differ from delivered bytes still in the history: compared
     /// with the ring, or with the file's bytes read back by `reader` (bytes it cannot read
     /// count as unknown, not as different).
     func conflictsWithHistory(offset: Int64, bytes: UnsafeRawBufferPointer, reader: CapturedBytesReader? = nil) -> Bool {
-        guard !pieces.isEmpty, offset >= 0 else { return false }
+        guard pieceCount > 0, offset >= 0 else { return false }
         let size = UInt64(Self.historySize)
         let lowest = max(next > size ? next - size : 0, historyStart)
         let start = max(UInt64(offset), lowest)
         let end = min(UInt64(offset) + UInt64(bytes.count), next)
         guard start < end else { return false }
-        for p in pieces where p.end > start && p.start < end {
+        for k in 0..<pieceCount {
+            let p = piece(k)
+            guard p.end > start && p.start < end else { continue }
             let lo = max(p.start, start), hi = min(p.end, end)
             let theirs = UnsafeRawBufferPointer(rebasing: bytes[Int(lo - UInt64(offset))..<Int(hi - UInt64(offset))])
             if p.fileOffset < 0 {

@@ -141,4 +141,49 @@ import WSDecode
         #expect(half.pieces.last!.end == next)
         #expect(half.pieces.last!.fileOffset == 99 * 1000)
     }
+
+    /// The pieces as the bytes come: large segments, then many small ones (the pieces' ring
+    /// grows after its oldest moved on), then large again; some bytes with no place in the
+    /// file (copied). After every segment the pieces cover exactly the last 4 KiB delivered
+    /// (or all of it), in order, and each byte compared with the history is compared with its
+    /// own first copy: unchanged bytes never conflict, one changed byte always does.
+    @Test func piecesFollowTheLastBytesThroughEverySize() {
+        var rng = SeededGenerator(seed: 11)
+        final class Bytes: @unchecked Sendable { var bytes: [UInt8] = [] }
+        let file = Bytes()
+        var stream: [UInt8] = []
+        let half = HalfStream()
+        let reader: CapturedBytesReader = { fileIndex, offset, count, into in
+            guard fileIndex == 3, offset >= 0, Int(offset) + count <= file.bytes.count else { return false }
+            file.bytes.withUnsafeBytes { into.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: count) }
+            return true
+        }
+        let sizes = Array(repeating: 1400, count: 9) + Array(repeating: 3, count: 300) + (0..<40).map { _ in Int.random(in: 1...900, using: &rng) }
+            + Array(repeating: 1448, count: 6)
+        for (n, size) in sizes.enumerated() {
+            let payload = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let inFile = n % 5 != 2
+            let at = file.bytes.count
+            file.bytes += payload  // the file holds every payload (a copied one too: not read back)
+            stream += payload
+            half.next = UInt64(stream.count)
+            payload.withUnsafeBytes { half.remember($0, file: 3, at: inFile ? Int64(at) : -1) }
+
+            let pieces = half.pieces
+            #expect(pieces.last!.end == UInt64(stream.count))
+            #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.end == $1.start }, "segment \(n)")
+            let lowest = max(0, stream.count - HalfStream.historySize)
+            #expect(pieces.first!.start <= UInt64(lowest) && (pieces.count == 1 || pieces[1].start > UInt64(lowest)), "segment \(n)")
+
+            let from = Int.random(in: max(0, stream.count - 5000)..<stream.count, using: &rng)
+            let to = Int.random(in: (from + 1)...stream.count, using: &rng)
+            var copy = Array(stream[from..<to])
+            let same = copy.withUnsafeBytes { half.conflictsWithHistory(offset: Int64(from), bytes: $0, reader: reader) }
+            #expect(!same, "segment \(n): unchanged bytes \(from)..<\(to) conflict")
+            let k = Int.random(in: 0..<copy.count, using: &rng)
+            copy[k] ^= 0x5a
+            let changed = copy.withUnsafeBytes { half.conflictsWithHistory(offset: Int64(from), bytes: $0, reader: reader) }
+            #expect(changed == (from + k >= lowest), "segment \(n): byte \(from + k) changed")
+        }
+    }
 }
