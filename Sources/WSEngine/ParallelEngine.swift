@@ -23,8 +23,9 @@ import WSTimeline
 ///   bytes (`EventBytes`); the other workers' packets only move its clock, so idle connections
 ///   are released at the same packets as in a one-thread run.
 /// - The workers' output of the oldest finished batch is merged back into the one-thread
-///   order by the thread calling `run` between batches (a live capture), or for a file by the
-///   last worker done with it, one at a time, in order: a packet's clock sweep
+///   order by the thread calling `run` between batches (a live capture), or for a file by a
+///   worker waiting for a batch or a slot, else by the last worker done with it, one at a
+///   time, in order: a packet's clock sweep
 ///   (by stream) first, then the packet's own rows; at the end the analyzers' three finishing
 ///   steps, each by stream. A stream's index is the rank of its first packet among every
 ///   worker's streams, written into its rows as they are merged.
@@ -57,8 +58,9 @@ public final class ParallelEngine {
         /// its connections with a kept row.
         public var displayFilter: DisplayFilter?
         /// The workers take turns at reading (`fill` and routing run on whichever worker is
-        /// out of batches, one at a time) and at merging (the last worker done with the oldest
-        /// batch merges it); the calling thread only waits. With one worker per core there is
+        /// out of batches, one at a time) and at merging (a worker waiting for a batch or a
+        /// slot merges the oldest batch once every worker is done with it, else the last one
+        /// done with it); the calling thread only waits. With one worker per core there is
         /// then no third thread to schedule: a separate reader on two cores kept 1.55-1.63 CPUs
         /// busy, the workers waiting for its batches a third of the time. A live capture, whose
         /// `fill` waits for packets, keeps reading and merging on the calling thread.
@@ -209,9 +211,10 @@ public final class ParallelEngine {
         return (closed, reader.firstTime, reader.lastTime)
     }
 
-    /// The workers read by turns (`Settings.workersRead`), and merge by turns too: the last
-    /// worker done with the oldest unmerged batch merges it (and any after it already done), so
-    /// its slot is free for the next read. This thread only waits for them.
+    /// The workers read by turns (`Settings.workersRead`), and merge by turns too: once every
+    /// worker is done with the oldest unmerged batch, a worker waiting for a batch or a slot
+    /// merges it (and any after it already done), else the last one done with it, so that its
+    /// slot is free for the next read. This thread only waits for them.
     private func mergeWhileWorkersRead(_ reader: BatchReader, shared: Shared, merge: Merge, renderer: PrerenderedRendering,
                                        threads: [WorkerThread], afterBatch: (RecordBatch) -> Void) -> Reading {
         withoutActuallyEscaping(afterBatch) { afterBatch in
@@ -487,12 +490,20 @@ final class Shared: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while published <= sequence && !inputEnded && !stopped {
+            // A batch every worker is done with, left by the last of them to a waiting one.
+            if mergeIfDone() { continue }
             if readIfFree(worker) { continue }
             // Nothing to read yet: copy a chunk ahead (many workers copy at once).
             if copyIfFree(worker) { continue }
+            idle += 1
             pthread_cond_wait(available, mutex)
+            idle -= 1
         }
-        guard published > sequence, !stopped else { return nil }
+        guard published > sequence, !stopped else {
+            // What a worker busy with a batch left to one waiting (`finished`).
+            _ = mergeIfDone()
+            return nil
+        }
         // The worker ahead reads the batch after this one before it works on this one, so
         // that the others find it read: a worker that read only once out of batches made the
         // others wait for its read whenever they were close behind (two workers on two cores
@@ -511,6 +522,8 @@ final class Shared: @unchecked Sendable {
     private var reading = false
     /// A worker is merging (only one at a time: batches are merged in order).
     private var merging = false
+    /// Workers waiting in `take` (for a batch to read or a slot to read it into).
+    private var idle = 0
     /// The output was closed during a merge.
     private var closed = false
     /// Batches merged: a slot is free once the batch it held is merged.
@@ -619,9 +632,12 @@ final class Shared: @unchecked Sendable {
     /// already merging (it goes on to the next batch itself: it checks under the lock, after
     /// each batch, whether that one is done). Called with the lock held; returns with it held,
     /// having let it go while merging.
-    private func mergeIfDone() {
-        guard let merger, !merging else { return }
+    @discardableResult
+    private func mergeIfDone() -> Bool {
+        guard let merger, !merging else { return false }
         merging = true
+        let before = mergedCount
+        defer { merging = false }
         while !stopped {
             let next = mergedCount
             let slot = slots[next % slots.count]
@@ -636,14 +652,25 @@ final class Shared: @unchecked Sendable {
                 stop()
             }
         }
-        merging = false
+        return mergedCount > before
     }
 
     func finished(_ slot: Slot) {
         pthread_mutex_lock(mutex)
         slot.remaining -= 1
         if slot.remaining == 0 {
-            if merger != nil { mergeIfDone() } else { pthread_cond_broadcast(done) }
+            if merger == nil {
+                pthread_cond_broadcast(done)
+            } else if idle > 0 {
+                // A worker waits for a slot or a batch: it merges (in `take`), and this one goes
+                // on with its next batch. The last worker done with a batch is the one behind;
+                // merging every batch itself kept it behind, the other waiting (two workers'
+                // NDJSON: the worker ahead read every batch and still waited 23-37 ms a run of
+                // about 300 ms, the one behind merged every batch, 25 ms).
+                pthread_cond_broadcast(available)
+            } else {
+                mergeIfDone()
+            }
         }
         pthread_mutex_unlock(mutex)
     }
