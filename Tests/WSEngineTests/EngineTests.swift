@@ -7,6 +7,33 @@ import WSEngine
 import WSOutput
 import WSTimeline
 
+/// What `withinDeadline`'s thread runs, and what it hands back.
+private final class DeadlineWork<T>: @unchecked Sendable {
+    let body: () -> T
+    var value: T?
+    init(_ body: @escaping () -> T) { self.body = body }
+}
+
+struct DeadlineExceeded: Error, CustomStringConvertible {
+    let seconds: Int
+    var description: String { "the engine did not finish within \(seconds) s (a deadlock: its threads are left blocked)" }
+}
+
+/// Runs `body` on a thread of its own and waits for it at most `seconds`: an engine that
+/// deadlocks fails the test that ran it instead of hanging the whole test run.
+func withinDeadline<T>(seconds: Int = 120, _ body: @escaping () -> T) throws -> T {
+    let work = DeadlineWork(body)
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        work.value = work.body()
+        done.signal()
+    }
+    thread.stackSize = 8 << 20
+    thread.start()
+    guard done.wait(timeout: .now() + .seconds(seconds)) == .success else { throw DeadlineExceeded(seconds: seconds) }
+    return work.value!
+}
+
 /// The engine prints, byte for byte, what one analyzer on one thread prints: every format, any
 /// number of workers, real captures (the repository's fixtures).
 @Suite struct EngineTests {
@@ -88,7 +115,8 @@ import WSTimeline
             let fill = recordsPerBatch.map { fillInBatches(of: $0, from: reader) } ?? { reader.fill($0) }
             let chunks = chunkBytes.flatMap { reader.chunks(bytes: $0) }
             if chunkBytes != nil { #expect(chunks != nil) }
-            let outcome = engine.run(fill: fill, chunks: chunks, into: try #require(renderer as? PrerenderedRendering))
+            let prerendered = try #require(renderer as? PrerenderedRendering)
+            let outcome = try withinDeadline { engine.run(fill: fill, chunks: chunks, into: prerendered) }
             #expect(outcome.exact)
             if let first = outcome.firstTime { renderer.firstPacket(time: first) }
             renderer.end(counters: outcome.counters, warnings: [])
@@ -304,7 +332,8 @@ import WSTimeline
             let engine = ParallelEngine(settings: settings)
             let renderer = Closing()
             // Small batches, so that the output closes while input is still coming.
-            let outcome = engine.run(fill: Self.fillInBatches(of: 2, from: reader), into: renderer)
+            let fill = Self.fillInBatches(of: 2, from: reader)
+            let outcome = try withinDeadline { engine.run(fill: fill, into: renderer) }
             #expect(outcome.closed, "workersRead=\(workersRead)")
             #expect(renderer.rows >= 10)
         }
