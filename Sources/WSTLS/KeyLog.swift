@@ -113,19 +113,21 @@ public final class TLSKeyLog: @unchecked Sendable {
             warn("secret is not hex")
             return
         }
+        // The secret's place in the client random's entry, by label.
+        let field: WritableKeyPath<TLSSecrets, [UInt8]?>
         if Self.spells(label, "CLIENT_RANDOM") {
             guard secret.count == 48 else { warn("CLIENT_RANDOM master secret is \(secret.count) bytes, not 48"); return }
-            table[random, default: TLSSecrets()].masterSecret = secret
+            field = \.masterSecret
         } else if Self.spells(label, "CLIENT_HANDSHAKE_TRAFFIC_SECRET") {
-            table[random, default: TLSSecrets()].clientHandshake = secret
+            field = \.clientHandshake
         } else if Self.spells(label, "SERVER_HANDSHAKE_TRAFFIC_SECRET") {
-            table[random, default: TLSSecrets()].serverHandshake = secret
+            field = \.serverHandshake
         } else if Self.spells(label, "CLIENT_TRAFFIC_SECRET_0") {
-            table[random, default: TLSSecrets()].clientTraffic0 = secret
+            field = \.clientTraffic0
         } else if Self.spells(label, "SERVER_TRAFFIC_SECRET_0") {
-            table[random, default: TLSSecrets()].serverTraffic0 = secret
+            field = \.serverTraffic0
         } else if Self.spells(label, "CLIENT_EARLY_TRAFFIC_SECRET") {
-            table[random, default: TLSSecrets()].clientEarly = secret
+            field = \.clientEarly
         } else if Self.spells(label, "EXPORTER_SECRET") || Self.spells(label, "EARLY_EXPORTER_SECRET")
                     || Self.spells(label, "EARLY_EXPORTER_MASTER_SECRET") {
             return
@@ -138,7 +140,9 @@ public final class TLSKeyLog: @unchecked Sendable {
                 return
             }
             warn("unknown label \(label.prefix(40))")
+            return
         }
+        table[random, default: TLSSecrets()][keyPath: field] = secret
     }
 
     /// Whether `field` is exactly the bytes of `word`.
