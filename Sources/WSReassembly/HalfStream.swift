@@ -121,14 +121,18 @@ final class HalfStream {
     /// The pieces, oldest first (a copy).
     var pieces: [HistoryPiece] { (0..<pieceCount).map { piece($0) } }
 
+    /// Where the `i`th piece from the oldest sits in the ring.
     @inline(__always)
-    private func piece(_ i: Int) -> HistoryPiece { pieceRing![(pieceHead + i) & (pieceCapacity - 1)] }
+    private func pieceSlot(_ i: Int) -> Int { (pieceHead + i) & (pieceCapacity - 1) }
+
+    @inline(__always)
+    private func piece(_ i: Int) -> HistoryPiece { pieceRing![pieceSlot(i)] }
 
     /// Adds a piece after the newest, growing the ring when it is full.
     @inline(__always)
     private func appendPiece(_ p: HistoryPiece) {
         if pieceCount == pieceCapacity { growPieces() }
-        pieceRing![(pieceHead + pieceCount) & (pieceCapacity - 1)] = p
+        pieceRing![pieceSlot(pieceCount)] = p
         pieceCount += 1
     }
 
@@ -168,7 +172,7 @@ final class HalfStream {
             if first < n { ring!.copyMemory(from: tail + first, byteCount: n - first) }
             let last = pieceCount > 0 ? piece(pieceCount - 1) : nil
             if let last, last.fileOffset < 0, last.end == start, Int(last.count) + n <= size {
-                pieceRing![(pieceHead + pieceCount - 1) & (pieceCapacity - 1)].count += Int32(n)
+                pieceRing![pieceSlot(pieceCount - 1)].count += Int32(n)
             } else {
                 appendPiece(HistoryPiece(start: start, count: Int32(n), file: 0, fileOffset: -1))
             }
@@ -176,7 +180,7 @@ final class HalfStream {
         // Pieces wholly before the last `historySize` bytes are of no more use.
         let lowest = next > UInt64(size) ? next - UInt64(size) : 0
         while pieceCount > 1 && piece(0).end <= lowest {
-            pieceHead = (pieceHead + 1) & (pieceCapacity - 1)
+            pieceHead = pieceSlot(1)
             pieceCount -= 1
         }
     }
