@@ -23,20 +23,23 @@ enum Base64 {
 
     /// Decoded length of a well-formed padded base64 string, or nil when it is not base64.
     static func decodedLength(_ text: String) -> Int? {
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty, bytes.count % 4 == 0 else { return nil }
-        var padding = 0
-        for (index, byte) in bytes.enumerated() {
-            if byte == UInt8(ascii: "=") {
-                guard index >= bytes.count - 2 else { return nil }
-                padding += 1
-            } else {
-                let isAlphabet = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                    || (byte >= 0x30 && byte <= 0x39) || byte == 0x2B || byte == 0x2F
-                guard padding == 0, isAlphabet else { return nil }
+        var text = text
+        // On the string's own bytes: a copy into an array cost an allocation each key.
+        return text.withUTF8 { bytes -> Int? in
+            guard !bytes.isEmpty, bytes.count % 4 == 0 else { return nil }
+            var padding = 0
+            for (index, byte) in bytes.enumerated() {
+                if byte == UInt8(ascii: "=") {
+                    guard index >= bytes.count - 2 else { return nil }
+                    padding += 1
+                } else {
+                    let isAlphabet = (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                        || (byte >= 0x30 && byte <= 0x39) || byte == 0x2B || byte == 0x2F
+                    guard padding == 0, isAlphabet else { return nil }
+                }
             }
+            return bytes.count / 4 * 3 - padding
         }
-        return bytes.count / 4 * 3 - padding
     }
 }
 

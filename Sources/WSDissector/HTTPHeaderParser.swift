@@ -28,6 +28,55 @@ struct HTTPHead: Sendable {
     func hasToken(_ name: String, _ token: String) -> Bool {
         headers.contains { asciiCaseInsensitiveEquals($0.name, name) && listContains($0.value, token) }
     }
+
+    /// What the opening handshake reads of a head, from one pass over its fields: each of
+    /// `first`, `hasToken` and `values` walked every field and compared every name, seven
+    /// walks a request (about 5,000 instructions a connection). Each field is what those give:
+    /// the first value of its name, ignoring ASCII case.
+    struct HandshakeFields {
+        var host: String?
+        var origin: String?
+        var key: String?
+        var version: String?
+        var accept: String?
+        /// An `Upgrade` field lists `websocket` (`hasToken("Upgrade", "websocket")`).
+        var upgradeWebSocket = false
+        /// A `Sec-WebSocket-Protocol` field is present (its tokens are then read as before).
+        var hasProtocols = false
+        /// A `Sec-WebSocket-Extensions` field is present.
+        var hasExtensions = false
+    }
+
+    func handshakeFields() -> HandshakeFields {
+        var f = HandshakeFields()
+        for header in headers {
+            let name = header.name
+            // Only a name of the right length is compared: most fields are rejected here.
+            switch name.utf8.count {
+            case 4:
+                if f.host == nil && asciiCaseInsensitiveEquals(name, "Host") { f.host = header.value }
+            case 6:
+                if f.origin == nil && asciiCaseInsensitiveEquals(name, "Origin") { f.origin = header.value }
+            case 7:
+                if !f.upgradeWebSocket && asciiCaseInsensitiveEquals(name, "Upgrade") {
+                    f.upgradeWebSocket = listContains(header.value, "websocket")
+                }
+            case 17:
+                if f.key == nil && asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Key") { f.key = header.value }
+            case 20:
+                if f.accept == nil && asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Accept") { f.accept = header.value }
+            case 21:
+                if f.version == nil && asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Version") { f.version = header.value }
+            case 22:
+                if !f.hasProtocols { f.hasProtocols = asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Protocol") }
+            case 24:
+                if !f.hasExtensions { f.hasExtensions = asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Extensions") }
+            default:
+                break
+            }
+        }
+        return f
+    }
 }
 
 /// Why a header block could not be parsed.
@@ -68,43 +117,51 @@ enum HTTPHeaderParser {
     }
 
     static func parse(_ block: UnsafeRawBufferPointer) throws(HTTPParseError) -> HTTPHead {
-        // Lines as byte ranges (a CR before the LF dropped), trailing empty lines dropped; only
-        // the start line and each field's name and value become Strings.
-        var lines: [Range<Int>] = []
-        lines.reserveCapacity(32)
-        var lineStart = 0
-        while lineStart <= block.count {
+        // Lines as byte ranges (a CR before the LF dropped), walked as they are found: only the
+        // start line and each field's name and value become Strings. Empty lines are skipped;
+        // an empty start line is no start line.
+        @inline(__always) func line(from lineStart: Int) -> (range: Range<Int>, next: Int) {
             let index = block.offset(of: 0x0A, from: lineStart) ?? block.count
             var lineEnd = index
             if lineEnd > lineStart && block[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-            lines.append(lineStart..<lineEnd)
-            lineStart = index + 1
+            return (lineStart..<lineEnd, index + 1)
         }
-        while let last = lines.last, last.isEmpty { lines.removeLast() }
-        guard let firstRange = lines.first else { throw .badStartLine }
-        let parts: [String]
+        let (firstRange, afterFirst) = line(from: 0)
+        guard !firstRange.isEmpty else { throw .badStartLine }
+        let parts: StartLinePieces
         let isResponse: Bool
-        if let ascii = startLineParts(block, firstRange) {
+        if let ascii = startLinePieces(block, firstRange) {
             // An ASCII line: its Characters are its bytes.
             parts = ascii
             isResponse = hasPrefix(block, firstRange, "HTTP/")
         } else {
             let first = text(block, firstRange)
-            parts = first.split(separator: " ", maxSplits: 2).map(String.init)
+            var pieces = StartLinePieces()
+            for piece in first.split(separator: " ", maxSplits: 2) { pieces.append(String(piece)) }
+            parts = pieces
             isResponse = first.hasPrefix("HTTP/")
         }
         let startLine: HTTPHead.StartLine
         if isResponse {
-            guard parts.count >= 2, let status = Int(parts[1]), (100...999).contains(status) else { throw .badStartLine }
-            startLine = .response(version: String(parts[0]), status: status,
-                                  reason: parts.count > 2 ? String(parts[2]) : "")
+            guard parts.count >= 2, let status = Int(parts.second), (100...999).contains(status) else { throw .badStartLine }
+            startLine = .response(version: parts.first, status: status, reason: parts.count > 2 ? parts.third : "")
         } else {
-            guard parts.count == 3, parts[2].hasPrefix("HTTP/") else { throw .badStartLine }
-            startLine = .request(method: String(parts[0]), target: String(parts[1]), version: String(parts[2]))
+            guard parts.count == 3, parts.third.hasPrefix("HTTP/") else { throw .badStartLine }
+            startLine = .request(method: parts.first, target: parts.second, version: parts.third)
+        }
+        var fieldLines = 0
+        var at = afterFirst
+        while at <= block.count, let lf = block.offset(of: 0x0A, from: at) {
+            fieldLines += 1
+            at = lf + 1
         }
         var headers: [HTTPHeader] = []
-        headers.reserveCapacity(lines.count - 1)
-        for line in lines.dropFirst() where !line.isEmpty {
+        headers.reserveCapacity(fieldLines + 1)
+        var lineStart = afterFirst
+        while lineStart <= block.count {
+            let (line, next) = line(from: lineStart)
+            lineStart = next
+            guard !line.isEmpty else { continue }
             let lead = block[line.lowerBound]
             if (lead == 0x20 || lead == 0x09) && !headers.isEmpty {
                 // obs-fold: continuation of the previous value.
@@ -120,13 +177,36 @@ enum HTTPHeaderParser {
         return HTTPHead(startLine: startLine, headers: headers)
     }
 
+    /// Up to three pieces of a start line, kept without an array (two heads a connection).
+    struct StartLinePieces {
+        private(set) var count = 0
+        private(set) var first = ""
+        private(set) var second = ""
+        private(set) var third = ""
+
+        mutating func append(_ piece: String) {
+            switch count {
+            case 0: first = piece
+            case 1: second = piece
+            default: third = piece
+            }
+            count += 1
+        }
+
+        var array: [String] { Array([first, second, third].prefix(count)) }
+    }
+
+    /// `startLinePieces` as an array (what the tests compare with the generic split).
+    static func startLineParts(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> [String]? {
+        startLinePieces(block, range)?.array
+    }
+
     /// An ASCII start line split at spaces as `split(separator: " ", maxSplits: 2)` splits it
     /// (empty pieces left out, the third piece the rest of the line as it is), on bytes: the
     /// generic split walks Characters, about 8,000 instructions a line. Nil for a line with
     /// other bytes (there a space may begin a grapheme: the Character split decides).
-    static func startLineParts(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> [String]? {
-        var parts: [String] = []
-        parts.reserveCapacity(3)
+    static func startLinePieces(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> StartLinePieces? {
+        var parts = StartLinePieces()
         var start = range.lowerBound
         var index = range.lowerBound
         while index < range.upperBound {
@@ -243,6 +323,9 @@ func listContains(_ value: String, _ token: String) -> Bool {
 @inline(__always) func asciiLower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
+    // The usual case first: the same spelling (a known header name is the very literal the
+    // parser made it from, and String's equality sees that at once).
+    if a == b { return true }
     let x = a.utf8, y = b.utf8
     guard x.count == y.count else { return false }
     // Native strings are contiguous: compare their buffers without iterator overhead.
@@ -254,6 +337,17 @@ func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
     }), let equal { return equal }
     for (p, q) in zip(x, y) where asciiLower(p) != asciiLower(q) { return false }
     return true
+}
+
+extension Array {
+    /// Appends `element`, giving an array with no storage room for `first` elements at once:
+    /// a connection's short lists (samples, evidence) otherwise grew through capacities 1, 2, 4
+    /// and 8, an allocation, a copy and a release at each step.
+    @inline(__always)
+    public mutating func append(_ element: Element, reservingFirst first: Int) {
+        if capacity == 0 { reserveCapacity(first) }
+        append(element)
+    }
 }
 
 /// `a + b + c + d` as one String, made in one allocation: what every connection's summary

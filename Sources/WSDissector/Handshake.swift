@@ -41,9 +41,10 @@ enum Handshake {
 
     static func request(_ head: HTTPHead, side: Side) -> HTTPRequestInfo? {
         guard case .request(let method, let target, let version) = head.startLine else { return nil }
-        let upgrade = head.hasToken("Upgrade", "websocket")
-        let key = head.first("Sec-WebSocket-Key")
-        let wsVersion = head.first("Sec-WebSocket-Version")
+        let fields = head.handshakeFields()
+        let upgrade = fields.upgradeWebSocket
+        let key = fields.key
+        let wsVersion = fields.version
         var violations: [Violation] = []
         if upgrade {
             if let key {
@@ -60,22 +61,40 @@ enum Handshake {
         }
         return HTTPRequestInfo(
             side: side, method: method, target: target, version: version, headers: head.headers,
-            isWebSocketUpgrade: upgrade, host: head.first("Host"), origin: head.first("Origin"),
-            key: key, webSocketVersion: wsVersion, offeredProtocols: head.tokens("Sec-WebSocket-Protocol"),
-            offeredExtensions: parseExtensions(head.values("Sec-WebSocket-Extensions")), violations: violations)
+            isWebSocketUpgrade: upgrade, host: fields.host, origin: fields.origin,
+            key: key, webSocketVersion: wsVersion,
+            offeredProtocols: fields.hasProtocols ? head.tokens("Sec-WebSocket-Protocol") : [],
+            offeredExtensions: fields.hasExtensions ? parseExtensions(head.values("Sec-WebSocket-Extensions")) : [],
+            violations: violations)
     }
 
-    /// Builds the response event; `request` is the Upgrade request it answers, if any.
-    static func response(_ head: HTTPHead, side: Side, request: HTTPRequestInfo?) -> HTTPResponseInfo? {
+    /// What a response is checked against of the Upgrade request it answers: the request's
+    /// key and what it offered. Kept by the session instead of the whole request (its
+    /// headers and every string, retained and released at each copy).
+    struct Offer {
+        var key: String?
+        var extensions: [ExtensionOffer]
+        var protocols: [String]
+
+        init(_ request: HTTPRequestInfo) {
+            key = request.key
+            extensions = request.offeredExtensions
+            protocols = request.offeredProtocols
+        }
+    }
+
+    /// Builds the response event; `request` is what the Upgrade request it answers offered, if any.
+    static func response(_ head: HTTPHead, side: Side, request: Offer?) -> HTTPResponseInfo? {
         guard case .response(let version, let status, let reason) = head.startLine else { return nil }
-        let upgraded = status == 101 && head.hasToken("Upgrade", "websocket")
+        let fields = head.handshakeFields()
+        let upgraded = status == 101 && fields.upgradeWebSocket
         var violations: [Violation] = []
         var acceptValid: Bool?
-        let selectedExtensions = parseExtensions(head.values("Sec-WebSocket-Extensions"))
-        let selectedProtocols = head.tokens("Sec-WebSocket-Protocol")
+        let selectedExtensions = fields.hasExtensions ? parseExtensions(head.values("Sec-WebSocket-Extensions")) : []
+        let selectedProtocols = fields.hasProtocols ? head.tokens("Sec-WebSocket-Protocol") : []
         var deflate: DeflateParameters?
         if upgraded {
-            let accept = head.first("Sec-WebSocket-Accept")
+            let accept = fields.accept
             if let key = request?.key {
                 if let accept {
                     let expected = webSocketAcceptValue(forKey: key)
@@ -92,12 +111,12 @@ enum Handshake {
                 violations.append(Violation(.missingAcceptKey, "101 response without Sec-WebSocket-Accept"))
             }
             if let request {
-                let offered = Set(request.offeredExtensions.map { $0.name.lowercased() })
+                let offered = Set(request.extensions.map { $0.name.lowercased() })
                 for selected in selectedExtensions where !offered.contains(selected.name.lowercased()) {
                     violations.append(Violation(.extensionNotOffered,
                                                 "server selected extension \"\(selected.name)\" the client did not offer"))
                 }
-                for selected in selectedProtocols where !request.offeredProtocols.contains(selected) {
+                for selected in selectedProtocols where !request.protocols.contains(selected) {
                     violations.append(Violation(.protocolNotOffered,
                                                 "server selected subprotocol \"\(selected)\" the client did not offer"))
                 }

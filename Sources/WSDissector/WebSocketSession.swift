@@ -43,7 +43,7 @@ public final class WebSocketSession {
     /// `prefetch` and the per-packet `receive` reach them without a retain.
     private var framesAddresses: (client: UnsafeMutableRawPointer?, server: UnsafeMutableRawPointer?) = (nil, nil)
     /// The last Upgrade request, waiting for its response.
-    private var pendingUpgrade: HTTPRequestInfo?
+    private var pendingUpgrade: Handshake.Offer?
     /// Mid-stream: what decides the protocol, while it has not decided.
     private var recognizer: MidstreamRecognizer?
     /// Mid-stream: the recognizer has decided (later first bytes are read as at a stream's start).
@@ -499,7 +499,7 @@ public final class WebSocketSession {
         }
         emit(.httpRequest(request))
         if request.isWebSocketUpgrade {
-            pendingUpgrade = request
+            pendingUpgrade = Handshake.Offer(request)
             client.mode = .holding
             client.heldViolationReported = false
             client.holdBroken = false

@@ -236,3 +236,87 @@ import Testing
         }
     }
 }
+
+/// The handshake reads a head's fields in one pass (`HTTPHead.handshakeFields`) where it
+/// walked them once per name (`first`, `hasToken`, `values`). Each field must be what a
+/// reading of the names spelled here, independently of the parser's helpers, finds: the
+/// first value whose name matches ignoring ASCII case, and whether any Upgrade field lists
+/// `websocket`. Heads are seeded over the handshake's names in every case, decoys of the same
+/// length, repeated fields and token lists.
+@Suite struct HandshakeFieldsTests {
+    /// Names equal ignoring ASCII case, byte by byte.
+    static func sameName(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        func lower(_ c: UInt8) -> UInt8 { (0x41...0x5A).contains(c) ? c + 0x20 : c }
+        return x.count == y.count && zip(x, y).allSatisfy { lower($0) == lower($1) }
+    }
+
+    static func first(_ headers: [HTTPHeader], _ name: String) -> String? {
+        headers.first { sameName($0.name, name) }?.value
+    }
+
+    /// An item without the spaces and tabs around it.
+    static func trimOWS(_ item: Substring) -> String {
+        var bytes = Array(item.utf8)[...]
+        while let b = bytes.first, b == 0x20 || b == 0x09 { bytes = bytes.dropFirst() }
+        while let b = bytes.last, b == 0x20 || b == 0x09 { bytes = bytes.dropLast() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func upgradeWebSocket(_ headers: [HTTPHeader]) -> Bool {
+        headers.contains { h in
+            sameName(h.name, "Upgrade") && h.value.split(separator: ",").contains { item in
+                sameName(trimOWS(item), "websocket")
+            }
+        }
+    }
+
+    func check(_ headers: [HTTPHeader]) {
+        let head = HTTPHead(startLine: .request(method: "GET", target: "/", version: "HTTP/1.1"), headers: headers)
+        let f = head.handshakeFields()
+        let comment = Comment(rawValue: headers.map { "\($0.name): \($0.value)" }.joined(separator: " | "))
+        #expect(f.host == Self.first(headers, "Host"), comment)
+        #expect(f.origin == Self.first(headers, "Origin"), comment)
+        #expect(f.key == Self.first(headers, "Sec-WebSocket-Key"), comment)
+        #expect(f.version == Self.first(headers, "Sec-WebSocket-Version"), comment)
+        #expect(f.accept == Self.first(headers, "Sec-WebSocket-Accept"), comment)
+        #expect(f.upgradeWebSocket == Self.upgradeWebSocket(headers), comment)
+        #expect(f.hasProtocols == (Self.first(headers, "Sec-WebSocket-Protocol") != nil), comment)
+        #expect(f.hasExtensions == (Self.first(headers, "Sec-WebSocket-Extensions") != nil), comment)
+    }
+
+    @Test func agreesWithAReadingOfEachName() {
+        let names = ["Host", "host", "HOST", "Hosx", "Date", "Origin", "ORIGIN", "Server", "Upgrade", "upgrade", "Upgradf",
+                     "Sec-WebSocket-Key", "sec-websocket-key", "Transfer-Encoding", "Sec-WebSocket-Accept",
+                     "SEC-WEBSOCKET-ACCEPT", "Sec-WebSocket-Version", "Sec-WebSocket-Versioo", "Sec-WebSocket-Protocol",
+                     "sec-websocket-protocol", "Sec-WebSocket-Extensions", "Sec-WebSocket-Extensionz", "X", "Hé", "Connection"]
+        let values = ["websocket", "WebSocket", "h2c, websocket", "websocket2", " websocket ,", "", "a", "13", "é"]
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33) % n
+        }
+        for _ in 0..<3000 {
+            let count = next(9)
+            check((0..<count).map { _ in HTTPHeader(name: names[next(names.count)], value: values[next(values.count)]) })
+        }
+        // Parsed heads: names from the parser's literals and from the bytes.
+        for text in ["GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\nOrigin: o\r\n\r\n",
+                     "HTTP/1.1 101 Switching Protocols\r\nupgrade: WebSocket\r\nsec-websocket-accept: x\r\nSec-WebSocket-Protocol: chat\r\n\r\n"] {
+            let head = Array(text.utf8).withUnsafeBytes { try? HTTPHeaderParser.parse($0) }
+            #expect(head != nil)
+            if let head { check(head.headers) }
+        }
+    }
+
+    /// The ASCII case-insensitive comparison the fields and the other lookups use.
+    @Test func namesCompareIgnoringASCIICaseOnly() {
+        let words = ["Host", "host", "HOST", "hosT", "Hosx", "Hos", "Hosts", "", "Hé", "HÉ", "hé", "Sec-WebSocket-Key",
+                     "SEC-WEBSOCKET-KEY", "Sec_WebSocket_Key", "a-string-longer-than-fifteen-bytes", "A-STRING-LONGER-THAN-FIFTEEN-BYTES"]
+        for a in words {
+            for b in words {
+                #expect(asciiCaseInsensitiveEquals(a, b) == Self.sameName(a, b), "\(a) \(b)")
+            }
+        }
+    }
+}

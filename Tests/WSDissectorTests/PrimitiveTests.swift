@@ -268,6 +268,8 @@ func seededStrings(over alphabet: [Character], maxLength: Int, seed: UInt64) -> 
             "HTTP/\u{301}1.1 101 X\r\n\r\n", "GET /caf\u{e9} HTTP/1.1\r\nH\u{e9}st: v\u{e9}\r\n\r\n", "HTTP/1.1 abc\r\n\r\n", "HTTP/1.1 99 Low\r\n\r\n",
             "GET /\rx HTTP/1.1\r\n\r\n", "\r\n\r\n", "", "\n", "GET", "GET / HTTP/1.1", "GET / HTTP/1.1\r\nHost: a\r\n", "HTTP/1.1 101\r\nUpgrade:websocket",
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\n",
+            // An empty line first: no start line, whatever follows.
+            "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", "\nHTTP/1.1 101 Switching Protocols\r\n\r\n", "\r\n\r\nGET / HTTP/1.1\r\n",
         ]
         for text in fixed { check(text) }
         // Seeded blocks: a valid start line, then lines over an alphabet of the bytes that matter.
