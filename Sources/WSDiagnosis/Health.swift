@@ -34,28 +34,37 @@ public struct Distribution: Sendable, Equatable {
     /// (a sort of each connection's RTT samples took 1.7% of a `--summary`'s instructions).
     public init?<T: BinaryInteger>(selecting values: [T], _ convert: (T) -> Double) {
         guard !values.isEmpty else { return nil }
-        var a = values
-        let n = a.count
-        let ranks = [50, 90, 99].map { p in Swift.max(0, Swift.min(n - 1, (p * n + 99) / 100 - 1)) }
-        var lowest = a[0], highest = a[0]
-        for v in a {
+        let n = values.count
+        @inline(__always) func rank(_ p: Int) -> Int { Swift.max(0, Swift.min(n - 1, (p * n + 99) / 100 - 1)) }
+        let r50 = rank(50), r90 = rank(90), r99 = rank(99)
+        var lowest = values[0], highest = values[0]
+        for v in values {
             if v < lowest { lowest = v }
             if v > highest { highest = v }
         }
-        a.withUnsafeMutableBufferPointer { b in
+        // The values are selected in a scratch copy (on the stack when small: four of these a
+        // connection, each had allocated its copy and an array of its three ranks).
+        let (v50, v90, v99) = withUnsafeTemporaryAllocation(of: T.self, capacity: n) { b -> (T, T, T) in
+            _ = b.initialize(from: values)
+            defer { b.deinitialize() }
             // Each rank is selected among the values above the previous one.
             var from = 0
-            for k in ranks where k >= from {
+            func select(_ k: Int) {
+                guard k >= from else { return }
                 Self.select(b, rank: k, from: from)
                 from = k + 1
             }
+            select(r50)
+            select(r90)
+            select(r99)
+            return (b[r50], b[r90], b[r99])
         }
         count = n
         min = convert(lowest)
         max = convert(highest)
-        median = convert(a[ranks[0]])
-        p90 = convert(a[ranks[1]])
-        p99 = convert(a[ranks[2]])
+        median = convert(v50)
+        p90 = convert(v90)
+        p99 = convert(v99)
     }
 
     /// Moves the value of rank `k` (counting from 0 over the whole buffer) to `b[k]`, smaller or

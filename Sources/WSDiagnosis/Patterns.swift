@@ -30,7 +30,7 @@ public struct EndingRecord: Sendable {
     public var fingerprint: UInt64
     public var fingerprintTimes: [(side: Side, time: Int64)]
 
-    public init(_ s: ConnectionSummary, _ d: Diagnosis) {
+    public init(_ s: borrowing ConnectionSummary, _ d: borrowing Diagnosis) {
         stream = s.stream
         cause = d.cause
         by = d.by
@@ -39,22 +39,21 @@ public struct EndingRecord: Sendable {
         summary = s.close == nil && s.isWebSocket ? d.summary : ""
         isWebSocket = s.isWebSocket
         start = s.start
-        let f = s.facts
         if let close = s.close {
             endTime = close.initiatorTime
             endSide = close.initiator
-        } else if let e = f.ending {
+        } else if let e = s.facts.ending {
             endTime = e.time
             endSide = e.side
         }
         closeFrame = s.close != nil
         closeCode = s.close?.code
         reset = s.teardown.rstFrom != nil
-        idleNs = d.cause == .idleTimeout ? f.ending?.silenceNs : nil
+        idleNs = d.cause == .idleTimeout ? s.facts.ending?.silenceNs : nil
         client = s.client
         server = s.server
-        fingerprint = f.fingerprint
-        fingerprintTimes = f.fingerprintTimes
+        fingerprint = s.facts.fingerprint
+        fingerprintTimes = s.facts.fingerprintTimes
     }
 }
 

@@ -389,10 +389,10 @@ public final class Analyzer {
                 t.summary.teardown.finSides.append(side)
                 t.finSeen = true
             }
-            for (flag, step) in [(TeardownSteps.firstFIN, 1), (.firstFINAck, 2), (.secondFIN, 3), (.secondFINAck, 4)]
-                where steps.contains(flag) {
-                t.summary.teardown.steps[step] = number
-            }
+            if steps.contains(.firstFIN) { t.summary.teardown.steps[1] = number }
+            if steps.contains(.firstFINAck) { t.summary.teardown.steps[2] = number }
+            if steps.contains(.secondFIN) { t.summary.teardown.steps[3] = number }
+            if steps.contains(.secondFINAck) { t.summary.teardown.steps[4] = number }
             if steps.contains(.secondFINAck) { t.summary.teardown.complete = true }
         }
         if report.simultaneousClose { t.summary.teardown.simultaneous = true }

@@ -133,7 +133,7 @@ public struct ConnectionFacts: Sendable {
             }
         }
         if let end = peerTimed, Int32(bitPattern: report.relativeAck &- end) >= 0 {
-            if tcpRTTs.count < SideFacts.rttLimit { tcpRTTs.append(time - peerTimedAt) }
+            if tcpRTTs.count < SideFacts.rttLimit { tcpRTTs.append(time - peerTimedAt, reservingFirst: 16) }
             withSide(peer) { $0.timedEnd = nil }
         }
         withSide(side) { s in
@@ -214,7 +214,7 @@ public struct ConnectionFacts: Sendable {
             if let m = f.message {
                 s.messages += 1
                 if s.messageSizes.count < SideFacts.sampleLimit {
-                    s.messageSizes.append(UInt32(truncatingIfNeeded: min(m.length, UInt64(UInt32.max))))
+                    s.messageSizes.append(UInt32(truncatingIfNeeded: min(m.length, UInt64(UInt32.max))), reservingFirst: 16)
                 }
                 if s.firstMessageTime == nil { s.firstMessageTime = time }
                 s.lastMessageTime = time
@@ -229,7 +229,7 @@ public struct ConnectionFacts: Sendable {
             Self.mix(&h, m.length)
             Self.mix(&h, Self.hash(f.payload))
             fingerprint = h
-            fingerprintTimes.append((f.side, time))
+            fingerprintTimes.append((f.side, time), reservingFirst: Self.fingerprintLimit)
         }
     }
 

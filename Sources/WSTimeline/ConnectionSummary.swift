@@ -130,7 +130,60 @@ public struct TeardownSummary: Sendable {
     /// Both FINs sent and acknowledged.
     public var complete = false
     public var simultaneous = false
-    public var steps: [Int: Int] = [:]  // teardown step (1...4) → packet
+    /// Teardown step (1...4) → packet.
+    public var steps = TeardownStepPackets()
+}
+
+/// The packet of each of the four teardown steps, where one was seen: four optional packet
+/// numbers kept in the summary itself. As a `[Int: Int]` every connection's teardown allocated
+/// a dictionary and grew it twice (about 2,600 instructions a connection, 1.3% of a capture of
+/// short connections).
+public struct TeardownStepPackets: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    private var packets: (Int, Int, Int, Int) = (0, 0, 0, 0)
+    private var seenMask: UInt8 = 0  // bit step-1: that step has a packet
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (Int, Int)...) {
+        for (step, packet) in elements { self[step] = packet }
+    }
+
+    /// The packet of `step` (1...4); nil when not seen, and for any other step.
+    public subscript(step: Int) -> Int? {
+        get {
+            guard (1...4).contains(step), seenMask & (1 << (step - 1)) != 0 else { return nil }
+            switch step {
+            case 1: return packets.0
+            case 2: return packets.1
+            case 3: return packets.2
+            default: return packets.3
+            }
+        }
+        set {
+            precondition((1...4).contains(step), "teardown steps are 1 to 4")
+            let bit = UInt8(1) << (step - 1)
+            guard let packet = newValue else {
+                seenMask &= ~bit
+                return
+            }
+            seenMask |= bit
+            switch step {
+            case 1: packets.0 = packet
+            case 2: packets.1 = packet
+            case 3: packets.2 = packet
+            default: packets.3 = packet
+            }
+        }
+    }
+
+    /// The steps seen, in order, with their packets.
+    public var seen: [(step: Int, packet: Int)] {
+        (1...4).compactMap { step in self[step].map { (step, $0) } }
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.seenMask == b.seenMask && (1...4).allSatisfy { a[$0] == b[$0] }
+    }
 }
 
 /// A violation with the packet that showed it.

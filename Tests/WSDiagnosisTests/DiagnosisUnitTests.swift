@@ -137,6 +137,24 @@ import WSDissector
         #expect(d.cause == .errorClose)
     }
 
+    /// Evidence comes in packet order, each packet once, with what was said of it first
+    /// (sorted and made unique in place).
+    @Test func evidenceIsInPacketOrderEachPacketOnceAsFirstSaid() {
+        var s = Self.summary()
+        s.facts.server.pingsSent = 3
+        s.facts.server.pendingPings = [(1, 12, 3_000_000_000), (2, 14, 3_500_000_000)]
+        s.facts.server.lastAnsweringPong = (2_500_000_000, 11)
+        s.facts.client.lastPayload = (2_400_000_000, 10)
+        s.close = CloseSummary(initiator: .server, code: 1011, reason: "keepalive ping timeout", initiatorPacket: 16,
+                               initiatorTime: 4_000_000_000)
+        // The FIN rides on the close frame's packet: said second of packet 16.
+        s.facts.ending = (4_000_000_000, 16, .server, false, 0)
+        let d = Diagnoser.diagnose(s)
+        #expect(d.cause == .keepaliveTimeout)
+        #expect(d.evidence.map(\.packet) == [11, 12, 14, 16])
+        #expect(d.evidence.map(\.what) == ["last pong", "first unanswered ping", "last unanswered ping", "close 1011"])
+    }
+
     @Test func aFinAfterSilenceIsAnIdleTimeoutAndAQuickOneIsNot() {
         var s = Self.summary()
         s.facts.lastPayload = (1_500_000_000, 8)

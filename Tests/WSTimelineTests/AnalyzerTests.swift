@@ -45,3 +45,29 @@ import WSTestSupport
         #expect(quiet.summaries.first?.phases[.close]?.firstPacket == full.summaries.first?.phases[.close]?.firstPacket)
     }
 }
+
+/// The teardown's four steps are kept in the summary itself (they were a dictionary): each
+/// step holds its packet or none, any packet number included, and nothing else is a step.
+@Suite struct TeardownStepPacketsTests {
+    @Test func keepsEachStepApart() {
+        var steps = TeardownStepPackets()
+        #expect((1...4).allSatisfy { steps[$0] == nil })
+        #expect(steps.seen.isEmpty)
+        steps[3] = 21
+        steps[1] = 0  // a packet numbered 0 (a caller counting from 0) is still a packet
+        #expect(steps[1] == 0 && steps[2] == nil && steps[3] == 21 && steps[4] == nil)
+        #expect(steps.seen.map(\.step) == [1, 3] && steps.seen.map(\.packet) == [0, 21])
+        #expect(steps[0] == nil && steps[5] == nil && steps[-1] == nil)
+        steps[3] = nil
+        #expect(steps == [1: 0])
+        #expect(steps != [1: 0, 3: 21])
+        #expect(steps != TeardownStepPackets())
+        let full: TeardownStepPackets = [4: 40, 2: 20, 1: 10, 3: 30]
+        #expect(full.seen.map(\.packet) == [10, 20, 30, 40])
+        var other = full
+        other[2] = 21
+        #expect(other != full)
+        other[2] = 20
+        #expect(other == full)
+    }
+}

@@ -46,7 +46,7 @@ import WSTestSupport
     /// The fields a summary prints, in a form that compares (dictionaries sorted).
     func fingerprint(_ s: ConnectionSummary) -> String {
         let phases = Phase.allCases.compactMap { p in s.phases[p].map { "\(p):\($0)" } }
-        let steps = s.teardown.steps.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let steps = s.teardown.steps.seen.map { "\($0.step)=\($0.packet)" }
         var t = s.teardown
         t.steps = [:]
         return ["\(s.stream)", "\(s.client)", "\(s.server)", "\(s.start)-\(s.end)", "\(s.firstPacket)-\(s.lastPacket)",
