@@ -68,7 +68,7 @@ struct SummaryText {
             text(closeCodeName(code))
             if let reason, !reason.isEmpty {
                 out.append(0x20)
-                text(escapedText(reason, limit: 60, quoted: true))
+                out.appendEscaped(reason, limit: 60, quoted: true)
             }
         }
 
@@ -140,12 +140,12 @@ struct SummaryText {
         if let u = s.upgrade {
             line("Upgrade", s.phases[.upgrade]) {
                 out.append("GET ")
-                text(escapedText(u.path, limit: 80))
+                out.appendEscaped(u.path, limit: 80)
                 if let status = u.status {
                     out.append(" → ")
                     out.appendDecimal(status)
                     out.append(0x20)
-                    text(escapedText(u.reason ?? "", limit: 60))
+                    out.appendEscaped(u.reason ?? "", limit: 60)
                     if u.upgraded {
                         switch u.acceptValid {
                         case true?: out.append(", accept key valid")
@@ -157,12 +157,12 @@ struct SummaryText {
                     out.append(" → no response captured")
                 }
                 out.append(", subprotocol ")
-                text(u.subprotocol.map { escapedText($0, limit: 60) } ?? "none")
+                if let p = u.subprotocol { out.appendEscaped(p, limit: 60) } else { out.append("none") }
                 out.append(", extensions ")
-                text(u.extensions.isEmpty ? "none" : escapedText(u.extensions.joined(separator: ", "), limit: 120))
+                if u.extensions.isEmpty { out.append("none") } else { out.appendEscaped(u.extensions.joined(separator: ", "), limit: 120) }
                 if !u.offeredExtensions.isEmpty && u.extensions.isEmpty {
                     out.append(" (offered: ")
-                    text(escapedText(u.offeredExtensions.joined(separator: ", "), limit: 120))
+                    out.appendEscaped(u.offeredExtensions.joined(separator: ", "), limit: 120)
                     out.append(0x29)
                 }
             }
