@@ -569,17 +569,20 @@ public final class Analyzer {
             t.responseSeen = true
             t.mark(.server, r.upgraded ? .response101 : .httpResponse)
             if t.summary.firstResponse == nil { t.summary.firstResponse = concatenated(String(r.status), " ", r.reason) }
-            if var u = t.summary.upgrade, u.status == nil {
-                u.status = r.status
-                u.reason = r.reason
-                u.responsePacket = number
-                u.responseTime = time
-                u.subprotocol = r.selectedProtocol
-                u.extensions = r.selectedExtensions.map(Analyzer.extensionText)
-                u.acceptValid = r.acceptValid
-                u.deflate = r.deflate
-                u.upgraded = r.upgraded
-                t.summary.upgrade = u
+            // In place: a copy of the upgrade written back retained and released all it holds.
+            if t.summary.upgrade != nil && t.summary.upgrade!.status == nil {
+                let packet = number, time = time
+                modify(&t.summary.upgrade!) { u in
+                    u.status = r.status
+                    u.reason = r.reason
+                    u.responsePacket = packet
+                    u.responseTime = time
+                    u.subprotocol = r.selectedProtocol
+                    u.extensions = r.selectedExtensions.map(Analyzer.extensionText)
+                    u.acceptValid = r.acceptValid
+                    u.deflate = r.deflate
+                    u.upgraded = r.upgraded
+                }
             }
             if r.upgraded {
                 t.summary.isWebSocket = true
@@ -621,14 +624,15 @@ public final class Analyzer {
             }
             if f.opcode == 8 {
                 t.mark(f.side, .closeFrame)
-                if var close = t.summary.close {
-                    if close.initiator != f.side && close.replyPacket == nil {
-                        close.replyPacket = number
+                if t.summary.close != nil {
+                    let packet = number, time = time
+                    modify(&t.summary.close!) { close in
+                        guard close.initiator != f.side && close.replyPacket == nil else { return }
+                        close.replyPacket = packet
                         close.replyCode = f.closeCode
                         close.replyReason = f.closeReason
                         close.latency = time - close.initiatorTime
                         role = CloseRole(initiates: false, latency: close.latency)
-                        t.summary.close = close
                     }
                 } else {
                     t.summary.close = CloseSummary(initiator: f.side, code: f.closeCode, reason: f.closeReason,
@@ -881,4 +885,10 @@ extension StreamEvent {
         case let .released(stream, _): return stream
         }
     }
+}
+
+/// Runs `body` on `value` where it lies (one exclusive access, no copy).
+@inline(__always)
+private func modify<T>(_ value: inout T, _ body: (inout T) -> Void) {
+    body(&value)
 }
