@@ -51,26 +51,33 @@ struct HTTPHead: Sendable {
         var f = HandshakeFields()
         for header in headers {
             let name = header.name
+            // `name` has the literal's length here. For an ASCII literal, String's equality
+            // (canonical equivalence) then means the same bytes: a character equivalent to
+            // ASCII ones (KELVIN SIGN for K) is longer than they are. It answers the usual,
+            // exact spelling at once (a known name is the very literal the parser made it from).
+            @inline(__always) func named(_ literal: String) -> Bool {
+                name == literal || asciiCaseInsensitiveEquals(name, literal)
+            }
             // Only a name of the right length is compared: most fields are rejected here.
             switch name.utf8.count {
             case 4:
-                if f.host == nil && asciiCaseInsensitiveEquals(name, "Host") { f.host = header.value }
+                if f.host == nil && named("Host") { f.host = header.value }
             case 6:
-                if f.origin == nil && asciiCaseInsensitiveEquals(name, "Origin") { f.origin = header.value }
+                if f.origin == nil && named("Origin") { f.origin = header.value }
             case 7:
-                if !f.upgradeWebSocket && asciiCaseInsensitiveEquals(name, "Upgrade") {
+                if !f.upgradeWebSocket && named("Upgrade") {
                     f.upgradeWebSocket = listContains(header.value, "websocket")
                 }
             case 17:
-                if f.key == nil && asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Key") { f.key = header.value }
+                if f.key == nil && named("Sec-WebSocket-Key") { f.key = header.value }
             case 20:
-                if f.accept == nil && asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Accept") { f.accept = header.value }
+                if f.accept == nil && named("Sec-WebSocket-Accept") { f.accept = header.value }
             case 21:
-                if f.version == nil && asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Version") { f.version = header.value }
+                if f.version == nil && named("Sec-WebSocket-Version") { f.version = header.value }
             case 22:
-                if !f.hasProtocols { f.hasProtocols = asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Protocol") }
+                if !f.hasProtocols { f.hasProtocols = named("Sec-WebSocket-Protocol") }
             case 24:
-                if !f.hasExtensions { f.hasExtensions = asciiCaseInsensitiveEquals(name, "Sec-WebSocket-Extensions") }
+                if !f.hasExtensions { f.hasExtensions = named("Sec-WebSocket-Extensions") }
             default:
                 break
             }
@@ -323,20 +330,16 @@ func listContains(_ value: String, _ token: String) -> Bool {
 @inline(__always) func asciiLower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
 
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    // The usual case first: the same spelling (a known header name is the very literal the
-    // parser made it from, and String's equality sees that at once).
-    if a == b { return true }
-    let x = a.utf8, y = b.utf8
-    guard x.count == y.count else { return false }
-    // Native strings are contiguous: compare their buffers without iterator overhead.
-    if let equal = x.withContiguousStorageIfAvailable({ p in
-        y.withContiguousStorageIfAvailable { q in
-            for i in 0..<p.count where asciiLower(p[i]) != asciiLower(q[i]) { return false }
+    // Byte for byte, on both strings' bytes: not String's equality, which takes canonically
+    // equivalent spellings (combining marks in another order) for equal.
+    guard a.utf8.count == b.utf8.count else { return false }
+    var a = a, b = b
+    return a.withUTF8 { x in
+        b.withUTF8 { y in
+            for i in 0..<x.count where x[i] != y[i] && asciiLower(x[i]) != asciiLower(y[i]) { return false }
             return true
         }
-    }), let equal { return equal }
-    for (p, q) in zip(x, y) where asciiLower(p) != asciiLower(q) { return false }
-    return true
+    }
 }
 
 extension Array {

@@ -119,14 +119,21 @@ import WSDissector
         #expect(Diagnoser.diagnose(s).cause == .cleanClose)
     }
 
-    @Test func unansweredPingsBeforeTheEndAreAKeepaliveTimeout() {
-        var s = Self.summary()
+    /// The server pinged twice without an answer (packets 12 and 14, the last pong at 11), the
+    /// client last spoke at 10, and the server closed with 1011 at 16.
+    static func unansweredPings() -> ConnectionSummary {
+        var s = summary()
         s.facts.server.pingsSent = 3
         s.facts.server.pendingPings = [(1, 12, 3_000_000_000), (2, 14, 3_500_000_000)]
         s.facts.server.lastAnsweringPong = (2_500_000_000, 11)
         s.facts.client.lastPayload = (2_400_000_000, 10)
         s.close = CloseSummary(initiator: .server, code: 1011, reason: "keepalive ping timeout", initiatorPacket: 16,
                                initiatorTime: 4_000_000_000)
+        return s
+    }
+
+    @Test func unansweredPingsBeforeTheEndAreAKeepaliveTimeout() {
+        var s = Self.unansweredPings()
         var d = Diagnoser.diagnose(s)
         #expect(d.cause == .keepaliveTimeout && d.by == .server)
         #expect(d.figure("pings_unanswered") == .count(2))
@@ -140,13 +147,7 @@ import WSDissector
     /// Evidence comes in packet order, each packet once, with what was said of it first
     /// (sorted and made unique in place).
     @Test func evidenceIsInPacketOrderEachPacketOnceAsFirstSaid() {
-        var s = Self.summary()
-        s.facts.server.pingsSent = 3
-        s.facts.server.pendingPings = [(1, 12, 3_000_000_000), (2, 14, 3_500_000_000)]
-        s.facts.server.lastAnsweringPong = (2_500_000_000, 11)
-        s.facts.client.lastPayload = (2_400_000_000, 10)
-        s.close = CloseSummary(initiator: .server, code: 1011, reason: "keepalive ping timeout", initiatorPacket: 16,
-                               initiatorTime: 4_000_000_000)
+        var s = Self.unansweredPings()
         // The FIN rides on the close frame's packet: said second of packet 16.
         s.facts.ending = (4_000_000_000, 16, .server, false, 0)
         let d = Diagnoser.diagnose(s)
