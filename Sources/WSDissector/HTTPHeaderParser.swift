@@ -358,10 +358,7 @@ extension Array {
 /// each piece was an append of about 400 instructions (a growth and a copy).
 public func concatenated(_ a: String, _ b: String, _ c: String = "", _ d: String = "") -> String {
     let total = a.utf8.count + b.utf8.count + c.utf8.count + d.utf8.count
-    // Joined in scratch memory (the stack, for these short lines), then made a String once:
-    // String(unsafeUninitializedCapacity:) allocated its storage before it knew whether the
-    // result fits in a small string, about 770 instructions a line against 230.
-    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(total, 1)) { buffer in
+    return String(unsafeUninitializedCapacity: total) { buffer in
         var at = 0
         func put(_ s: String) {
             var s = s
@@ -375,7 +372,7 @@ public func concatenated(_ a: String, _ b: String, _ c: String = "", _ d: String
         put(b)
         put(c)
         put(d)
-        return String(decoding: UnsafeBufferPointer(rebasing: buffer[..<at]), as: UTF8.self)
+        return at
     }
 }
 
