@@ -25,21 +25,17 @@ struct HTTPHead: Sendable {
         values(name).flatMap { splitList($0) }
     }
 
-    func hasToken(_ name: String, _ token: String) -> Bool {
-        headers.contains { asciiCaseInsensitiveEquals($0.name, name) && listContains($0.value, token) }
-    }
-
-    /// What the opening handshake reads of a head, from one pass over its fields: each of
-    /// `first`, `hasToken` and `values` walked every field and compared every name, seven
-    /// walks a request (about 5,000 instructions a connection). Each field is what those give:
-    /// the first value of its name, ignoring ASCII case.
+    /// What the opening handshake reads of a head, from one pass over its fields: walking
+    /// every field and comparing every name once per name read (`first`, `values`), seven
+    /// walks a request, cost about 5,000 instructions a connection. Each field is what `first`
+    /// gives: the first value of its name, ignoring ASCII case.
     struct HandshakeFields {
         var host: String?
         var origin: String?
         var key: String?
         var version: String?
         var accept: String?
-        /// An `Upgrade` field lists `websocket` (`hasToken("Upgrade", "websocket")`).
+        /// An `Upgrade` field lists `websocket` (`listContains`, as `splitList` splits it).
         var upgradeWebSocket = false
         /// A `Sec-WebSocket-Protocol` field is present (its tokens are then read as before).
         var hasProtocols = false
@@ -199,13 +195,6 @@ enum HTTPHeaderParser {
             }
             count += 1
         }
-
-        var array: [String] { Array([first, second, third].prefix(count)) }
-    }
-
-    /// `startLinePieces` as an array (what the tests compare with the generic split).
-    static func startLineParts(_ block: UnsafeRawBufferPointer, _ range: Range<Int>) -> [String]? {
-        startLinePieces(block, range)?.array
     }
 
     /// An ASCII start line split at spaces as `split(separator: " ", maxSplits: 2)` splits it

@@ -238,7 +238,7 @@ import Testing
 }
 
 /// The handshake reads a head's fields in one pass (`HTTPHead.handshakeFields`) where it
-/// walked them once per name (`first`, `hasToken`, `values`). Each field must be what a
+/// walked them once per name (`first`, `values`, a token check). Each field must be what a
 /// reading of the names spelled here, independently of the parser's helpers, finds: the
 /// first value whose name matches ignoring ASCII case, and whether any Upgrade field lists
 /// `websocket`. Heads are seeded over the handshake's names in every case, decoys of the same

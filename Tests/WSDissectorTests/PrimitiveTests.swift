@@ -123,7 +123,8 @@ import Testing
 @Suite struct StartLineSplitTests {
     func both(_ line: String) -> (bytes: [String]?, characters: [String]) {
         let bytes = Array(line.utf8)
-        let parts = bytes.withUnsafeBytes { HTTPHeaderParser.startLineParts($0, 0..<$0.count) }
+        let parts = bytes.withUnsafeBytes { HTTPHeaderParser.startLinePieces($0, 0..<$0.count) }
+            .map { Array([$0.first, $0.second, $0.third].prefix($0.count)) }
         return (parts, line.split(separator: " ", maxSplits: 2).map(String.init))
     }
 
