@@ -514,8 +514,13 @@ final class FrameStream {
                   firstPacket: firstPacket, completedPacket: currentPacket, violations: violations)
     }
 
+    /// The code and reason come from the first 125 bytes, the most a control frame may carry
+    /// and what every mode keeps of one (`--summary` included): the rest of an oversized close
+    /// frame is payload, shown in its event, not reason, so that every output reports the same
+    /// close. A character cut at that edge is left out, not held against the reason.
     private func closeFrame(_ code: inout UInt16?, _ reason: inout String?) {
-        let body = frameRetention
+        let legal = 125
+        let body = frameRetention.prefix(legal)
         if header.payloadLength == 1 {
             violation(.closeBodyOneByte, "Close frame with a 1-byte body")
             return
@@ -526,7 +531,10 @@ final class FrameStream {
         if !closeCodeAllowedOnWire(value) {
             violation(.invalidCloseCode, "close code \(value) (\(closeCodeName(value))) must not be sent")
         }
-        let reasonBytes = body[2...]
+        var reasonBytes = body[2...]
+        if header.payloadLength > UInt64(legal) {
+            reasonBytes = reasonBytes.withUnsafeBytes { reasonBytes.prefix(completeUTF8Length($0)) }
+        }
         let valid = reasonBytes.withUnsafeBytes { UTF8Validator.isValid($0) }
         if !valid { violation(.invalidCloseReason, "close reason is not valid UTF-8") }
         reason = String(decoding: reasonBytes, as: UTF8.self)

@@ -93,8 +93,9 @@ public struct ConnectionFacts: Sendable {
     public var client = SideFacts()
     public var server = SideFacts()
     public var longestSilenceEndPacket: Int?
-    /// The first messages (at most `fingerprintLimit`): a hash over (side, opcode, length,
-    /// payload prefix) each, and their times, for proxy-leg pairing.
+    /// The first messages (at most `fingerprintLimit`): a hash over (side, opcode, length) each,
+    /// and their times, for proxy-leg pairing. Not over the payload: only the modes that show
+    /// payloads keep it (a `--summary` keeps none), and every output must pair the same legs.
     public var fingerprint: UInt64 = 0xcbf29ce484222325
     public var fingerprintTimes: [(side: Side, time: Int64)] = []
 
@@ -227,7 +228,6 @@ public struct ConnectionFacts: Sendable {
             Self.mix(&h, f.side == .client ? 1 : 2)
             Self.mix(&h, UInt64(m.opcode))
             Self.mix(&h, m.length)
-            Self.mix(&h, Self.hash(f.payload))
             fingerprint = h
             fingerprintTimes.append((f.side, time), reservingFirst: Self.fingerprintLimit)
         }

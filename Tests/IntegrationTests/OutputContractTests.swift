@@ -54,4 +54,21 @@ import Testing
         #expect(check.status == 0, "schema violations:\n\(check.text.prefix(3000))\(check.stderr.prefix(2000))")
         #expect(check.text.hasPrefix("ok "))
     }
+
+    /// A connection's summary does not depend on what else is shown: `--summary` keeps no
+    /// payload, the timeline keeps a preview or all of it, and every one reports the same
+    /// connections (close code and reason, proxy pairs, diagnosis) for every capture.
+    @Test func summariesDoNotDependOnThePayloadsShown() throws {
+        for path in Tools.captures() {
+            let keys = Tools.keyLog(for: path).map { ["--keylog", $0] } ?? []
+            let summary = try Tools.wstrace(["read", path, "--summary", "--format", "json"] + keys)
+            #expect(summary.status == 0, "\(path): \(summary.stderr)")
+            let expected = try #require(Tools.json(summary.stdout)["connections"] as? NSArray, "\(path)")
+            for extra in [[], ["--payloads", "full"]] {
+                let run = try Tools.wstrace(["read", path, "--format", "json"] + keys + extra)
+                let got = try #require(Tools.json(run.stdout)["connections"] as? NSArray, "\(path)")
+                #expect(got.isEqual(expected), "\(path) \(extra): connections differ from --summary's")
+            }
+        }
+    }
 }

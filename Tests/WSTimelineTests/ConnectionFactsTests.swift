@@ -1,5 +1,5 @@
 import Testing
-import WSDissector
+@testable import WSDissector
 import WSReassembly
 @testable import WSTimeline
 
@@ -71,5 +71,34 @@ import WSReassembly
         #expect(facts.tcpRTTs == [3_000_000])
         #expect(facts.client.lastPayload?.packet == 1 && facts.lastPayload?.packet == 1)
         #expect(facts.client.lastPacket?.packet == 1 && facts.server.lastPacket?.packet == 3)
+    }
+
+    /// The messages' fingerprint (proxy-leg pairing) is the same whatever payload a mode keeps:
+    /// a `--summary` keeps none, a timeline a preview or all of it.
+    @Test func theFingerprintDoesNotDependOnThePayloadKept() {
+        func fingerprint(_ payloads: [[UInt8]], lengths: [UInt64]) -> UInt64 {
+            var facts = ConnectionFacts()
+            for (k, (bytes, length)) in zip(payloads, lengths).enumerated() {
+                bytes.withUnsafeBytes { kept in
+                    let side: Side = k % 2 == 0 ? .client : .server
+                    let message = MessageInfo(side: side, opcode: 1, length: length, wireLength: length, compressed: false,
+                                              frames: 1, complete: true, utf8Valid: true, payload: kept, truncated: false)
+                    let frame = FrameInfo(side: side, fin: true, rsv: 0, opcode: 1, masked: side == .client, maskKey: nil,
+                                          payloadLength: length, headerLength: 2, payload: kept,
+                                          payloadTruncated: UInt64(kept.count) < length, message: message,
+                                          firstPacket: k + 1, completedPacket: k + 1, violations: [])
+                    facts.frame(frame, packet: k + 1, time: Int64(k) * 1_000)
+                }
+            }
+            #expect(facts.fingerprintTimes.count == payloads.count)
+            return facts.fingerprint
+        }
+        let shown = fingerprint([Array("hello".utf8), Array("world!".utf8)], lengths: [5, 6])
+        #expect(fingerprint([Array("HELLO".utf8), Array("there!".utf8)], lengths: [5, 6]) == shown)
+        #expect(fingerprint([[], []], lengths: [5, 6]) == shown)
+        #expect(fingerprint([Array("hel".utf8), []], lengths: [5, 6]) == shown)
+        // What it is made of still tells messages apart.
+        #expect(fingerprint([[], []], lengths: [5, 7]) != shown)
+        #expect(fingerprint([[], []], lengths: [6, 5]) != shown)
     }
 }
