@@ -106,6 +106,16 @@ public struct JSONWriter: ~Copyable {
         out.append(0x22)
     }
 
+    /// A value written earlier in the buffer (`range`, within the bytes written so far), written
+    /// again after a key.
+    mutating func copyValue(_ range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= out.count)
+        out.reserve(range.count)
+        let base = out.base  // after the reservation, which may move the buffer
+        (base + out.count).update(from: base + range.lowerBound, count: range.count)
+        out.count += range.count
+    }
+
     /// The padded base64 of `bytes` as a string, encoded straight into the buffer (nothing in
     /// it to escape).
     mutating func base64String(_ bytes: UnsafeRawBufferPointer) {
