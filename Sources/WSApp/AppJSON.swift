@@ -139,8 +139,20 @@ extension JSONValue {
     }
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { writeString(UnsafeRawBufferPointer($0), into: &out) }
+    }
+
+    /// The JSON string of UTF-8 `bytes`: the runs with nothing to escape appended whole (one
+    /// append per byte cost about twenty instructions a byte of every JSON message).
+    static func writeString(_ bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         out.append(0x22)
-        for b in s.utf8 {
+        var run = 0
+        for k in 0..<bytes.count {
+            let b = bytes[k]
+            if b >= 0x20 && b != 0x22 && b != 0x5C { continue }
+            if k > run { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<k])) }
+            run = k + 1
             switch b {
             case 0x22: out.append(0x5C); out.append(0x22)
             case 0x5C: out.append(0x5C); out.append(0x5C)
@@ -149,12 +161,13 @@ extension JSONValue {
             case 0x09: out.append(0x5C); out.append(0x74)
             case 0x08: out.append(0x5C); out.append(0x62)
             case 0x0C: out.append(0x5C); out.append(0x66)
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: out.append(b)
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                let digits = hex.utf8Start
+                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, digits[Int(b >> 4)], digits[Int(b & 0xF)]])
             }
         }
+        if bytes.count > run { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run...])) }
         out.append(0x22)
     }
 }
@@ -288,7 +301,7 @@ struct JSONParser {
                 if isObject {
                     guard let q = peek() else { throw eof() }
                     guard q == 0x22 else { throw fail("an object key must be a string") }
-                    JSONValue.writeString(try string(), into: &out)
+                    try writeStringToken(&out)
                     skipWS()
                     guard let c = peek() else { throw eof() }
                     guard c == 0x3A else { throw fail("expected ':' after an object key") }
@@ -303,13 +316,48 @@ struct JSONParser {
                 if sep == close { i += 1; out.append(close); return }
                 throw fail(isObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array")
             }
-        case 0x22: JSONValue.writeString(try string(), into: &out)
+        case 0x22: try writeStringToken(&out)
         case 0x74: try literal([0x74, 0x72, 0x75, 0x65]); out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
         case 0x66: try literal([0x66, 0x61, 0x6C, 0x73, 0x65]); out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
         case 0x6E: try literal([0x6E, 0x75, 0x6C, 0x6C]); out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case 0x2D, 0x30...0x39: out.append(contentsOf: try number().utf8)
         default: throw fail("unexpected character \(printable(b))")
         }
+    }
+
+    /// The string at `i` written as `JSONValue.writeString(try string())` writes it: a string
+    /// without an escape or a control byte (most keys and values) is the same text, copied as it
+    /// is; anything else is decoded and written again. Bytes that are not UTF-8 are copied too:
+    /// the compact text becomes a `String` (`value`), which replaces them as `string()` does (a
+    /// sequence never spans the closing quote, which is not a continuation byte).
+    mutating func writeStringToken(_ out: inout [UInt8]) throws(JSONError) {
+        let n = p.count
+        var j = i + 1
+        while j + 8 <= n && JSONParser.plainWord(p.loadUnaligned(fromByteOffset: j, as: UInt64.self)) { j += 8 }
+        while j < n {
+            let b = p[j]
+            if b == 0x22 {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i...j]))
+                i = j + 1
+                return
+            }
+            if b == 0x5C || b < 0x20 { break }
+            j += 1
+        }
+        JSONValue.writeString(try string(), into: &out)
+    }
+
+    /// Whether none of the 8 bytes of `x` ends a string's plain run: no quote, backslash or
+    /// control byte (eight bytes a step instead of one; a word that has one is then read byte
+    /// by byte).
+    @inline(__always)
+    static func plainWord(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte below 0x20 among ASCII bytes (a byte of 0x80 or more is never flagged here).
+        let below = (x &- ones &* 0x20) & ~x & highs
+        let quote = x ^ (ones &* 0x22), slash = x ^ (ones &* 0x5C)
+        let equal = ((quote &- ones) & ~quote | (slash &- ones) & ~slash) & highs
+        return below | equal == 0
     }
 
     mutating func literal(_ word: [UInt8]) throws(JSONError) {
@@ -368,18 +416,23 @@ struct JSONParser {
     mutating func string() throws(JSONError) -> String {
         i += 1 // opening quote
         let start = i
-        // Fast path: no escapes.
-        while i < p.count {
-            let b = p[i]
+        // Fast path: no escapes (the scan in a local: the stored index cost a load and a
+        // store a byte).
+        let n = p.count
+        var j = i
+        while j + 8 <= n && JSONParser.plainWord(p.loadUnaligned(fromByteOffset: j, as: UInt64.self)) { j += 8 }
+        while j < n {
+            let b = p[j]
             if b == 0x22 {
-                let s = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<i]), as: UTF8.self)
-                i += 1
+                let s = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<j]), as: UTF8.self)
+                i = j + 1
                 return s
             }
             if b == 0x5C { break }
-            if b < 0x20 { throw fail("a control character inside a string") }
-            i += 1
+            if b < 0x20 { i = j; throw fail("a control character inside a string") }
+            j += 1
         }
+        i = j
         guard i < p.count else { throw eof() }
         var out: [UInt8] = []
         out.reserveCapacity(i - start + 16)

@@ -86,3 +86,68 @@ private func compact(_ s: String) -> String? {
         Issue.record("65 levels parsed"); return
     }
 }
+
+/// JSON text of `s` as RFC 8259 spells it with the fewest escapes (the reference for the
+/// writer: one scalar at a time, nothing shared with it).
+private func referenceQuoted(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case "\u{08}": out += "\\b"
+        case "\u{0C}": out += "\\f"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
+@Test func jsonStringsWithASpecialCharacterAtEveryOffset() {
+    // Strings are read and written eight bytes a step while nothing in them needs a look: a
+    // character that does, at each offset of a string longer than a step, in a value and in a
+    // key, in the tree and in compact text.
+    let specials: [(json: String, decoded: String)] = [
+        (#"\""#, "\""), (#"\\"#, "\\"), (#"\/"#, "/"), (#"\n"#, "\n"), (#"\u0001"#, "\u{01}"), (#"\u00e9"#, "é"),
+        ("é", "é"), ("😀", "😀"), ("\u{7F}", "\u{7F}"),
+    ]
+    for (json, decoded) in specials {
+        for k in 0..<20 {
+            let head = String(repeating: "a", count: k), tail = String(repeating: "b", count: 19 - k)
+            let text = "[\"" + head + json + tail + "\",{\"" + head + json + "\":\"" + tail + "\"}]"
+            let expected = "[" + referenceQuoted(head + decoded + tail) + ",{" + referenceQuoted(head + decoded) + ":"
+                + referenceQuoted(tail) + "}]"
+            for depth in [0, 1, Int.max] {
+                guard case .value(let v) = JSONParser.parse(Array(text.utf8), expand: depth) else {
+                    Issue.record("\(text) expand \(depth): no parse"); continue
+                }
+                #expect(v.compact == expected, "\(text) expand \(depth)")
+            }
+        }
+    }
+    // A byte that is not UTF-8 is written as U+FFFD (the output stays UTF-8), at any offset.
+    for k in 0..<20 {
+        let head = String(repeating: "a", count: k), tail = String(repeating: "b", count: 19 - k)
+        let bytes = Array(("[\"" + head).utf8) + [0xFF] + Array((tail + "\"]").utf8)
+        for depth in [0, Int.max] {
+            guard case .value(let v) = JSONParser.parse(bytes, expand: depth) else { Issue.record("\(k): no parse"); continue }
+            #expect(v.compact == "[" + referenceQuoted(head + "\u{FFFD}" + tail) + "]", "\(k) expand \(depth)")
+        }
+    }
+    // A raw control character fails where it stands, whichever way the string is read.
+    for k in 0..<20 {
+        let text = "[\"" + String(repeating: "a", count: k) + "\u{01}" + String(repeating: "b", count: 19 - k) + "\"]"
+        for depth in [0, Int.max] {
+            guard case .failure(let e) = JSONParser.parse(Array(text.utf8), expand: depth) else {
+                Issue.record("\(k) expand \(depth): parsed"); continue
+            }
+            #expect(e.offset == 2 + k && e.reason == "a control character inside a string", "\(k) expand \(depth): \(e)")
+        }
+    }
+}
