@@ -517,7 +517,8 @@ final class FrameStream {
     /// The code and reason come from the first 125 bytes, the most a control frame may carry
     /// and what every mode keeps of one (`--summary` included): the rest of an oversized close
     /// frame is payload, shown in its event, not reason, so that every output reports the same
-    /// close. A character cut at that edge is left out, not held against the reason.
+    /// close. A character cut at that edge is left out, not held against the reason (a byte
+    /// that is not UTF-8 is, wherever it lies).
     private func closeFrame(_ code: inout UInt16?, _ reason: inout String?) {
         let legal = 125
         let body = frameRetention.prefix(legal)
@@ -532,10 +533,14 @@ final class FrameStream {
             violation(.invalidCloseCode, "close code \(value) (\(closeCodeName(value))) must not be sent")
         }
         var reasonBytes = body[2...]
-        if header.payloadLength > UInt64(legal) {
+        var validator = UTF8Validator()
+        reasonBytes.withUnsafeBytes { validator.feed($0) }
+        var valid = validator.isCompleteAndValid
+        if !valid && validator.isValidSoFar && header.payloadLength > UInt64(legal) {
+            // Valid up to a character the edge cut: the reason ends before it.
             reasonBytes = reasonBytes.withUnsafeBytes { reasonBytes.prefix(completeUTF8Length($0)) }
+            valid = true
         }
-        let valid = reasonBytes.withUnsafeBytes { UTF8Validator.isValid($0) }
         if !valid { violation(.invalidCloseReason, "close reason is not valid UTF-8") }
         reason = String(decoding: reasonBytes, as: UTF8.self)
     }

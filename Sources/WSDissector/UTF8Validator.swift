@@ -73,7 +73,8 @@ public func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
 
 /// The length of `bytes` without a multi-byte sequence cut short at its end (a lead byte
 /// followed by fewer continuation bytes than it announces): where a cut prefix of UTF-8 text
-/// ends on a whole character. Bytes that are not UTF-8 at all are left for validation to judge.
+/// ends on a whole character. For bytes that are valid as far as they go (a validator's
+/// `isValidSoFar`): any byte of 0xC0 or more among the last three counts as a lead here.
 func completeUTF8Length(_ bytes: UnsafeRawBufferPointer) -> Int {
     let n = bytes.count
     // The last lead byte among the final three bytes, if any.

@@ -183,14 +183,14 @@ public struct ConnectionFacts: Sendable {
         let peer = f.side.peer
         switch f.opcode {
         case 9:
-            let hash = Self.hash(f.payload)
+            let hash = Self.controlHash(f.payload)
             withSide(f.side) { s in
                 s.pingsSent += 1
                 if s.pendingPings.count >= SideFacts.pendingLimit { s.pendingPings.removeFirst() }
                 s.pendingPings.append((hash, packet, time))
             }
         case 10:
-            let hash = Self.hash(f.payload)
+            let hash = Self.controlHash(f.payload)
             withSide(peer) { p in
                 // The pong answers the ping with its payload; earlier pings it leaves behind
                 // count as answered too (an endpoint may answer only the latest, §5.5.3).
@@ -249,6 +249,13 @@ public struct ConnectionFacts: Sendable {
                 }
             }
         }
+    }
+
+    /// The hash that pairs a pong with its ping: over the first 125 bytes of the payload, the
+    /// most a control frame may carry and what every mode keeps of one (a timeline may keep
+    /// more of an oversized one), so that every mode pairs the same frames.
+    static func controlHash(_ payload: UnsafeRawBufferPointer) -> UInt64 {
+        hash(UnsafeRawBufferPointer(rebasing: payload.prefix(125)))
     }
 
     static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {

@@ -63,11 +63,14 @@ import Testing
             let keys = Tools.keyLog(for: path).map { ["--keylog", $0] } ?? []
             let summary = try Tools.wstrace(["read", path, "--summary", "--format", "json"] + keys)
             #expect(summary.status == 0, "\(path): \(summary.stderr)")
-            let expected = try #require(Tools.json(summary.stdout)["connections"] as? NSArray, "\(path)")
-            for extra in [[], ["--payloads", "full"]] {
+            let expected = try Tools.json(summary.stdout)
+            for extra in [[], ["--payloads", "full"], ["--payloads", "preview"]] {
                 let run = try Tools.wstrace(["read", path, "--format", "json"] + keys + extra)
-                let got = try #require(Tools.json(run.stdout)["connections"] as? NSArray, "\(path)")
-                #expect(got.isEqual(expected), "\(path) \(extra): connections differ from --summary's")
+                let got = try Tools.json(run.stdout)
+                for key in ["connections", "patterns", "proxy_pairs"] {
+                    let want = try #require(expected[key] as? NSArray, "\(path): \(key)")
+                    #expect((got[key] as? NSArray)?.isEqual(want) == true, "\(path) \(extra): \(key) differ from --summary's")
+                }
             }
         }
     }

@@ -86,6 +86,31 @@ import Testing
     @Test func invalidCloseReason() {
         #expect(violations(client: frame(8, closeBody(1000) + [0xFF, 0x61])) == [.invalidCloseReason])
     }
+    /// An oversized close frame's code and reason come from its first 125 bytes whatever the
+    /// retention (a `--summary` keeps 125 bytes of a control frame, a timeline up to all of it):
+    /// a character cut at byte 125 is left out, a byte that is not UTF-8 counts before the
+    /// edge and not past it.
+    @Test func oversizedCloseReasonIsTheFirst125BytesAtEveryRetention() {
+        let a122 = [UInt8](repeating: 0x61, count: 122)
+        let cases: [(body: [UInt8], reason: String, invalid: Bool)] = [
+            (closeBody(1000) + a122 + [0xC3, 0xA9, 0x62], String(repeating: "a", count: 122), false),  // é cut at the edge
+            (closeBody(1000) + a122 + [0xC3, 0xA9], String(repeating: "a", count: 122), false),
+            (closeBody(1000) + a122 + [0x61, 0xFF], String(repeating: "a", count: 123), false),  // past the edge
+            (closeBody(1000) + a122 + [0xFF, 0x61], String(repeating: "a", count: 122) + "\u{FFFD}", true),
+            (closeBody(1000) + a122 + [0xC0, 0x80], String(repeating: "a", count: 122) + "\u{FFFD}", true),  // never a lead
+            (closeBody(1000) + [UInt8](repeating: 0x61, count: 121) + [0xE0, 0x80, 0x80], String(repeating: "a", count: 121) + "\u{FFFD}\u{FFFD}", true),
+        ]
+        for (k, c) in cases.enumerated() {
+            for retention in [0, 60, 1 << 20] {
+                let r = upgraded(limits: DissectorLimits(payloadRetention: retention))
+                r.feed(frame(8, c.body), .client)
+                let expected: [ViolationCode] = c.invalid ? [.controlFrameTooLong, .invalidCloseReason] : [.controlFrameTooLong]
+                #expect(r.violations.sorted { $0.rawValue < $1.rawValue } == expected.sorted { $0.rawValue < $1.rawValue },
+                        "case \(k), retention \(retention)")
+                #expect(r.frames.first?.closeCode == 1000 && r.frames.first?.closeReason == c.reason, "case \(k), retention \(retention)")
+            }
+        }
+    }
     @Test func dataAfterClose() {
         let r = upgraded()
         r.feed(frame(8, closeBody(1001, "going")) + clientFrame(1, "late") + clientFrame(1, "later"), .client)

@@ -101,4 +101,31 @@ import WSReassembly
         #expect(fingerprint([[], []], lengths: [5, 7]) != shown)
         #expect(fingerprint([[], []], lengths: [6, 5]) != shown)
     }
+
+    /// A pong answers the ping whose first 125 bytes it repeats (what every mode keeps of a
+    /// control frame), however much more of an oversized one a mode keeps.
+    @Test func pongsPairWithPingsOnTheFirst125Bytes() {
+        func answered(ping: [UInt8], pong: [UInt8], kept: Int) -> Int {
+            var facts = ConnectionFacts()
+            for (k, (bytes, opcode, side)) in [(ping, UInt8(9), Side.client), (pong, UInt8(10), Side.server)].enumerated() {
+                Array(bytes.prefix(kept)).withUnsafeBytes { payload in
+                    let frame = FrameInfo(side: side, fin: true, rsv: 0, opcode: opcode, masked: side == .client, maskKey: nil,
+                                          payloadLength: UInt64(bytes.count), headerLength: 4, payload: payload,
+                                          payloadTruncated: payload.count < bytes.count, message: nil,
+                                          firstPacket: k + 1, completedPacket: k + 1, violations: [])
+                    facts.frame(frame, packet: k + 1, time: Int64(k) * 1_000)
+                }
+            }
+            return facts.client.pingsAnswered
+        }
+        let ping = [UInt8](repeating: 0x70, count: 200)
+        let sameHead = Array(ping.prefix(125)) + [UInt8](repeating: 0x71, count: 75)
+        var otherHead = ping
+        otherHead[10] = 0x71
+        for kept in [125, 200] {
+            #expect(answered(ping: ping, pong: ping, kept: kept) == 1, "kept \(kept)")
+            #expect(answered(ping: ping, pong: sameHead, kept: kept) == 1, "kept \(kept)")
+            #expect(answered(ping: ping, pong: otherHead, kept: kept) == 0, "kept \(kept)")
+        }
+    }
 }
