@@ -331,25 +331,32 @@ struct JSONParser {
     /// the compact text becomes a `String` (`value`), which replaces them as `string()` does (a
     /// sequence never spans the closing quote, which is not a continuation byte).
     mutating func writeStringToken(_ out: inout [UInt8]) throws(JSONError) {
-        let n = p.count
-        var j = i + 1
-        while j + 8 <= n && JSONParser.plainWord(p.loadUnaligned(fromByteOffset: j, as: UInt64.self)) { j += 8 }
-        while j < n {
-            let b = p[j]
-            if b == 0x22 {
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i...j]))
-                i = j + 1
-                return
-            }
-            if b == 0x5C || b < 0x20 { break }
-            j += 1
+        let end = plainRunEnd(from: i + 1)
+        if end < p.count && p[end] == 0x22 {
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i...end]))
+            i = end + 1
+            return
         }
         JSONValue.writeString(try string(), into: &out)
     }
 
+    /// Where the plain run of a string from `start` ends: the first quote, backslash or control
+    /// byte, or the end of the text. Eight bytes a step while a word has none, in a local index
+    /// (the stored one cost a load and a store a byte).
+    func plainRunEnd(from start: Int) -> Int {
+        let n = p.count
+        var j = start
+        while j + 8 <= n && JSONParser.plainWord(p.loadUnaligned(fromByteOffset: j, as: UInt64.self)) { j += 8 }
+        while j < n {
+            let b = p[j]
+            if b == 0x22 || b == 0x5C || b < 0x20 { break }
+            j += 1
+        }
+        return j
+    }
+
     /// Whether none of the 8 bytes of `x` ends a string's plain run: no quote, backslash or
-    /// control byte (eight bytes a step instead of one; a word that has one is then read byte
-    /// by byte).
+    /// control byte (a word that has one is then read byte by byte).
     @inline(__always)
     static func plainWord(_ x: UInt64) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
@@ -416,24 +423,14 @@ struct JSONParser {
     mutating func string() throws(JSONError) -> String {
         i += 1 // opening quote
         let start = i
-        // Fast path: no escapes (the scan in a local: the stored index cost a load and a
-        // store a byte).
-        let n = p.count
-        var j = i
-        while j + 8 <= n && JSONParser.plainWord(p.loadUnaligned(fromByteOffset: j, as: UInt64.self)) { j += 8 }
-        while j < n {
-            let b = p[j]
-            if b == 0x22 {
-                let s = String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<j]), as: UTF8.self)
-                i = j + 1
-                return s
-            }
-            if b == 0x5C { break }
-            if b < 0x20 { i = j; throw fail("a control character inside a string") }
-            j += 1
-        }
-        i = j
+        // Fast path: no escapes.
+        i = plainRunEnd(from: start)
         guard i < p.count else { throw eof() }
+        if p[i] == 0x22 {
+            i += 1
+            return String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<(i - 1)]), as: UTF8.self)
+        }
+        if p[i] < 0x20 { throw fail("a control character inside a string") }
         var out: [UInt8] = []
         out.reserveCapacity(i - start + 16)
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[start..<i]))

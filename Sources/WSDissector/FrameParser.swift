@@ -537,8 +537,10 @@ final class FrameStream {
         reasonBytes.withUnsafeBytes { validator.feed($0) }
         var valid = validator.isCompleteAndValid
         if !valid && validator.isValidSoFar && header.payloadLength > UInt64(legal) {
-            // Valid up to a character the edge cut: the reason ends before it.
-            reasonBytes = reasonBytes.withUnsafeBytes { reasonBytes.prefix(completeUTF8Length($0)) }
+            // Valid up to a character the edge cut (its lead byte and the continuation bytes
+            // after it, which the validator still waits on): the reason ends before it.
+            while let last = reasonBytes.last, last & 0xC0 == 0x80 { reasonBytes.removeLast() }
+            reasonBytes.removeLast()
             valid = true
         }
         if !valid { violation(.invalidCloseReason, "close reason is not valid UTF-8") }

@@ -70,18 +70,3 @@ struct UTF8Validator: Sendable {
 public func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
     UTF8Validator.isValid(bytes)
 }
-
-/// The length of `bytes` without a multi-byte sequence cut short at its end (a lead byte
-/// followed by fewer continuation bytes than it announces): where a cut prefix of UTF-8 text
-/// ends on a whole character. For bytes that are valid as far as they go (a validator's
-/// `isValidSoFar`): any byte of 0xC0 or more among the last three counts as a lead here.
-func completeUTF8Length(_ bytes: UnsafeRawBufferPointer) -> Int {
-    let n = bytes.count
-    // The last lead byte among the final three bytes, if any.
-    var i = n - 1
-    while i >= 0 && i >= n - 3 && bytes[i] & 0xC0 == 0x80 { i -= 1 }
-    guard i >= 0 else { return n }
-    let lead = bytes[i]
-    let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
-    return n - i < length ? i : n
-}
