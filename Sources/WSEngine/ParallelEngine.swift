@@ -1016,26 +1016,29 @@ final class Merge {
         if size > 1 {
             for i in stride(from: size / 2 - 1, through: 0, by: -1) { siftDown(i) }
         }
+        // Borrowed for the whole merge (`outputs` holds them): no reference counting per row.
+        let borrowed = outputs.map { Unmanaged.passUnretained($0) }
         while size > 0 {
             let w = heap[0]
-            let out = outputs[w]
-            let at = heads[w]
-            let item = out.items[at]
-            heads[w] = at + 1
-            if at + 1 < out.items.count {
-                keys[w] = key(out.items[at + 1], worker: w)
-                siftDown(0)
-            } else {
-                size -= 1
-                heap[0] = heap[size]
-                siftDown(0)
-            }
-            let stream = item.stream >= 0 ? globalOf[w][item.stream] : nil
-            let bytes = out.writer.bytes(item.start..<item.end)
-            if item.isSummary {
-                renderer.connection(rendered: Array(bytes), stream: stream ?? 0, ending: out.endings[item.streamAt])
-            } else {
-                renderer.event(rendered: bytes, stream: stream, streamAt: item.streamAt)
+            borrowed[w]._withUnsafeGuaranteedRef { out in
+                let at = heads[w]
+                let item = out.items[at]
+                heads[w] = at + 1
+                if at + 1 < out.items.count {
+                    keys[w] = key(out.items[at + 1], worker: w)
+                    siftDown(0)
+                } else {
+                    size -= 1
+                    heap[0] = heap[size]
+                    siftDown(0)
+                }
+                let stream = item.stream >= 0 ? globalOf[w][item.stream] : nil
+                let bytes = out.writer.bytes(item.start..<item.end)
+                if item.isSummary {
+                    renderer.connection(rendered: Array(bytes), stream: stream ?? 0, ending: out.endings[item.streamAt])
+                } else {
+                    renderer.event(rendered: bytes, stream: stream, streamAt: item.streamAt)
+                }
             }
         }
     }

@@ -177,6 +177,12 @@ private var digitPairs: UnsafePointer<UInt8> {
     return pairs.utf8Start
 }
 
+/// The two digits of `n` < 100, as they lie in memory.
+@inline(__always)
+private func digitPair(_ n: Int) -> UInt16 {
+    UnsafeRawPointer(digitPairs + 2 * n).loadUnaligned(as: UInt16.self)
+}
+
 /// Writes the last `2 * pairs` decimal digits of `rest` just before `end`, two at a time from
 /// the table, moving `end` back over them and dividing them out of `rest`.
 @inline(__always)
@@ -273,6 +279,9 @@ struct ByteCursor {
             let z = from.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
             to.storeBytes(of: a, as: UInt32.self)
             to.storeBytes(of: z, toByteOffset: n - 4, as: UInt32.self)
+        } else if n < 4 {
+            // A line end or a separator: no call.
+            for i in 0..<n { p[i] = s.utf8Start[i] }
         } else {
             p.update(from: s.utf8Start, count: n)
         }
@@ -298,12 +307,34 @@ struct ByteCursor {
     @inline(__always)
     mutating func decimal(_ v: UInt64) {
         if v < 10 { return byte(0x30 &+ UInt8(truncatingIfNeeded: v)) }
+        if v < 10_000 { return smallDecimal(Int(truncatingIfNeeded: v)) }
         let digits = decimalDigitCount(v)
         var end = p + digits
         var rest = v
         writeDigitPairs(&rest, before: &end, pairs: digits / 2)
         if digits & 1 == 1 { end[-1] = 0x30 &+ UInt8(truncatingIfNeeded: rest) }
         p += digits
+    }
+
+    /// 10 <= `n` < 10,000 (most lengths, windows, stream indexes): two or four digits a pair
+    /// at a time, three as a digit and a pair, with no digit count.
+    @inline(__always)
+    private mutating func smallDecimal(_ n: Int) {
+        let to = UnsafeMutableRawPointer(p)
+        if n < 100 {
+            to.storeBytes(of: digitPair(n), as: UInt16.self)
+            p += 2
+        } else if n < 1000 {
+            let high = n / 100
+            p.pointee = 0x30 &+ UInt8(truncatingIfNeeded: high)
+            to.storeBytes(of: digitPair(n - high * 100), toByteOffset: 1, as: UInt16.self)
+            p += 3
+        } else {
+            let high = n / 100
+            to.storeBytes(of: digitPair(high), as: UInt16.self)
+            to.storeBytes(of: digitPair(n - high * 100), toByteOffset: 2, as: UInt16.self)
+            p += 4
+        }
     }
 
     /// The same with a leading "-" when negative (at most 21 bytes).

@@ -51,8 +51,7 @@ public final class JSONDocumentRenderer: PrerenderedRendering {
 
     public func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) {
         guard !summaryOnly, options.stream == nil || stream == options.stream else { return }
-        sink.write(eventCount > 0 ? ",\n" : "\n")
-        sink.writeBytes { $0.append(rendered, stream: stream, at: streamAt) }
+        sink.writeBytes { $0.append(rendered, stream: stream, at: streamAt, before: eventCount > 0 ? ",\n" : "\n") }
         eventCount += 1
     }
 
@@ -162,8 +161,7 @@ public final class NDJSONRenderer: PrerenderedRendering {
 
     public func event(rendered: UnsafeRawBufferPointer, stream: Int?, streamAt: Int) {
         guard !summaryOnly, options.stream == nil || stream == options.stream else { return }
-        sink.writeBytes { $0.append(rendered, stream: stream, at: streamAt) }
-        sink.endLine()
+        sink.writeLine { $0.append(rendered, stream: stream, at: streamAt, after: "\n") }
     }
 
     public func end(counters: CaptureCounters, warnings: [String]) {

@@ -52,6 +52,14 @@ public final class OutputSink {
         if pending.out.count >= threshold { flush() }
     }
 
+    /// Appends a whole line, its line end included, that `body` writes straight into the
+    /// pending buffer; flushes as `endLine` does.
+    @inline(__always)
+    func writeLine(_ body: (inout ByteBuffer) -> Void) {
+        body(&pending.out)
+        if lineBuffered || pending.out.count >= threshold { flush() }
+    }
+
     /// Ends a line; flushes when line-buffered or the buffer is large.
     public func endLine() {
         pending.out.append(0x0a)

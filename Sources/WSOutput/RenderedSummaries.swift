@@ -85,18 +85,29 @@ public protocol PrerenderedRendering: SummaryRendering {
 }
 
 extension ByteBuffer {
-    /// `rendered`, with the decimal digits at `at` (when not negative) replaced by `stream`.
+    /// `before`, then `rendered` with the decimal digits at `at` (when not negative) replaced by
+    /// `stream`, then `after`: one reservation and a cursor for the whole row (the merge writes
+    /// every row of a parallel run through here, on one worker at a time).
     @inline(__always)
-    mutating func append(_ rendered: UnsafeRawBufferPointer, stream: Int?, at: Int) {
-        guard at >= 0, let stream, let base = rendered.baseAddress else {
-            append(rendered)
-            return
+    mutating func append(_ rendered: UnsafeRawBufferPointer, stream: Int?, at: Int,
+                         before: StaticString = "", after: StaticString = "") {
+        // `before` and `after` are literals of a few bytes (a separator, a line end).
+        let n = rendered.count
+        withCursor(reserving: before.utf8CodeUnitCount + n + 21 + after.utf8CodeUnitCount) { c in
+            if before.utf8CodeUnitCount > 0 { c.literal(before) }
+            if let base = rendered.baseAddress {
+                if at >= 0, let stream {
+                    var end = at
+                    while end < n, base.load(fromByteOffset: end, as: UInt8.self) &- 0x30 < 10 { end += 1 }
+                    c.bytes(UnsafeRawBufferPointer(start: base, count: at))
+                    c.decimal(stream)
+                    c.bytes(UnsafeRawBufferPointer(start: base + end, count: n - end))
+                } else {
+                    c.bytes(rendered)
+                }
+            }
+            if after.utf8CodeUnitCount > 0 { c.literal(after) }
         }
-        var end = at
-        while end < rendered.count, (0x30...0x39).contains(rendered[end]) { end += 1 }
-        append(UnsafeRawBufferPointer(start: base, count: at))
-        appendDecimal(stream)
-        append(UnsafeRawBufferPointer(start: base + end, count: rendered.count - end))
     }
 }
 

@@ -206,6 +206,56 @@ import WSDiagnosis
         }
     }
 
+    /// Every value below 10,000 (written without a digit count) and either side of that bound,
+    /// by the cursor and the buffer, against Swift's own spelling.
+    @Test func smallDecimalsAreSpelledAsStringDoes() {
+        for v in Array(0..<10_000) + [10_000, 10_001, 99_999, 100_000] {
+            var b = ByteBuffer()
+            b.append(0x5b)
+            b.withCursor(reserving: 24) { c in
+                c.decimal(UInt64(v))
+                c.byte(0x2c)
+                c.decimal(v)
+                c.byte(0x2c)
+                c.decimal(-v)
+            }
+            b.appendDecimal(UInt64(v))
+            #expect(b.string() == "[\(v),\(v),\(-v)\(v)", "\(v)")
+        }
+    }
+
+    /// A row rendered on a worker, its stream digits replaced at the merge: the digits at `at`
+    /// (as many as there are, at the start, inside, at the end) give way to the capture-wide
+    /// index, longer or shorter, between the separator and the line end asked for.
+    @Test func mergedRowsHaveTheirStreamDigitsReplaced() {
+        let cases: [(row: String, at: Int, stream: Int?, expected: String)] = [
+            ("{\"stream\":7,\"x\":1}", 10, 1234, "{\"stream\":1234,\"x\":1}"),
+            ("{\"stream\":1234,\"x\":1}", 10, 7, "{\"stream\":7,\"x\":1}"),
+            ("{\"stream\":12}", 10, 0, "{\"stream\":0}"),
+            ("99,rest", 0, 5, "5,rest"),
+            ("tail 42", 5, 1_000_000_000_000, "tail 1000000000000"),
+            ("{\"stream\":3}", -1, 9, "{\"stream\":3}"),
+            ("{\"stream\":3}", 10, nil, "{\"stream\":3}"),
+            ("", -1, nil, ""),
+        ]
+        for c in cases {
+            let bytes = Array(c.row.utf8)
+            for framing in 0..<3 {
+                var b = ByteBuffer(capacity: 16)
+                b.append(0x5b)
+                bytes.withUnsafeBytes { raw in
+                    switch framing {
+                    case 0: b.append(raw, stream: c.stream, at: c.at)
+                    case 1: b.append(raw, stream: c.stream, at: c.at, before: ",\n")
+                    default: b.append(raw, stream: c.stream, at: c.at, after: "\n")
+                    }
+                }
+                let expected = ["[" + c.expected, "[,\n" + c.expected, "[" + c.expected + "\n"][framing]
+                #expect(b.string() == expected, "\(c.row) \(framing)")
+            }
+        }
+    }
+
     /// The cursor's literals, at every length the word copies treat apart (and either side of
     /// each bound), against the buffer's plain append.
     @Test func cursorLiteralsAreCopiedWhole() {
