@@ -50,7 +50,7 @@ public final class PacketDecoder {
             switch family {
             case 2: decodeIPv4(bytes.tail(from: 4), into: &packet, time: time)
             case 10, 24, 28, 30: decodeIPv6(bytes.tail(from: 4), into: &packet)
-            default: packet.issue = .malformed(layer: .null, reason: "unknown address family \(family)")
+            default: packet.issue = .malformed(layer: .null, reason: .addressFamily(family))
             }
         case .raw:
             decodeIP(bytes, into: &packet, time: time)
@@ -174,7 +174,7 @@ public final class PacketDecoder {
         switch bytes[0] >> 4 {
         case 4: decodeIPv4(bytes, into: &packet, time: time)
         case 6: decodeIPv6(bytes, into: &packet)
-        case let v: packet.issue = .malformed(layer: .ipv4, reason: "IP version \(v)")
+        case let v: packet.issue = .malformed(layer: .ipv4, reason: .ipVersion(v))
         }
     }
 
@@ -186,11 +186,11 @@ public final class PacketDecoder {
         let version = bytes[0] >> 4
         let headerLength = Int(bytes[0] & 0x0f) * 4
         guard version == 4 else {
-            packet.issue = .malformed(layer: .ipv4, reason: "version \(version)")
+            packet.issue = .malformed(layer: .ipv4, reason: .version(version))
             return
         }
         guard headerLength >= 20 else {
-            packet.issue = .malformed(layer: .ipv4, reason: "header length \(headerLength) is below 20")
+            packet.issue = .malformed(layer: .ipv4, reason: .headerLength(headerLength))
             return
         }
         guard bytes.count >= headerLength else {
@@ -199,7 +199,7 @@ public final class PacketDecoder {
         }
         let totalLength = Int(bytes.u16(2))
         guard totalLength >= headerLength else {
-            packet.issue = .malformed(layer: .ipv4, reason: "total length \(totalLength) below header length \(headerLength)")
+            packet.issue = .malformed(layer: .ipv4, reason: .totalLength(totalLength, headerLength: headerLength))
             return
         }
         packet.ipVersion = 4
@@ -249,7 +249,7 @@ public final class PacketDecoder {
         }
         let version = bytes[0] >> 4
         guard version == 6 else {
-            packet.issue = .malformed(layer: .ipv6, reason: "version \(version)")
+            packet.issue = .malformed(layer: .ipv6, reason: .version(version))
             return
         }
         packet.ipVersion = 6

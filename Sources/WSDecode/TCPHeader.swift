@@ -31,7 +31,7 @@ public struct TCPHeader: Sendable, Equatable {
         let offsetAndFlags = bytes.u16(12)
         let headerLength = Int(offsetAndFlags >> 12) * 4
         guard headerLength >= 20 else {
-            issue = .malformed(layer: .tcp, reason: "data offset \(headerLength) bytes is below 20")
+            issue = .malformed(layer: .tcp, reason: .dataOffset(headerLength))
             return nil
         }
         guard bytes.count >= headerLength else {

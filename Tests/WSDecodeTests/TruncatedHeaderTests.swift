@@ -45,12 +45,30 @@ import WSTestSupport
         #expect(decode(ext, .ethernet, cut: 14 + 40 + 1).issue == .truncated(layer: .ipv6Extension, needed: 2, available: 1))
     }
 
+    /// What each impossible value says in a row's info: the words the reasons spelled when
+    /// they were kept as text.
+    @Test func malformedReasonsSpellTheirWords() {
+        let cases: [(DecodeIssue, String)] = [
+            (.malformed(layer: .null, reason: .addressFamily(7)), "malformed BSD loopback header: unknown address family 7"),
+            (.malformed(layer: .ipv4, reason: .ipVersion(5)), "malformed IPv4 header: IP version 5"),
+            (.malformed(layer: .ipv4, reason: .version(6)), "malformed IPv4 header: version 6"),
+            (.malformed(layer: .ipv6, reason: .version(4)), "malformed IPv6 header: version 4"),
+            (.malformed(layer: .ipv4, reason: .headerLength(12)), "malformed IPv4 header: header length 12 is below 20"),
+            (.malformed(layer: .ipv4, reason: .totalLength(19, headerLength: 24)),
+             "malformed IPv4 header: total length 19 below header length 24"),
+            (.malformed(layer: .tcp, reason: .dataOffset(8)), "malformed TCP header: data offset 8 bytes is below 20"),
+        ]
+        for (issue, words) in cases { #expect(issue.description == words) }
+        #expect(MalformedReason.version(4) != .ipVersion(4))
+        #expect(MalformedReason.totalLength(19, headerLength: 24) != .totalLength(19, headerLength: 20))
+    }
+
     @Test func malformedHeadersAreNamed() throws {
         var bytes = try syn("seed-walkthrough.pcap")
         bytes[14] = 0x43  // IPv4 header length 12 bytes
-        #expect(decode(bytes, .ethernet, cut: bytes.count).issue == .malformed(layer: .ipv4, reason: "header length 12 is below 20"))
+        #expect(decode(bytes, .ethernet, cut: bytes.count).issue == .malformed(layer: .ipv4, reason: .headerLength(12)))
         var tcp = try syn("seed-walkthrough.pcap")
         tcp[14 + 20 + 12] = 0x30  // data offset 12 bytes
-        #expect(decode(tcp, .ethernet, cut: tcp.count).issue == .malformed(layer: .tcp, reason: "data offset 12 bytes is below 20"))
+        #expect(decode(tcp, .ethernet, cut: tcp.count).issue == .malformed(layer: .tcp, reason: .dataOffset(12)))
     }
 }
