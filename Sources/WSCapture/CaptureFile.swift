@@ -33,8 +33,9 @@ public final class CaptureFile {
     private var hasFilter = false
     /// The chunked fast path for regular classic pcap and pcapng files (nil: libpcap reads).
     private var chunked: ChunkedPcapRecords?
-    /// A gzip-compressed file's reader (closed with the stream libpcap closes).
-    private var gz: gzFile?
+    /// What standard input, a pipe or a gzip-compressed file is read through (closed with the
+    /// stream libpcap closes).
+    private var streamInput: StreamInput?
     /// The stdio buffer libpcap reads through (glibc ignores a size given without a buffer).
     private let streamBuffer: UnsafeMutablePointer<CChar>?
     /// A record libpcap read that the last batch had no room for.
@@ -44,7 +45,12 @@ public final class CaptureFile {
     /// (by default regular classic pcap and pcapng files are read in large chunks, see
     /// `ChunkedPcapRecords`; the tests compare both). `streamBufferBytes`: the stdio buffer
     /// libpcap reads through (a set of many files gives each less).
-    public init(path: String, fastPath: Bool = true, streamBufferBytes: Int = 1 << 20) throws(CaptureError) {
+    ///
+    /// `onKeyLog`: where the key logs of a pcapng's Decryption Secrets Blocks go when the file
+    /// is read as a stream (standard input, a pipe, gzip), as they are read; a regular file's
+    /// are read before (`PcapngSecrets`).
+    public init(path: String, fastPath: Bool = true, streamBufferBytes: Int = 1 << 20,
+                onKeyLog: ((String) -> Void)? = nil) throws(CaptureError) {
         self.path = path
         isStandardInput = path == "-"
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
@@ -65,19 +71,25 @@ public final class CaptureFile {
         }
         // Only a regular file is looked at before libpcap reads it: a pipe by its path (a
         // shell's <(tcpdump -w -)) would lose what was looked at, so it is read as standard
-        // input is (no gzip, nanosecond decimals).
+        // input is (nanosecond decimals).
         let regular = statted && (st.st_mode & S_IFMT) == S_IFREG
         identity = regular && path != "-" ? FileIdentity(st) : nil
-        // A gzip-compressed capture (tcpdump -z gzip, an archived .pcap.gz): libpcap reads it
-        // through a stream that inflates as it goes; no fast path, progress in compressed bytes.
+        // Standard input, a pipe, a gzip-compressed capture (tcpdump -z gzip, an archived
+        // .pcap.gz): libpcap reads it through a stream that inflates gzip as it goes and hands
+        // on the key logs of the Decryption Secrets Blocks going by; no fast path, progress in
+        // the bytes read (compressed bytes for gzip).
         let head = regular ? CaptureFile.head(opened) : []
-        if head.starts(with: [0x1f, 0x8b]) {
-            if path != "-" { fclose(opened) }  // (the head was read without moving the descriptor)
-            guard let (inflating, gz) = CaptureFile.gunzipping(path) else {
+        if !regular || head.starts(with: [0x1f, 0x8b]) {
+            // (Nothing was read from `opened`: the head was read without moving the descriptor.)
+            let fd = dup(fileno(opened))
+            if path != "-" { fclose(opened) }
+            guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+            let input = StreamInput(fd: fd, onKeyLog: onKeyLog)
+            guard let stream = input.stream() else {
                 throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
             }
-            file = inflating
-            self.gz = gz
+            file = stream
+            streamInput = input
         }
         guard let file else { throw .cannotOpen(path: path, reason: "cannot open") }
         // A large stdio buffer: libpcap reads record by record through it (pcapng, and what
@@ -85,18 +97,17 @@ public final class CaptureFile {
         // 27,000 reads. Set before any read of the stream (the head above was read with pread).
         // A regular pcap or pcapng file is read by the chunked walk, nearly always: libpcap
         // reads only its opening bytes, but fills the whole buffer doing so.
-        let walked = gz == nil && CaptureProbe.magic(head[...]).map(CaptureProbe.isCaptureMagic) == true
+        let walked = streamInput == nil && CaptureProbe.magic(head[...]).map(CaptureProbe.isCaptureMagic) == true
         let bufferBytes = max(4096, walked ? min(64 << 10, streamBufferBytes) : streamBufferBytes)
         let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bufferBytes)
         setvbuf(file, buffer, _IOFBF, bufferBytes)
-        let decimals = !regular ? 9
-            : CaptureFile.timestampDecimals(header: gz == nil ? head : CaptureProbe.gunzipPrefix(head, count: 64 << 10) ?? [])
+        let decimals = CaptureFile.timestampDecimals(header: head)
         guard let pcap = pcap_fopen_offline_with_tstamp_precision(
             file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         else {
             fclose(file)
             buffer.deallocate()
-            let reason = errbuf.nulTerminatedString
+            let reason = streamInput?.failure ?? errbuf.nulTerminatedString
             throw .notACaptureFile(path: path, reason: reason.isEmpty ? "unknown format" : reason)
         }
         self.handle = pcap
@@ -104,8 +115,11 @@ public final class CaptureFile {
         self.streamBuffer = buffer
         self.linkType = pcap_datalink(pcap)
         self.snapshotLength = Int(pcap_snapshot(pcap))
-        self.timestampDecimals = decimals
-        if path != "-" && fastPath && gz == nil {
+        // A stream's resolution from what libpcap read of it to open it (the file header; for
+        // pcapng the first interface description, which libpcap reads before it returns);
+        // nanoseconds when that does not say.
+        self.timestampDecimals = streamInput.map { CaptureFile.timestampDecimals(header: $0.opening, unknown: 9) } ?? decimals
+        if path != "-" && fastPath && streamInput == nil {
             if head.starts(with: [0x0A, 0x0D, 0x0D, 0x0A]) {
                 // pcapng: the walk reads on from where libpcap stands after opening the file.
                 chunked = ChunkedPcapRecords(pcapngFD: fileno(file), start: Int(ftello(file)), snapshotLength: snapshotLength)
@@ -126,21 +140,10 @@ public final class CaptureFile {
         return head
     }
 
-    /// A stdio stream of `path` inflated (zlib's gz reader behind glibc's `fopencookie`), and the gz
-    /// handle (for the compressed position); nil when it cannot be opened.
-    private static func gunzipping(_ path: String) -> (UnsafeMutablePointer<FILE>, gzFile)? {
-        let fd = path == "-" ? dup(0) : open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        guard let gz = gzdopen(fd, "rb") else {
-            close(fd)
-            return nil
-        }
-        gzbuffer(gz, 1 << 20)
-        guard let stream = wstrace_gz_stream(gz) else {
-            gzclose(gz)
-            return nil
-        }
-        return (stream, gz)
+    /// Why a record could not be read: what the stream found (damaged gzip data) before what
+    /// libpcap says of it ("error reading dump file: Input/output error").
+    private var readFailure: String {
+        streamInput?.failure ?? String(cString: pcap_geterr(handle))
     }
 
     deinit {
@@ -204,7 +207,7 @@ public final class CaptureFile {
             } else if status == -2 || status == 0 {
                 return
             } else {
-                throw .damaged(path: path, reason: String(cString: pcap_geterr(handle)),
+                throw .damaged(path: path, reason: readFailure,
                                lastGoodPacket: packetsRead)
             }
         }
@@ -239,8 +242,9 @@ public final class CaptureFile {
     /// Bytes of the file read so far (0 for standard input; compressed bytes for a gzip file).
     public var position: Int {
         if let chunked { return chunked.offset }
-        if let gz { return Int(gzoffset(gz)) }
-        guard path != "-", let stream else { return 0 }
+        guard path != "-" else { return 0 }
+        if let streamInput { return streamInput.consumed }
+        guard let stream else { return 0 }
         return Int(ftello(stream))
     }
 
@@ -313,7 +317,7 @@ public final class CaptureFile {
             } else if status == -2 || status == 0 {
                 break
             } else {
-                throw .damaged(path: path, reason: String(cString: pcap_geterr(handle)), lastGoodPacket: packetsRead)
+                throw .damaged(path: path, reason: readFailure, lastGoodPacket: packetsRead)
             }
         }
         return !batch.isEmpty || heldRecord != nil
@@ -323,11 +327,14 @@ public final class CaptureFile {
     /// classic pcap, 6 for a microsecond one; for pcapng, the finest `if_tsresol` of the
     /// interfaces described before the first packet (10^-n: n decimals; 2^-n: as many as it
     /// takes; none: microseconds), at most 9.
-    static func timestampDecimals(header: [UInt8]) -> Int {
+    /// `unknown`: the decimals when `header` does not say (not a capture's first bytes, or
+    /// pcapng without a whole interface description).
+    static func timestampDecimals(header: [UInt8], unknown: Int = 6) -> Int {
         switch CaptureProbe.magic(header[...]) {
         case 0xa1b2_3c4d, 0x4d3c_b2a1: return 9
+        case 0xa1b2_c3d4, 0xd4c3_b2a1: return 6
         case 0x0a0d_0d0a: break
-        default: return 6
+        default: return unknown
         }
         var decimals: Int?
         header.withUnsafeBytes { file in
@@ -349,6 +356,6 @@ public final class CaptureFile {
                 return true
             }
         }
-        return decimals ?? 6
+        return decimals ?? unknown
     }
 }

@@ -22,6 +22,21 @@ public enum CaptureProbe {
         [0xa1b2_c3d4, 0xd4c3_b2a1, 0xa1b2_3c4d, 0x4d3c_b2a1, 0x0a0d_0d0a].contains(magic)
     }
 
+    /// Whether `path` is read as a stream (`CaptureFile`, `StreamInput`): standard input, a
+    /// pipe or anything else but a regular file, or a gzip-compressed file. Looked at without
+    /// opening it (opening a named pipe waits for a writer) and without reading a pipe.
+    public static func isReadAsStream(_ path: String) -> Bool {
+        guard path != "-" else { return true }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return true }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var head: (UInt8, UInt8) = (0, 0)
+        return withUnsafeMutableBytes(of: &head) { pread(fd, $0.baseAddress, 2, 0) } == 2 && head == (0x1F, 0x8B)
+    }
+
     public static func kind(path: String) -> Kind {
         guard let f = fopen(path, "rb") else {
             let reason = String(cString: strerror(errno))

@@ -36,8 +36,10 @@ public final class CaptureReader {
     /// How far each file was read, as last counted into `bytesRead`.
     private var positions: [Int] = []
 
-    /// Opens every file; all must have the same link type.
-    public init(paths: [String], filter: String?) throws(CaptureError) {
+    /// Opens every file; all must have the same link type. `onKeyLog`: the key logs of the
+    /// Decryption Secrets Blocks in files read as streams, with the file's index, as they are
+    /// read (`CaptureFile.init`).
+    public init(paths: [String], filter: String?, onKeyLog: ((_ file: Int, _ text: String) -> Void)? = nil) throws(CaptureError) {
         precondition(!paths.isEmpty)
         CaptureReader.allowOpenFiles(paths.count)
         var files: [CaptureFile] = []
@@ -45,8 +47,9 @@ public final class CaptureReader {
         // libpcap's stdio buffers: 1 MiB for a file alone, 8 MiB in all for a set (each is
         // filled as its file opens), at least 4 KiB each.
         let streamBuffer = max(4096, min(1 << 20, (8 << 20) / paths.count))
-        for path in paths {
-            let file = try CaptureFile(path: path, streamBufferBytes: streamBuffer)
+        for (index, path) in paths.enumerated() {
+            let file = try CaptureFile(path: path, streamBufferBytes: streamBuffer,
+                                       onKeyLog: onKeyLog.map { sink in { sink(index, $0) } })
             if let first = files.first, file.linkType != first.linkType {
                 throw .cannotOpen(path: path, reason: "link type \(file.linkTypeName) differs from \(first.path)'s "
                                   + "\(first.linkTypeName): files read as one capture must share one")

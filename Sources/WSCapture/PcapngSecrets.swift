@@ -17,9 +17,14 @@ public enum PcapngSecrets {
     /// first packet block (where editcap puts them).
     public static func tlsKeyLogs(path: String, fullScanLimit: Int64 = 256 << 20, window: Int = 1 << 20) -> [String] {
         guard path != "-" else { return [] }
-        // Opened without waiting: opening a named pipe (a FIFO) for reading waits for a writer,
-        // and its writer is gone once the capture has been read from it. The `fstat` below
-        // then turns away anything but a regular file.
+        // Only a regular file is opened: opening a named pipe (a FIFO) would wait for a
+        // writer, or, done without waiting before the capture is read, let its writer write
+        // to a reader about to go (the key logs are read before the capture, which is then
+        // read as a stream: `StreamInput` finds a pipe's DSBs as they pass).
+        var before = stat()
+        guard stat(path, &before) == 0, (before.st_mode & S_IFMT) == S_IFREG else { return [] }
+        // Opened without waiting all the same: the path may have become a pipe since. The
+        // `fstat` below turns away anything but a regular file.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
@@ -78,7 +83,7 @@ public enum PcapngSecrets {
     }
 
     /// The key log text of a Decryption Secrets Block of TLS key log lines; nil for any other block.
-    private static func tlsKeyLog(_ block: PcapngBlocks.Block) -> String? {
+    static func tlsKeyLog(_ block: PcapngBlocks.Block) -> String? {
         guard block.type == 0x0000_000A && block.bytes.count >= 20 else { return nil }
         let secretsType = block.u32(8)
         let secretsLength = Int(block.u32(12))

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -42,10 +43,15 @@ public final class TLSKeyLog: @unchecked Sendable {
     /// The secrets for a client random, nil when the key log has none.
     public func secrets(for clientRandom: [UInt8]) -> TLSSecrets? {
         guard let key = clientRandom.withUnsafeBytes({ ClientRandom($0) }) else { return nil }
-        if let s = table[key] { return s }
-        if let refresh, refresh() { return table[key] }
+        if let s = lock.withLock({ _ in table[key] }) { return s }
+        if let refresh, refresh() { return lock.withLock { _ in table[key] } }
         return nil
     }
+
+    /// Lines may be added while the analysis looks secrets up: a capture read as a stream
+    /// brings its Decryption Secrets Blocks as the reading reaches them, on whichever thread
+    /// reads (a lookup is made once or twice a connection).
+    private let lock = Mutex<Void>(())
 
     /// Adds the lines of a key log text. `source` names it in warnings; `firstLine` numbers the
     /// first line (a live key log read in pieces). Parsed as bytes: a browser's key log can hold
@@ -53,7 +59,9 @@ public final class TLSKeyLog: @unchecked Sendable {
     /// while the workers of a parallel run wait).
     public func add(_ text: String, source: String, firstLine: Int = 1) {
         var text = text
-        text.withUTF8 { add(bytes: UnsafeRawBufferPointer($0), source: source, firstLine: firstLine) }
+        lock.withLock { _ in
+            text.withUTF8 { add(bytes: UnsafeRawBufferPointer($0), source: source, firstLine: firstLine) }
+        }
     }
 
     private func add(bytes: UnsafeRawBufferPointer, source: String, firstLine: Int) {

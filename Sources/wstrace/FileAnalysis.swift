@@ -26,7 +26,7 @@ struct FileAnalysis {
     func open() throws -> (CaptureReader, LinkType) {
         let reader: CaptureReader
         do {
-            reader = try CaptureReader(paths: paths, filter: filter)
+            reader = try CaptureReader(paths: paths, filter: filter, onKeyLog: KeyLogOptions.embedded(into: analyzer.keyLog, paths: paths))
         } catch {
             Terminal.warn(error.description)
             throw ExitCode(1)

@@ -35,12 +35,16 @@ struct Follow: ParsableCommand {
     func run() throws {
         Terminal.ignoreSIGPIPE()
         let input = try InputFiles.expandOrExit(files), paths = input.paths
-        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        // The key log first: a file read as a stream brings its own as it is read (`open`).
+        let keyLog = try keys.load(captures: paths)
+        var openOptions = limits.analyzerOptions(retention: 0)
+        openOptions.keyLog = keyLog
+        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: openOptions)
         let (capture, link) = try analysis.open()
         let options = RenderOptions(payloads: payloads, maxPayload: maxPayload, timeDecimals: capture.timestampDecimals,
                                     stream: stream)
         var analyzerOptions = limits.analyzerOptions(retention: options.retention)
-        analyzerOptions.keyLog = try keys.load(captures: paths)
+        analyzerOptions.keyLog = keyLog
         analyzerOptions.app.decodeAs = decode.decodeAs
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, leftOut: input.leftOut)
         let sink = OutputSink()

@@ -35,7 +35,22 @@ struct KeyLogOptions: ParsableArguments {
         }
         for w in log.warnings.prefix(20) { Terminal.warn("key log line skipped: \(w)") }
         if log.warnings.count > 20 { Terminal.warn("key log: \(log.warnings.count - 20) more line(s) skipped") }
-        return any ? log : nil
+        // A file read as a stream may still bring key logs of its own (`embedded(into:paths:)`).
+        return any || paths.contains(where: CaptureProbe.isReadAsStream) ? log : nil
+    }
+
+    /// Where the Decryption Secrets Blocks of files read as streams (standard input, a pipe,
+    /// gzip) add their key logs as the reading comes to them, named as `load` names a regular
+    /// file's; their bad lines are warned about as they come.
+    static func embedded(into log: TLSKeyLog?, paths: [String]) -> ((Int, String) -> Void)? {
+        guard let log else { return nil }
+        var blocks = Array(repeating: 0, count: paths.count)
+        return { file, text in
+            blocks[file] += 1
+            let reported = log.warnings.count
+            log.add(text, source: "\(paths[file]) (Decryption Secrets Block \(blocks[file]))")
+            for w in log.warnings[reported...] { Terminal.warn("key log line skipped: \(w)") }
+        }
     }
 
     /// The key logs in each file's Decryption Secrets Blocks, in the files' order. A set's files

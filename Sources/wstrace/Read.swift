@@ -49,14 +49,18 @@ struct Read: ParsableCommand {
         let display = try app.compiled()
         try app.requireSummaries(display, summaries: summary)
         let input = try InputFiles.expandOrExit(files), paths = input.paths
-        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        // The key log first: a file read as a stream brings its own as it is read (`open`).
+        let keyLog = try keys.load(captures: paths)
+        var openOptions = limits.analyzerOptions(retention: 0)
+        openOptions.keyLog = keyLog
+        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: openOptions)
         let (reader, link) = try analysis.open()
         var (options, fileRuns) = FileAnalysis.withFiles(
             self.display.renderOptions(format: format, timeDecimals: reader.timestampDecimals, stream: stream), reader)
         options.displayFilter = display?.expression
         var analyzerOptions = limits.analyzerOptions(retention: summary ? 0 : options.retention)
         analyzerOptions.buildsEvents = !summary || format == .mermaid
-        analyzerOptions.keyLog = try keys.load(captures: paths)
+        analyzerOptions.keyLog = keyLog
         app.apply(display, to: &analyzerOptions, showsPayloads: options.payloads != .none && !summary,
                   maxPayload: options.maxPayload)
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display, leftOut: input.leftOut)

@@ -34,14 +34,18 @@ struct Report: ParsableCommand {
         Terminal.ignoreSIGPIPE()
         let display = try app.compiled()
         let input = try InputFiles.expandOrExit(files), paths = input.paths
-        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: limits.analyzerOptions(retention: 0))
+        // The key log first: a file read as a stream brings its own as it is read (`open`).
+        let keyLog = try keys.load(captures: paths)
+        var openOptions = limits.analyzerOptions(retention: 0)
+        openOptions.keyLog = keyLog
+        let analysis = FileAnalysis(paths: paths, filter: filter, analyzer: openOptions)
         let (capture, link) = try analysis.open()
         // Previews in the report are at most a few hundred bytes per message.
         var options = RenderOptions(payloads: .preview, previewLimit: 60, timeDecimals: capture.timestampDecimals)
         if capture.files.count > 1 { options.files = capture.files.map(\.path) }  // the title names them
         options.displayFilter = display?.expression
         var analyzerOptions = limits.analyzerOptions(retention: 512)
-        analyzerOptions.keyLog = try keys.load(captures: paths)
+        analyzerOptions.keyLog = keyLog
         app.apply(display, to: &analyzerOptions, showsPayloads: true)
         let run = FileAnalysis(paths: paths, filter: filter, analyzer: analyzerOptions, display: display, leftOut: input.leftOut)
 

@@ -226,6 +226,64 @@ import Testing
         #expect(packets > 10 && packets < 75)
     }
 
+    /// A capture read as a stream brings the keys of its pcapng Decryption Secrets Blocks with
+    /// it, and is read as the file is: from standard input, gzip-compressed on standard input,
+    /// and as a .gz file, the wss fixture decrypts to the same output as the file itself (time
+    /// column included: a stream's resolution comes from its own header).
+    @Test func aStreamIsReadAsItsFileWithItsOwnKeys() throws {
+        guard let gzip = Tools.which("gzip") else {
+            if Tools.isCI { Issue.record("gzip is required under CI") }
+            return
+        }
+        let path = Tools.fixtures.appendingPathComponent("tls/wss-tls13-aes128gcm.pcapng").path
+        let plain = try Data(contentsOf: URL(fileURLWithPath: path))
+        let zipped = try Tools.run(gzip, ["-c", path]).stdout
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let gz = dir.appendingPathComponent("wss.pcapng.gz")
+        try zipped.write(to: gz)
+        for format in [["--format", "text"], ["--summary", "--format", "json"]] {
+            let file = try Tools.wstrace(["read", path] + format)
+            #expect(file.status == 0)
+            #expect(file.text.contains("1 WebSocket") || file.text.contains("\"websocket_connections\":1"), "\(file.text)")
+            let runs = [("stdin", try Tools.wstrace(["read", "-"] + format, stdin: plain), "-"),
+                        ("gzip stdin", try Tools.wstrace(["read", "-"] + format, stdin: zipped), "-"),
+                        ("gzip file", try Tools.wstrace(["read", gz.path] + format), gz.path)]
+            for (name, r, shown) in runs {
+                #expect(r.status == 0, "\(name): \(r.stderr)")
+                #expect(r.text.replacingOccurrences(of: "\"\(shown)\"", with: "\"\(path)\"") == file.text, "\(name) \(format)")
+            }
+        }
+    }
+
+    /// Damaged compressed data in one file of a set is damage in that file: what was inflated
+    /// before it is kept, the reason is told, and the set's other files are read to their end.
+    @Test func damagedGzipInASetEndsOnlyThatFile() throws {
+        guard let gzip = Tools.which("gzip") else {
+            if Tools.isCI { Issue.record("gzip is required under CI") }
+            return
+        }
+        let path = Tools.fixtures.appendingPathComponent("websocket/ws-concurrent.pcap").path
+        let total = try Self.packets(path)
+        guard let dir = try? Self.split(path, perFile: total / 3 + 1) else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let parts = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(parts.count == 3, "\(parts)")
+        for part in parts { #expect(try Tools.run(gzip, [dir.appendingPathComponent(part).path]).status == 0) }
+        let first = dir.appendingPathComponent(parts[0] + ".gz")
+        var bytes = try Data(contentsOf: first)
+        let at = bytes.count / 2
+        for i in at..<(at + 16) { bytes[i] ^= 0x5A }
+        try bytes.write(to: first)
+        let r = try Tools.wstrace(["read", dir.path, "--summary", "--format", "json"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(parts[0] + ".gz: capture damaged") && r.stderr.contains("gzip data damaged"), "\(r.stderr)")
+        let packets = try #require((try Tools.json(r.stdout)["capture"] as? [String: Any])?["packets"] as? Int)
+        // The two other files whole, and part of the damaged one.
+        #expect(packets >= total - (total / 3 + 1) && packets < total, "\(packets) of \(total)")
+    }
+
     /// A pipe named by its path (a shell's `<(tcpdump -w -)`) is read as standard input is:
     /// nothing is looked at before libpcap reads it (looking would lose those bytes).
     @Test func aPipeByItsPathIsRead() throws {

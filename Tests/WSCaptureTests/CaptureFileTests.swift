@@ -726,3 +726,29 @@ struct PcapngBytes {
         #expect(read(bytes) == Array(original[100..<164]))
     }
 }
+
+/// The Decryption Secrets Blocks watched as a stream goes by, in pieces of any size, are those
+/// the walk over the whole file finds; anything that is not pcapng gives none.
+@Test func secretsAreFoundInAStreamCutAnywhere() throws {
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("tls/wss-tls13-aes128gcm.pcapng"))))
+    let expected = bytes.withUnsafeBytes { PcapngSecrets.walk($0, fullScan: true) }
+    #expect(expected.count == 1 && expected[0].contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET"))
+    for piece in [1, 3, 7, 12, 13, 100, 4096, bytes.count] {
+        var sniffer = SecretsSniffer()
+        var found: [String] = []
+        bytes.withUnsafeBytes { raw in
+            var at = 0
+            while at < raw.count {
+                let n = min(piece, raw.count - at)
+                sniffer.feed(UnsafeRawBufferPointer(rebasing: raw[at..<(at + n)])) { found.append($0) }
+                at += n
+            }
+        }
+        #expect(found == expected, "pieces of \(piece)")
+    }
+    let pcap = try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixture("seed-walkthrough.pcap"))))
+    var sniffer = SecretsSniffer()
+    var found: [String] = []
+    pcap.withUnsafeBytes { sniffer.feed($0) { found.append($0) } }
+    #expect(found.isEmpty)
+}
