@@ -11,9 +11,9 @@ static inline int wstrace_deflate_init_raw(z_stream *stream, int level, int wind
     return deflateInit2(stream, level, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY);
 }
 
-/// A gzip-compressed file as a read-only stdio stream (libpcap reads from a FILE *): glibc's
-/// fopencookie, which Swift's Glibc module does not show (it is a GNU extension), declared
-/// here with its layout of cookie_io_functions_t; the stream closes the gz reader with itself.
+/// A capture read as a stream (StreamInput: standard input, a pipe, gzip) as a read-only stdio
+/// stream (libpcap reads from a FILE *): glibc's fopencookie, which Swift's Glibc module does
+/// not show (it is a GNU extension), declared here with its layout of cookie_io_functions_t.
 #include <stdio.h>
 #include <sys/types.h>
 typedef struct {
@@ -24,15 +24,4 @@ typedef struct {
 } wstrace_cookie_io_functions;
 extern FILE *fopencookie(void *cookie, const char *mode, wstrace_cookie_io_functions io);
 
-static ssize_t wstrace_gz_read(void *cookie, char *buffer, size_t size) {
-    int n = gzread((gzFile)cookie, buffer, size > (1u << 30) ? (1u << 30) : (unsigned)size);
-    return n < 0 ? -1 : n;
-}
-static int wstrace_gz_close(void *cookie) {
-    return gzclose((gzFile)cookie) == Z_OK ? 0 : -1;
-}
-static inline FILE *wstrace_gz_stream(gzFile gz) {
-    wstrace_cookie_io_functions io = { wstrace_gz_read, 0, 0, wstrace_gz_close };
-    return fopencookie(gz, "r", io);
-}
 #endif

@@ -71,7 +71,7 @@ public final class CaptureFile {
         }
         // Only a regular file is looked at before libpcap reads it: a pipe by its path (a
         // shell's <(tcpdump -w -)) would lose what was looked at, so it is read as standard
-        // input is (nanosecond decimals).
+        // input is (a stream, below).
         let regular = statted && (st.st_mode & S_IFMT) == S_IFREG
         identity = regular && path != "-" ? FileIdentity(st) : nil
         // Standard input, a pipe, a gzip-compressed capture (tcpdump -z gzip, an archived
@@ -79,7 +79,7 @@ public final class CaptureFile {
         // on the key logs of the Decryption Secrets Blocks going by; no fast path, progress in
         // the bytes read (compressed bytes for gzip).
         let head = regular ? CaptureFile.head(opened) : []
-        if !regular || head.starts(with: [0x1f, 0x8b]) {
+        if !regular || path == "-" || head.starts(with: [0x1f, 0x8b]) {
             // (Nothing was read from `opened`: the head was read without moving the descriptor.)
             let fd = dup(fileno(opened))
             if path != "-" { fclose(opened) }
