@@ -41,12 +41,7 @@ enum PcapngBlocks {
     /// length is malformed (under 12 or not a multiple of 4). Nothing for other bytes.
     static func forEach(_ file: UnsafeRawBufferPointer, _ body: (Block) -> Bool) {
         guard file.count >= 12, file[0] == 0x0A, file[1] == 0x0D, file[2] == 0x0D, file[3] == 0x0A else { return }
-        let little: Bool
-        switch (file[8], file[9], file[10], file[11]) {
-        case (0x4D, 0x3C, 0x2B, 0x1A): little = true
-        case (0x1A, 0x2B, 0x3C, 0x4D): little = false
-        default: return
-        }
+        guard let little = littleEndian(file[8], file[9], file[10], file[11]) else { return }
         var offset = 0
         while offset + 8 <= file.count {
             let header = Block(type: 0, bytes: UnsafeRawBufferPointer(rebasing: file[offset..<(offset + 8)]), little: little)
@@ -56,6 +51,16 @@ enum PcapngBlocks {
                               little: little)
             guard body(block) else { return }
             offset += length
+        }
+    }
+
+    /// A section header's byte-order magic (its bytes 8 to 11): whether the section is
+    /// little-endian; nil when they are not the magic.
+    static func littleEndian(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Bool? {
+        switch (a, b, c, d) {
+        case (0x4D, 0x3C, 0x2B, 0x1A): return true
+        case (0x1A, 0x2B, 0x3C, 0x4D): return false
+        default: return nil
         }
     }
 

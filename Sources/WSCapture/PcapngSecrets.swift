@@ -60,11 +60,8 @@ public enum PcapngSecrets {
         while let head = file.bytes(at: offset, count: 12) {
             // The SHB's type reads the same in both byte orders.
             if head[0] == 0x0A && head[1] == 0x0D && head[2] == 0x0D && head[3] == 0x0A {
-                switch (head[8], head[9], head[10], head[11]) {
-                case (0x4D, 0x3C, 0x2B, 0x1A): little = true
-                case (0x1A, 0x2B, 0x3C, 0x4D): little = false
-                default: return texts
-                }
+                guard let order = PcapngBlocks.littleEndian(head[8], head[9], head[10], head[11]) else { return texts }
+                little = order
             } else if offset == 0 {
                 return texts  // not a pcapng file
             }

@@ -233,11 +233,11 @@ struct SecretsSniffer {
             guard header.count == 12 else { continue }
             let isSection = header[0] == 0x0A && header[1] == 0x0D && header[2] == 0x0D && header[3] == 0x0A
             if isSection {
-                switch (header[8], header[9], header[10], header[11]) {
-                case (0x4D, 0x3C, 0x2B, 0x1A): little = true
-                case (0x1A, 0x2B, 0x3C, 0x4D): little = false
-                default: off = true; continue
+                guard let order = PcapngBlocks.littleEndian(header[8], header[9], header[10], header[11]) else {
+                    off = true
+                    continue
                 }
+                little = order
             } else if !started {
                 off = true  // not a pcapng file
                 continue
