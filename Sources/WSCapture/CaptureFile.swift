@@ -1,5 +1,6 @@
 import CZlib
 import CPcap
+import WSDecode
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -13,8 +14,14 @@ public final class CaptureFile {
     public let path: String
     /// `path` is standard input (a live pipe), decided once rather than at every record.
     private let isStandardInput: Bool
-    /// libpcap's data link type (a DLT_ value, e.g. 1 for Ethernet).
+    /// libpcap's data link type (a DLT_ value, e.g. 1 for Ethernet): the file's, or a pcapng
+    /// file's first interface's.
     public let linkType: Int32
+    /// `linkType` as decoded.
+    public let link: LinkType
+    /// The link types of a pcapng file's interfaces described before its first packet (as
+    /// dumpcap writes them all first), in order, without repeats; `linkType` alone otherwise.
+    public let linkTypes: [Int32]
     /// Decimal places of the file's timestamps: its resolution (6 for microseconds, 9 for nanoseconds).
     public let timestampDecimals: Int
     /// The file's snapshot length.
@@ -39,7 +46,13 @@ public final class CaptureFile {
     /// The stdio buffer libpcap reads through (glibc ignores a size given without a buffer).
     private let streamBuffer: UnsafeMutablePointer<CChar>?
     /// A record libpcap read that the last batch had no room for.
-    private var heldRecord: (number: Int, time: Int64, wire: Int, bytes: [UInt8])?
+    private var heldRecord: (number: Int, time: Int64, wire: Int, bytes: [UInt8], link: LinkType, fileOffset: Int64)?
+    /// What reads a pcapng file where libpcap cannot (interfaces of other link types, and the
+    /// rest): after the chunked walk, or instead of libpcap from the start (`PcapngReader`).
+    private var pcapng: PcapngReader?
+    /// The filter's expression, and its programs for the link types of other interfaces.
+    private var filterExpression: String?
+    private var otherPrograms: [(link: LinkType, program: bpf_program?)] = []
 
     /// Opens `path` ("-" for standard input). `fastPath: false` makes libpcap read every record
     /// (by default regular classic pcap and pcapng files are read in large chunks, see
@@ -114,18 +127,31 @@ public final class CaptureFile {
         self.stream = file
         self.streamBuffer = buffer
         self.linkType = pcap_datalink(pcap)
+        link = LinkType.of(dlt: linkType)
         self.snapshotLength = Int(pcap_snapshot(pcap))
         // A stream's resolution from what libpcap read of it to open it (the file header; for
         // pcapng the first interface description, which libpcap reads before it returns);
         // nanoseconds when that does not say.
         self.timestampDecimals = streamInput.map { CaptureFile.timestampDecimals(header: $0.opening, unknown: 9) } ?? decimals
+        let opening = streamInput?.opening ?? head
+        let pcapngFile = opening.starts(with: [0x0A, 0x0D, 0x0D, 0x0A])
+        var types = [linkType]
+        if pcapngFile {
+            for t in CaptureFile.interfaceLinkTypes(header: opening) where !types.contains(t) { types.append(t) }
+        }
+        linkTypes = types
         if path != "-" && fastPath && streamInput == nil {
-            if head.starts(with: [0x0A, 0x0D, 0x0D, 0x0A]) {
-                // pcapng: the walk reads on from where libpcap stands after opening the file.
-                chunked = ChunkedPcapRecords(pcapngFD: fileno(file), start: Int(ftello(file)), snapshotLength: snapshotLength)
+            if pcapngFile {
+                // pcapng: the walk reads on from where libpcap stands after opening the file,
+                // and the pcapng reader where the walk stops.
+                let start = Int(ftello(file))
+                chunked = ChunkedPcapRecords(pcapngFD: fileno(file), start: start, snapshotLength: snapshotLength)
+                pcapng = PcapngReader(fd: fileno(file), start: start)
             } else {
                 chunked = ChunkedPcapRecords(fd: fileno(file))
             }
+        } else if fastPath, pcapngFile, let streamInput {
+            pcapng = PcapngReader(stream: file, opening: streamInput.opening)
         }
     }
 
@@ -140,6 +166,23 @@ public final class CaptureFile {
         return head
     }
 
+    /// Where the chunked walk stopped: the pcapng reader reads on from there, or libpcap.
+    private func readOnFrom(_ offset: Int) {
+        if let pcapng {
+            pcapng.seek(offset)
+        } else if let stream {
+            fseek(stream, offset, SEEK_SET)
+        }
+    }
+
+    /// What went wrong reading a stream the pcapng reader reads (damaged gzip data, a read
+    /// error); nil when it ended as it should.
+    private var streamFailure: String? {
+        if let failure = streamInput?.failure { return failure }
+        if streamInput != nil, let stream, ferror(stream) != 0 { return "error reading the stream" }
+        return nil
+    }
+
     /// Why a record could not be read: what the stream found (damaged gzip data) before what
     /// libpcap says of it ("error reading dump file: Input/output error").
     private var readFailure: String {
@@ -148,13 +191,18 @@ public final class CaptureFile {
 
     deinit {
         if hasFilter { pcap_freecode(&filter) }
+        for var other in otherPrograms where other.program != nil { pcap_freecode(&other.program!) }
         pcap_close(handle)  // closes the FILE too
         streamBuffer?.deallocate()
     }
 
-    /// libpcap's name of the link type ("EN10MB", "LINUX_SLL", ...).
-    public var linkTypeName: String {
-        guard let name = pcap_datalink_val_to_name(linkType) else { return "DLT \(linkType)" }
+    /// libpcap's name of the link type ("EN10MB", "LINUX_SLL", ...); of each, for a pcapng
+    /// file with interfaces of several ("EN10MB, LINUX_SLL").
+    public var linkTypeName: String { linkTypes.map(CaptureFile.name(dlt:)).joined(separator: ", ") }
+
+    /// libpcap's name of link type `dlt`.
+    public static func name(dlt: Int32) -> String {
+        guard let name = pcap_datalink_val_to_name(dlt) else { return "DLT \(dlt)" }
         return String(cString: name)
     }
 
@@ -165,6 +213,21 @@ public final class CaptureFile {
             throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
         }
         hasFilter = true
+        filterExpression = expression
+    }
+
+    /// The filter's program for packets of `link`, an interface other than the file's first
+    /// (compiled once; nil when it cannot be compiled for that link type: nothing passes).
+    private func program(for link: LinkType) -> bpf_program? {
+        if let known = otherPrograms.first(where: { $0.link == link }) { return known.program }
+        var compiled: bpf_program?
+        if let dlt = link.dlt, let expression = filterExpression, let dead = pcap_open_dead(dlt, 262_144) {
+            var program = bpf_program()
+            if pcap_compile(dead, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 { compiled = program }
+            pcap_close(dead)
+        }
+        otherPrograms.append((link, compiled))
+        return compiled
     }
 
     /// Calls `body` for each packet passing the filter, in file order, until the end of the file
@@ -184,13 +247,35 @@ public final class CaptureFile {
                     }
                 }
                 let header = PacketHeader(number: packetsRead, timestampNanoseconds: time,
-                                          capturedLength: bytes.count, wireLength: Int(wire), fileOffset: at)
+                                          capturedLength: bytes.count, wireLength: Int(wire), fileOffset: at, link: chunked.link)
                 if !body(header, bytes) { stopped = true; return false }
                 return true
             }
             self.chunked = nil
             if atEnd || stopped { return }
-            fseek(stream, chunked.offset, SEEK_SET)
+            readOnFrom(chunked.offset)
+        }
+        if let pcapng {
+            while true {
+                switch pcapng.next() {
+                case let .packet(p):
+                    packetsRead += 1
+                    let link = p.interface.link
+                    if !matches(wireLength: p.wireLength, bytes: p.bytes, link: link) { continue }
+                    let header = PacketHeader(number: packetsRead, timestampNanoseconds: p.time, capturedLength: p.bytes.count,
+                                              wireLength: p.wireLength, fileOffset: p.fileOffset, link: link)
+                    if !body(header, p.bytes) { return }
+                case .end:
+                    if let failure = streamFailure { throw .damaged(path: path, reason: failure, lastGoodPacket: packetsRead) }
+                    return
+                case let .handBack(offset):
+                    self.pcapng = nil
+                    if let stream { fseek(stream, offset, SEEK_SET) }
+                case let .damaged(reason):
+                    throw .damaged(path: path, reason: streamFailure ?? reason, lastGoodPacket: packetsRead)
+                }
+                if self.pcapng == nil { break }
+            }
         }
         var headerPointer: UnsafeMutablePointer<pcap_pkthdr>?
         var dataPointer: UnsafePointer<UInt8>?
@@ -202,7 +287,7 @@ public final class CaptureFile {
                 let hdr = h.pointee
                 let ts = hdr.captureTime(nanosecondFraction: true)
                 let header = PacketHeader(number: packetsRead, timestampNanoseconds: ts,
-                                          capturedLength: Int(hdr.caplen), wireLength: Int(hdr.len))
+                                          capturedLength: Int(hdr.caplen), wireLength: Int(hdr.len), link: link)
                 if !body(header, UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))) { return }
             } else if status == -2 || status == 0 {
                 return
@@ -244,15 +329,20 @@ public final class CaptureFile {
         if let chunked { return chunked.offset }
         guard path != "-" else { return 0 }
         if let streamInput { return streamInput.consumed }
+        if let pcapng { return pcapng.offset }
         guard let stream else { return 0 }
         return Int(ftello(stream))
     }
 
-    /// Whether the filter (if any) passes a record.
+    /// Whether the filter (if any) passes a record of link type `link`.
     @inline(__always)
-    public func matches(wireLength: Int, bytes: UnsafeRawBufferPointer) -> Bool {
+    public func matches(wireLength: Int, bytes: UnsafeRawBufferPointer, link: LinkType) -> Bool {
         guard hasFilter, let start = bytes.baseAddress else { return true }
         var h = pcap_pkthdr(ts: timeval(tv_sec: 0, tv_usec: 0), caplen: bpf_u_int32(bytes.count), len: bpf_u_int32(wireLength))
+        if link != self.link {
+            guard var other = program(for: link) else { return false }
+            return pcap_offline_filter(&other, &h, start.assumingMemoryBound(to: UInt8.self)) != 0
+        }
         return pcap_offline_filter(&filter, &h, start.assumingMemoryBound(to: UInt8.self)) != 0
     }
 
@@ -267,7 +357,7 @@ public final class CaptureFile {
             while true {
                 var number = packetsRead
                 let more = chunked.fill(batch, number: &number, file: file) { wire, bytes in
-                    !filtered || matches(wireLength: Int(wire), bytes: bytes)
+                    !filtered || matches(wireLength: Int(wire), bytes: bytes, link: chunked.link)
                 }
                 walkedRecords += number - packetsRead
                 packetsRead = number
@@ -288,15 +378,50 @@ public final class CaptureFile {
             }
             self.chunked = nil
             if chunked.atEnd { return false }
-            if let stream { fseek(stream, chunked.offset, SEEK_SET) }
+            readOnFrom(chunked.offset)
         }
         var headerPointer: UnsafeMutablePointer<pcap_pkthdr>?
         var dataPointer: UnsafePointer<UInt8>?
         // A record that did not fit the last batch goes first (a batch that is empty grows for it).
         if let held = heldRecord {
             batch.reserve(held.bytes.count + 8)
-            _ = held.bytes.withUnsafeBytes { batch.append(number: held.number, time: held.time, wireLength: held.wire, bytes: $0, file: file) }
+            _ = held.bytes.withUnsafeBytes {
+                batch.append(number: held.number, time: held.time, wireLength: held.wire, bytes: $0, file: file,
+                             fileOffset: held.fileOffset, link: held.link)
+            }
             heldRecord = nil
+        }
+        if let pcapng {
+            while batch.count < 8192 {
+                switch pcapng.next() {
+                case let .packet(p):
+                    packetsRead += 1
+                    let link = p.interface.link
+                    if filtered && !matches(wireLength: p.wireLength, bytes: p.bytes, link: link) { continue }
+                    if batch.isEmpty { batch.reserve(p.bytes.count + 8) }
+                    if !batch.append(number: packetsRead, time: p.time, wireLength: p.wireLength, bytes: p.bytes, file: file,
+                                     fileOffset: p.fileOffset, link: link) {
+                        heldRecord = (packetsRead, p.time, p.wireLength, Array(p.bytes), link, p.fileOffset)
+                        return true
+                    }
+                    // A live pipe: what arrived goes now rather than waiting for a full batch.
+                    if streamInput != nil && batch.count >= 64 { return true }
+                case .end:
+                    if let failure = streamFailure, batch.isEmpty {
+                        throw .damaged(path: path, reason: failure, lastGoodPacket: packetsRead)
+                    }
+                    return !batch.isEmpty
+                case let .handBack(offset):
+                    self.pcapng = nil
+                    if let stream { fseek(stream, offset, SEEK_SET) }
+                case let .damaged(reason):
+                    // The records before it go first; the damage is told at the next call.
+                    if !batch.isEmpty { return true }
+                    throw .damaged(path: path, reason: streamFailure ?? reason, lastGoodPacket: packetsRead)
+                }
+                if self.pcapng == nil { break }
+            }
+            if self.pcapng != nil { return true }
         }
         while batch.count < 8192 {
             let status = pcap_next_ex(handle, &headerPointer, &dataPointer)
@@ -307,9 +432,9 @@ public final class CaptureFile {
                 let ts = hdr.captureTime(nanosecondFraction: true)
                 let bytes = UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))
                 if batch.isEmpty { batch.reserve(bytes.count + 8) }
-                if !batch.append(number: packetsRead, time: ts, wireLength: Int(hdr.len), bytes: bytes, file: file) {
+                if !batch.append(number: packetsRead, time: ts, wireLength: Int(hdr.len), bytes: bytes, file: file, link: link) {
                     // libpcap's bytes last until the next read: keep a copy for the next batch.
-                    heldRecord = (packetsRead, ts, Int(hdr.len), Array(bytes))
+                    heldRecord = (packetsRead, ts, Int(hdr.len), Array(bytes), link, -1)
                     break
                 }
                 // Standard input may be a live pipe: what arrived goes now rather than waiting for a full batch.
@@ -321,6 +446,20 @@ public final class CaptureFile {
             }
         }
         return !batch.isEmpty || heldRecord != nil
+    }
+
+    /// The link types (DLT values) of a pcapng file's interfaces described before its first
+    /// packet, from its first bytes, in order.
+    static func interfaceLinkTypes(header: [UInt8]) -> [Int32] {
+        var types: [Int32] = []
+        header.withUnsafeBytes { file in
+            PcapngBlocks.forEach(file) { block in
+                guard !PcapngBlocks.isPacket(block.type) else { return false }
+                if block.type == 1 && block.bytes.count >= 20 { types.append(Int32(block.u16(8))) }
+                return true
+            }
+        }
+        return types
     }
 
     /// The decimals a capture's timestamps have, from its first bytes: 9 for a nanosecond

@@ -36,7 +36,7 @@ public final class CaptureReader {
     /// How far each file was read, as last counted into `bytesRead`.
     private var positions: [Int] = []
 
-    /// Opens every file; all must have the same link type. `onKeyLog`: the key logs of the
+    /// Opens every file (each with its own link type: each record carries its own). `onKeyLog`: the key logs of the
     /// Decryption Secrets Blocks in files read as streams, with the file's index, as they are
     /// read (`CaptureFile.init`).
     public init(paths: [String], filter: String?, onKeyLog: ((_ file: Int, _ text: String) -> Void)? = nil) throws(CaptureError) {
@@ -50,10 +50,6 @@ public final class CaptureReader {
         for (index, path) in paths.enumerated() {
             let file = try CaptureFile(path: path, streamBufferBytes: streamBuffer,
                                        onKeyLog: onKeyLog.map { sink in { sink(index, $0) } })
-            if let first = files.first, file.linkType != first.linkType {
-                throw .cannotOpen(path: path, reason: "link type \(file.linkTypeName) differs from \(first.path)'s "
-                                  + "\(first.linkTypeName): files read as one capture must share one")
-            }
             if let filter { try file.setFilter(filter) }
             files.append(file)
             total += CaptureReader.size(of: path)
@@ -71,8 +67,14 @@ public final class CaptureReader {
         }
     }
 
+    /// The first file's link type (its first interface's, for pcapng).
     public var linkType: Int32 { files[0].linkType }
-    public var linkTypeName: String { files[0].linkTypeName }
+    /// The link types of all files, in order, without repeats ("EN10MB, LINUX_SLL").
+    public var linkTypeName: String {
+        var types: [Int32] = []
+        for file in files { for t in file.linkTypes where !types.contains(t) { types.append(t) } }
+        return types.map(CaptureFile.name(dlt:)).joined(separator: ", ")
+    }
     /// The most decimals any file's timestamps have.
     public var timestampDecimals: Int { files.map(\.timestampDecimals).max() ?? 6 }
     /// The path of file `index`, and all of them for display ("a.pcap" or "a.pcap, b.pcap").
@@ -181,9 +183,9 @@ public final class CaptureReader {
                 }
                 head += 1
                 number += 1
-                if file.matches(wireLength: record.wireLength, bytes: bytes) {
+                if file.matches(wireLength: record.wireLength, bytes: bytes, link: record.link) {
                     batch.append(number: number, time: record.time, wireLength: record.wireLength, bytes: bytes, file: i,
-                                 fileOffset: record.fileOffset)
+                                 fileOffset: record.fileOffset, link: record.link)
                 }
             }
         }
@@ -204,7 +206,8 @@ public final class CaptureReader {
         while fill(batch) {
             for r in batch.records {
                 let header = PacketHeader(number: r.number, timestampNanoseconds: r.time,
-                                          capturedLength: r.length, wireLength: r.wireLength, fileOffset: r.fileOffset)
+                                          capturedLength: r.length, wireLength: r.wireLength, fileOffset: r.fileOffset,
+                                          link: r.link)
                 if !body(header, r.file, batch.bytes(of: r)) { return }
             }
             batch.reset()

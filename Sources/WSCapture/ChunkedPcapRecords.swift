@@ -1,3 +1,4 @@
+import WSDecode
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -27,6 +28,8 @@ final class ChunkedPcapRecords {
     let snapshotLength: Int
     /// A pcapng file's section (nil: a classic pcap file): `PcapngSection`.
     let pcapng: PcapngSection?
+    /// The link type of every record the walk takes (the file's, or the pcapng interface's).
+    let link: LinkType
     var isClassic: Bool { pcapng == nil }
     /// The bytes a step needs before it can tell anything: a record header, a block header.
     var smallestEntry: Int { pcapng == nil ? 16 : 12 }
@@ -68,6 +71,7 @@ final class ChunkedPcapRecords {
         self.fd = fd
         self.size = Int(st.st_size)
         snapshotLength = snapshot
+        link = LinkType.of(dlt: Int32(linkType))
         pcapng = nil
     }
 
@@ -88,6 +92,7 @@ final class ChunkedPcapRecords {
         nanoseconds = section.nanoseconds
         self.snapshotLength = snapshotLength
         pcapng = section
+        link = section.link
         offset = start
     }
 
@@ -189,7 +194,7 @@ final class ChunkedPcapRecords {
                 if filter(wire, bytes) {
                     records.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire),
                                                       offset: used + at + data, length: length, file: file,
-                                                      fileOffset: Int64(offset + data)))
+                                                      fileOffset: Int64(offset + data), link: link))
                     added = true
                 }
                 at += size

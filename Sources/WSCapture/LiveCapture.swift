@@ -1,3 +1,4 @@
+import WSDecode
 import CPcap
 import Dispatch
 #if canImport(Glibc)
@@ -62,6 +63,8 @@ public final class LiveCapture {
     public let device: String
     /// libpcap's data link type (a DLT_ value).
     public let linkType: Int32
+    /// The link layer its packets are decoded as.
+    public let link: LinkType
     /// Decimal places of the timestamps: 9 (nanoseconds) when libpcap grants them, else 6.
     public let timestampDecimals: Int
     /// The snapshot length in effect.
@@ -122,6 +125,7 @@ public final class LiveCapture {
         immediate = settings.immediate
         timeoutMilliseconds = settings.timeoutMilliseconds
         linkType = pcap_datalink(pcap)
+        link = LinkType.of(dlt: linkType)
         snapshotLength = Int(pcap_snapshot(pcap))
         timestampDecimals = pcap_get_tstamp_precision(pcap) == Int32(PCAP_TSTAMP_PRECISION_NANO) ? 9 : 6
     }
@@ -274,7 +278,7 @@ public final class LiveCapture {
         let h = header.pointee
         let time = h.captureTime(nanosecondFraction: context.nano)
         let packet = PacketHeader(number: packetsCaptured, timestampNanoseconds: time,
-                                  capturedLength: Int(h.caplen), wireLength: Int(h.len))
+                                  capturedLength: Int(h.caplen), wireLength: Int(h.len), link: link)
         if !context.body(packet, UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen))) {
             context.bodyEnded = true
             pcap_breakloop(handle.pcap)

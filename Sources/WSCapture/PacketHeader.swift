@@ -13,13 +13,17 @@ public struct PacketHeader: Sendable, Equatable {
     public var wireLength: Int
     /// Where the packet's bytes begin in the file (-1: not known, as when libpcap reads).
     public var fileOffset: Int64
+    /// The link layer of the interface it was captured on.
+    public var link: LinkType
 
-    public init(number: Int, timestampNanoseconds: Int64, capturedLength: Int, wireLength: Int, fileOffset: Int64 = -1) {
+    public init(number: Int, timestampNanoseconds: Int64, capturedLength: Int, wireLength: Int, fileOffset: Int64 = -1,
+                link: LinkType) {
         self.number = number
         self.timestampNanoseconds = timestampNanoseconds
         self.capturedLength = capturedLength
         self.wireLength = wireLength
         self.fileOffset = fileOffset
+        self.link = link
     }
 }
 

@@ -1,3 +1,4 @@
+import WSDecode
 import CPcap
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -311,7 +312,8 @@ public final class PcapChunks: @unchecked Sendable {
                     number += 1
                     if matches(segment, wire: wire, entry + data, length) {
                         out.append(RecordBatch.Record(number: number, time: time, wireLength: Int(wire), offset: at + data,
-                                                      length: length, file: segment.fileIndex, fileOffset: Int64(start + at + data)))
+                                                      length: length, file: segment.fileIndex, fileOffset: Int64(start + at + data),
+                                                      link: records.link))
                     }
                     at += size
                 case let .skip(size):

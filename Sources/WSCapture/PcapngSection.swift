@@ -16,6 +16,8 @@ struct PcapngSection {
     let little: Bool
     /// The interface's time stamps are in nanoseconds (else microseconds).
     let nanoseconds: Bool
+    /// The interface's link type.
+    let link: LinkType
 
     /// The section and interface of a pcapng file's opening blocks (`bytes`: the file from its
     /// start to where libpcap stands after opening it, which must end with that interface's
@@ -60,6 +62,7 @@ struct PcapngSection {
               [0, 1, 101, 108, 113, 228, 229, 276].contains(interface.linkType) else { return nil }
         self.little = little
         nanoseconds = interface.nanoseconds
+        link = LinkType.of(dlt: Int32(interface.linkType))
     }
 
     @inline(__always)

@@ -1,3 +1,4 @@
+import WSDecode
 /// Captured records held together in one buffer: what a reader hands to the analysis in one
 /// go (to one thread, or to every worker of a parallel run at once).
 ///
@@ -19,6 +20,8 @@ public final class RecordBatch: @unchecked Sendable {
         public var file: Int
         /// Where the record's bytes begin in that file (-1: not known).
         public var fileOffset: Int64 = -1
+        /// The link layer of the interface it was captured on.
+        public var link: LinkType
     }
 
     /// The buffer's size. The default holds 256 KiB of a file plus the largest record libpcap
@@ -80,13 +83,13 @@ public final class RecordBatch: @unchecked Sendable {
     /// Copies a record in; false (nothing added) when the buffer has no room for it.
     @discardableResult
     public func append(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, file: Int = 0,
-                       fileOffset: Int64 = -1) -> Bool {
+                       fileOffset: Int64 = -1, link: LinkType) -> Bool {
         guard used + bytes.count <= capacity else { return false }
         if let source = bytes.baseAddress, !bytes.isEmpty {
             (base + used).copyMemory(from: source, byteCount: bytes.count)
         }
         records.append(Record(number: number, time: time, wireLength: wireLength, offset: used, length: bytes.count, file: file,
-                              fileOffset: fileOffset))
+                              fileOffset: fileOffset, link: link))
         used += (bytes.count + 7) & ~7
         return true
     }

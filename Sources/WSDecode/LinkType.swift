@@ -13,6 +13,9 @@ public enum LinkType: Sendable, Equatable {
     case linuxSLL
     /// Linux cooked capture v2 (20-byte header).
     case linuxSLL2
+    /// A link layer not decoded (a pcapng interface of another kind beside supported ones):
+    /// its packets are counted, not decoded.
+    case unsupported
 
     /// Maps a DLT value as libpcap reports it (`pcap_datalink`); nil when unsupported.
     public init?(dlt: Int32) {
@@ -28,4 +31,22 @@ public enum LinkType: Sendable, Equatable {
         default: return nil
         }
     }
+
+    /// The DLT value that names it to libpcap (to compile a filter for it); nil for `unsupported`.
+    public var dlt: Int32? {
+        switch self {
+        case .ethernet: return 1
+        case .null: return 0
+        case .loop: return 108
+        case .raw: return 12
+        case .ipv4: return 228
+        case .ipv6: return 229
+        case .linuxSLL: return 113
+        case .linuxSLL2: return 276
+        case .unsupported: return nil
+        }
+    }
+
+    /// A capture interface's link type by its DLT value: `unsupported` when not decoded.
+    public static func of(dlt: Int32) -> LinkType { LinkType(dlt: dlt) ?? .unsupported }
 }

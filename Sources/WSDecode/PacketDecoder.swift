@@ -3,7 +3,9 @@
 /// Pure: bytes in, values out. It keeps state only for IPv4 fragment reassembly, which is why
 /// it is a class: a `DecodedPacket` may borrow its reassembly buffer until the next call.
 public final class PacketDecoder {
-    public let linkType: LinkType
+    /// The link layer of the packets decoded next: a capture of several interfaces (pcapng, or
+    /// files read as one) sets each packet's own.
+    public var linkType: LinkType
     /// Whether TCP options are parsed (off when nothing will show them, e.g. summaries only).
     public var parsesTCPOptions = true
     private var fragments = IPv4FragmentReassembler()
@@ -70,6 +72,8 @@ public final class PacketDecoder {
                 break
             }
             decodeEtherType(bytes.u16(0), bytes.tail(from: 20), into: &packet, time: time)
+        case .unsupported:
+            break
         }
         if cut && (packet.issue != nil || packet.payload.count < packet.payloadLength) {
             packet.truncated = true
@@ -85,6 +89,13 @@ public final class PacketDecoder {
     /// record, a tenth of a parallel `--summary`'s extra work).
     @inlinable @inline(__always)
     public func quickTCPEndpoints(_ bytes: UnsafeRawBufferPointer) -> (source: Endpoint, destination: Endpoint)? {
+        PacketDecoder.quickTCPEndpoints(bytes, link: linkType)
+    }
+
+    /// `quickTCPEndpoints` of a packet of link type `linkType`.
+    @inlinable @inline(__always)
+    public static func quickTCPEndpoints(_ bytes: UnsafeRawBufferPointer, link linkType: LinkType)
+        -> (source: Endpoint, destination: Endpoint)? {
         let start: Int
         var type: UInt16 = 0
         switch linkType {
@@ -102,7 +113,7 @@ public final class PacketDecoder {
             start = 20
         case .raw, .ipv4, .ipv6:
             start = 0
-        case .null, .loop:
+        case .null, .loop, .unsupported:
             return nil
         }
         guard bytes.count >= start + 1 else { return nil }

@@ -764,12 +764,10 @@ final class BatchMerger: @unchecked Sendable {
 /// Finds each record's worker from a glance at its headers.
 final class Router {
     static let everyone: UInt8 = 255
-    private let decoder: PacketDecoder
     let linkType: LinkType
     let workers: Int
 
     init(linkType: LinkType, workers: Int) {
-        decoder = PacketDecoder(linkType: linkType)
         self.linkType = linkType
         self.workers = workers
     }
@@ -783,15 +781,15 @@ final class Router {
         routes.removeAll(keepingCapacity: true)
         routes.reserveCapacity(batch.count)
         batch.records.withUnsafeBufferPointer { records in
-            for r in records { routes.append(route(batch.bytes(of: r))) }
+            for r in records { routes.append(route(batch.bytes(of: r), link: r.link)) }
         }
         slot.routes = routes
     }
 
     /// A record's worker by the decoder's glance (`everyone` when it is not plain TCP).
     @inline(__always)
-    func route(_ bytes: UnsafeRawBufferPointer) -> UInt8 {
-        guard let (a, b) = decoder.quickTCPEndpoints(bytes) else { return Router.everyone }
+    func route(_ bytes: UnsafeRawBufferPointer, link: LinkType) -> UInt8 {
+        guard let (a, b) = PacketDecoder.quickTCPEndpoints(bytes, link: link) else { return Router.everyone }
         return UInt8(FlowShard.shard(of: a, b, count: workers))
     }
 }
@@ -891,7 +889,7 @@ final class Worker: @unchecked Sendable {
                         packet = number
                         if mine {
                             analyzer.process(number: number, time: r.time, wireLength: r.wireLength, bytes: batch.bytes(of: r),
-                                             routed: route == me, file: r.file, fileOffset: r.fileOffset, emit: emit, summary: summary)
+                                             link: r.link, routed: route == me, file: r.file, fileOffset: r.fileOffset, emit: emit, summary: summary)
                         } else {
                             analyzer.advanceClock(number: number, time: r.time, wireLength: r.wireLength,
                                                   capturedLength: r.length, emit: emit, summary: summary)

@@ -95,9 +95,11 @@ public final class Analyzer {
     /// `routed`: the caller (a parallel engine's reader) already found this plain TCP packet
     /// to belong to this analyzer's shard.
     /// `fileOffset`: where `bytes` lie in capture file `file` (-1: not known).
-    public func process(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, routed: Bool = false,
-                        file: Int = 0, fileOffset: Int64 = -1,
+    /// `link`: the packet's link layer, when the capture has several (nil: the last one).
+    public func process(number: Int, time: Int64, wireLength: Int, bytes: UnsafeRawBufferPointer, link: LinkType? = nil,
+                        routed: Bool = false, file: Int = 0, fileOffset: Int64 = -1,
                         emit: (TimelineEvent) -> Void, summary: (ConnectionSummary) -> Void) {
+        if let link, link != decoder.linkType { decoder.linkType = link }
         table.packetOrigin = PacketOrigin(bytes: bytes, file: file, offset: fileOffset)
         self.number = number
         self.time = time
@@ -750,6 +752,11 @@ public final class Analyzer {
                 counters.otherIP += 1
                 proto = "IPv4"
                 summary = "fragment"
+            } else if decoder.linkType == .unsupported {
+                // A pcapng interface of a link type not decoded.
+                counters.nonIP += 1
+                proto = "Frame"
+                summary = "link type not decoded"
             } else if d.ipVersion == 0 {
                 counters.nonIP += 1
                 proto = Analyzer.etherTypeName(d.etherType)

@@ -31,12 +31,14 @@ struct FileAnalysis {
             Terminal.warn(error.description)
             throw ExitCode(1)
         }
-        guard let link = LinkType(dlt: reader.linkType) else {
-            Terminal.warn("\(reader.files[0].path): unsupported link type \(reader.linkTypeName) (DLT \(reader.linkType)); "
+        // Each file's link type (a pcapng file's first interface's); a later pcapng interface of
+        // another kind has its packets counted, not decoded.
+        for file in reader.files where LinkType(dlt: file.linkType) == nil {
+            Terminal.warn("\(file.path): unsupported link type \(CaptureFile.name(dlt: file.linkType)) (DLT \(file.linkType)); "
                           + "supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback, raw IP")
             throw ExitCode(1)
         }
-        return (reader, link)
+        return (reader, reader.files[0].link)
     }
 
     /// Render options that say which file each packet came from, when there are several, and
@@ -82,7 +84,7 @@ struct FileAnalysis {
             }
             runs?.note(header.number, file: file)
             analysis.process(number: header.number, time: header.timestampNanoseconds, wireLength: header.wireLength,
-                             bytes: bytes, file: file, fileOffset: header.fileOffset, emit: emit, summary: summary)
+                             bytes: bytes, link: header.link, file: file, fileOffset: header.fileOffset, emit: emit, summary: summary)
             if header.number & 0xfff == 0 { progress.update(read: reader.bytesRead) }
             return !renderer.isClosed
         }

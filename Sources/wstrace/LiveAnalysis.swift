@@ -186,11 +186,11 @@ extension LiveAnalysis {
                     }
                 }) { header, bytes in
                     if !current.append(number: header.number, time: header.timestampNanoseconds,
-                                       wireLength: header.wireLength, bytes: bytes) {
+                                       wireLength: header.wireLength, bytes: bytes, link: header.link) {
                         batches.put(current)
                         current = batches.fresh()
                         current.append(number: header.number, time: header.timestampNanoseconds,
-                                       wireLength: header.wireLength, bytes: bytes)
+                                       wireLength: header.wireLength, bytes: bytes, link: header.link)
                     }
                     return !result.closed.load(ordering: .relaxed)
                 }
@@ -216,7 +216,7 @@ extension LiveAnalysis {
             case .nothingYet: return true
             case let .batch(b):
                 for r in b.records {
-                    slot.append(number: r.number, time: r.time, wireLength: r.wireLength, bytes: b.bytes(of: r))
+                    slot.append(number: r.number, time: r.time, wireLength: r.wireLength, bytes: b.bytes(of: r), link: r.link)
                 }
                 batches.recycle(b)
                 return true

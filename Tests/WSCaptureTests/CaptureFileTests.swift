@@ -223,7 +223,7 @@ struct PcapngBytes {
             while try file.fill(batch) {
                 for r in batch.records {
                     let h = PacketHeader(number: r.number, timestampNanoseconds: r.time, capturedLength: r.length,
-                                         wireLength: r.wireLength, fileOffset: r.fileOffset)
+                                         wireLength: r.wireLength, fileOffset: r.fileOffset, link: r.link)
                     records.append(Record(header: Self.placed(h, Array(batch.bytes(of: r)), in: contents, path: path), bytes: Array(batch.bytes(of: r))))
                 }
                 batch.reset()

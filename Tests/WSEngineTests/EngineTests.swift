@@ -53,9 +53,9 @@ func withinDeadline<T>(seconds: Int = 120, _ body: @escaping () -> T) throws -> 
     /// The capture's records handed out `count` at a time (copied into each batch), so that a
     /// small fixture spans many batches and every slot is used again and again.
     static func fillInBatches(of count: Int, from reader: CaptureReader) -> (RecordBatch) -> Bool {
-        var all: [(number: Int, time: Int64, wire: Int, bytes: [UInt8], file: Int)] = []
+        var all: [(number: Int, time: Int64, wire: Int, bytes: [UInt8], file: Int, link: LinkType)] = []
         reader.forEach { h, file, bytes in
-            all.append((h.number, h.timestampNanoseconds, h.wireLength, Array(bytes), file))
+            all.append((h.number, h.timestampNanoseconds, h.wireLength, Array(bytes), file, h.link))
             return true
         }
         var next = 0
@@ -63,7 +63,7 @@ func withinDeadline<T>(seconds: Int = 120, _ body: @escaping () -> T) throws -> 
             guard next < all.count else { return false }
             let end = min(next + count, all.count)
             for r in all[next..<end] {
-                r.bytes.withUnsafeBytes { _ = batch.append(number: r.number, time: r.time, wireLength: r.wire, bytes: $0, file: r.file) }
+                r.bytes.withUnsafeBytes { _ = batch.append(number: r.number, time: r.time, wireLength: r.wire, bytes: $0, file: r.file, link: r.link) }
             }
             next = end
             return true
@@ -520,13 +520,21 @@ func withinDeadline<T>(seconds: Int = 120, _ body: @escaping () -> T) throws -> 
         }
     }
 
-    @Test func differentLinkTypesAreRefused() throws {
-        let ethernet = EngineTests.fixtures.appendingPathComponent("seed-walkthrough.pcap").path
-        let other = try FileManager.default.contentsOfDirectory(atPath: EngineTests.fixtures.appendingPathComponent("linktypes").path)
-            .map { EngineTests.fixtures.appendingPathComponent("linktypes/" + $0).path }
-            .first { path in (try? CaptureReader(paths: [path], filter: nil))?.linkType ?? 1 != 1 }
-        let path = try #require(other)
-        #expect(throws: CaptureError.self) { _ = try CaptureReader(paths: [ethernet, path], filter: nil) }
+    /// Files of different link types read as one capture (a capture on `lo` beside one on
+    /// `any`, as mergecap joins them): each record carries its own file's link type, and the
+    /// capture's connections are those of each file read alone.
+    @Test func filesOfDifferentLinkTypesAreOneCapture() throws {
+        let names = ["seed-walkthrough.pcap", "linktypes/sll2.pcap", "linktypes/sll.pcap", "linktypes/null-le.pcap"]
+        let paths = names.map { EngineTests.fixtures.appendingPathComponent($0).path }
+        let reader = try CaptureReader(paths: paths, filter: nil)
+        #expect(reader.linkTypeName == "EN10MB, LINUX_SLL2, LINUX_SLL, NULL")
+        var links: [[String]] = Array(repeating: [], count: names.count)
+        reader.forEach { h, file, _ in
+            if !links[file].contains("\(h.link)") { links[file].append("\(h.link)") }
+            return true
+        }
+        #expect(links == [["ethernet"], ["linuxSLL2"], ["linuxSLL"], ["null"]])
+        #expect(reader.damage.isEmpty)
     }
 
     @Test func fileRunsFindEachPacketsFile() {

@@ -22,7 +22,7 @@ import WSTimeline
                 let decoder = PacketDecoder(linkType: .ethernet)
                 /// Whether `bytes`, if routed to one worker, decode to a flow of that worker.
                 func check(_ bytes: UnsafeRawBufferPointer, _ what: String) -> Bool {
-                    let worker = router.route(bytes)
+                    let worker = router.route(bytes, link: .ethernet)
                     guard worker != Router.everyone else { return false }
                     let d = decoder.decode(bytes, wireLength: bytes.count)
                     // A TCP header cut short is TCP at a glance only: its worker reports it.
@@ -34,7 +34,8 @@ import WSTimeline
                 }
                 let batch = RecordBatch(capacity: 1 << 20)
                 while (try? file.fill(batch)) == true {
-                    for r in batch.records {
+                    // (The Ethernet interface's records of a pcapng of several.)
+                    for r in batch.records where r.link == .ethernet {
                         let bytes = batch.bytes(of: r)
                         records += 1
                         if check(bytes, "\(name) #\(r.number)") { routed += 1 } else { everyone += 1 }
@@ -49,6 +50,30 @@ import WSTimeline
         // Most records are plain TCP over IPv4; some are not (IPv6 with extensions, VLAN,
         // fragments, ARP...) and go to every worker.
         #expect(routed > 10_000 && everyone > 100, "\(records) records: \(routed) routed, \(everyone) to every worker")
+    }
+
+    /// A pcapng of two link types (dumpcap on `lo` and `any`): each record is routed by its own
+    /// interface's link type, the cooked capture's too (read as Ethernet, they would all go to
+    /// every worker), to the worker of its flow by the full decode.
+    @Test func recordsAreRoutedByTheirOwnLinkType() throws {
+        let file = try CaptureFile(path: EngineTests.fixtures.appendingPathComponent("linktypes/dumpcap-two-interfaces.pcapng").path)
+        let router = Router(linkType: .ethernet, workers: 3)
+        let slot = Slot(workers: 3)
+        var routed: [String: Int] = [:]
+        while try file.fill(slot.input) {
+            router.route(slot)
+            for (r, worker) in zip(slot.input.records, slot.routes) {
+                #expect(worker != Router.everyone, "#\(r.number)")
+                guard worker != Router.everyone else { continue }
+                let d = PacketDecoder(linkType: r.link).decode(slot.input.bytes(of: r), wireLength: r.wireLength)
+                let tcp = try #require(d.tcp), source = try #require(d.source), destination = try #require(d.destination)
+                #expect(FlowShard(index: Int(worker), count: 3).owns(Endpoint(address: source, port: tcp.sourcePort),
+                                                                    Endpoint(address: destination, port: tcp.destinationPort)))
+                routed["\(r.link)", default: 0] += 1
+            }
+            slot.input.reset()
+        }
+        #expect(routed == ["ethernet": 22, "linuxSLL": 22])
     }
 
     /// The record with each field the glance checks set to values it must turn away or treat

@@ -50,6 +50,39 @@ capture "$LT/snaplen96.pcap"          18005 "$TD -i lo -s 96"                   
 capture "$LT/nanosecond.pcap"         18006 "$TD -i lo --time-stamp-precision=nano" "tcp port 18006"
 capture "$LT/mixed-nontcp.pcap"       18007 "$TD -i lo" "tcp port 18007 or icmp or udp port 18507" --udp-port 18507 --icmp
 
+# One pcapng of two interfaces with different link types, as dumpcap writes it when asked for
+# several (Wireshark's multi-interface capture): lo (EN10MB) with one session, any (LINUX_SLL)
+# with another, run at the same time so that their packets interleave. The two peers' logs
+# make one log.
+two_interfaces() {
+  local out="$LT/dumpcap-two-interfaces.pcapng" rel="linktypes/dumpcap-two-interfaces.pcapng"
+  rm -f "$out"
+  dumpcap -q -i lo -f "tcp port 18008" -i any -f "tcp port 18009" -w "$out" >/dev/null 2>&1 &
+  local pid=$!
+  trap 'kill -INT '"$pid"' 2>/dev/null || true' EXIT
+  sleep 2
+  $SESSION --port 18008 --fixture "$rel" --log "$LOGS/dumpcap-two-interfaces.a.json" &
+  local a=$!
+  $SESSION --port 18009 --fixture "$rel" --log "$LOGS/dumpcap-two-interfaces.b.json"
+  wait "$a"
+  sleep 0.5
+  kill -INT "$pid"; wait "$pid" || true
+  trap - EXIT
+  chmod 644 "$out"
+  python3 - "$LOGS/dumpcap-two-interfaces" "$rel" <<'PY'
+import json, os, sys
+base, rel = sys.argv[1], sys.argv[2]
+parts = [json.load(open(f"{base}.{k}.json")) for k in "ab"]
+json.dump({"fixture": rel, "connections": [c for p in parts for c in p["connections"]]},
+          open(base + ".json", "w"), indent=2)
+open(base + ".json", "a").write("\n")
+for k in "ab":
+    os.remove(f"{base}.{k}.json")
+PY
+  echo "captured $rel: $(tshark -r "$out" 2>/dev/null | wc -l) packets"
+}
+two_interfaces
+
 # Rewritten variants + hand-made damaged files (no capturing).
 python3 "$HERE/rewrite.py" "$FX"
 

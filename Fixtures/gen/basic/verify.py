@@ -16,7 +16,7 @@ BASIC = ["seed-walkthrough.pcap"] + ["linktypes/" + n for n in [
     "bigendian-usec.pcap", "bigendian-nsec.pcap", "null-le.pcap", "null-be.pcap", "loop.pcap",
     "raw.pcap", "ipv4-linktype.pcap", "ipv6-linktype.pcap", "vlan-8021q.pcap", "qinq-8021ad.pcap",
     "ipv4-fragments.pcap", "ipv6-exthdr.pcap", "mixed-nontcp.pcap",
-    "truncated-mid-record.pcap", "not-a-capture.pcap"]]
+    "truncated-mid-record.pcap", "not-a-capture.pcap", "dumpcap-two-interfaces.pcapng"]]
 DAMAGED = {"linktypes/truncated-mid-record.pcap", "linktypes/not-a-capture.pcap"}
 
 
@@ -79,9 +79,9 @@ def check_session(path, port, full=True, quiet=False):
 OPS = {"1": "text", "2": "binary", "8": "close", "9": "ping", "10": "pong"}
 
 
-def check_log_matches(path, log_path, port):
+def check_log_matches(path, log_path, port, connection=0):
     """The frames tshark decodes must equal, per side and in order, what the
-    peers logged as sent."""
+    peers logged as sent (connection `connection` of the log)."""
     rc, out, _ = tshark("-r", path, "-Y", "websocket", "-T", "fields", "-E", "separator=|",
                         "-e", "tcp.srcport", "-e", "websocket.opcode", "-e", "websocket.payload.text",
                         "-e", "data.data", "-e", "websocket.payload.ping", "-e", "websocket.payload.pong",
@@ -97,7 +97,7 @@ def check_log_matches(path, log_path, port):
             payload = text.encode().hex() if op == "1" else (data or ping or pong)
             seen[side].append((OPS[op], payload))
     logged = {"client": [], "server": []}
-    conn = json.load(open(log_path))["connections"][0]
+    conn = json.load(open(log_path))["connections"][connection]
     for e in conn["sent"]:
         if e["opcode"] == "close":
             logged[e["from"]].append(("close", e["close_code"], e["close_reason"]))
@@ -122,13 +122,22 @@ def main():
     fx = sys.argv[1]
     ok = True
     for rel in BASIC:
-        if rel not in DAMAGED:
+        if rel not in DAMAGED and rel != "linktypes/dumpcap-two-interfaces.pcapng":
             full = rel != "linktypes/snaplen96.pcap"
             port = PORTS.get(rel, 18000)
             ok &= check_session(os.path.join(fx, rel), port, full=full)
             if full:
                 log = os.path.join(fx, "logs", os.path.splitext(os.path.basename(rel))[0] + ".json")
                 ok &= check_log_matches(os.path.join(fx, rel), log, port)
+    # Two interfaces in one pcapng: each interface's packets alone are one whole session, the
+    # one its peers logged as the log's connection of that index.
+    two = os.path.join(fx, "linktypes/dumpcap-two-interfaces.pcapng")
+    for index, port in ((0, 18008), (1, 18009)):
+        part = "/tmp/wstrace-two-interfaces-%d.pcapng" % index
+        tshark("-r", two, "-Y", "frame.interface_id == %d" % index, "-w", part)
+        ok &= check_session(part, port)
+        ok &= check_log_matches(part, os.path.join(fx, "logs/dumpcap-two-interfaces.json"), port, index)
+        os.remove(part)
     if ok:
         print("peer logs match the decoded frames of every fully captured fixture")
     # checksums must be valid in the fragment fixture (IPv4 header + reassembled TCP)
