@@ -146,7 +146,7 @@ public final class CaptureFile {
                 // and the pcapng reader where the walk stops.
                 let start = Int(ftello(file))
                 chunked = ChunkedPcapRecords(pcapngFD: fileno(file), start: start, snapshotLength: snapshotLength)
-                pcapng = PcapngReader(fd: fileno(file), start: start)
+                pcapng = PcapngReader(fd: fileno(file), start: start, readBytes: streamBufferBytes)
             } else {
                 chunked = ChunkedPcapRecords(fd: fileno(file))
             }
@@ -234,8 +234,9 @@ public final class CaptureFile {
     /// or until `body` returns false. Throws `.damaged` when a record cannot be read; everything
     /// before it has been handed out.
     public func forEach(_ body: (PacketHeader, UnsafeRawBufferPointer) -> Bool) throws(CaptureError) {
-        if let chunked, let stream {
-            // The chunked walk first; libpcap takes over at the first odd record (or never).
+        if let chunked {
+            // The chunked walk first; the pcapng reader or libpcap takes over at the first odd
+            // record (or never).
             var stopped = false
             let atEnd = chunked.forEach { time, wire, bytes, at in
                 packetsRead += 1

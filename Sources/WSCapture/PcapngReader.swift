@@ -65,8 +65,9 @@ final class PcapngReader {
     private(set) var interfaces: [Interface]
     /// A section header or interface description was read here, not by libpcap.
     private(set) var ownState = false
-    /// Holds file bytes [bufferStart, bufferStart + bufferLength).
-    private var buffer: UnsafeMutableRawPointer
+    /// Holds file bytes [bufferStart, bufferStart + bufferLength), allocated at the first read
+    /// (a set's files are all opened at once; most are read by the chunked walk alone).
+    private var buffer: UnsafeMutableRawPointer?
     private var capacity: Int
     private var bufferStart = 0
     private var bufferLength = 0
@@ -76,24 +77,25 @@ final class PcapngReader {
     /// The reader of regular file `fd` from `start`, libpcap's position after opening it:
     /// its state read from the file's bytes before `start` (a section header, then blocks up
     /// to and including one interface description, as libpcap reads them). Nil when those
-    /// bytes are not that.
-    convenience init?(fd: Int32, start: Int) {
+    /// bytes are not that. `readBytes`: how much of the file one read takes (a set of many
+    /// files gives each less), at least a block.
+    convenience init?(fd: Int32, start: Int, readBytes: Int = 1 << 20) {
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, start > 0, start <= min(Int(st.st_size), 1 << 20) else {
             return nil
         }
         var head = [UInt8](repeating: 0, count: start)
         guard head.withUnsafeMutableBytes({ preadAll(fd, into: $0.baseAddress!, count: start, at: 0) }) == start else { return nil }
-        self.init(source: .file(fd: fd, size: Int(st.st_size)), opening: head, start: start)
+        self.init(source: .file(fd: fd, size: Int(st.st_size)), opening: head, start: start, readBytes: readBytes)
     }
 
     /// The reader of `stream` from where libpcap stands after opening it; `opening`: the
     /// stream's first bytes (at least those libpcap read to open it).
     convenience init?(stream: UnsafeMutablePointer<FILE>, opening: [UInt8]) {
-        self.init(source: .stream(stream), opening: opening, start: nil)
+        self.init(source: .stream(stream), opening: opening, start: nil, readBytes: 4096)
     }
 
-    private init?(source: Source, opening: [UInt8], start: Int?) {
+    private init?(source: Source, opening: [UInt8], start: Int?, readBytes: Int) {
         // libpcap's opening: the section header, other blocks, the first interface description.
         var little = true
         var interface: Interface?
@@ -125,12 +127,11 @@ final class PcapngReader {
         self.little = little
         interfaces = [interface]
         offset = end
-        capacity = 1 << 20
-        buffer = .allocate(byteCount: capacity, alignment: 16)
+        capacity = max(4096, readBytes)
         bufferStart = end
     }
 
-    deinit { buffer.deallocate() }
+    deinit { buffer?.deallocate() }
 
     /// Reads on from `offset` (where the chunked walk stopped; a file only).
     func seek(_ offset: Int) {
@@ -207,25 +208,33 @@ final class PcapngReader {
     private func fetch(_ count: Int) -> Int {
         let have = bufferStart + bufferLength - offset
         if have >= count { return have }
+        let buffer: UnsafeMutableRawPointer
+        if let allocated = self.buffer {
+            buffer = allocated
+        } else {
+            buffer = .allocate(byteCount: capacity, alignment: 16)
+            self.buffer = buffer
+        }
         // Keep the bytes from `offset` on, at the buffer's start.
-        if have > 0 && offset > bufferStart { (buffer).copyMemory(from: buffer + (offset - bufferStart), byteCount: have) }
+        if have > 0 && offset > bufferStart { buffer.copyMemory(from: buffer + (offset - bufferStart), byteCount: have) }
         bufferStart = offset
         bufferLength = max(0, have)
+        var target = buffer
         if count > capacity {
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
-            bigger.copyMemory(from: buffer, byteCount: bufferLength)
+            target = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 16)
+            target.copyMemory(from: buffer, byteCount: bufferLength)
             buffer.deallocate()
-            buffer = bigger
+            self.buffer = target
             capacity = count
         }
         switch source {
         case let .file(fd, size):
             let want = min(capacity, size - offset) - bufferLength
-            if want > 0 { bufferLength += preadAll(fd, into: buffer + bufferLength, count: want, at: offset + bufferLength) }
+            if want > 0 { bufferLength += preadAll(fd, into: target + bufferLength, count: want, at: offset + bufferLength) }
         case let .stream(file):
             // Only what is asked for: a live pipe's next block may not have been written yet.
             let want = count - bufferLength
-            bufferLength += fread(buffer + bufferLength, 1, want, file)
+            bufferLength += fread(target + bufferLength, 1, want, file)
         }
         return bufferLength
     }
@@ -236,7 +245,7 @@ final class PcapngReader {
             let got = fetch(12)
             if got == 0 { return .end }
             guard got >= 12 else { return damage("the file ends inside a block header (\(got) of 12 bytes)") }
-            var entry = UnsafeRawPointer(buffer) + (offset - bufferStart)
+            var entry = UnsafeRawPointer(buffer!) + (offset - bufferStart)
             var type = u32(entry, 0)
             let bom = entry.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
             var sectionLittle = little
@@ -253,7 +262,7 @@ final class PcapngReader {
             guard length <= Self.largestBlock else { return damage("a block of \(length) bytes is over \(Self.largestBlock)") }
             let whole = fetch(length)
             guard whole >= length else { return damage("the file ends inside a block (\(whole) of \(length) bytes)") }
-            entry = UnsafeRawPointer(buffer) + (offset - bufferStart)
+            entry = UnsafeRawPointer(buffer!) + (offset - bufferStart)
             let trailing = entry.loadUnaligned(fromByteOffset: length - 4, as: UInt32.self)
             guard Int(sectionLittle ? UInt32(littleEndian: trailing) : UInt32(bigEndian: trailing)) == length else {
                 return damage("a block's trailing length differs from its length \(length)")

@@ -31,9 +31,10 @@ struct FileAnalysis {
             Terminal.warn(error.description)
             throw ExitCode(1)
         }
-        // Each file's link type (a pcapng file's first interface's); a later pcapng interface of
-        // another kind has its packets counted, not decoded.
-        for file in reader.files where LinkType(dlt: file.linkType) == nil {
+        // Each file's link types (a pcapng file's interfaces described before its first
+        // packet): a file none of whose is decoded is refused; in one with others, an interface
+        // of another kind has its packets counted, not decoded.
+        for file in reader.files where !file.linkTypes.contains(where: { LinkType(dlt: $0) != nil }) {
             Terminal.warn("\(file.path): unsupported link type \(CaptureFile.name(dlt: file.linkType)) (DLT \(file.linkType)); "
                           + "supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback, raw IP")
             throw ExitCode(1)

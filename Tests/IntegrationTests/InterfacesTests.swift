@@ -61,10 +61,11 @@ import Testing
         }
     }
 
-    /// Hand-built (no tool here writes it): a pcapng whose second interface is of a link type
-    /// wstrace does not decode (USER0, 147): its packet is numbered and counted, not decoded;
-    /// the Ethernet interface's packets around it are.
-    @Test func anInterfaceOfAnotherKindIsCountedNotDecoded() throws {
+    /// Hand-built (no tool here writes it): a pcapng with an interface of a link type wstrace
+    /// does not decode (USER0, 147), second or first: its packet is numbered and counted, not
+    /// decoded; the Ethernet interface's packets around it are.
+    @Test(arguments: [false, true])
+    func anInterfaceOfAnotherKindIsCountedNotDecoded(first: Bool) throws {
         func u32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
         func u16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
         func block(_ type: UInt32, _ body: [UInt8]) -> [UInt8] {
@@ -78,20 +79,21 @@ import Testing
         }
         // The seed's first two packets (a SYN and its SYN-ACK), each with its record header.
         let seed = try [UInt8](Data(contentsOf: Tools.fixtures.appendingPathComponent("seed-walkthrough.pcap")))
-        let first = Int(seed[32]) | Int(seed[33]) << 8
-        let syn = Array(seed[40..<(40 + first)])
-        let second = 40 + first + 16
+        let firstLength = Int(seed[32]) | Int(seed[33]) << 8
+        let syn = Array(seed[40..<(40 + firstLength)])
+        let second = 40 + firstLength + 16
         let synAck = Array(seed[second..<(second + (Int(seed[second - 8]) | Int(seed[second - 7]) << 8))])
         var file = block(0x0A0D_0D0A, u32(0x1A2B_3C4D) + u16(1) + u16(0) + u32(0xffff_ffff) + u32(0xffff_ffff))
-        file += block(1, u16(1) + u16(0) + u32(262_144))
-        file += block(1, u16(147) + u16(0) + u32(262_144))
-        file += packet(0, 1_700_000_000, syn) + packet(1, 1_700_000_001, [1, 2, 3, 4, 5]) + packet(0, 1_700_000_002, synAck)
+        let ethernet = block(1, u16(1) + u16(0) + u32(262_144)), user0 = block(1, u16(147) + u16(0) + u32(262_144))
+        file += first ? user0 + ethernet : ethernet + user0
+        let (e, u): (UInt32, UInt32) = first ? (1, 0) : (0, 1)
+        file += packet(e, 1_700_000_000, syn) + packet(u, 1_700_000_001, [1, 2, 3, 4, 5]) + packet(e, 1_700_000_002, synAck)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("user0-\(UUID().uuidString).pcapng").path
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let doc = try Self.summary([path], threads: "1")
         let capture = try #require(doc["capture"] as? [String: Any])
-        #expect(capture["link_type"] as? String == "EN10MB, DLT 147")  // (libpcap has no name for it)
+        #expect(capture["link_type"] as? String == (first ? "DLT 147, EN10MB" : "EN10MB, DLT 147"))  // (libpcap has no name for it)
         #expect(capture["packets"] as? Int == 3 && capture["tcp"] as? Int == 2 && capture["non_ip"] as? Int == 1)
         let text = try Tools.wstrace(["read", path])
         #expect(text.status == 0)

@@ -122,7 +122,7 @@ import WSDecode
         // (Past the second interface's description: libpcap opens every cut from there on.)
         for cut in stride(from: 400, to: bytes.count, by: 7) {
             let path = dir.appendingPathComponent("\(cut).pcapng").path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes[..<cut]))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes[..<cut])))
             let got = read(path)
             #expect(got.records == Array(whole.prefix(got.records.count)), "cut at \(cut)")
             if ends.contains(cut) {
@@ -164,7 +164,7 @@ import WSDecode
         file += interface(be, link: 276)
         file += enhanced(be, 0, 1_700_000_002_000_001, cooked)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("blocks-\(UUID().uuidString).pcapng").path
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let want = [
             Read(number: 1, time: 1_700_000_000_123_456_789, wire: ether.count + 10, link: .ethernet, bytes: ether),
@@ -181,7 +181,7 @@ import WSDecode
         // reading there, told.
         var bad = file
         bad += enhanced(be, 1, 1, cooked)
-        FileManager.default.createFile(atPath: path, contents: Data(bad))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bad)))
         let damaged = read(path)
         #expect(damaged.records == want)
         #expect(damaged.error?.contains("a packet of interface 1, which is not described at byte \(file.count)") == true,
@@ -206,7 +206,7 @@ import WSDecode
             for _ in 0..<(1 + next() % 3) {
                 changed[380 + next() % (bytes.count - 380)] = UInt8(truncatingIfNeeded: next())
             }
-            FileManager.default.createFile(atPath: path, contents: Data(changed))
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(changed)))
             let a = read(path), b = read(path, fill: 4096)
             #expect(a.records == b.records)
             #expect(a.error == b.error)
