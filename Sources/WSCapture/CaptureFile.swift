@@ -20,8 +20,11 @@ public final class CaptureFile {
     /// `linkType` as decoded.
     public let link: LinkType
     /// The link types of a pcapng file's interfaces described before its first packet (as
-    /// dumpcap writes them all first), in order, without repeats; `linkType` alone otherwise.
+    /// dumpcap writes them all first), in order, without repeats; `linkType` alone otherwise;
+    /// none for a pcapng that describes no interface.
     public let linkTypes: [Int32]
+    /// A pcapng file that describes no interface: read as empty (libpcap cannot open it).
+    private let holdsNoPacket: Bool
     /// Decimal places of the file's timestamps: its resolution (6 for microseconds, 9 for nanoseconds).
     public let timestampDecimals: Int
     /// The file's snapshot length.
@@ -118,16 +121,33 @@ public final class CaptureFile {
         guard let pcap = pcap_fopen_offline_with_tstamp_precision(
             file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
         else {
+            // A pcapng file of sections that describe no interface (so hold no packet): libpcap
+            // refuses it ("no Interface Description Blocks"), tshark reads it as empty, and so
+            // does wstrace, so that such a file does not end a set's run.
+            let empty = streamInput == nil && PcapngReader.describesNoInterface(fd: fileno(file))
             fclose(file)
             buffer.deallocate()
-            let reason = streamInput?.failure ?? errbuf.nulTerminatedString
-            throw .notACaptureFile(path: path, reason: reason.isEmpty ? "unknown format" : reason)
+            guard empty, let dead = pcap_open_dead(1, 262_144) else {
+                let reason = streamInput?.failure ?? errbuf.nulTerminatedString
+                throw .notACaptureFile(path: path, reason: reason.isEmpty ? "unknown format" : reason)
+            }
+            handle = dead
+            stream = nil
+            streamBuffer = nil
+            linkType = 1
+            link = .ethernet
+            linkTypes = []
+            snapshotLength = 262_144
+            timestampDecimals = decimals
+            holdsNoPacket = true
+            return
         }
         self.handle = pcap
         self.stream = file
         self.streamBuffer = buffer
         self.linkType = pcap_datalink(pcap)
         link = LinkType.of(dlt: linkType)
+        holdsNoPacket = false
         self.snapshotLength = Int(pcap_snapshot(pcap))
         // A stream's resolution from what libpcap read of it to open it (the file header; for
         // pcapng the first interface description, which libpcap reads before it returns);
@@ -234,6 +254,7 @@ public final class CaptureFile {
     /// or until `body` returns false. Throws `.damaged` when a record cannot be read; everything
     /// before it has been handed out.
     public func forEach(_ body: (PacketHeader, UnsafeRawBufferPointer) -> Bool) throws(CaptureError) {
+        if holdsNoPacket { return }
         if let chunked {
             // The chunked walk first; the pcapng reader or libpcap takes over at the first odd
             // record (or never).
@@ -354,6 +375,7 @@ public final class CaptureFile {
     /// file; throws `.damaged` when a record cannot be read (the batch then holds the records
     /// before it).
     public func fill(_ batch: RecordBatch, file: Int = 0, filtered: Bool = true) throws(CaptureError) -> Bool {
+        if holdsNoPacket { return false }
         if let chunked {
             while true {
                 var number = packetsRead

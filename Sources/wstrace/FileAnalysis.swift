@@ -34,7 +34,8 @@ struct FileAnalysis {
         // Each file's link types (a pcapng file's interfaces described before its first
         // packet): a file none of whose is decoded is refused; in one with others, an interface
         // of another kind has its packets counted, not decoded.
-        for file in reader.files where !file.linkTypes.contains(where: { LinkType(dlt: $0) != nil }) {
+        // (A pcapng that describes no interface holds no packet: it has none to refuse.)
+        for file in reader.files where !file.linkTypes.isEmpty && !file.linkTypes.contains(where: { LinkType(dlt: $0) != nil }) {
             Terminal.warn("\(file.path): unsupported link type \(CaptureFile.name(dlt: file.linkType)) (DLT \(file.linkType)); "
                           + "supported: Ethernet, Linux cooked (SLL, SLL2), BSD loopback, raw IP")
             throw ExitCode(1)

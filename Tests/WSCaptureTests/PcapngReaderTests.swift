@@ -215,6 +215,43 @@ import WSDecode
         #expect(damaged > 10)
     }
 
+    /// Hand-built (no tool here writes one): pcapng sections that describe no interface, so
+    /// hold no packet. libpcap refuses such a file ("no Interface Description Blocks"); tshark
+    /// reads it as empty, and so does wstrace, alone or in a set (where it ended the run).
+    /// Cut short, or with a block whose lengths differ, it is still refused.
+    @Test func sectionsWithoutInterfacesAreEmpty() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let le = PcapngBytes(bigEndian: false), be = PcapngBytes(bigEndian: true)
+        let names = le.block(4, le.u16(0) + le.u16(0))
+        let empties = [le.sectionHeader, be.sectionHeader + be.block(0xBAD, [1, 2, 3]), le.sectionHeader + names + be.sectionHeader]
+        for (i, bytes) in empties.enumerated() {
+            let path = dir.appendingPathComponent("empty-\(i).pcapng").path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            let file = try CaptureFile(path: path)
+            #expect(file.linkTypes.isEmpty && file.linkTypeName.isEmpty)
+            let got = read(path), filled = read(path, fill: 4096)
+            #expect(got.records.isEmpty && got.error == nil && filled.records.isEmpty && filled.error == nil, "\(i)")
+            let reader = try CaptureReader(paths: [path, fixture("seed-walkthrough.pcap")], filter: nil)
+            var numbers: [Int] = []
+            reader.forEach { h, file, _ in
+                #expect(file == 1)
+                numbers.append(h.number)
+                return true
+            }
+            #expect(numbers == Array(1...22))
+            #expect(reader.damage.isEmpty)
+        }
+        var odd = le.sectionHeader + names
+        odd[odd.count - 1] = 0x7f  // the name block's trailing length differs from its length
+        for bytes in [Array(le.sectionHeader.prefix(20)), odd, le.sectionHeader + [0, 0, 0, 0], names + le.sectionHeader] {
+            let path = dir.appendingPathComponent("odd.pcapng").path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            #expect(throws: CaptureError.self) { _ = try CaptureFile(path: path) }
+        }
+    }
+
     @Test func timeStampsInEveryResolution() {
         func interface(_ units: UInt64, _ offset: Int64 = 0) -> PcapngReader.Interface {
             PcapngReader.Interface(dlt: 1, link: .ethernet, snapshotLength: 0, unitsPerSecond: units, offsetSeconds: offset)
