@@ -55,6 +55,9 @@ public final class CaptureFile {
     private var pcapng: PcapngReader?
     /// The filter's expression, and its programs for the link types of other interfaces.
     private var filterExpression: String?
+    /// `filter` holds the program for the file's link type (false: none compiles for it, and
+    /// nothing of that link type passes).
+    private var compiledForFile = true
     private var otherPrograms: [(link: LinkType, program: bpf_program?)] = []
 
     /// Opens `path` ("-" for standard input). `fastPath: false` makes libpcap read every record
@@ -166,12 +169,12 @@ public final class CaptureFile {
                 // and the pcapng reader where the walk stops.
                 let start = Int(ftello(file))
                 chunked = ChunkedPcapRecords(pcapngFD: fileno(file), start: start, snapshotLength: snapshotLength)
-                pcapng = PcapngReader(fd: fileno(file), start: start, readBytes: streamBufferBytes)
+                pcapng = PcapngReader(fd: fileno(file), start: start, readBytes: streamBufferBytes, snapshotLength: snapshotLength)
             } else {
                 chunked = ChunkedPcapRecords(fd: fileno(file))
             }
         } else if fastPath, pcapngFile, let streamInput {
-            pcapng = PcapngReader(stream: file, opening: streamInput.opening)
+            pcapng = PcapngReader(stream: file, opening: streamInput.opening, snapshotLength: snapshotLength)
         }
     }
 
@@ -210,7 +213,7 @@ public final class CaptureFile {
     }
 
     deinit {
-        if hasFilter { pcap_freecode(&filter) }
+        if hasFilter && compiledForFile { pcap_freecode(&filter) }
         for var other in otherPrograms where other.program != nil { pcap_freecode(&other.program!) }
         pcap_close(handle)  // closes the FILE too
         streamBuffer?.deallocate()
@@ -228,12 +231,26 @@ public final class CaptureFile {
 
     /// Applies a BPF filter per packet; packets that fail it are skipped but still numbered.
     public func setFilter(_ expression: String) throws(CaptureError) {
-        if hasFilter { pcap_freecode(&filter); hasFilter = false }
+        if hasFilter {
+            if compiledForFile { pcap_freecode(&filter) }
+            for var other in otherPrograms where other.program != nil { pcap_freecode(&other.program!) }
+            otherPrograms = []
+            hasFilter = false
+            compiledForFile = true
+        }
+        filterExpression = expression
         if pcap_compile(handle, &filter, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
-            throw .badFilter(expression: expression, reason: String(cString: pcap_geterr(handle)))
+            let reason = String(cString: pcap_geterr(handle))
+            // A pcapng whose first interface is of a link type not decoded (libpcap's link
+            // type for the file): the filter holds for the others' packets, and passes none
+            // of that interface's; it must compile for one of them.
+            let others = linkTypes.map(LinkType.of(dlt:)).filter { $0 != .unsupported }
+            guard link == .unsupported, others.contains(where: { program(for: $0) != nil }) else {
+                throw .badFilter(expression: expression, reason: reason)
+            }
+            compiledForFile = false
         }
         hasFilter = true
-        filterExpression = expression
     }
 
     /// The filter's program for packets of `link`, an interface other than the file's first
@@ -305,7 +322,7 @@ public final class CaptureFile {
             let status = pcap_next_ex(handle, &headerPointer, &dataPointer)
             if status == 1, let h = headerPointer, let d = dataPointer {
                 packetsRead += 1
-                if hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
+                if hasFilter && (!compiledForFile || pcap_offline_filter(&filter, h, d) == 0) { continue }
                 let hdr = h.pointee
                 let ts = hdr.captureTime(nanosecondFraction: true)
                 let header = PacketHeader(number: packetsRead, timestampNanoseconds: ts,
@@ -365,7 +382,7 @@ public final class CaptureFile {
             guard var other = program(for: link) else { return false }
             return pcap_offline_filter(&other, &h, start.assumingMemoryBound(to: UInt8.self)) != 0
         }
-        return pcap_offline_filter(&filter, &h, start.assumingMemoryBound(to: UInt8.self)) != 0
+        return compiledForFile && pcap_offline_filter(&filter, &h, start.assumingMemoryBound(to: UInt8.self)) != 0
     }
 
     /// Fills the empty `batch` with the next records (regular classic pcap files: read straight
@@ -450,7 +467,7 @@ public final class CaptureFile {
             let status = pcap_next_ex(handle, &headerPointer, &dataPointer)
             if status == 1, let h = headerPointer, let d = dataPointer {
                 packetsRead += 1
-                if filtered && hasFilter && pcap_offline_filter(&filter, h, d) == 0 { continue }
+                if filtered && hasFilter && (!compiledForFile || pcap_offline_filter(&filter, h, d) == 0) { continue }
                 let hdr = h.pointee
                 let ts = hdr.captureTime(nanosecondFraction: true)
                 let bytes = UnsafeRawBufferPointer(start: d, count: Int(hdr.caplen))
@@ -471,6 +488,16 @@ public final class CaptureFile {
         return !batch.isEmpty || heldRecord != nil
     }
 
+    /// The DLT value of a LINKTYPE value, as libpcap maps it when it opens a file (the two
+    /// differ for raw IP and ATM only): what `pcap_datalink` gives for it.
+    static func dlt(linkType: Int32) -> Int32 {
+        switch linkType {
+        case 101: return 12  // LINKTYPE_RAW: DLT_RAW
+        case 100: return 11  // LINKTYPE_ATM_RFC1483: DLT_ATM_RFC1483
+        default: return linkType
+        }
+    }
+
     /// The link types (DLT values) of a pcapng file's interfaces described before its first
     /// packet, from its first bytes, in order.
     static func interfaceLinkTypes(header: [UInt8]) -> [Int32] {
@@ -478,7 +505,7 @@ public final class CaptureFile {
         header.withUnsafeBytes { file in
             PcapngBlocks.forEach(file) { block in
                 guard !PcapngBlocks.isPacket(block.type) else { return false }
-                if block.type == 1 && block.bytes.count >= 20 { types.append(Int32(block.u16(8))) }
+                if block.type == 1 && block.bytes.count >= 20 { types.append(dlt(linkType: Int32(block.u16(8)))) }
                 return true
             }
         }

@@ -73,29 +73,34 @@ final class PcapngReader {
     private var bufferLength = 0
     /// The largest block read (libpcap's own limit: 16 MiB).
     static let largestBlock = 16 << 20
+    /// The most a packet may hold (Wireshark's and libpcap's largest snapshot length).
+    static let largestPacket = 262_144
+    /// libpcap's snapshot length for the file (the first interface's, as it opened it).
+    private let snapshotLimit: Int
 
     /// The reader of regular file `fd` from `start`, libpcap's position after opening it:
     /// its state read from the file's bytes before `start` (a section header, then blocks up
     /// to and including one interface description, as libpcap reads them). Nil when those
     /// bytes are not that. `readBytes`: how much of the file one read takes (a set of many
     /// files gives each less), at least a block.
-    convenience init?(fd: Int32, start: Int, readBytes: Int = 1 << 20) {
+    convenience init?(fd: Int32, start: Int, readBytes: Int = 1 << 20, snapshotLength: Int = PcapngReader.largestPacket) {
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, start > 0, start <= min(Int(st.st_size), 1 << 20) else {
             return nil
         }
         var head = [UInt8](repeating: 0, count: start)
         guard head.withUnsafeMutableBytes({ preadAll(fd, into: $0.baseAddress!, count: start, at: 0) }) == start else { return nil }
-        self.init(source: .file(fd: fd, size: Int(st.st_size)), opening: head, start: start, readBytes: readBytes)
+        self.init(source: .file(fd: fd, size: Int(st.st_size)), opening: head, start: start, readBytes: readBytes,
+                  snapshotLength: snapshotLength)
     }
 
     /// The reader of `stream` from where libpcap stands after opening it; `opening`: the
     /// stream's first bytes (at least those libpcap read to open it).
-    convenience init?(stream: UnsafeMutablePointer<FILE>, opening: [UInt8]) {
-        self.init(source: .stream(stream), opening: opening, start: nil, readBytes: 4096)
+    convenience init?(stream: UnsafeMutablePointer<FILE>, opening: [UInt8], snapshotLength: Int = PcapngReader.largestPacket) {
+        self.init(source: .stream(stream), opening: opening, start: nil, readBytes: 4096, snapshotLength: snapshotLength)
     }
 
-    private init?(source: Source, opening: [UInt8], start: Int?, readBytes: Int) {
+    private init?(source: Source, opening: [UInt8], start: Int?, readBytes: Int, snapshotLength: Int) {
         // libpcap's opening: the section header, other blocks, the first interface description.
         var little = true
         var interface: Interface?
@@ -128,6 +133,7 @@ final class PcapngReader {
         interfaces = [interface]
         offset = end
         capacity = max(4096, readBytes)
+        snapshotLimit = snapshotLength > 0 ? snapshotLength : Self.largestPacket
         bufferStart = end
     }
 
@@ -280,7 +286,11 @@ final class PcapngReader {
     func next() -> Next {
         while true {
             let got = fetch(12)
-            if got == 0 { return .end }
+            if got == 0 {
+                // A regular file's bytes that cannot be read are damage, not its end.
+                if case let .file(_, size) = source, offset < size { return damage("the file cannot be read from byte \(offset)") }
+                return .end
+            }
             guard got >= 12 else { return damage("the file ends inside a block header (\(got) of 12 bytes)") }
             var entry = UnsafeRawPointer(buffer!) + (offset - bufferStart)
             var type = u32(entry, 0)
@@ -330,6 +340,10 @@ final class PcapngReader {
                 guard index < interfaces.count else { return damage("a packet of interface \(index), which is not described") }
                 let captured = Int(u32(entry, 20))
                 guard 28 + captured <= length - 4 else { return damage("a packet block of \(length) bytes holds \(captured)") }
+                // libpcap's limit while its state is the reader's (its one snapshot length),
+                // Wireshark's after (the largest packet a capture holds).
+                let limit = ownState ? Self.largestPacket : snapshotLimit
+                guard captured <= limit else { return damage("a packet of \(captured) bytes is longer than the snapshot length \(limit)") }
                 let stamp = UInt64(u32(entry, 12)) << 32 | UInt64(u32(entry, 16))
                 let interface = interfaces[index]
                 offset += length
@@ -341,7 +355,7 @@ final class PcapngReader {
                 guard length >= 16 else { return damage("a simple packet block of \(length) bytes") }
                 guard let interface = interfaces.first else { return damage("a simple packet block before any interface") }
                 let wire = Int(u32(entry, 8))
-                var captured = min(wire, length - 16)
+                var captured = min(wire, length - 16, Self.largestPacket)
                 if interface.snapshotLength > 0 { captured = min(captured, interface.snapshotLength) }
                 offset += length
                 return .packet(Packet(time: CaptureClock.time(seconds: 0, fraction: 0, fractionUnit: 1), wireLength: wire,

@@ -95,6 +95,12 @@ import Testing
         let capture = try #require(doc["capture"] as? [String: Any])
         #expect(capture["link_type"] as? String == (first ? "DLT 147, EN10MB" : "EN10MB, DLT 147"))  // (libpcap has no name for it)
         #expect(capture["packets"] as? Int == 3 && capture["tcp"] as? Int == 2 && capture["non_ip"] as? Int == 1)
+        // A filter holds for the Ethernet interface's packets, whichever interface is first
+        // (libpcap compiles none for USER0): the USER0 packet passes none.
+        let filtered = try Tools.wstrace(["read", path, "--summary", "--format", "json", "-f", "tcp"])
+        #expect(filtered.status == 0, "\(filtered.stderr)")
+        let fc = try #require(try Tools.json(filtered.stdout)["capture"] as? [String: Any])
+        #expect(fc["packets"] as? Int == 2 && fc["tcp"] as? Int == 2 && fc["non_ip"] as? Int == 0)
         let text = try Tools.wstrace(["read", path])
         #expect(text.status == 0)
         let lines = text.text.split(separator: "\n").filter { $0.contains("link type not decoded") }

@@ -177,6 +177,9 @@ import WSDecode
         #expect(got.error == nil)
         #expect(got.records == want)
         #expect(read(path, fill: 4096).records == want)
+        // LINKTYPE_RAW (101) is libpcap's DLT_RAW (12): named as libpcap names it. (The
+        // second section's interface comes after packets: the names are those described first.)
+        #expect(try CaptureFile(path: path).linkTypeName == "EN10MB, RAW")
         // An enhanced packet block of an interface the section does not describe ends the
         // reading there, told.
         var bad = file
@@ -186,6 +189,19 @@ import WSDecode
         #expect(damaged.records == want)
         #expect(damaged.error?.contains("a packet of interface 1, which is not described at byte \(file.count)") == true,
                 "\(damaged.error ?? "no error")")
+        // A packet longer than the largest snapshot length, once the reader keeps the state...
+        let long = [UInt8](repeating: 0xee, count: 262_145)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(file + enhanced(be, 0, 1, long))))
+        let tooLong = read(path)
+        #expect(tooLong.records == want)
+        #expect(tooLong.error?.contains("a packet of 262145 bytes is longer than the snapshot length 262144") == true,
+                "\(tooLong.error ?? "no error")")
+        // ...and one longer than the interface's before it (libpcap's state): libpcap tells it.
+        let short = le.sectionHeader + interface(le, link: 1, snap: 16) + enhanced(le, 0, 1, ether)
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(short)))
+        let cut = read(path)
+        #expect(cut.records.isEmpty)
+        #expect(cut.error?.contains("bigger than snaplen of 16") == true, "\(cut.error ?? "no error")")
     }
 
     /// The fixture with bytes changed past its opening blocks (hand-made damage, 400 changes
