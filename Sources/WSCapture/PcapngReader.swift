@@ -102,6 +102,8 @@ final class PcapngReader {
 
     private init?(source: Source, opening: [UInt8], start: Int?, readBytes: Int, snapshotLength: Int) {
         // libpcap's opening: the section header, other blocks, the first interface description.
+        // (Sections before that interface, empty ones, libpcap passes over as it passes over
+        // other blocks: read in the first section's byte order, they must share it.)
         var little = true
         var interface: Interface?
         var end = 0
@@ -114,7 +116,8 @@ final class PcapngReader {
                 case 0x0A0D_0D0A:
                     sections += 1
                     little = block.little
-                    if block.u16(12) != 1 { odd = true }
+                    let b = block.bytes
+                    if block.u16(12) != 1 || PcapngBlocks.littleEndian(b[8], b[9], b[10], b[11]) != little { odd = true }
                 case 1:
                     interface = PcapngReader.interface(block)
                     if interface == nil { odd = true }
@@ -127,7 +130,7 @@ final class PcapngReader {
                 return !odd
             }
         }
-        guard !odd, sections == 1, let interface, start == nil || start == end else { return nil }
+        guard !odd, sections >= 1, let interface, start == nil || start == end else { return nil }
         self.source = source
         self.little = little
         interfaces = [interface]

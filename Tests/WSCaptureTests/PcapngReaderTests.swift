@@ -231,6 +231,30 @@ import WSDecode
         #expect(damaged > 10)
     }
 
+    /// Hand-built: an empty section first, then one with an Ethernet and a raw IP interface.
+    /// libpcap opens it past both section headers (it passes over the empty one); the reader
+    /// takes its state from there, so the raw interface's packet is read, not refused as an
+    /// interface of another link type.
+    @Test func anEmptySectionBeforeTheInterfaces() throws {
+        let le = PcapngBytes(bigEndian: false)
+        let ether = [UInt8](repeating: 0xee, count: 14) + [1, 2, 3], raw: [UInt8] = [0x45, 0, 0, 20]
+        func enhanced(_ index: UInt32, _ data: [UInt8]) -> [UInt8] {
+            le.block(6, le.u32(index) + le.u32(0x0006_0a24) + le.u32(0x1234_5678) + le.u32(UInt32(data.count))
+                     + le.u32(UInt32(data.count)) + data)
+        }
+        let bytes = le.sectionHeader + le.sectionHeader + le.block(1, le.u16(1) + le.u16(0) + le.u32(262_144))
+            + enhanced(0, ether) + le.block(1, le.u16(101) + le.u16(0) + le.u32(262_144)) + enhanced(1, raw)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sections-\(UUID().uuidString).pcapng").path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for capacity in [nil, 4096] {
+            let got = read(path, fill: capacity)
+            #expect(got.error == nil, "\(got.error ?? "")")
+            #expect(got.records.map(\.link) == [.ethernet, .raw])
+            #expect(got.records.map(\.bytes) == [ether, raw])
+        }
+    }
+
     /// Hand-built (no tool here writes one): pcapng sections that describe no interface, so
     /// hold no packet. libpcap refuses such a file ("no Interface Description Blocks"); tshark
     /// reads it as empty, and so does wstrace, alone or in a set (where it ended the run).
