@@ -54,6 +54,51 @@ enum PcapngBlocks {
         }
     }
 
+    /// What libpcap reads of a pcapng file to open it: a section header, other blocks (further
+    /// section headers among them, read in the first's byte order), and the first interface
+    /// description, where it stops.
+    struct Opening {
+        let little: Bool
+        let sections: Int
+        /// Every section header says version 1.0 (libpcap reads any 1.x).
+        let versionOneZero: Bool
+        /// The types of the other blocks, in order.
+        let others: [UInt32]
+        let interface: Block
+        /// Where the interface description ends: libpcap's position.
+        let end: Int
+    }
+
+    /// The opening blocks of `file` (`forEach`'s blocks); nil when no interface description
+    /// comes before the first packet block, a section header is not version 1, or one does
+    /// not share the first's byte order.
+    static func opening(_ file: UnsafeRawBufferPointer) -> Opening? {
+        var little = true, sections = 0, oneZero = true, end = 0, odd = false
+        var others: [UInt32] = []
+        var interface: Block?
+        forEach(file) { block in
+            end += block.bytes.count
+            switch block.type {
+            case 0x0A0D_0D0A:
+                sections += 1
+                little = block.little
+                let b = block.bytes
+                if block.u16(12) != 1 || littleEndian(b[8], b[9], b[10], b[11]) != little { odd = true }
+                if block.u16(14) != 0 { oneZero = false }
+            case 1:
+                interface = block
+                return false
+            case 6, 3, 2:
+                odd = true
+            default:
+                others.append(block.type)
+            }
+            return !odd
+        }
+        guard !odd, let interface else { return nil }
+        return Opening(little: little, sections: sections, versionOneZero: oneZero, others: others, interface: interface, end: end)
+    }
+
     /// A section header's byte-order magic (its bytes 8 to 11): whether the section is
     /// little-endian; nil when they are not the magic.
     static func littleEndian(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) -> Bool? {

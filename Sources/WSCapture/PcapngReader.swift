@@ -104,33 +104,12 @@ final class PcapngReader {
         // libpcap's opening: the section header, other blocks, the first interface description.
         // (Sections before that interface, empty ones, libpcap passes over as it passes over
         // other blocks: read in the first section's byte order, they must share it.)
-        var little = true
-        var interface: Interface?
-        var end = 0
-        var sections = 0
-        var odd = false
-        opening.withUnsafeBytes { bytes in
-            PcapngBlocks.forEach(bytes) { block in
-                end += block.bytes.count
-                switch block.type {
-                case 0x0A0D_0D0A:
-                    sections += 1
-                    little = block.little
-                    let b = block.bytes
-                    if block.u16(12) != 1 || PcapngBlocks.littleEndian(b[8], b[9], b[10], b[11]) != little { odd = true }
-                case 1:
-                    interface = PcapngReader.interface(block)
-                    if interface == nil { odd = true }
-                    return false
-                case 6, 3, 2:
-                    odd = true
-                    return false
-                default: break
-                }
-                return !odd
-            }
+        // (The opening's blocks point into `opening`: read within.)
+        let state = opening.withUnsafeBytes { bytes -> (little: Bool, end: Int, interface: Interface)? in
+            guard let opened = PcapngBlocks.opening(bytes), let interface = Self.interface(opened.interface) else { return nil }
+            return (opened.little, opened.end, interface)
         }
-        guard !odd, sections >= 1, let interface, start == nil || start == end else { return nil }
+        guard let (little, end, interface) = state, start == nil || start == end else { return nil }
         self.source = source
         self.little = little
         interfaces = [interface]

@@ -23,46 +23,16 @@ struct PcapngSection {
     /// start to where libpcap stands after opening it, which must end with that interface's
     /// block); nil when the walk cannot read on from there.
     init?(opening bytes: UnsafeRawBufferPointer) {
-        var little = true
-        var interface: (linkType: UInt32, nanoseconds: Bool)?
-        var sections = 0
-        var blockEnd = 0
-        var odd = false
-        PcapngBlocks.forEach(bytes) { block in
-            blockEnd += block.bytes.count
-            switch block.type {
-            case 0x0A0D_0D0A:
-                sections += 1
-                little = block.little
-                // Version 1.0 only, as libpcap reads it.
-                if block.u16(12) != 1 || block.u16(14) != 0 { odd = true }
-            case 1:
-                if interface != nil { odd = true; return false }
-                guard block.bytes.count >= 20 else { odd = true; return false }
-                var nanoseconds = false
-                let wellFormed = block.forEachOption(from: 16) { code, value in
-                    switch code {
-                    case 9:  // if_tsresol: 10^-6 and 10^-9 only
-                        if value.count != 1 || (value[0] != 6 && value[0] != 9) { odd = true }
-                        if value.first == 9 { nanoseconds = true }
-                    case 14:  // if_tsoffset: none but 0
-                        if value.count != 8 || value.contains(where: { $0 != 0 }) { odd = true }
-                    default: break
-                    }
-                    return !odd
-                }
-                if !wellFormed { odd = true }
-                interface = (UInt32(block.u16(8)), nanoseconds)
-            case 4, 5, 10, 0xBAD, 0x4000_0BAD: break
-            default: odd = true; return false
-            }
-            return !odd
-        }
-        guard !odd, sections == 1, blockEnd == bytes.count, let interface,
-              [0, 1, 101, 108, 113, 228, 229, 276].contains(interface.linkType) else { return nil }
-        self.little = little
-        nanoseconds = interface.nanoseconds
-        link = LinkType.of(dlt: Int32(interface.linkType))
+        // One section, version 1.0 only, as libpcap reads it; before the interface, only the
+        // blocks libpcap ignores; time stamps in 10^-6 or 10^-9 s with no offset.
+        guard let opened = PcapngBlocks.opening(bytes), opened.sections == 1, opened.versionOneZero, opened.end == bytes.count,
+              opened.others.allSatisfy({ [4, 5, 10, 0xBAD, 0x4000_0BAD].contains($0) }),
+              let interface = PcapngReader.interface(opened.interface),
+              interface.unitsPerSecond == 1_000_000 || interface.unitsPerSecond == 1_000_000_000, interface.offsetSeconds == 0,
+              [0, 1, 101, 108, 113, 228, 229, 276].contains(interface.dlt) else { return nil }
+        little = opened.little
+        nanoseconds = interface.unitsPerSecond == 1_000_000_000
+        link = interface.link
     }
 
     @inline(__always)

@@ -292,6 +292,35 @@ import WSDecode
         }
     }
 
+    /// Hand-built: a file of one interface whose time stamps are not micro- or nanoseconds, or
+    /// carry an offset: the chunked walk leaves it (it scales by 10^3 or 1 only), and every
+    /// packet has its time in the interface's own resolution.
+    @Test func oneInterfaceInAnyResolution() throws {
+        let le = PcapngBytes(bigEndian: false)
+        let ether = [UInt8](repeating: 0xee, count: 14) + [1, 2, 3]
+        let cases: [(options: [UInt8], stamp: UInt64, time: Int64)] = [
+            (le.u16(9) + le.u16(1) + [3, 0, 0, 0], 1_700_000_000_123, 1_700_000_000_123_000_000),
+            (le.u16(9) + le.u16(1) + [0x80 | 20, 0, 0, 0], (1_700_000_000 << 20) | (1 << 18), 1_700_000_000_250_000_000),
+            (le.u16(9) + le.u16(1) + [9, 0, 0, 0] + le.u16(14) + le.u16(8) + le.u32(5) + le.u32(0),
+             1_700_000_000_000_000_007, 1_700_000_005_000_000_007),
+        ]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("resolution-\(UUID().uuidString).pcapng").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for c in cases {
+            var file = le.sectionHeader + le.block(1, le.u16(1) + le.u16(0) + le.u32(262_144) + c.options + le.u16(0) + le.u16(0))
+            for _ in 0..<2 {
+                file += le.block(6, le.u32(0) + le.u32(UInt32(c.stamp >> 32)) + le.u32(UInt32(c.stamp & 0xffff_ffff))
+                                 + le.u32(UInt32(ether.count)) + le.u32(UInt32(ether.count)) + ether)
+            }
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(file)))
+            for capacity in [nil, 4096] {
+                let got = read(path, fill: capacity)
+                #expect(got.error == nil)
+                #expect(got.records.map(\.time) == [c.time, c.time], "\(c.options)")
+            }
+        }
+    }
+
     @Test func timeStampsInEveryResolution() {
         func interface(_ units: UInt64, _ offset: Int64 = 0) -> PcapngReader.Interface {
             PcapngReader.Interface(dlt: 1, link: .ethernet, snapshotLength: 0, unitsPerSecond: units, offsetSeconds: offset)
