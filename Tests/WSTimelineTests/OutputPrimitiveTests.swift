@@ -21,23 +21,38 @@ import WSDiagnosis
 
     /// What waits in a spool (the text and JSON summaries, the report's sections) comes back
     /// whole and by stream, whether it stayed in memory or went to the temporary file past the
-    /// threshold: entries of every size, empty ones and ones larger than the threshold among them.
-    @Test(arguments: [64, 1 << 30])
-    func aSpoolGivesBackEveryEntryByStream(threshold: Int) {
+    /// threshold: entries of every size, empty ones and ones larger than the threshold among
+    /// them; added in stream order, nearly so (as connections end), or shuffled; written to the
+    /// file an entry at a time or in pieces, read back in pieces smaller and larger than the
+    /// entries.
+    @Test(arguments: [(64, 0, 1), (64, 128 << 10, 256 << 10), (64, 1_000, 3_000), (64, 7, 100_000), (1 << 30, 128 << 10, 256 << 10)],
+          ["shuffled", "sorted", "nearly sorted"])
+    func aSpoolGivesBackEveryEntryByStream(sizes: (threshold: Int, writeBytes: Int, readBytes: Int), order: String) {
         var rng = SystemRandomNumberGenerator()
-        let spool = SummarySpool(threshold: threshold)
-        var expected: [(Int, [UInt8])] = []
-        for stream in (0..<600).shuffled(using: &rng) {
-            let size = [0, 1, 63, 64, 65, 700, 5_000][Int.random(in: 0...6, using: &rng)]
-            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ stream) }
-            spool.append(stream: stream, bytes)
-            expected.append((stream, bytes))
+        let spool = SummarySpool(threshold: sizes.threshold, writeBytes: sizes.writeBytes, readBytes: sizes.readBytes)
+        var streams = Array(0..<600)
+        switch order {
+        case "shuffled": streams.shuffle(using: &rng)
+        case "nearly sorted":
+            for i in stride(from: 0, to: streams.count - 8, by: 5) { streams[i ..< i + 8].shuffle(using: &rng) }
+        default: break
         }
-        expected.sort { $0.0 < $1.0 }
+        var expected: [(Int, [UInt8])] = []
+        for stream in streams {
+            // The same stream twice now and then: both come back, in the order added.
+            for copy in 0 ..< (stream % 97 == 0 ? 2 : 1) {
+                let size = [0, 1, 63, 64, 65, 700, 5_000][Int.random(in: 0...6, using: &rng)]
+                let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ stream &+ copy) }
+                spool.append(stream: stream, bytes)
+                expected.append((stream, bytes))
+            }
+        }
+        expected = expected.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }.map(\.element)
         var got: [(Int, [UInt8])] = []
         spool.forEachSorted { got.append(($0, $1)) }
         #expect(got.count == expected.count)
         #expect(zip(got, expected).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        #expect(spool.lost == 0)
     }
 
     /// Entries of `size` bytes for streams `streams`, each filled from its stream number.
@@ -68,7 +83,7 @@ import WSDiagnosis
         #expect(pipe(&fds) == 0)
         defer { close(fds[0]); close(fds[1]) }
         var made: UnsafeMutablePointer<FILE>?
-        let spool = SummarySpool(threshold: 64, makeFile: { made = tmpfile(); return made })
+        let spool = SummarySpool(threshold: 64, writeBytes: 0, makeFile: { made = tmpfile(); return made })
         let early = Self.entries(0..<30), late = Self.entries(30..<50)
         for (stream, bytes) in early { spool.append(stream: stream, bytes) }
         guard let file = made else { Issue.record("no spill file"); return }
@@ -81,11 +96,37 @@ import WSDiagnosis
         #expect(spool.lost == early.count)
         #expect(spool.lostWarning?.hasPrefix("30 connections' output could not be read back") == true)
         // One lost: the singular.
-        let one = SummarySpool(threshold: 0, makeFile: { made = tmpfile(); return made })
+        let one = SummarySpool(threshold: 0, writeBytes: 0, makeFile: { made = tmpfile(); return made })
         one.append(stream: 7, [1, 2, 3])
         if let f = made { #expect(dup2(fds[0], fileno(f)) >= 0) }
         one.forEachSorted { _, _ in Issue.record("an entry that cannot be read came back") }
         #expect(one.lostWarning?.hasPrefix("1 connection's output could not be read back") == true)
+    }
+
+    /// Entries still waiting to be written when the file stops taking bytes stay in memory and
+    /// come back, as do the ones after them; the ones written before are read back from the
+    /// file. Nothing is lost.
+    @Test func aSpoolKeepsWhatWaitedForTheFileWhenTheFileFails() {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var made: UnsafeMutablePointer<FILE>?
+        // Entries of 100 bytes, written 1,000 bytes at a time.
+        let spool = SummarySpool(threshold: 64, writeBytes: 1_000, makeFile: { made = tmpfile(); return made })
+        let written = Self.entries(0..<20), waiting = Self.entries(20..<25), after = Self.entries(25..<40)
+        for (stream, bytes) in written + waiting { spool.append(stream: stream, bytes) }
+        guard let file = made else { Issue.record("no spill file"); return }
+        // What the file holds goes on being readable; a write fails from now on.
+        let reader = open("/proc/self/fd/\(fileno(file))", O_RDONLY)
+        #expect(reader >= 0)
+        #expect(dup2(reader, fileno(file)) >= 0)
+        close(reader)
+        for (stream, bytes) in after.reversed() { spool.append(stream: stream, bytes) }
+        var got: [(Int, [UInt8])] = []
+        spool.forEachSorted { got.append(($0, $1)) }
+        let expected = written + waiting + after
+        #expect(got.count == expected.count && zip(got, expected).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 })
+        #expect(spool.lost == 0 && spool.lostWarning == nil)
     }
 
     /// The remembered "src"/"dst" pair of an event answers only for exactly its endpoints: far
