@@ -126,7 +126,7 @@ public enum PatternFinder {
         // and copying them (into a dictionary, a group, a sorted array) was most of the pass,
         // which runs on one thread after the workers.
         var indexOf = [Int: Int](minimumCapacity: records.count)
-        for (i, r) in records.enumerated() where indexOf[r.stream] == nil { indexOf[r.stream] = i }
+        for i in records.indices where indexOf[records[i].stream] == nil { indexOf[records[i].stream] = i }
         let byStream = { (stream: Int) -> EndingRecord? in indexOf[stream].map { records[$0] } }
         pairs(records, into: &out)
         commonIdle(records, into: &out)
@@ -165,8 +165,12 @@ public enum PatternFinder {
         }
     }
 
-    static func endable(_ r: EndingRecord) -> Bool {
-        r.isWebSocket && r.endTime != nil && ![.openAtEnd, .notWebSocket, .handshakeFailed, .upgradeRefused].contains(r.cause)
+    static func endable(_ r: borrowing EndingRecord) -> Bool {
+        guard r.isWebSocket && r.endTime != nil else { return false }
+        switch r.cause {
+        case .openAtEnd, .notWebSocket, .handshakeFailed, .upgradeRefused: return false
+        default: return true
+        }
     }
 
     static func commonIdle(_ records: [EndingRecord], into out: inout CrossConnection) {
@@ -200,13 +204,13 @@ public enum PatternFinder {
 
     static func mass(_ records: [EndingRecord], into out: inout CrossConnection) {
         for ender in [Ender.server, .client, .intermediary] {
+            // (Fields read in place: a copy of a record retains its strings and arrays.)
             let candidates = records.indices.filter { k in
-                let r = records[k]
-                guard endable(r), out.patternOf[r.stream] == nil else { return false }
-                let by = r.endSide.map(Ender.init)
-                guard by == ender || (ender == .intermediary && r.by == .intermediary) else { return false }
+                guard endable(records[k]), out.patternOf[records[k].stream] == nil else { return false }
+                let by = records[k].endSide.map(Ender.init)
+                guard by == ender || (ender == .intermediary && records[k].by == .intermediary) else { return false }
                 // Clients leaving cleanly together (the end of a test run) are no alarm.
-                return ender != .client || r.cause.isFailure
+                return ender != .client || records[k].cause.isFailure
             }.sorted { records[$0].endTime! < records[$1].endTime! }
             let endTime = { (k: Int) in records[candidates[k]].endTime! }
             var i = 0
@@ -243,15 +247,18 @@ public enum PatternFinder {
     }
 
     static func pairs(_ records: [EndingRecord], into out: inout CrossConnection) {
-        var groups: [UInt64: [Int]] = [:]
-        for (k, r) in records.enumerated() where r.isWebSocket && r.fingerprintTimes.count >= 2 {
-            groups[r.fingerprint &+ UInt64(r.fingerprintTimes.count), default: []].append(k)
-        }
-        for key in groups.keys.sorted() {
-            let members = groups[key]!
-            guard members.count >= 2 else { continue }
-            pairLegs(members.sorted { (records[$0].start, records[$0].stream) < (records[$1].start, records[$1].stream) }
-                .map { records[$0] }, into: &out)
+        // The records that can pair, by fingerprint group (the key's order), each group in start
+        // order (then stream, then the order given): one sorted array of indices, not an array
+        // per group (there is one group for nearly every connection).
+        let key = { (k: Int) in records[k].fingerprint &+ UInt64(records[k].fingerprintTimes.count) }
+        let legs = records.indices.filter { records[$0].isWebSocket && records[$0].fingerprintTimes.count >= 2 }
+            .sorted { (key($0), records[$0].start, records[$0].stream, $0) < (key($1), records[$1].start, records[$1].stream, $1) }
+        var i = 0
+        while i < legs.count {
+            var j = i + 1
+            while j < legs.count && key(legs[j]) == key(legs[i]) { j += 1 }
+            if j - i >= 2 { pairLegs(legs[i ..< j].map { records[$0] }, into: &out) }
+            i = j
         }
     }
 
