@@ -71,7 +71,7 @@ public final class ParallelEngine {
         /// file as a batch read otherwise (its whole buffer, `batchBytes` and 256 KiB).
         public var chunkBytes: Int
         /// Starts a worker's thread (nil: the system gave none). Tests replace it.
-        public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start($0) }
+        public var startThread: (@escaping @Sendable () -> Void) -> WorkerThread? = { WorkerThread.start(reserveHeap: true, $0) }
 
         public init(workers: Int, linkType: LinkType, analyzer: AnalyzerOptions, format: OutputFormat,
                     render: RenderOptions, summaryOnly: Bool) {
@@ -1084,8 +1084,11 @@ public final class WorkerThread {
     }
 
     /// Starts `body` on a new thread; nil (and `body` not run) when no thread can be made.
-    public static func start(_ body: @escaping @Sendable () -> Void) -> WorkerThread? {
-        WorkerThread(body, runHereIfNoThread: false)
+    /// `reserveHeap`: the thread first makes room in its malloc heap (`reserveHeap()`), for
+    /// a worker that will grow it by many megabytes.
+    public static func start(reserveHeap: Bool = false, _ body: @escaping @Sendable () -> Void) -> WorkerThread? {
+        guard reserveHeap else { return WorkerThread(body, runHereIfNoThread: false) }
+        return WorkerThread({ WorkerThread.reserveHeap(); body() }, runHereIfNoThread: false)
     }
 
     private init?(_ body: @escaping @Sendable () -> Void, runHereIfNoThread: Bool) {
@@ -1101,6 +1104,28 @@ public final class WorkerThread {
         let body = Unmanaged<Body>.fromOpaque(context).takeRetainedValue()
         guard runHereIfNoThread else { return nil }
         body.run()
+    }
+
+    /// Has glibc make room in this thread's heap before the worker allocates in it.
+    ///
+    /// A thread's malloc arena (not the main thread's) is a 64 MiB reservation whose pages are
+    /// made usable as the heap grows, by an `mprotect` call for each step, and a step is only
+    /// what the allocation at hand needs: a worker's heap grew 4 KiB at a time, 1,000 to 5,000
+    /// calls a worker on the 100 MiB benchmark captures (strace), each taking the process's
+    /// memory-map lock that the other workers' page faults wait on. Blocks just under the
+    /// 128 KiB at which glibc starts mapping allocations apart, taken and given back, grow the
+    /// usable part to 15 MiB in 128 steps; glibc then gives the pages back (the heap's top is
+    /// trimmed with `MADV_DONTNEED`), but the usable part stays, so the worker's own growth
+    /// within it needs no call. With strict overcommit (`vm.overcommit_memory = 2`) glibc
+    /// unmaps what it trims, and the heap grows as before.
+    static func reserveHeap() {
+        #if canImport(Glibc)
+        let blocks = 128, size = 120 << 10
+        withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: blocks) { held in
+            for i in 0 ..< blocks { held[i] = malloc(size) }
+            for i in (0 ..< blocks).reversed() { free(held[i]) }
+        }
+        #endif
     }
 
     /// Waits until the closure has returned.
