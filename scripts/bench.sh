@@ -98,8 +98,7 @@ PY
           cleartext) [ -n "$twin" ] || continue
                   m=$(measure "$BIN/wstrace" read "$twin" "${threads[@]}" --summary) ;;
           ndjson) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" "${threads[@]}" --format ndjson --payloads none) ;;
-          ndjson1) [ "$size" = "${SIZES%% *}" ] || continue
-                  m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --threads 1 --format ndjson --payloads none) ;;
+          ndjson1) m=$(measure "$BIN/wstrace" read "$f" "${keys[@]}" --threads 1 --format ndjson --payloads none) ;;
           tshark) [ "$TSHARK" = 1 ] || continue
                   m=$(measure tshark -r "$f" "${tkeys[@]}" -Y websocket -T fields -e frame.number -e websocket.opcode -e websocket.payload_length) ;;
         esac
