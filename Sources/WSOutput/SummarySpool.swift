@@ -43,8 +43,8 @@ final class SummarySpool {
     /// `makeFile` opens the spill file (an unlinked temporary file; tests give others).
     /// `writeBytes` (0: every entry is written as it comes) and `readBytes` size the file's
     /// writes and reads.
-    init(threshold: Int = 256 << 10, writeBytes: Int = 1 << 20, readBytes: Int = 4 << 20,
-         gapBytes: Int = 64 << 10, spanBytes: Int = 1 << 20,
+    init(threshold: Int = 256 << 10, writeBytes: Int = 512 << 10, readBytes: Int = 2 << 20,
+         gapBytes: Int = 64 << 10, spanBytes: Int = 512 << 10,
          makeFile: @escaping () -> UnsafeMutablePointer<FILE>? = { tmpfile() }) {
         self.threshold = threshold
         self.writeBytes = writeBytes
