@@ -29,8 +29,6 @@ final class SummarySpool {
     /// Bytes bound for the file at `fileSize`, not written yet, and the first of their entries.
     private var pending: [UInt8] = []
     private var pendingFirst = 0
-    /// The pending bytes in stream order, as they are written.
-    private var run: [UInt8] = []
     private let threshold: Int
     private let writeBytes: Int
     private let readBytes: Int
@@ -43,8 +41,8 @@ final class SummarySpool {
     /// `makeFile` opens the spill file (an unlinked temporary file; tests give others).
     /// `writeBytes` (0: every entry is written as it comes) and `readBytes` size the file's
     /// writes and reads.
-    init(threshold: Int = 256 << 10, writeBytes: Int = 512 << 10, readBytes: Int = 2 << 20,
-         gapBytes: Int = 64 << 10, spanBytes: Int = 512 << 10,
+    init(threshold: Int = 256 << 10, writeBytes: Int = 512 << 10, readBytes: Int = 1 << 20,
+         gapBytes: Int = 64 << 10, spanBytes: Int = 256 << 10,
          makeFile: @escaping () -> UnsafeMutablePointer<FILE>? = { tmpfile() }) {
         self.threshold = threshold
         self.writeBytes = writeBytes
@@ -60,8 +58,14 @@ final class SummarySpool {
 
     func append(stream: Int, _ bytes: [UInt8]) {
         if !spillTried && memory.count + bytes.count > threshold { spill() }
+        // Pending bytes stay within the room reserved for them (a larger entry alone). A
+        // write the file refuses leaves the spool in memory from then on.
+        if fileWritable && pending.count + bytes.count > writeBytes { flush() }
         if fileWritable {
-            if pending.isEmpty { pendingFirst = index.count }
+            if pending.isEmpty {
+                pendingFirst = index.count
+                if pending.capacity < writeBytes { pending.reserveCapacity(writeBytes) }
+            }
             index.append((stream, fileSize + pending.count, bytes.count, true))
             pending.append(contentsOf: bytes)
             if pending.count >= writeBytes { flush() }
@@ -77,23 +81,52 @@ final class SummarySpool {
     private func flush() {
         guard !pending.isEmpty else { return }
         let entries = pendingFirst ..< index.count
-        run.removeAll(keepingCapacity: true)
-        for i in entries.sorted(by: { (index[$0].stream, $0) < (index[$1].stream, $1) }) {
-            let from = index[i].offset - fileSize
-            index[i].offset = fileSize + run.count
-            run.append(contentsOf: pending[from ..< from + index[i].length])
-        }
-        if run.withUnsafeBytes({ write($0, at: fileSize) }) {
-            fileSize += run.count
+        let sorted = entries.sorted { (index[$0].stream, $0) < (index[$1].stream, $1) }
+        if pending.withUnsafeBytes({ write($0, sorted) }) {
+            for i in sorted {
+                index[i].offset = fileSize
+                fileSize += index[i].length
+            }
         } else {
             fileWritable = false
             for i in entries {
                 index[i].offset += memory.count - fileSize
                 index[i].inFile = false
             }
-            memory.append(contentsOf: run)
+            memory.append(contentsOf: pending)
         }
         pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the pending entries `order` (their offsets are `fileSize` plus where they lie in
+    /// `bytes`) one after the other at `fileSize`, gathered by `pwritev`; a short write is
+    /// done again an entry at a time.
+    private func write(_ bytes: UnsafeRawBufferPointer, _ order: [Int]) -> Bool {
+        guard let file, let base = bytes.baseAddress else { return false }
+        let most = 1024  // IOV_MAX on Linux
+        var vectors = [iovec](repeating: iovec(), count: min(order.count, most))
+        var at = fileSize, first = 0
+        while first < order.count {
+            let count = min(most, order.count - first)
+            var total = 0
+            for j in 0 ..< count {
+                let e = index[order[first + j]]
+                vectors[j] = iovec(iov_base: UnsafeMutableRawPointer(mutating: base + (e.offset - fileSize)), iov_len: e.length)
+                total += e.length
+            }
+            let wrote = vectors.withUnsafeBufferPointer { pwritev(fileno(file), $0.baseAddress, Int32(count), off_t(at)) }
+            if wrote != total {
+                var to = at
+                for j in 0 ..< count {
+                    let e = index[order[first + j]]
+                    guard write(UnsafeRawBufferPointer(start: base + (e.offset - fileSize), count: e.length), at: to) else { return false }
+                    to += e.length
+                }
+            }
+            at += total
+            first += count
+        }
+        return true
     }
 
     /// Moves what memory holds to the file, once; if the file cannot be made or written, the
@@ -151,6 +184,7 @@ final class SummarySpool {
     /// piece in each run.
     func forEachSorted(_ body: (_ stream: Int, _ bytes: [UInt8]) -> Void) {
         flush()
+        pending = []  // (its room, before the reading's own)
         let order = index.indices.sorted { (index[$0].stream, $0) < (index[$1].stream, $1) }
         // Both buffers are kept from group to group, grown when an entry is larger.
         var group = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
