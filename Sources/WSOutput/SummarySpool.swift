@@ -37,6 +37,9 @@ final class SummarySpool {
     private let makeFile: () -> UnsafeMutablePointer<FILE>?
     /// Entries that could not be read back from the file (an I/O error).
     private(set) var lost = 0
+    /// The calls that wrote to the file and read from it (the tests bound them).
+    private(set) var fileWrites = 0
+    private(set) var fileReads = 0
 
     /// `makeFile` opens the spill file (an unlinked temporary file; tests give others).
     /// `writeBytes` (0: every entry is written as it comes) and `readBytes` size the file's
@@ -115,6 +118,7 @@ final class SummarySpool {
                 total += e.length
             }
             let wrote = vectors.withUnsafeBufferPointer { pwritev(fileno(file), $0.baseAddress, Int32(count), off_t(at)) }
+            fileWrites += 1
             if wrote != total {
                 var to = at
                 for j in 0 ..< count {
@@ -152,6 +156,7 @@ final class SummarySpool {
         var done = 0
         while done < bytes.count {
             let n = pwrite(fileno(file), base + done, bytes.count - done, off_t(offset + done))
+            fileWrites += 1
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n
@@ -166,6 +171,7 @@ final class SummarySpool {
         var done = 0
         while done < length {
             let n = pread(fileno(file), destination + done, length - done, off_t(offset + done))
+            fileReads += 1
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { return false }
             done += n
