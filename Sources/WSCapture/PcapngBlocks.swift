@@ -39,19 +39,30 @@ enum PcapngBlocks {
     /// Calls `body` with each whole block of `file` (which starts with a Section Header Block
     /// in either byte order) until `body` returns false, a block does not fit in `file`, or a
     /// length is malformed (under 12 or not a multiple of 4). Nothing for other bytes.
-    static func forEach(_ file: UnsafeRawBufferPointer, _ body: (Block) -> Bool) {
-        guard file.count >= 12, file[0] == 0x0A, file[1] == 0x0D, file[2] == 0x0D, file[3] == 0x0A else { return }
-        guard let little = littleEndian(file[8], file[9], file[10], file[11]) else { return }
+    /// Every block is read in the first section's byte order, as libpcap reads a file it opens;
+    /// `eachSectionsOrder`: in its own section's (a section header with no byte-order magic
+    /// then ends the walk). Returns where the walk stopped (the file's size: every block read).
+    @discardableResult
+    static func forEach(_ file: UnsafeRawBufferPointer, eachSectionsOrder: Bool = false, _ body: (Block) -> Bool) -> Int {
+        guard file.count >= 12, file[0] == 0x0A, file[1] == 0x0D, file[2] == 0x0D, file[3] == 0x0A else { return 0 }
+        guard var little = littleEndian(file[8], file[9], file[10], file[11]) else { return 0 }
         var offset = 0
         while offset + 8 <= file.count {
+            // (A section header's type reads the same in either byte order.)
+            if eachSectionsOrder && offset > 0 && file.loadUnaligned(fromByteOffset: offset, as: UInt32.self) == 0x0A0D_0D0A {
+                guard offset + 12 <= file.count,
+                      let order = littleEndian(file[offset + 8], file[offset + 9], file[offset + 10], file[offset + 11]) else { return offset }
+                little = order
+            }
             let header = Block(type: 0, bytes: UnsafeRawBufferPointer(rebasing: file[offset..<(offset + 8)]), little: little)
             let length = Int(header.u32(4))
-            guard length >= 12, length % 4 == 0, offset + length <= file.count else { return }
+            guard length >= 12, length % 4 == 0, offset + length <= file.count else { return offset }
             let block = Block(type: header.u32(0), bytes: UnsafeRawBufferPointer(rebasing: file[offset..<(offset + length)]),
                               little: little)
-            guard body(block) else { return }
+            guard body(block) else { return offset }
             offset += length
         }
+        return offset
     }
 
     /// What libpcap reads of a pcapng file to open it: a section header, other blocks (further

@@ -131,31 +131,17 @@ final class PcapngReader {
         guard bytes.withUnsafeMutableBytes({ preadAll(fd, into: $0.baseAddress!, count: $0.count, at: 0) }) == bytes.count else {
             return false
         }
-        // Block by block, each section in its own byte order.
-        var at = 0
-        var little = true
-        return bytes.withUnsafeBytes { file -> Bool in
-            while at < file.count {
-                guard at + 12 <= file.count else { return false }
-                let type = file.loadUnaligned(fromByteOffset: at, as: UInt32.self)
-                guard at > 0 || type == 0x0A0D_0D0A else { return false }  // a section first
-                if type == 0x0A0D_0D0A {
-                    guard let order = PcapngBlocks.littleEndian(file[at + 8], file[at + 9], file[at + 10], file[at + 11]) else { return false }
-                    little = order
-                }
-                let u32 = { (o: Int) -> UInt32 in
-                    let v = file.loadUnaligned(fromByteOffset: o, as: UInt32.self)
-                    return little ? UInt32(littleEndian: v) : UInt32(bigEndian: v)
-                }
-                let length = Int(u32(at + 4))
-                guard length >= 12, length % 4 == 0, at + length <= file.count, Int(u32(at + length - 4)) == length else { return false }
-                let block = PcapngBlocks.Block(type: u32(at), bytes: UnsafeRawBufferPointer(rebasing: file[at..<(at + length)]), little: little)
-                guard block.type != 1, !PcapngBlocks.isPacket(block.type) else { return false }
-                if block.type == 0x0A0D_0D0A && (length < 28 || block.u16(12) != 1) { return false }
-                at += length
+        // Block by block, each section in its own byte order, to the file's end.
+        var wellFormed = true
+        let end = bytes.withUnsafeBytes { file in
+            PcapngBlocks.forEach(file, eachSectionsOrder: true) { block in
+                let length = block.bytes.count
+                wellFormed = Int(block.u32(length - 4)) == length && block.type != 1 && !PcapngBlocks.isPacket(block.type)
+                    && (block.type != 0x0A0D_0D0A || (length >= 28 && block.u16(12) == 1))
+                return wellFormed
             }
-            return true
         }
+        return wellFormed && end == bytes.count
     }
 
     /// Reads on from `offset` (where the chunked walk stopped; a file only).
