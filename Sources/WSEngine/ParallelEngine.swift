@@ -1118,12 +1118,17 @@ public final class WorkerThread {
     /// trimmed with `MADV_DONTNEED`), but the usable part stays, so the worker's own growth
     /// within it needs no call. With strict overcommit (`vm.overcommit_memory = 2`) glibc
     /// unmaps what it trims, and the heap grows as before.
+    ///
+    /// The blocks are given back in the order they were taken: each joins the free ones before
+    /// it, and only the last joins the heap's top, so glibc trims once. Given back from the top
+    /// down, each block was trimmed on its own: 128 `madvise` calls a worker, each one flushing
+    /// the other cores' TLBs (an interrupt to every core running the process).
     static func reserveHeap() {
         #if canImport(Glibc)
         let blocks = 128, size = 120 << 10
         withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: blocks) { held in
             for i in 0 ..< blocks { held[i] = malloc(size) }
-            for i in (0 ..< blocks).reversed() { free(held[i]) }
+            for i in 0 ..< blocks { free(held[i]) }
         }
         #endif
     }
