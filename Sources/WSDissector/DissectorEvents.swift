@@ -29,15 +29,21 @@ public struct DissectorLimits: Sendable, Equatable {
     /// sends every message through zlib as its bytes come. The output is the same either way
     /// (the tests compare the two).
     public var wholeMessageInflate: Bool
+    /// Compressed frames shorter than this (bytes on the wire) go through zlib as they come even
+    /// with `wholeMessageInflate`: ISA-L builds larger decoding tables for each block than zlib
+    /// does, which costs more than zlib's slower decoding on a small message. With context
+    /// takeover, ISA-L also takes zlib's 32 KiB window and hands it back.
+    public var wholeMessageMinimum: UInt64
 
     public init(payloadRetention: Int = 1 << 20, maxHeaderBlock: Int = 64 << 10,
                 maxMessageSize: UInt64 = 256 << 20, maxDecompressedSize: UInt64 = 64 << 20,
-                wholeMessageInflate: Bool = true) {
+                wholeMessageInflate: Bool = true, wholeMessageMinimum: UInt64 = 1024) {
         self.payloadRetention = payloadRetention
         self.maxHeaderBlock = maxHeaderBlock
         self.maxMessageSize = maxMessageSize
         self.maxDecompressedSize = maxDecompressedSize
         self.wholeMessageInflate = wholeMessageInflate
+        self.wholeMessageMinimum = wholeMessageMinimum
     }
 }
 

@@ -52,14 +52,13 @@ final class FrameStream {
     /// A compressed message of one frame is gathered whole and inflated at the frame's end by
     /// the capture's `FastInflater` (ISA-L), not by this direction's zlib stream as it comes:
     /// true while its bytes are gathered into `gatheredBytes`. Only with the full 32 KiB window
-    /// (a narrowed one is checked by zlib), up to `gatherLimit` bytes. With context takeover
-    /// the zlib stream must stand between blocks (it hands its window over and takes the new
-    /// one back: three copies of up to 32 KiB), and the frame must carry at least
-    /// `takeoverGatherMinimum` bytes, below which zlib alone is quicker.
+    /// (a narrowed one is checked by zlib), from `limits.wholeMessageMinimum` bytes (below it
+    /// zlib alone is quicker) up to `gatherLimit`. With context takeover the zlib stream must
+    /// stand between blocks (it hands its window over and takes the new one back: three copies
+    /// of up to 32 KiB).
     private var gathering = false
     private var gatheredBytes: [UInt8] = []
     static let gatherLimit: UInt64 = 64 << 10
-    static let takeoverGatherMinimum: UInt64 = 1024
     private let scratch: UnmaskScratch
     /// Bytes of each message's payload kept: `limits.payloadRetention`, or more while a later
     /// stage (the application protocols) reads messages (`WebSocketSession.messageRetention`).
@@ -304,8 +303,9 @@ final class FrameStream {
             let compressed = rsv1 && deflate
             message.start(opcode: h.opcode, compressed: compressed, wireLength: h.payloadLength)
             frameInRetention = !compressed && messageRetention >= limits.payloadRetention
-            gathering = compressed && limits.wholeMessageInflate && windowBits == 15 && h.fin && h.payloadLength <= Self.gatherLimit
-                && (!contextTakeover || h.payloadLength >= Self.takeoverGatherMinimum && inflaterStorage?.settled != false)
+            gathering = compressed && limits.wholeMessageInflate && windowBits == 15 && h.fin
+                && h.payloadLength >= limits.wholeMessageMinimum && h.payloadLength <= Self.gatherLimit
+                && (!contextTakeover || inflaterStorage?.settled != false)
             if gathering {
                 gatheredBytes = []
                 gatheredBytes.reserveCapacity(Int(h.payloadLength))

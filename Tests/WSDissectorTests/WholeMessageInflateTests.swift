@@ -96,9 +96,10 @@ import CZlib
 
     /// Plays one seeded stream of compressed messages (both sides, random packet cuts, now and
     /// then a gap or the end inside a frame) with whole-message inflate on or off.
-    static func play(seed: UInt64, whole: Bool, cap: UInt64, retention: Int, takeover: Bool) -> Recorder {
+    static func play(seed: UInt64, whole: Bool, cap: UInt64, retention: Int, takeover: Bool, minimum: UInt64 = 0) -> Recorder {
         var rng = Rng(state: seed)
-        let limits = DissectorLimits(payloadRetention: retention, maxDecompressedSize: cap, wholeMessageInflate: whole)
+        let limits = DissectorLimits(payloadRetention: retention, maxDecompressedSize: cap, wholeMessageInflate: whole,
+                                     wholeMessageMinimum: minimum)
         let r = upgraded(extensions: takeover ? "permessage-deflate"
                             : "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
                          limits: limits)
@@ -154,13 +155,15 @@ import CZlib
         return a.count == b.count ? nil : "\(a.count) frames against \(b.count)"
     }
 
-    @Test(arguments: [false, true])
-    func wholeMessagesInflateAsZlibStreamsDo(takeover: Bool) {
+    /// Every size goes whole here (a minimum of 0), so that ISA-L meets the small messages too;
+    /// and with the default minimum, where only the larger ones do.
+    @Test(arguments: [(false, 0), (true, 0), (false, 1024), (true, 1024)] as [(Bool, UInt64)])
+    func wholeMessagesInflateAsZlibStreamsDo(takeover: Bool, minimum: UInt64) {
         var settled = 0, unsettled = 0, errors = 0, capped = 0
         for seed in UInt64(1)...40 {
             let cap: UInt64 = seed % 5 == 0 ? 3000 : 64 << 20
             let retention = seed % 3 == 0 ? 0 : 1 << 20
-            let whole = Self.play(seed: seed, whole: true, cap: cap, retention: retention, takeover: takeover)
+            let whole = Self.play(seed: seed, whole: true, cap: cap, retention: retention, takeover: takeover, minimum: minimum)
             let zlib = Self.play(seed: seed, whole: false, cap: cap, retention: retention, takeover: takeover)
             #expect(Self.firstDifference(whole.frames, zlib.frames) == nil, "seed \(seed)")
             #expect(whole.gaps.map { "\($0)" } == zlib.gaps.map { "\($0)" }, "seed \(seed)")
@@ -172,17 +175,23 @@ import CZlib
             capped += whole.frames.filter { $0.violations.contains(.messageTooBig) }.count
         }
         // Both ways were really taken, and the spoiled messages really failed.
-        // (With context takeover only frames of `takeoverGatherMinimum` bytes or more go whole.)
-        #expect(settled > (takeover ? 80 : 300))
+        // (Whole: 622 and 484 messages of 960 with a minimum of 0, 197 and 146 with 1,024.)
+        #expect(settled > (minimum == 0 ? 300 : 100))
         #expect(unsettled > 20)
         #expect(errors > 20)
         #expect(capped > 5)
     }
 
+    /// RFC 7692's "Hello" three ways, whole (even at 7 bytes: a minimum of 0) or as zlib streams;
+    /// with the default minimum such a small message is zlib's.
     @Test func rfcHelloWithAFinalBlockAndStoredBlocks() {
+        let small = upgraded(extensions: "permessage-deflate; server_no_context_takeover", limits: DissectorLimits())
+        small.feed(frame(1, DeflateTests.hello, rsv: 4, mask: nil), .server)
+        #expect(small.messages.map(\.payload) == [Array("Hello".utf8)])
+        #expect(small.session.scratch.fastInflater.settled == 0)
         for whole in [true, false] {
             let r = upgraded(extensions: "permessage-deflate; server_no_context_takeover",
-                             limits: DissectorLimits(wholeMessageInflate: whole))
+                             limits: DissectorLimits(wholeMessageInflate: whole, wholeMessageMinimum: 0))
             r.feed(frame(1, DeflateTests.hello, rsv: 4, mask: nil), .server)
             r.feed(frame(1, DeflateTests.helloBFinal, rsv: 4, mask: nil), .server)
             r.feed(frame(1, DeflateTests.helloStored, rsv: 4, mask: nil), .server)
