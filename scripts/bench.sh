@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # wstrace benchmark: generates realistic captures (once, deterministic) and measures in one run,
-# alternating the tools, the median of RUNS runs of:
+# alternating the tools, the median of RUNS runs (5 by default; each run's time is printed
+# after the table rows, in an HTML comment) of:
 #   floor    a bare libpcap pcap_next_ex loop (wsbench pcap-loop)
 #   summary  wstrace read --summary                       (full dissection, summaries only)
 #   ndjson   wstrace read --format ndjson --payloads none (every event)
@@ -23,12 +24,12 @@
 # a machine without Swift); STATIC=0 measures the default release build (.build) instead, which
 # loads the runtime from a dozen shared libraries: about 7 ms more per run, 6 MiB more RSS.
 #
-# usage: scripts/bench.sh [SIZES_MIB (default "100 1024")] ; RUNS=3 DIR=/tmp/wstrace-bench TSHARK=1 STATIC=1
+# usage: scripts/bench.sh [SIZES_MIB (default "100 1024")] ; RUNS=5 DIR=/tmp/wstrace-bench TSHARK=1 STATIC=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${EPOCHREALTIME:-}" ] || { echo "bench.sh needs bash 5 or later (EPOCHREALTIME)" >&2; exit 1; }
 SIZES=${1:-"100 1024"}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 DIR=${DIR:-/tmp/wstrace-bench}
 TSHARK=${TSHARK:-1}
 mkdir -p "$DIR"
@@ -123,6 +124,10 @@ th = f'{s/one:.2f}x the time' if one>0 else ''
 wc = f'{s/cs:.2f}x' if '$tool'=='summary' and cs>0 else ''
 tool = {'cleartext': 'summary (cleartext twin)', 'summary1': 'summary --threads 1', 'ndjson1': 'ndjson --threads 1'}.get('$tool', '$tool')
 print(f'| ws-$size-$variant ({b/1048576:.0f} MiB, {p} pkts) | {tool} | {s:.3f} | {b/1e6/max(s,1e-9):.0f} | {p/max(s,1e-9):,.0f} | {$rss/1024:.1f} | {vs} | {nd} | {th} | {wc} |')"
+    done
+    # Each run's time, in the order run: how far the median stands from the others.
+    for tool in $tools; do
+      [ -n "${T[$tool]}" ] && echo "<!-- ws-$size-$variant $tool runs (s): ${T[$tool]}-->"
     done
   done
 done
