@@ -26,6 +26,8 @@ let package = Package(
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         // A header-only module: the compiler's prefetch builtin, which Swift does not expose.
         .systemLibrary(name: "CPrefetch"),
+        // A header-only module: base64 with AVX2 where the CPU has it (payloads in JSON).
+        .systemLibrary(name: "CBase64"),
 
         // capture: the only module that calls libpcap (zlib: what a gzip-compressed file holds).
         .target(name: "WSCapture", dependencies: ["CPcap", "CZlib", "WSDecode"]),
@@ -39,7 +41,7 @@ let package = Package(
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ], swiftSettings: hotPath),
         // websocket: HTTP Upgrade, frames, messages, permessage-deflate, violations.
-        .target(name: "WSDissector", dependencies: ["CZlib", "CIsal", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "WSDissector", dependencies: ["CZlib", "CIsal", "CPrefetch", "CBase64", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: hotPath),
         // app: the application protocols inside WebSocket messages (Socket.IO, MQTT, STOMP,
         // GraphQL over WebSocket, JSON-RPC, JSON) and their request/response pairing.
@@ -69,7 +71,7 @@ let package = Package(
         .testTarget(name: "WSDecodeTests", dependencies: ["WSDecode", "WSTestSupport"]),
         .testTarget(name: "WSCaptureTests", dependencies: ["WSCapture"]),
         .testTarget(name: "WSReassemblyTests", dependencies: ["WSReassembly", "WSDecode", "WSTestSupport"]),
-        .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib"]),
+        .testTarget(name: "WSDissectorTests", dependencies: ["WSDissector", "CZlib", "CBase64"]),
         .testTarget(name: "WSTLSTests", dependencies: ["WSTLS", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "WSTimelineTests", dependencies: ["WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),
         .testTarget(name: "WSDiagnosisTests", dependencies: ["WSDiagnosis", "WSTimeline", "WSOutput", "WSCapture", "WSDecode", "WSDissector", "WSReassembly", "WSTestSupport"]),

@@ -1,3 +1,4 @@
+import CBase64
 import Crypto
 
 /// Standard base64 (RFC 4648, with padding), for Sec-WebSocket-Accept / Sec-WebSocket-Key.
@@ -65,14 +66,16 @@ public func base64Length(_ count: Int) -> Int { (count + 2) / 3 * 4 }
 
 /// Writes the padded base64 of `bytes` at `out` (room for `base64Length(bytes.count)` bytes),
 /// and returns how many bytes it wrote: how payloads go into JSON, straight into the
-/// output's buffer. Six bytes at a time while eight can be read, two characters per table
-/// lookup of twelve bits.
+/// output's buffer. With AVX2, 24 bytes at a time while 28 can be read (`CBase64`); then six
+/// bytes at a time while eight can be read, two characters per table lookup of twelve bits.
 @discardableResult
 public func base64Encode(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawPointer) -> Int {
     let n = bytes.count
     guard n > 0, let p = bytes.baseAddress else { return 0 }
+    // Whole 24-byte groups with AVX2 where the CPU has it, the rest here.
+    let taken = wstrace_base64_blocks(p.assumingMemoryBound(to: UInt8.self), n, out.assumingMemoryBound(to: UInt8.self))
     return Base64.pairs.withUnsafeBufferPointer { table in
-        var i = 0, o = 0
+        var i = taken, o = taken / 3 * 4
         while i + 8 <= n {
             let w = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
             out.storeBytes(of: table[Int(truncatingIfNeeded: w >> 52)], toByteOffset: o, as: UInt16.self)

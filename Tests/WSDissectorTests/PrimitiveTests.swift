@@ -1,3 +1,5 @@
+import CBase64
+import Foundation
 import Testing
 @testable import WSDissector
 
@@ -14,6 +16,48 @@ import Testing
         #expect(Base64.encode(Array("foobar".utf8)) == "Zm9vYmFy")
         #expect(Base64.decodedLength("dGhlIHNhbXBsZSBub25jZQ==") == 16)
         #expect(Base64.decodedLength("not base64!") == nil)
+    }
+
+    /// The AVX2 blocks (24 bytes to 32 characters while 28 can be read) and the whole encoder,
+    /// against Foundation's: every length from 0 to 100 (each side of the read and the step),
+    /// longer ones, from three start addresses, and every byte value at each place of a 3-byte
+    /// group. On a CPU with AVX2 (its /proc/cpuinfo flags) the blocks must really be taken.
+    @Test func base64BlocksMatchFoundation() {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let hasAVX2 = flags.split(separator: "\n").contains { $0.hasPrefix("flags") && $0.split(separator: " ").contains("avx2") }
+        var state: UInt64 = 0x2545_f491_4f6c_dd1d  // xorshift: the same bytes every run
+        func random(_ count: Int) -> [UInt8] {
+            (0..<count).map { _ in
+                state ^= state << 13; state ^= state >> 7; state ^= state << 17
+                return UInt8(truncatingIfNeeded: state >> 32)
+            }
+        }
+        let everyValue = (0..<256).flatMap { v in [UInt8(v), UInt8(255 - v), UInt8(v ^ 0x5a)] }
+        var inputs = (Array(0...100) + [1_000, 4_099]).map(random)
+        inputs.append(everyValue)
+        inputs.append(everyValue.reversed())
+        var taken = 0
+        for input in inputs {
+            for offset in 0..<3 {
+                let storage = random(offset) + input
+                let expected = Data(input).base64EncodedString()
+                let out = UnsafeMutableRawPointer.allocate(byteCount: base64Length(input.count) + 1, alignment: 1)
+                defer { out.deallocate() }
+                let blocks = storage.withUnsafeBufferPointer { all in
+                    wstrace_base64_blocks(all.baseAddress.map { $0 + offset }, input.count, out.assumingMemoryBound(to: UInt8.self))
+                }
+                #expect(blocks % 24 == 0 && blocks <= input.count && (blocks == 0 || input.count - blocks < 28))
+                let characters = String(decoding: UnsafeRawBufferPointer(start: out, count: blocks / 3 * 4), as: UTF8.self)
+                #expect(expected.hasPrefix(characters), "\(input.count) bytes from offset \(offset)")
+                taken += blocks
+                let written = storage.withUnsafeBytes { all in
+                    base64Encode(UnsafeRawBufferPointer(rebasing: all[offset...]), into: out)
+                }
+                #expect(String(decoding: UnsafeRawBufferPointer(start: out, count: written), as: UTF8.self) == expected,
+                        "\(input.count) bytes from offset \(offset)")
+            }
+        }
+        #expect((taken > 0) == hasAVX2)
     }
 }
 
