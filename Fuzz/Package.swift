@@ -21,13 +21,15 @@ let package = Package(
         .systemLibrary(name: "CIsal", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
         // The compiler's prefetch builtin (header only), as in the main package.
         .systemLibrary(name: "CPrefetch"),
+        // Base64 with AVX2 (header only), as in the main package.
+        .systemLibrary(name: "CBase64"),
         .target(name: "WSDecode"),
         .target(name: "WSReassembly", dependencies: ["WSDecode", "CPrefetch"]),
         .target(name: "WSTLS", dependencies: [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
         ]),
-        .target(name: "WSDissector", dependencies: ["CZlib", "CIsal", "CPrefetch", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "WSDissector", dependencies: ["CZlib", "CIsal", "CPrefetch", "CBase64", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "WSApp"),
         .target(name: "WSTimeline", dependencies: ["WSDecode", "WSReassembly", "WSTLS", "WSDissector", "WSApp", "CPrefetch"]),
         .target(name: "WSDiagnosis", dependencies: ["WSTimeline", "WSApp", "WSDecode", "WSDissector", "WSReassembly", "WSTLS"]),
