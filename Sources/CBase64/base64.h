@@ -38,8 +38,13 @@ static inline size_t wstrace_base64_avx2(const uint8_t *src, size_t n, uint8_t *
 /// Encodes whole groups of 24 bytes at `src` into `out` (32 characters each) while 28 bytes
 /// can be read, with AVX2; returns the bytes taken (0 without AVX2 or on short input).
 static inline size_t wstrace_base64_blocks(const uint8_t *src, size_t n, uint8_t *out) {
-    static int avx2 = -1;
-    if (avx2 < 0) avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    // Asked once (each thread may ask the first time: they find the same answer).
+    static int known = -1;
+    int avx2 = __atomic_load_n(&known, __ATOMIC_RELAXED);
+    if (avx2 < 0) {
+        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&known, avx2, __ATOMIC_RELAXED);
+    }
     return avx2 && n >= 28 ? wstrace_base64_avx2(src, n, out) : 0;
 }
 #else
