@@ -1121,8 +1121,9 @@ public final class WorkerThread {
     ///
     /// The blocks are given back in the order they were taken: each joins the free ones before
     /// it, and only the last joins the heap's top, so glibc trims once. Given back from the top
-    /// down, each block was trimmed on its own: 128 `madvise` calls a worker, each one flushing
-    /// the other cores' TLBs (an interrupt to every core running the process).
+    /// down, each block was trimmed on its own: up to 128 `madvise` calls a worker (128 and 45
+    /// on the plain benchmark capture), each one flushing the other cores' TLBs (an interrupt to
+    /// every core running the process).
     static func reserveHeap() {
         #if canImport(Glibc)
         let blocks = 128, size = 120 << 10
